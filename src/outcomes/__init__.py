@@ -1,7 +1,38 @@
-"""outcomes: check vertebral augmentation outcomes against the figures a clinic publishes."""
+"""outcomes: check vertebral augmentation outcomes against the figures a clinic publishes.
+
+Records in (:func:`load_records`) -> validated :class:`Cohort` -> :func:`derive_endpoints` ->
+statistics (:mod:`outcomes.stats`) -> claims -> reports.
+"""
 
 from __future__ import annotations
 
+from .cohort import Cohort
+from .definitions import Definitions
+from .endpoints import derive_endpoints
+from .exceptions import (
+    DefinitionsError,
+    IdentifiersAllowedWarning,
+    InputError,
+    OutcomesError,
+    PrivacyError,
+    StatisticalWarning,
+)
+from .loading import load_records
+from .mapping import Mapping
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "Cohort",
+    "Definitions",
+    "DefinitionsError",
+    "IdentifiersAllowedWarning",
+    "InputError",
+    "Mapping",
+    "OutcomesError",
+    "PrivacyError",
+    "StatisticalWarning",
+    "__version__",
+    "derive_endpoints",
+    "load_records",
+]

@@ -1,0 +1,89 @@
+"""The command line: parses arguments and calls the library (papermill's cli.py is the model).
+
+Errors from the library (:class:`~outcomes.exceptions.OutcomesError`) are printed as one line on
+stderr with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from . import __version__
+from .exceptions import IdentifiersAllowedWarning, OutcomesError
+
+__all__ = ["main"]
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("procedures", help="procedures table (CSV, .xlsx or .parquet)")
+    parser.add_argument("--assessments", metavar="FILE", help="pain scores, long or wide")
+    parser.add_argument("--mapping", metavar="FILE", help="TOML mapping of the clinic's columns and codes")
+    parser.add_argument("--definitions", metavar="FILE", help="TOML definitions (relief, success, ...)")
+    parser.add_argument("--allow-identifiers", action="store_true",
+                        help="go on even if the data look identifying (a warning goes into every output)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="outcomes",
+        description="Check vertebroplasty and kyphoplasty outcomes against the figures a clinic publishes.",
+    )
+    parser.add_argument("--version", action="version", version=f"outcomes {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check the records and account for every row")
+    _add_input_arguments(validate)
+
+    demo = commands.add_parser("demo", help="write fresh synthetic demo records")
+    demo.add_argument("--output", metavar="DIR", required=True, help="folder to write procedures.csv and assessments.csv")
+    demo.add_argument("--n", type=int, default=800, help="number of procedures (default 800)")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from .definitions import Definitions
+    from .loading import load_records
+
+    definitions = Definitions.from_toml(args.definitions) if args.definitions else Definitions()
+    cohort = load_records(args.procedures, args.assessments, mapping=args.mapping,
+                          definitions=definitions, allow_identifiers=args.allow_identifiers)
+    return cohort, definitions
+
+
+def _validate(args: argparse.Namespace) -> int:
+    cohort, _ = _load(args)
+    print(cohort.describe())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .synthetic import write_demo
+
+    paths = write_demo(args.output, n_procedures=args.n, seed=args.seed)
+    for path in paths:
+        print(f"wrote {path}")
+    print("These records are synthetic (outcomes.synthetic), not real patients.")
+    return 0
+
+
+_COMMANDS = {"validate": _validate, "demo": _demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            # The cohort carries the identifiers warning into the output; do not print it twice.
+            warnings.simplefilter("ignore", IdentifiersAllowedWarning)
+            return _COMMANDS[args.command](args)
+    except OutcomesError as exc:
+        print(f"outcomes {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("outcomes: interrupted", file=sys.stderr)
+        return 130

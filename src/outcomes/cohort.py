@@ -1,0 +1,85 @@
+"""The validated cohort: canonical tables plus the account of every input row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["Cohort"]
+
+EXCLUSION_COLUMNS = ["table", "source", "row", "column", "value", "reason", "procedure_id"]
+REMARK_COLUMNS = ["table", "source", "row", "column", "value", "remark"]
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Validated procedures and assessments, with the exclusion log that accounts for every row.
+
+    Attributes
+    ----------
+    procedures : pandas.DataFrame
+        One row per analysed procedure, canonical columns and types.
+    assessments : pandas.DataFrame
+        One row per analysed pain score: ``procedure_id``, ``hours_after``, ``pain`` (0-10),
+        ``instrument``.
+    exclusions : pandas.DataFrame
+        One row per excluded input row: table, source, row (as a spreadsheet numbers it, header =
+        row 1; the position for a DataFrame), column, value, reason, procedure_id.
+    remarks : pandas.DataFrame
+        Values that were unreadable in optional fields and set to missing; the row itself was kept.
+    read : dict
+        Rows read per table. For each table ``read == analysed + excluded``.
+    sources, input_hashes : dict
+        The name and SHA-256 of each input (file name only, never the path).
+    privacy_warnings : tuple of str
+        Present when identifiers were allowed through on request; reports repeat them.
+    """
+
+    procedures: pd.DataFrame
+    assessments: pd.DataFrame
+    exclusions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUSION_COLUMNS))
+    remarks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REMARK_COLUMNS))
+    read: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    input_hashes: dict[str, str] = field(default_factory=dict)
+    privacy_warnings: tuple[str, ...] = ()
+
+    def flow(self) -> pd.DataFrame:
+        """Rows read, excluded and analysed per table (read = analysed + excluded)."""
+        rows = []
+        for table, frame in (("procedures", self.procedures), ("assessments", self.assessments)):
+            excluded = int((self.exclusions["table"] == table).sum())
+            rows.append({"table": table, "read": self.read.get(table, len(frame) + excluded),
+                         "excluded": excluded, "analysed": len(frame)})
+        return pd.DataFrame(rows)
+
+    def exclusion_counts(self) -> pd.DataFrame:
+        """Excluded rows by table and reason, largest first."""
+        if self.exclusions.empty:
+            return pd.DataFrame({"table": [], "reason": [], "rows": []})
+        counts = self.exclusions.groupby(["table", "reason"], sort=False).size().rename("rows").reset_index()
+        return counts.sort_values(["table", "rows"], ascending=[False, False], kind="stable").reset_index(drop=True)
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.procedures["patient_id"].nunique())
+
+    def describe(self) -> str:
+        """The row accounting as plain text (what ``outcomes validate`` prints)."""
+        lines = []
+        for row in self.flow().itertuples(index=False):
+            source = self.sources.get(row.table, row.table)
+            lines.append(f"{row.table} ({source}): read {row.read}, analysed {row.analysed}, excluded {row.excluded}")
+            counts = self.exclusion_counts()
+            for c in counts[counts["table"] == row.table].itertuples(index=False):
+                lines.append(f"  excluded {c.rows:>6}  {c.reason}")
+        if not self.remarks.empty:
+            lines.append(f"remarks: {len(self.remarks)} unreadable optional values set to missing")
+            for (column, remark), n in self.remarks.groupby(["column", "remark"], sort=False).size().items():
+                lines.append(f"  {n:>6}  {column}: {remark}")
+        lines.extend(f"WARNING: {w}" for w in self.privacy_warnings)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return self.flow().to_html(index=False) + self.exclusion_counts().to_html(index=False)

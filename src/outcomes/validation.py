@@ -1,0 +1,289 @@
+"""Validation with row accounting.
+
+Fatal problems raise :class:`~outcomes.exceptions.InputError` naming the file, the column and the
+first offending rows: a missing required column, duplicate procedure ids. Row-level problems
+exclude the row with a reason (core fields) or set an optional value to missing with a remark.
+Everything is vectorised: no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
+from .exceptions import InputError
+from .mapping import INSTRUMENT_SCALE, Mapping, normalise_label
+
+__all__ = ["validate_assessments", "validate_procedures"]
+
+PROCEDURE_REQUIRED = ("procedure_id", "patient_id", "procedure", "procedure_date")
+DISCHARGE_VALUES = ("same_day", "overnight", "admitted")
+_FALSE_WORDS = {"", "0", "0.0", "no", "n", "false", "f", "none", "nil", "absent"}
+_TRUE_WORDS = {"1", "1.0", "yes", "y", "true", "t", "present"}
+# Length of stay -> discharge when only hours are given: under 12 h is same-day, under 48 h an
+# overnight stay, longer an admission (our convention; NSQIP counts "same day" by calendar date).
+_SAME_DAY_MAX_HOURS = 12.0
+_OVERNIGHT_MAX_HOURS = 48.0
+
+
+class _Log:
+    """Collects exclusions and remarks for one table."""
+
+    def __init__(self, table: str, source: str) -> None:
+        self.table, self.source = table, source
+        self.excluded: list[pd.DataFrame] = []
+        self.remarks: list[pd.DataFrame] = []
+
+    def _rows(self, frame: pd.DataFrame, mask: pd.Series, column: str) -> pd.DataFrame:
+        part = frame.loc[mask]
+        value = part[column].astype("string") if column in part else pd.Series(pd.NA, index=part.index, dtype="string")
+        return pd.DataFrame({
+            "table": self.table, "source": self.source, "row": part["_row"].to_numpy(),
+            "column": part["_column"].to_numpy() if "_column" in part else column,
+            "value": value.to_numpy(),
+        })
+
+    def exclude(self, frame: pd.DataFrame, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
+        """Log the rows under ``mask`` as excluded and return the rest."""
+        mask = mask.fillna(False).astype(bool)
+        if mask.any():
+            rows = self._rows(frame, mask, column)
+            rows["reason"] = reason
+            ids = frame.loc[mask, "procedure_id"] if "procedure_id" in frame else pd.Series(pd.NA, index=frame.index[mask])
+            rows["procedure_id"] = ids.astype("string").to_numpy()
+            self.excluded.append(rows[EXCLUSION_COLUMNS])
+        return frame.loc[~mask]
+
+    def remark(self, frame: pd.DataFrame, mask: pd.Series, column: str, remark: str) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if mask.any():
+            rows = self._rows(frame, mask, column)
+            rows["remark"] = remark
+            self.remarks.append(rows[REMARK_COLUMNS])
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        ex = pd.concat(self.excluded, ignore_index=True) if self.excluded else pd.DataFrame(columns=EXCLUSION_COLUMNS)
+        re_ = pd.concat(self.remarks, ignore_index=True) if self.remarks else pd.DataFrame(columns=REMARK_COLUMNS)
+        return ex, re_
+
+
+def _first_rows(rows: pd.Series, limit: int = 5) -> str:
+    values = [str(v) for v in rows.head(limit)]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(values) + more
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], source: str, hint: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        found = ", ".join(str(c) for c in frame.columns if c != "_row")
+        raise InputError(
+            f"{source} must have the column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(c) for c in missing)}; found columns {found or 'none'}. {hint}"
+        )
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Trimmed text with blanks as missing."""
+    text = series.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _number(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
+    """Numeric values of a column and the mask of present-but-unreadable values."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw.astype(float)
+    present = _text(raw).notna() if not pd.api.types.is_numeric_dtype(raw) else raw.notna()
+    return values.astype(float), present & values.isna()
+
+
+def _dates(series: pd.Series, date_format: str | None) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.astype("datetime64[ns]")
+    text = _text(series)
+    return pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce")
+
+
+def _codes(series: pd.Series, synonyms: dict[str, str]) -> pd.Series:
+    """Map codes through synonyms (case-insensitive); unknown codes become missing."""
+    text = _text(series)
+    keys = text.map(normalise_label, na_action="ignore")
+    return keys.map(synonyms).astype("string")
+
+
+def validate_procedures(
+    frame: pd.DataFrame, *, source: str, mapping: Mapping
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Validate the procedures table; returns (procedures, exclusions, remarks)."""
+    _require(frame, PROCEDURE_REQUIRED, source,
+             "A mapping file (--mapping) can rename a clinic's own column names to these.")
+    log = _Log("procedures", source)
+    df = frame.copy()
+    df["procedure_id"] = _text(df["procedure_id"])
+    present = df["procedure_id"].notna()
+    dup = df["procedure_id"].duplicated(keep=False) & present
+    if dup.any():
+        first = df.loc[dup, "procedure_id"].iloc[0]
+        rows = df.loc[df["procedure_id"] == first, "_row"]
+        raise InputError(
+            f"Column 'procedure_id' in {source} must hold unique ids; got {int(dup.sum())} rows sharing "
+            f"{df.loc[dup, 'procedure_id'].nunique()} ids, e.g. {first!r} in rows {_first_rows(rows)}. "
+            "Give each procedure its own id (a patient's second procedure is a new row with a new id)."
+        )
+    df = log.exclude(df, ~present, "procedure_id", "procedure_id missing")
+    df["patient_id"] = _text(df["patient_id"])
+    df = log.exclude(df, df["patient_id"].isna(), "patient_id", "patient_id missing")
+
+    kind = _codes(df["procedure"], mapping.value_map("procedures", "procedure"))
+    df = log.exclude(df, kind.isna(), "procedure", "unknown procedure type (not vertebroplasty or kyphoplasty)")
+    df["procedure"] = kind.loc[df.index]
+
+    when = _dates(df["procedure_date"], mapping.date_format)
+    df = log.exclude(df, when.isna(), "procedure_date", "procedure_date missing or unreadable")
+    df["procedure_date"] = when.loc[df.index]
+
+    if "fracture_date" in df:
+        fracture = _dates(df["fracture_date"], mapping.date_format)
+        log.remark(df, _text(df["fracture_date"]).notna() & fracture.isna(), "fracture_date",
+                   "unreadable date set to missing")
+        age_days = (df["procedure_date"] - fracture).dt.total_seconds() / 86400.0
+        if "fracture_age_days" in df:
+            given, _ = _number(df, "fracture_age_days")
+            age_days = age_days.fillna(given)
+        df["fracture_age_days"] = age_days
+        df["fracture_date"] = fracture
+    elif "fracture_age_days" in df:
+        df["fracture_age_days"], bad = _number(df, "fracture_age_days")
+        log.remark(df, bad, "fracture_age_days", "not a number; set to missing")
+    if "fracture_age_days" in df:
+        df = log.exclude(df, df["fracture_age_days"] < 0, "fracture_age_days",
+                         "fracture dated after the procedure (negative fracture age)")
+
+    for column, low, high, whole in (
+        ("baseline_pain", 0, 10, False), ("levels_treated", 1, 20, True), ("age", 0, 90, False),
+        ("asa_class", 1, 6, True), ("length_of_stay_hours", 0, np.inf, False),
+        ("height_restoration_pct", -100, 100, False), ("kyphotic_angle_change_deg", -90, 90, False),
+    ):
+        if column not in df:
+            continue
+        values, bad = _number(df, column)
+        log.remark(df, bad, column, "not a number; set to missing")
+        out = values.notna() & ((values < low) | (values > high) | (whole & (values % 1 != 0)))
+        rule = f"outside {low}-{high:g}" + (" or not whole" if whole else "")
+        log.remark(df, out, column, f"{rule}; set to missing")
+        df[column] = values.mask(out)
+
+    if "discharge" in df:
+        code = _codes(df["discharge"], mapping.value_map("procedures", "discharge"))
+        log.remark(df, _text(df["discharge"]).notna() & code.isna(), "discharge",
+                   f"not one of {', '.join(DISCHARGE_VALUES)}; set to missing")
+        df["discharge"] = code
+    if "length_of_stay_hours" in df:
+        los = df["length_of_stay_hours"]
+        from_los = pd.Series(
+            np.select([los < _SAME_DAY_MAX_HOURS, los < _OVERNIGHT_MAX_HOURS, los.notna()],
+                      ["same_day", "overnight", "admitted"], default=""), index=df.index,
+        ).replace("", pd.NA).astype("string")
+        df["discharge"] = df["discharge"].fillna(from_los) if "discharge" in df else from_los
+    if "sex" in df:
+        code = _codes(df["sex"], mapping.value_map("procedures", "sex"))
+        log.remark(df, _text(df["sex"]).notna() & code.isna(), "sex", "not F or M; set to missing")
+        df["sex"] = code
+    if "complication" in df:
+        text = _text(df["complication"]).str.lower()
+        own = mapping.value_map("procedures", "complication")
+        flag = pd.Series(pd.NA, index=df.index, dtype="boolean")
+        flag[text.isin(list(_FALSE_WORDS)).fillna(False)] = False
+        flag[text.isin(list(_TRUE_WORDS)).fillna(False)] = True
+        # Any other description of a complication ("cement leak") counts as one.
+        flag[text.notna() & flag.isna()] = True
+        if own:
+            flag = flag.where(text.map(own).isna(), text.map(own).isin(["true", "True", "1", "yes"]))
+        df["complication"] = flag
+    for column in ("etiology", "physician_id", "site_id"):
+        if column in df:
+            df[column] = _text(df[column])
+            if mapping.has_value_map("procedures", column):
+                own = mapping.value_map("procedures", column)
+                df[column] = df[column].map(lambda v: own.get(normalise_label(v), v), na_action="ignore")
+    if "etiology" in df:
+        df["etiology"] = df["etiology"].str.lower()
+
+    exclusions, remarks = log.frames()
+    return df.reset_index(drop=True), exclusions, remarks
+
+
+def validate_assessments(
+    frame: pd.DataFrame,
+    procedures: pd.DataFrame,
+    excluded_ids: pd.Series,
+    *,
+    source: str,
+    mapping: Mapping,
+    baseline_window_hours: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Validate the assessments table against the validated procedures."""
+    _require(frame, ("procedure_id", "pain"), source,
+             "A mapping file (--mapping) can rename a clinic's own column names; a wide export "
+             "(pain_24h, vas_3mo, ...) is made long automatically.")
+    if "hours_after" not in frame and "assessed_at" not in frame:
+        raise InputError(
+            f"{source} must have the column 'hours_after' or 'assessed_at'; found columns "
+            f"{', '.join(str(c) for c in frame.columns if not str(c).startswith('_'))}. "
+            "A mapping file (--mapping) can rename a clinic's own time column."
+        )
+    log = _Log("assessments", source)
+    df = frame.copy()
+    df["procedure_id"] = _text(df["procedure_id"])
+    known = df["procedure_id"].isin(procedures["procedure_id"])
+    was_excluded = df["procedure_id"].isin(excluded_ids)
+    df = log.exclude(df, df["procedure_id"].isna(), "procedure_id", "procedure_id missing")
+    df = log.exclude(df, was_excluded & ~known, "procedure_id", "its procedure was excluded")
+    df = log.exclude(df, ~df["procedure_id"].isin(procedures["procedure_id"]), "procedure_id",
+                     "unknown procedure id (not in the procedures table)")
+
+    if "instrument" in df:
+        instrument = _codes(df["instrument"], mapping.value_map("assessments", "instrument"))
+        instrument = instrument.fillna(mapping.assessment_instrument).where(
+            _text(df["instrument"]).notna() | instrument.notna(), mapping.assessment_instrument)
+        unknown = _text(df["instrument"]).notna() & _codes(
+            df["instrument"], mapping.value_map("assessments", "instrument")).isna()
+        df = log.exclude(df, unknown, "instrument", "unknown instrument (expected nrs, vas10 or vas100)")
+        df["instrument"] = instrument.loc[df.index]
+    else:
+        df["instrument"] = mapping.assessment_instrument
+
+    pain, unreadable = _number(df, "pain")
+    df = log.exclude(df, pain.isna() & ~unreadable, "pain", "pain missing")
+    df = log.exclude(df, unreadable.loc[df.index], "pain", "pain is not a number")
+    scale = df["instrument"].map(INSTRUMENT_SCALE).astype(float)
+    pain = pain.loc[df.index] * scale
+    df = log.exclude(df, (pain < 0) | (pain > 10), "pain",
+                     "pain outside 0-10 (a 0-100 VAS can be declared with instrument = 'vas100')")
+    df["pain"] = pain.loc[df.index]
+
+    if "hours_after" in df:
+        hours, bad = _number(df, "hours_after")
+    else:
+        hours = pd.Series(np.nan, index=df.index)
+        bad = pd.Series(False, index=df.index)
+    if "assessed_at" in df:
+        stamp = _dates(df["assessed_at"], None)
+        start = df["procedure_id"].map(procedures.set_index("procedure_id")["procedure_date"])
+        hours = hours.fillna((stamp - start).dt.total_seconds() / 3600.0)
+    df = log.exclude(df, hours.isna() & ~bad, "hours_after", "time missing")
+    df = log.exclude(df, bad.loc[df.index] & hours.loc[df.index].isna(), "hours_after", "time is not a number")
+    df["hours_after"] = hours.loc[df.index]
+    df = log.exclude(
+        df, df["hours_after"] < -baseline_window_hours, "hours_after",
+        f"time before the procedure, outside the {baseline_window_hours / 24:g}-day baseline window "
+        "(only a baseline score may precede the procedure)",
+    )
+    dup = df.duplicated(["procedure_id", "hours_after"], keep="first")
+    df = log.exclude(df, dup, "hours_after", "duplicate assessment (same procedure and time)")
+
+    keep = ["procedure_id", "hours_after", "pain", "instrument"]
+    out = df[keep].sort_values(["procedure_id", "hours_after"], kind="stable").reset_index(drop=True)
+    exclusions, remarks = log.frames()
+    return out, exclusions, remarks
