@@ -1,0 +1,837 @@
+"""Adjusted effects: Cox hazard ratios and logistic (or Firth) odds ratios.
+
+Two public functions, each returning a frozen result:
+
+- :func:`hazard_ratio` -- Cox proportional hazards hazard ratio of one group against a reference
+  group (kyphoplasty against vertebroplasty), optionally adjusted for covariates; fitted with
+  :class:`statsmodels.duration.hazard_regression.PHReg`.
+- :func:`odds_ratios` -- logistic regression odds ratios of a binary outcome on exposures and
+  covariates (statsmodels GLM Binomial), with Firth's penalised likelihood (written here in
+  numpy, as R ``logistf``) when the data separate.
+
+Both share one private design-matrix builder: categorical columns are dummy-coded with the first
+level as the reference, numeric and boolean columns enter as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, special, stats
+
+from ._results import ConfidenceInterval, check_choice, check_confidence_level, html_table, result_row
+from .exceptions import InputError, StatisticalWarning
+
+__all__ = ["HazardRatioResult", "OddsRatioResult", "hazard_ratio", "odds_ratios"]
+
+#: A coefficient whose standardised value (per standard deviation of its column) or standard
+#: error exceeds these bounds is taken as diverging (monotone likelihood / separation): an effect
+#: of exp(15) per SD is not a finding, it is an optimiser walking off to infinity.
+_DIVERGED_COEF = 15.0
+_DIVERGED_SE = 20.0
+
+_TIES = ("efron", "breslow")
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HazardRatioResult:
+    """Cox proportional hazards hazard ratio of ``group`` against ``reference``.
+
+    Attributes
+    ----------
+    estimate : float
+        Hazard ratio exp(beta); 0 or inf when a group has no events (monotone likelihood).
+    ci : ConfidenceInterval
+        Wald interval exp(beta +/- z se); (nan, nan) when the estimate is not finite.
+    confidence_level : float
+    pvalue : float
+        Two-sided Wald p-value of beta = 0 (nan when the estimate is not finite).
+    log_hr, se : float
+        beta and its model-based standard error.
+    n, n_events, n_dropped : int
+        Rows analysed, events among them, rows dropped for missing values.
+    group, reference : str
+        The compared group and the reference group.
+    ties : str
+        "efron" or "breslow".
+    method : str
+        Always "cox".
+    covariates : tuple of str
+        Names of the adjustment terms (dummy-coded names for categorical columns).
+    """
+
+    estimate: float
+    ci: ConfidenceInterval
+    confidence_level: float
+    pvalue: float
+    log_hr: float
+    se: float
+    n: int
+    n_events: int
+    n_dropped: int
+    group: str
+    reference: str
+    ties: str
+    method: str = "cox"
+    covariates: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row: estimate, ci_low, ci_high, pvalue, ... and the covariates joined by ', '."""
+        return result_row(self, covariates=", ".join(self.covariates))
+
+    def _repr_html_(self) -> str:
+        return html_table(self)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OddsRatioResult:
+    """Odds ratios from a logistic (maximum likelihood or Firth) regression.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per exposure or covariate term, columns ``term, role, reference, odds_ratio,
+        ci_low, ci_high, pvalue, log_odds, se, method``. ``role`` is "exposure" or "covariate";
+        ``reference`` names the reference level of a dummy-coded term (else None).
+    n, n_events, n_dropped : int
+        Rows analysed, rows with the outcome, rows dropped for a missing value.
+    method : str
+        "logistic" (maximum likelihood, Wald intervals and p-values) or "firth" (penalised
+        likelihood, profile penalised likelihood intervals, penalised likelihood-ratio p-values).
+    converged : bool
+        Whether the reported fit converged.
+    confidence_level : float
+    separated_terms : tuple of str
+        Terms found to be involved in complete or quasi-complete separation (empty if none).
+    """
+
+    table: pd.DataFrame
+    n: int
+    n_events: int
+    n_dropped: int
+    method: str
+    converged: bool
+    confidence_level: float
+    separated_terms: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy ``table`` (a copy)."""
+        return self.table.copy()
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+# --------------------------------------------------------------------------------------------
+# shared input handling
+# --------------------------------------------------------------------------------------------
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)) or (
+        isinstance(series.dtype, pd.CategoricalDtype)
+    )
+
+
+def _design_matrix(frame: pd.DataFrame, *, name: str) -> tuple[pd.DataFrame, dict[str, str | None]]:
+    """Dummy-code ``frame`` into a float design matrix (no intercept).
+
+    Categorical (category, string, object) columns become ``col[T.level]`` indicator columns with
+    the first level dropped as the reference -- the first category of a pandas Categorical, else
+    the first in sorted order (as R's ``factor``). Numeric and boolean columns are kept as floats.
+    ``frame`` must already be free of missing values.
+
+    Returns the design matrix and, for every column of it, the reference level (None for a
+    numeric column).
+    """
+    pieces: list[pd.DataFrame] = []
+    references: dict[str, str | None] = {}
+    for column in frame.columns:
+        series = frame[column]
+        label = str(column)
+        if _is_categorical(series):
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                series = series.cat.remove_unused_categories()
+            else:
+                series = pd.Categorical(series, categories=sorted(series.unique(), key=str))
+                series = pd.Series(series, index=frame.index)
+            levels = list(series.cat.categories)
+            if len(levels) < 2:
+                raise InputError(
+                    f"`{name}` column {label!r} must have at least two distinct values; "
+                    f"got only {levels!r}. Drop the column or check the data."
+                )
+            dummies = pd.get_dummies(
+                series, prefix=label, prefix_sep="[T.", drop_first=True, dtype=float
+            )
+            dummies.columns = [f"{c}]" for c in dummies.columns]
+            for c in dummies.columns:
+                references[c] = str(levels[0])
+            pieces.append(dummies)
+        else:
+            values = series.astype(float)
+            if values.nunique() < 2:
+                raise InputError(
+                    f"`{name}` column {label!r} must vary; got the single value {values.iloc[0]!r}."
+                )
+            pieces.append(values.rename(label).to_frame())
+            references[label] = None
+    if not pieces:
+        return pd.DataFrame(index=frame.index, dtype=float), references
+    return pd.concat(pieces, axis=1), references
+
+
+def _as_frame(value: Any, *, name: str, n: int | None, default_column: str) -> pd.DataFrame:
+    """A DataFrame from a DataFrame, Series or 1-d array, positionally indexed 0..n-1."""
+    if isinstance(value, pd.DataFrame):
+        frame = value.reset_index(drop=True)
+    elif isinstance(value, pd.Series):
+        frame = value.reset_index(drop=True).to_frame(
+            name=value.name if value.name is not None else default_column
+        )
+    else:
+        array = np.asarray(value)
+        if array.ndim != 1:
+            raise InputError(
+                f"`{name}` must be a DataFrame, a Series or a 1-d array; got an array of shape "
+                f"{array.shape!r}."
+            )
+        frame = pd.DataFrame({default_column: array})
+    if frame.shape[1] == 0:
+        raise InputError(f"`{name}` must have at least one column; got none.")
+    if n is not None and len(frame) != n:
+        raise InputError(f"`{name}` must have one row per observation ({n}); got {len(frame)}.")
+    return frame
+
+
+def _as_series(value: Any, *, name: str) -> pd.Series:
+    if isinstance(value, pd.DataFrame):
+        raise InputError(f"`{name}` must be one-dimensional; got a DataFrame.")
+    series = pd.Series(value) if not isinstance(value, pd.Series) else value
+    if np.ndim(value) != 1:
+        raise InputError(f"`{name}` must be one-dimensional; got {value!r}.")
+    return series.reset_index(drop=True)
+
+
+def _binary(series: pd.Series, *, name: str) -> pd.Series:
+    """0/1 floats from a bool or 0/1 series; missing values stay NaN."""
+    observed = series.dropna()
+    if pd.api.types.is_bool_dtype(observed) or observed.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+        return series.map(lambda v: float(v) if pd.notna(v) else np.nan).astype(float)
+    if not pd.api.types.is_numeric_dtype(observed) or not observed.isin([0, 1]).all():
+        bad = sorted(set(observed.unique().tolist()) - {0, 1}, key=str)[:5]
+        raise InputError(
+            f"`{name}` must be binary (bool or 0/1, missing allowed); got other values {bad!r}."
+        )
+    return series.astype(float)
+
+
+def _check_covariates(covariates: Any, n: int) -> pd.DataFrame | None:
+    if covariates is None:
+        return None
+    if not isinstance(covariates, pd.DataFrame):
+        raise InputError(
+            f"`covariates` must be a pandas DataFrame or None; got {type(covariates).__name__}."
+        )
+    return _as_frame(covariates, name="covariates", n=n, default_column="covariate")
+
+
+def _diverged(coef: np.ndarray, se: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Boolean mask of coefficients walking off to infinity (see module constants)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (
+            ~np.isfinite(coef)
+            | ~np.isfinite(se)
+            | (np.abs(coef) * scale > _DIVERGED_COEF)
+            | (se * scale > _DIVERGED_SE)
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Cox hazard ratio
+# --------------------------------------------------------------------------------------------
+
+
+def hazard_ratio(
+    durations: Any,
+    events: Any,
+    groups: Any,
+    *,
+    covariates: pd.DataFrame | None = None,
+    ties: Literal["efron", "breslow"] = "efron",
+    confidence_level: float = 0.95,
+    reference: Any = None,
+) -> HazardRatioResult:
+    """Cox proportional hazards hazard ratio of one group against a reference group.
+
+    Parameters
+    ----------
+    durations : array_like
+        Time from the procedure to the event or to censoring; finite and non-negative.
+    events : array_like of bool or 0/1
+        1 (True) when the event (relief) was observed, 0 when censored.
+    groups : array_like
+        Exactly two distinct labels, e.g. "kyphoplasty" and "vertebroplasty".
+    covariates : pandas.DataFrame, optional
+        Adjustment variables, one row per observation (matched by position). Categorical columns
+        are dummy-coded with their first level as reference.
+    ties : {"efron", "breslow"}, default "efron"
+        Handling of tied event times; "efron" is the default of R ``survival::coxph``.
+    confidence_level : float, default 0.95
+    reference : label, optional
+        The reference group. Default: the first category of a pandas Categorical, else the first
+        label in sorted order (as R's ``factor``).
+
+    Returns
+    -------
+    HazardRatioResult
+        ``estimate`` is the hazard ratio of the other group against ``reference``.
+
+    Warns
+    -----
+    StatisticalWarning
+        When a group has no events or the fit does not converge (monotone likelihood); the
+        interval and p-value are then nan and the estimate is 0, inf or nan.
+
+    Notes
+    -----
+    The model is :math:`h(t \\mid x) = h_0(t)\\exp(\\beta g + \\gamma^\\top z)` with :math:`g = 1`
+    for the compared group. :math:`\\hat\\beta` maximises the partial likelihood with Efron's or
+    Breslow's approximation for ties (statsmodels ``PHReg``); the interval is Wald on the log
+    scale, :math:`\\exp(\\hat\\beta \\pm z_{1-\\alpha/2}\\,\\widehat{se})`, and the p-value is the Wald
+    test, as R ``summary(coxph(...))``. Rows with a missing value in any input are dropped and
+    counted in ``n_dropped``.
+
+    When a group has no events the partial likelihood is monotone and the maximum lies at
+    :math:`\\beta = \\pm\\infty`; the estimate is reported as that limit (0 or inf) with a nan
+    interval rather than the arbitrary large number an optimiser stops at.
+
+    References
+    ----------
+    .. [1] Cox DR (1972). Regression models and life-tables. J R Stat Soc B 34:187-220.
+       doi:10.1111/j.2517-6161.1972.tb00899.x
+    .. [2] Efron B (1977). The efficiency of Cox's likelihood function for censored data.
+       J Am Stat Assoc 72:557-565. doi:10.1080/01621459.1977.10480613
+
+    Examples
+    --------
+    Freireich et al. (1963) 6-MP remission data (weeks; placebo against 6-MP):
+
+    >>> mp = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
+    >>> mp_event = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+    >>> placebo = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23]
+    >>> res = hazard_ratio(mp + placebo, mp_event + [1] * 21, ["6-MP"] * 21 + ["placebo"] * 21,
+    ...                    reference="6-MP")
+    >>> res.group, round(res.estimate, 3), round(res.log_hr, 4), round(res.se, 4)
+    ('placebo', 4.817, 1.5721, 0.4124)
+    """
+    from statsmodels.duration.hazard_regression import PHReg
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    confidence_level = check_confidence_level(confidence_level)
+    check_choice("ties", ties, _TIES)
+    t = _as_series(durations, name="durations")
+    n_total = len(t)
+    e = _as_series(events, name="events")
+    g = _as_series(groups, name="groups")
+    for label, series in (("events", e), ("groups", g)):
+        if len(series) != n_total:
+            raise InputError(
+                f"`{label}` must have the same length as `durations` ({n_total}); got {len(series)}."
+            )
+    if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
+        raise InputError(f"`durations` must be numeric; got dtype {t.dtype}.")
+    t = t.astype(float)
+    if np.isinf(t).any() or (t < 0).any():
+        bad = t[np.isinf(t) | (t < 0)]
+        raise InputError(
+            f"`durations` must be finite and non-negative; got {float(bad.iloc[0])!r} in row {bad.index[0]}."
+        )
+    e = _binary(e, name="events")
+    cov = _check_covariates(covariates, n_total)
+
+    keep = t.notna() & e.notna() & g.notna()
+    if cov is not None:
+        keep &= cov.notna().all(axis=1)
+    n_dropped = int((~keep).sum())
+    t, e, g = t[keep], e[keep], g[keep]
+
+    if isinstance(g.dtype, pd.CategoricalDtype):
+        levels = [c for c in g.cat.categories if (g == c).any()]
+    else:
+        levels = sorted(g.unique(), key=str)
+    if len(levels) != 2:
+        raise InputError(
+            f"`groups` must have exactly two distinct values among complete rows; got {levels!r}."
+        )
+    if reference is None:
+        reference = levels[0]
+    elif reference not in levels:
+        raise InputError(f"`reference` must be one of the groups {levels!r}; got {reference!r}.")
+    other = levels[1] if reference == levels[0] else levels[0]
+    x_group = (g == other).to_numpy(dtype=float)
+
+    names: tuple[str, ...] = ()
+    exog = x_group[:, None]
+    if cov is not None:
+        design, _ = _design_matrix(cov[keep], name="covariates")
+        names = tuple(design.columns)
+        exog = np.column_stack([x_group, design.to_numpy(dtype=float)])
+        if np.linalg.matrix_rank(np.column_stack([np.ones(len(exog)), exog])) < exog.shape[1] + 1:
+            raise InputError(
+                "`covariates` must not be collinear with each other or with `groups`; got a "
+                "rank-deficient design. Drop redundant columns."
+            )
+
+    n = int(keep.sum())
+    n_events = int(e.sum())
+    common = dict(
+        confidence_level=confidence_level,
+        n=n,
+        n_events=n_events,
+        n_dropped=n_dropped,
+        group=str(other),
+        reference=str(reference),
+        ties=ties,
+        covariates=names,
+    )
+    nan_ci = ConfidenceInterval(math.nan, math.nan)
+
+    events_by_group = {lab: int(e[(g == lab).to_numpy()].sum()) for lab in (reference, other)}
+    empty = [lab for lab, count in events_by_group.items() if count == 0]
+    if empty:
+        warnings.warn(
+            f"Group(s) {', '.join(map(repr, map(str, empty)))} have no events: the Cox partial "
+            "likelihood is monotone and the hazard ratio is not finite; the interval and p-value "
+            "are reported as nan.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+        if len(empty) == 2:
+            estimate, log_hr = math.nan, math.nan
+        elif empty[0] == other:
+            estimate, log_hr = 0.0, -math.inf
+        else:
+            estimate, log_hr = math.inf, math.inf
+        return HazardRatioResult(
+            estimate=estimate, ci=nan_ci, pvalue=math.nan, log_hr=log_hr, se=math.nan, **common
+        )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = PHReg(t.to_numpy(), exog, status=e.to_numpy(), ties=ties).fit()
+    not_converged = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    coef = np.asarray(fit.params, dtype=float)
+    se = np.asarray(fit.bse, dtype=float)
+    diverged = _diverged(coef, se, exog.std(axis=0))
+    beta, se0 = float(coef[0]), float(se[0])
+
+    if not_converged or diverged[0]:
+        terms = ["group"] + [names[i - 1] for i in np.flatnonzero(diverged) if i > 0]
+        warnings.warn(
+            "The Cox fit did not converge or the estimate diverged (monotone likelihood, "
+            f"terms: {', '.join(terms)}); the hazard ratio interval and p-value are reported as "
+            "nan. Check for a group or covariate level without events.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+        if diverged[0] and np.isfinite(beta) and abs(beta) > 1:
+            log_hr = math.copysign(math.inf, beta)
+            estimate = 0.0 if beta < 0 else math.inf
+        else:
+            log_hr, estimate = math.nan, math.nan
+        return HazardRatioResult(
+            estimate=estimate, ci=nan_ci, pvalue=math.nan, log_hr=log_hr, se=math.nan, **common
+        )
+    if diverged[1:].any():
+        warnings.warn(
+            "Covariate estimate(s) diverged (monotone likelihood) for "
+            f"{', '.join(names[i - 1] for i in np.flatnonzero(diverged) if i > 0)}; the group "
+            "hazard ratio is reported but the adjustment for these terms is degenerate.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+
+    z = stats.norm.ppf(0.5 + confidence_level / 2)
+    return HazardRatioResult(
+        estimate=math.exp(beta),
+        ci=ConfidenceInterval(math.exp(beta - z * se0), math.exp(beta + z * se0)),
+        pvalue=float(2 * stats.norm.sf(abs(beta / se0))),
+        log_hr=beta,
+        se=se0,
+        **common,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# logistic regression and Firth
+# --------------------------------------------------------------------------------------------
+
+
+def _separated_terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of design columns on a direction of (quasi-)complete separation; empty if none.
+
+    Separation exists iff some b != 0 has (2y - 1) x_i'b >= 0 for every row (Albert & Anderson
+    1984); the linear programme of Konis (2007) maximises sum_i (2y_i - 1) x_i'b under those
+    constraints with |b_k| <= 1, which is positive exactly when such a b exists.
+    """
+    scale = np.abs(x).max(axis=0)
+    scale[scale == 0] = 1.0
+    signed = (2 * y - 1)[:, None] * (x / scale)
+    res = optimize.linprog(
+        c=-signed.sum(axis=0),
+        A_ub=-signed,
+        b_ub=np.zeros(len(y)),
+        bounds=[(-1, 1)] * x.shape[1],
+        method="highs",
+    )
+    if res.status != 0 or -res.fun <= 1e-7 * len(y):
+        return np.array([], dtype=int)
+    return np.flatnonzero(np.abs(res.x) > 1e-7)
+
+
+def _firth_quantities(x: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Penalised log-likelihood, modified score and Fisher information at ``beta``."""
+    eta = x @ beta
+    prob = special.expit(eta)
+    weight = prob * (1 - prob)
+    xw = x * np.sqrt(weight)[:, None]
+    info = xw.T @ xw
+    chol = linalg.cholesky(info, lower=True)
+    loglik = float(np.sum(y * eta - np.logaddexp(0, eta)))
+    penalised = loglik + float(np.sum(np.log(np.diag(chol))))  # + 0.5 log det I(beta)
+    hat = np.sum(linalg.solve_triangular(chol, xw.T, lower=True) ** 2, axis=0)
+    score = x.T @ (y - prob + hat * (0.5 - prob))
+    return penalised, score, info
+
+
+def _firth_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    beta0: np.ndarray | None = None,
+    fixed: int | None = None,
+    max_iter: int = 200,
+    max_halfstep: int = 30,
+    max_step: float = 5.0,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, float, bool]:
+    """Firth's penalised maximum likelihood by Newton-Raphson with step-halving (as logistf).
+
+    With ``fixed = j`` the coefficient j is held at ``beta0[j]`` and the others maximise the
+    penalised likelihood, the penalty still using the full information matrix (as logistf's
+    profile likelihood and penalised likelihood-ratio tests).
+    """
+    p = x.shape[1]
+    beta = np.zeros(p) if beta0 is None else np.array(beta0, dtype=float)
+    free = np.array([k for k in range(p) if k != fixed])
+    penalised, score, info = _firth_quantities(x, y, beta)
+    for _ in range(max_iter):
+        delta = np.zeros(p)
+        delta[free] = linalg.solve(info[np.ix_(free, free)], score[free], assume_a="pos")
+        largest = np.max(np.abs(delta))
+        if largest > max_step:
+            delta *= max_step / largest
+        for _ in range(max_halfstep + 1):
+            candidate = beta + delta
+            try:
+                new = _firth_quantities(x, y, candidate)
+            except linalg.LinAlgError:
+                delta /= 2
+                continue
+            if new[0] >= penalised - 1e-12 * max(1.0, abs(penalised)):
+                break
+            delta /= 2
+        else:
+            return beta, penalised, False
+        beta = candidate
+        penalised, score, info = new
+        if np.max(np.abs(delta)) < tol and np.max(np.abs(score[free])) < 1e-7:
+            return beta, penalised, True
+    return beta, penalised, False
+
+
+def _firth_profile_limit(
+    x: np.ndarray, y: np.ndarray, beta_hat: np.ndarray, penalised_hat: float, j: int,
+    se: float, chi2: float, direction: int,
+) -> float:
+    """One profile penalised likelihood confidence limit for coefficient j."""
+    state = {"beta": beta_hat.copy()}
+
+    def drop(b: float) -> float:
+        start = state["beta"].copy()
+        start[j] = b
+        beta, penalised, _ = _firth_fit(x, y, beta0=start, fixed=j)
+        state["beta"] = beta
+        return 2 * (penalised_hat - penalised) - chi2
+
+    step = se if np.isfinite(se) and se > 0 else 1.0
+    inner = beta_hat[j]
+    outer = inner + direction * step
+    for _ in range(60):
+        if drop(outer) > 0:
+            break
+        inner, outer = outer, outer + direction * step
+        step *= 1.5
+    else:
+        return direction * math.inf
+    state["beta"] = beta_hat.copy()
+    lo, hi = sorted((inner, outer))
+    return float(optimize.brentq(drop, lo, hi, xtol=1e-10, rtol=1e-12))
+
+
+def _firth_inference(
+    x: np.ndarray, y: np.ndarray, confidence_level: float, terms: range
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Firth estimates, Wald SEs, profile penalised likelihood limits and penalised LR p-values."""
+    beta, penalised, converged = _firth_fit(x, y)
+    _, _, info = _firth_quantities(x, y, beta)
+    se = np.sqrt(np.diag(linalg.inv(info)))
+    chi2 = stats.chi2.ppf(confidence_level, 1)
+    low = np.full(len(beta), np.nan)
+    high = np.full(len(beta), np.nan)
+    pvalue = np.full(len(beta), np.nan)
+    for j in terms:
+        low[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, -1)
+        high[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, +1)
+        start = beta.copy()
+        start[j] = 0.0
+        _, penalised0, _ = _firth_fit(x, y, beta0=start, fixed=j)
+        pvalue[j] = stats.chi2.sf(max(2 * (penalised - penalised0), 0.0), 1)
+    return beta, se, low, high, pvalue, converged
+
+
+def odds_ratios(
+    outcome: Any,
+    exposures: Any,
+    *,
+    covariates: pd.DataFrame | None = None,
+    confidence_level: float = 0.95,
+    firth: bool | Literal["auto"] = "auto",
+) -> OddsRatioResult:
+    """Odds ratios of a binary outcome from a logistic regression, Firth-corrected when needed.
+
+    Parameters
+    ----------
+    outcome : array_like of bool or 0/1
+        The outcome (e.g. an overnight stay); missing values are dropped and counted.
+    exposures : pandas.DataFrame, pandas.Series or array_like
+        One or more exposures of interest, one row per observation (matched by position).
+        Categorical columns are dummy-coded with the first level (first category, else first in
+        sorted order) as the reference, named in the ``reference`` column of the table.
+    covariates : pandas.DataFrame, optional
+        Adjustment variables, coded like the exposures; reported with ``role = "covariate"``.
+    confidence_level : float, default 0.95
+    firth : {"auto", True, False}, default "auto"
+        "auto" fits by maximum likelihood and, when the data separate (complete or quasi-complete
+        separation, e.g. a zero cell) or the fit does not converge, warns and refits with Firth's
+        penalised likelihood. True always uses Firth; False never does (separated terms are then
+        reported with an odds ratio of 0 or inf and nan interval and p-value).
+
+    Returns
+    -------
+    OddsRatioResult
+        ``table`` with one row per exposure and covariate term (the intercept is not reported).
+
+    Warns
+    -----
+    StatisticalWarning
+        When the data separate or the maximum likelihood fit does not converge; the message
+        names the terms and the method used.
+
+    Notes
+    -----
+    The model is :math:`\\operatorname{logit} P(y=1) = \\beta_0 + \\beta^\\top x` and the odds
+    ratio of a term is :math:`\\exp(\\beta_k)`.
+
+    ``method = "logistic"``: maximum likelihood (statsmodels GLM Binomial), Wald intervals
+    :math:`\\exp(\\hat\\beta_k \\pm z\\,\\widehat{se}_k)` and Wald p-values, as R ``glm`` with
+    ``confint.default``.
+
+    ``method = "firth"``: Firth's penalised likelihood
+    :math:`l^*(\\beta) = l(\\beta) + \\tfrac12\\log\\lvert I(\\beta)\\rvert`, maximised by
+    Newton-Raphson on the modified score
+    :math:`U^*(\\beta) = X^\\top\\{y - \\pi + h(\\tfrac12 - \\pi)\\}` (``h`` the diagonal of the
+    weighted hat matrix) with step-halving and at most 5 units per step. Intervals are profile
+    penalised likelihood intervals, :math:`\\{b : 2[l^*(\\hat\\beta) - \\max_{\\beta_k = b}
+    l^*(\\beta)] \\le \\chi^2_{1,1-\\alpha}\\}`, and p-values penalised likelihood-ratio tests of
+    :math:`\\beta_k = 0`, both with the penalty from the full model's information matrix, as the
+    defaults of R ``logistf`` (Heinze & Schemper 2002). Firth estimates are finite under
+    separation.
+
+    Separation is detected with the linear programme of Konis (2007), which finds a direction
+    along which the likelihood increases for ever, and names the terms on it.
+
+    References
+    ----------
+    .. [1] Firth D (1993). Bias reduction of maximum likelihood estimates. Biometrika 80:27-38.
+       doi:10.1093/biomet/80.1.27
+    .. [2] Heinze G, Schemper M (2002). A solution to the problem of separation in logistic
+       regression. Stat Med 21:2409-2419. doi:10.1002/sim.1047
+    .. [3] Albert A, Anderson JA (1984). On the existence of maximum likelihood estimates in
+       logistic regression models. Biometrika 71:1-10. doi:10.1093/biomet/71.1.1
+    .. [4] Konis K (2007). Linear programming algorithms for detecting separated data in binary
+       logistic regression models. DPhil thesis, University of Oxford.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(7)
+    >>> early = pd.Series(rng.integers(0, 2, 400), name="early")
+    >>> age = pd.DataFrame({"age": rng.normal(75, 8, 400)})
+    >>> success = rng.random(400) < 1 / (1 + np.exp(-(0.2 + 0.8 * early)))
+    >>> res = odds_ratios(success, early, covariates=age)
+    >>> res.method, res.table["term"].tolist(), res.table["role"].tolist()
+    ('logistic', ['early', 'age'], ['exposure', 'covariate'])
+    >>> bool(res.table["ci_low"].iloc[0] < res.table["odds_ratio"].iloc[0] < res.table["ci_high"].iloc[0])
+    True
+    """
+    import statsmodels.api as sm
+
+    confidence_level = check_confidence_level(confidence_level)
+    if not (firth == "auto" or isinstance(firth, (bool, np.bool_))):
+        raise InputError(f"`firth` must be 'auto', True or False; got {firth!r}.")
+    y_all = _binary(_as_series(outcome, name="outcome"), name="outcome")
+    n_total = len(y_all)
+    expo = _as_frame(exposures, name="exposures", n=n_total, default_column="exposure")
+    cov = _check_covariates(covariates, n_total)
+    if cov is not None:
+        clash = sorted(set(map(str, expo.columns)) & set(map(str, cov.columns)))
+        if clash:
+            raise InputError(
+                f"`covariates` must not repeat an exposure column; got {clash!r} in both."
+            )
+
+    keep = y_all.notna() & expo.notna().all(axis=1)
+    if cov is not None:
+        keep &= cov.notna().all(axis=1)
+    n_dropped = int((~keep).sum())
+    y = y_all[keep].to_numpy(dtype=float)
+    if len(y) == 0 or y.min() == y.max():
+        raise InputError(
+            "`outcome` must take both values (0 and 1) among complete rows; got "
+            f"{sorted(set(y.tolist()))!r} in {len(y)} rows."
+        )
+
+    design_e, refs = _design_matrix(expo[keep], name="exposures")
+    roles = ["exposure"] * design_e.shape[1]
+    parts = [design_e]
+    if cov is not None:
+        design_c, refs_c = _design_matrix(cov[keep], name="covariates")
+        refs.update(refs_c)
+        roles += ["covariate"] * design_c.shape[1]
+        parts.append(design_c)
+    design = pd.concat(parts, axis=1)
+    terms = list(design.columns)
+    x = np.column_stack([np.ones(len(y)), design.to_numpy(dtype=float)])
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        raise InputError(
+            "`exposures` and `covariates` must not be collinear; got a rank-deficient design "
+            f"with terms {terms!r}. Drop redundant columns."
+        )
+
+    separated = _separated_terms(x, y)
+    separated_names = tuple(terms[k - 1] for k in separated if k > 0)
+    use_firth = firth is True or (firth == "auto" and separated.size > 0)
+    reason = ""
+    if separated.size and firth is not True:
+        reason = (
+            "The data separate (complete or quasi-complete separation, e.g. a zero cell) on "
+            f"term(s) {', '.join(map(repr, separated_names)) or '(intercept)'}: the maximum "
+            "likelihood odds ratio is infinite."
+        )
+
+    coef = se = low = high = pvalue = None
+    converged = True
+    if not use_firth:
+        from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = sm.GLM(y, x, family=sm.families.Binomial()).fit()
+        coef = np.asarray(fit.params, dtype=float)
+        se = np.asarray(fit.bse, dtype=float)
+        converged = bool(fit.converged) and not any(
+            issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning)) for w in caught
+        )
+        bad = _diverged(coef, se, np.r_[1.0, x[:, 1:].std(axis=0)])
+        bad[0] = False
+        if not separated.size and (not converged or bad.any()):
+            flagged = [terms[k - 1] for k in np.flatnonzero(bad)] or terms
+            separated_names = tuple(flagged)
+            reason = (
+                "The maximum likelihood fit did not converge or gave an infinite or huge "
+                f"coefficient for term(s) {', '.join(map(repr, flagged))} (separation or sparse "
+                "data)."
+            )
+            use_firth = firth == "auto"
+        if not use_firth:
+            z = stats.norm.ppf(0.5 + confidence_level / 2)
+            low, high = coef - z * se, coef + z * se
+            pvalue = np.asarray(fit.pvalues, dtype=float)
+            if reason:
+                warnings.warn(
+                    reason + " Reported by maximum likelihood because firth=False; the affected "
+                    "odds ratios are given as 0 or inf with nan interval and p-value.",
+                    StatisticalWarning,
+                    stacklevel=2,
+                )
+                for k in range(1, x.shape[1]):
+                    if terms[k - 1] in separated_names:
+                        coef[k] = math.copysign(math.inf, coef[k])
+                        se[k] = low[k] = high[k] = pvalue[k] = math.nan
+                converged = False
+    if use_firth:
+        if reason:
+            warnings.warn(
+                reason + " Refitted with Firth's penalised likelihood (method='firth', profile "
+                "penalised likelihood intervals).",
+                StatisticalWarning,
+                stacklevel=2,
+            )
+        coef, se, low, high, pvalue, converged = _firth_inference(
+            x, y, confidence_level, range(1, x.shape[1])
+        )
+        if not converged:
+            warnings.warn(
+                "Firth's penalised likelihood did not converge; treat the odds ratios as unreliable.",
+                StatisticalWarning,
+                stacklevel=2,
+            )
+
+    method = "firth" if use_firth else "logistic"
+    with np.errstate(over="ignore"):
+        table = pd.DataFrame(
+            {
+                "term": terms,
+                "role": roles,
+                "reference": pd.Series([refs[t] for t in terms], dtype=object),
+                "odds_ratio": np.exp(coef[1:]),
+                "ci_low": np.exp(low[1:]),
+                "ci_high": np.exp(high[1:]),
+                "pvalue": pvalue[1:],
+                "log_odds": coef[1:],
+                "se": se[1:],
+                "method": method,
+            }
+        )
+    return OddsRatioResult(
+        table=table,
+        n=len(y),
+        n_events=int(y.sum()),
+        n_dropped=n_dropped,
+        method=method,
+        converged=bool(converged),
+        confidence_level=confidence_level,
+        separated_terms=separated_names,
+    )
