@@ -1,0 +1,43 @@
+"""Shared fixtures: small hand-made records, written as files where a test needs a path."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def procedures_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "procedure_id": ["P1", "P2", "P3", "P4"],
+        "patient_id": ["A", "B", "C", "C"],
+        "procedure": ["vertebroplasty", "PVP", "kyphoplasty", "22514"],
+        "procedure_date": ["2022-01-03", "2022-01-10", "2022-02-01", "2022-06-01"],
+        "fracture_date": ["2021-12-20", "2021-10-01", "2022-01-25", "2022-05-30"],
+        "baseline_pain": [8, 7, 9, 6],
+        "discharge": ["same_day", "overnight", "same day", "admitted"],
+        "age": [71, 90, 66, 67],
+        "sex": ["F", "female", "M", "m"],
+    })
+
+
+@pytest.fixture
+def assessments_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "procedure_id": ["P1", "P1", "P1", "P2", "P2", "P3", "P3", "P4"],
+        "hours_after": [2, 48, 700, 24, 672, 2, 650, 48],
+        "pain": [7, 5, 4, 6, 6, 3, 2, 2],
+    })
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    def _write(frame: pd.DataFrame, name: str):
+        path = tmp_path / name
+        frame.to_csv(path, index=False)
+        return path
+    return _write

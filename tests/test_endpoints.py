@@ -1,0 +1,119 @@
+"""Endpoints: hand-worked cases, and the vectorised derivation against a plain per-procedure
+reading of the definitions on random records."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes import Definitions, InputError, derive_endpoints, load_records
+
+
+@pytest.fixture
+def endpoints(procedures_frame, assessments_frame):
+    return derive_endpoints(load_records(procedures_frame, assessments_frame)).set_index("procedure_id")
+
+
+def test_hand_worked(endpoints):
+    # P1: baseline 8 -> threshold 5.6; 2 h: 7 (no), 48 h: 5 (relief), 700 h: 4 (relief)
+    p1 = endpoints.loc["P1"]
+    assert p1["time_to_relief_hours"] == 48 and p1["relief_observed"]
+    assert (p1["relief_interval_low_hours"], p1["relief_interval_high_hours"]) == (2, 48)
+    assert p1["relief_by_horizon"] and p1["success"] and p1["success_hours"] == 700
+    assert p1["early_treatment"] and p1["same_day_discharge"] and not p1["overnight"]
+    assert p1["time_to_loss_hours"] == 652 and not p1["loss_observed"]
+    # P2: baseline 7 -> threshold 4.9; no relief; censored at 672 h
+    p2 = endpoints.loc["P2"]
+    assert p2["time_to_relief_hours"] == 672 and not p2["relief_observed"]
+    assert p2["relief_interval_high_hours"] == math.inf and p2["relief_interval_low_hours"] == 672
+    assert not p2["relief_by_horizon"] and not p2["success"] and not p2["early_treatment"]
+    assert pd.isna(p2["time_to_loss_hours"])
+    # P4: only a 48 h score; nothing in the success window -> missing, worst case failure
+    p4 = endpoints.loc["P4"]
+    assert p4["relief_by_horizon"] and pd.isna(p4["success"]) and not p4["success_worst_case"]
+
+
+def test_baseline_from_assessments_when_field_missing(procedures_frame, assessments_frame):
+    procs = procedures_frame.drop(columns="baseline_pain")
+    scores = pd.concat([assessments_frame, pd.DataFrame({
+        "procedure_id": ["P1", "P1", "P2"], "hours_after": [-800, -3, 0], "pain": [2, 8, 7]})])
+    ep = derive_endpoints(load_records(procs, scores)).set_index("procedure_id")
+    # the -800 h score is outside the 30-day window and excluded at loading; -3 h is the baseline
+    assert ep.loc["P1", "baseline_pain"] == 8 and ep.loc["P2", "baseline_pain"] == 7
+    assert pd.isna(ep.loc["P3", "baseline_pain"]) and pd.isna(ep.loc["P3", "success"])
+    assert pd.isna(ep.loc["P3", "time_to_relief_hours"])
+
+
+def test_censored_before_horizon_is_missing(procedures_frame):
+    scores = pd.DataFrame({"procedure_id": ["P1"], "hours_after": [24], "pain": [7]})
+    ep = derive_endpoints(load_records(procedures_frame, scores)).set_index("procedure_id")
+    assert pd.isna(ep.loc["P1", "relief_by_horizon"]) and ep.loc["P1", "time_to_relief_hours"] == 24
+    assert ep.loc["P2", "n_followup"] == 0 and pd.isna(ep.loc["P2", "time_to_relief_hours"])
+
+
+def test_definitions_change_endpoints(procedures_frame, assessments_frame):
+    cohort = load_records(procedures_frame, assessments_frame)
+    strict = derive_endpoints(cohort, Definitions(relief_min_points=4)).set_index("procedure_id")
+    assert strict.loc["P1", "time_to_relief_hours"] == 700  # 8 -> 4 is a fall of 4
+    late = derive_endpoints(cohort, Definitions(early_max_fracture_age_days=7)).set_index("procedure_id")
+    assert late["early_treatment"].tolist() == [False, False, True, True]
+
+
+def _reference(procs: pd.DataFrame, scores: pd.DataFrame, d: Definitions) -> pd.DataFrame:
+    """The definitions read literally, one procedure at a time (slow, obviously right)."""
+    rows = []
+    for pid, baseline in zip(procs["procedure_id"], procs["baseline_pain"]):
+        s = scores[(scores["procedure_id"] == pid) & (scores["hours_after"] > 0)].sort_values("hours_after")
+        required = max(d.relief_min_points, d.relief_min_fraction * baseline)
+        rel = [(baseline - p) >= required - 1e-9 for p in s["pain"]]
+        times = list(s["hours_after"])
+        first = next((t for t, r in zip(times, rel) if r), None)
+        if times:
+            ttr, obs = (first, True) if first is not None else (times[-1], False)
+        else:
+            ttr, obs = np.nan, None
+        cands = [(abs(t - d.success_target_hours), t, r) for t, r in zip(times, rel)
+                 if d.success_window_low_hours <= t <= d.success_window_high_hours]
+        success = min(cands)[2] if cands else None
+        loss = None
+        if first is not None:
+            later = [(t, r) for t, r in zip(times, rel) if t > first]
+            lost = next((t for t, r in later if not r), None)
+            loss = (lost if lost is not None else times[-1]) - first
+        rows.append({"procedure_id": pid, "time_to_relief_hours": ttr, "relief_observed": obs,
+                     "success": success, "time_to_loss_hours": loss})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_matches_literal_reading(seed):
+    rng = np.random.default_rng(seed)
+    n = 150
+    procs = pd.DataFrame({
+        "procedure_id": [f"P{i}" for i in range(n)], "patient_id": [f"Q{i}" for i in range(n)],
+        "procedure": rng.choice(["vertebroplasty", "kyphoplasty"], n),
+        "procedure_date": "2022-03-01", "baseline_pain": rng.integers(3, 11, n),
+    })
+    k = 900
+    scores = pd.DataFrame({
+        "procedure_id": rng.choice(procs["procedure_id"], k),
+        "hours_after": rng.choice([2, 24, 48, 170, 400, 650, 700, 1000, 2000, 2100, 8766], k)
+        + rng.integers(0, 3, k),
+        "pain": rng.integers(0, 11, k),
+    }).drop_duplicates(["procedure_id", "hours_after"])
+    d = Definitions()
+    got = derive_endpoints(load_records(procs, scores), d)
+    want = _reference(procs, scores, d)
+    np.testing.assert_allclose(got["time_to_relief_hours"], want["time_to_relief_hours"].astype(float))
+    np.testing.assert_allclose(got["time_to_loss_hours"], want["time_to_loss_hours"].astype(float))
+    assert got["relief_observed"].astype(object).where(got["relief_observed"].notna(), None).tolist() \
+        == want["relief_observed"].tolist()
+    assert got["success"].astype(object).where(got["success"].notna(), None).tolist() == want["success"].tolist()
+
+
+def test_input_validation(procedures_frame):
+    with pytest.raises(InputError, match=r"`cohort` must be a Cohort from outcomes.load_records; got DataFrame"):
+        derive_endpoints(procedures_frame)
