@@ -1,0 +1,400 @@
+"""Tests of :mod:`outcomes.synthetic`: the data contract, reproducibility, injected errors, and
+recovery of the stated truth from the raw simulated rows (without the package's endpoint code)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes.exceptions import InputError
+from outcomes.synthetic import simulate, write_demo
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+PROCEDURE_COLUMNS = {
+    "procedure_id": "str",
+    "patient_id": "str",
+    "procedure": "str",
+    "procedure_date": "str",
+    "fracture_date": "str",
+    "baseline_pain": "int",
+    "levels_treated": "int",
+    "etiology": "str",
+    "age": "int",
+    "sex": "str",
+    "asa_class": "int",
+    "discharge": "str",
+    "length_of_stay_hours": "float",
+    "complication": "bool",
+    "physician_id": "str",
+    "site_id": "str",
+    "height_restoration_pct": "float",
+    "kyphotic_angle_change_deg": "float",
+}
+ASSESSMENT_COLUMNS = {"procedure_id": "str", "hours_after": "float", "pain": "int", "instrument": "str"}
+KIND_CHECK = {
+    "str": pd.api.types.is_string_dtype,
+    "int": pd.api.types.is_integer_dtype,
+    "float": pd.api.types.is_float_dtype,
+    "bool": pd.api.types.is_bool_dtype,
+}
+
+
+def _relieved(pain, baseline):
+    """Relief as DESIGN.md defines it, pain <= baseline - max(2, 0.3 * baseline), written in
+    integers (10 * pain <= 10 * baseline - max(20, 3 * baseline)) so no rounding can enter."""
+    pain = np.asarray(pain, dtype=np.int64)
+    baseline = np.asarray(baseline, dtype=np.int64)
+    return 10 * pain <= 10 * baseline - np.maximum(20, 3 * baseline)
+
+
+def _se(p, n):
+    return math.sqrt(p * (1 - p) / n)
+
+
+@pytest.fixture(scope="module")
+def demo_like():
+    return simulate(800, seed=2026, data_errors=6)
+
+
+@pytest.fixture(scope="module")
+def complete_follow_up():
+    """20,000 procedures, every visit kept, nobody lost to follow-up."""
+    return simulate(20_000, seed=11, p_missed_visit=0.0, loss_to_follow_up_rate_per_year=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# contract
+
+
+def test_reproducible_with_seed():
+    a = simulate(300, seed=5, data_errors=4)
+    b = simulate(300, seed=5, data_errors=4)
+    pd.testing.assert_frame_equal(a[0], b[0])
+    pd.testing.assert_frame_equal(a[1], b[1])
+    assert a[2] == b[2]
+    c = simulate(300, seed=6, data_errors=4)
+    assert not a[0].equals(c[0])
+    assert not a[1].equals(c[1])
+    assert a[2] == c[2]  # the truth is a population value: it does not depend on the seed
+
+
+def test_columns_and_dtypes(demo_like):
+    procedures, assessments, _ = demo_like
+    for frame, contract in [(procedures, PROCEDURE_COLUMNS), (assessments, ASSESSMENT_COLUMNS)]:
+        assert list(frame.columns) == list(contract)
+        for column, kind in contract.items():
+            assert KIND_CHECK[kind](frame[column]), (column, frame[column].dtype)
+    assert set(procedures["procedure"]) == {"vertebroplasty", "kyphoplasty"}
+    assert set(procedures["etiology"]) <= {"osteoporosis", "malignancy", "trauma"}
+    assert set(procedures["sex"]) == {"F", "M"}
+    assert set(procedures["discharge"]) == {"same_day", "overnight", "admitted"}
+    assert set(procedures["physician_id"]) == {f"D{k}" for k in range(1, 7)}
+    assert set(procedures["site_id"]) == {"synthetic-north", "synthetic-south"}
+    assert set(assessments["instrument"]) == {"nrs"}
+    assert procedures["procedure_id"].is_unique
+
+
+def test_no_direct_identifiers(demo_like):
+    procedures, assessments, _ = demo_like
+    identifying = re.compile(r"name|mrn|ssn|birth|dob|address|zip|phone|email|record", re.I)
+    assert not [c for c in [*procedures.columns, *assessments.columns] if identifying.search(c)]
+    assert procedures["procedure_id"].str.fullmatch(r"P\d{6}").all()
+    assert procedures["patient_id"].str.fullmatch(r"Q\d{5}").all()
+    assert procedures["site_id"].str.startswith("synthetic-").all()
+    assert procedures["age"].between(50, 90).all()
+    assert (procedures["age"] == 90).any()  # ages over 89 are shown as 90
+
+
+def test_value_ranges(demo_like):
+    procedures, _, _ = demo_like
+    assert procedures["baseline_pain"].between(5, 10).all()
+    assert procedures["baseline_pain"].between(7, 9).mean() > 0.6
+    assert procedures["levels_treated"].between(1, 4).all()
+    assert (procedures["levels_treated"] == 1).mean() > 0.5
+    assert procedures["asa_class"].between(1, 4).all()
+    proc_date = pd.to_datetime(procedures["procedure_date"], format="%Y-%m-%d")
+    fracture_date = pd.to_datetime(procedures["fracture_date"], format="%Y-%m-%d")
+    assert proc_date.between("2021-01-01", "2023-09-30").all()
+    assert proc_date.is_monotonic_increasing
+    fracture_age = (proc_date - fracture_date).dt.days
+    assert fracture_age.between(1, 365).all()
+    assert 25 <= fracture_age.median() <= 45
+    assert 0.3 < (fracture_age <= 42).mean() < 0.8
+    los = procedures["length_of_stay_hours"]
+    discharge = procedures["discharge"]
+    assert (los[discharge == "same_day"] < 12).all()
+    assert los[discharge == "overnight"].between(12, 36).all()
+    assert (los[discharge == "admitted"] >= 30).all()
+    assert 0 < procedures["complication"].mean() < 0.1
+    assert (procedures["sex"] == "F").mean() > 0.6
+    assert (procedures["etiology"] == "osteoporosis").mean() > 0.7
+
+
+def test_patients_with_two_procedures():
+    procedures, _, _ = simulate(20_000, seed=3)
+    per_patient = procedures.groupby("patient_id")
+    n_procedures = per_patient.size()
+    assert set(n_procedures) == {1, 2}
+    assert 0.03 < (n_procedures == 2).mean() < 0.07
+    twice = procedures[procedures["patient_id"].isin(n_procedures.index[n_procedures == 2])]
+    stable = twice.groupby("patient_id")[["sex", "age", "etiology"]].nunique()
+    assert (stable == 1).all().all()
+    assert (twice.groupby("patient_id")["procedure_date"].nunique() == 2).all()
+
+
+def test_baseline_visit(demo_like):
+    procedures, assessments, _ = demo_like
+    clean = assessments[assessments["procedure_id"].isin(procedures["procedure_id"])]
+    baseline = clean[clean["hours_after"] <= 0]
+    assert baseline["procedure_id"].is_unique
+    assert set(baseline["procedure_id"]) == set(procedures["procedure_id"])
+    assert baseline["hours_after"].between(-72, 0).all()
+    merged = baseline.merge(procedures, on="procedure_id")
+    assert (merged["pain"] == merged["baseline_pain"]).all()
+
+
+def test_assessments_refer_to_procedures_and_scale():
+    procedures, assessments, truth = simulate(500, seed=8)
+    assert truth["injected_errors"] == dict.fromkeys(truth["injected_errors"], 0)
+    assert assessments["procedure_id"].isin(procedures["procedure_id"]).all()
+    assert assessments["pain"].between(0, 10).all()
+    assert assessments["hours_after"].notna().all()
+    assert not assessments.duplicated().any()
+    keys = assessments[["procedure_id", "hours_after"]]
+    assert not keys.duplicated().any()
+    # rows come sorted by procedure, then time
+    order = assessments.sort_values(["procedure_id", "hours_after"], kind="stable").index
+    assert (order == assessments.index).all()
+
+
+def test_injected_errors_appear_as_documented():
+    clean = simulate(400, seed=21)[1]
+    procedures, assessments, truth = simulate(400, seed=21, data_errors=9)
+    expected = {
+        "pain_out_of_range": 3,
+        "unknown_procedure_id": 2,
+        "missing_hours_after": 2,
+        "duplicate_row": 2,
+    }
+    assert truth["injected_errors"] == expected
+    assert (assessments["pain"] > 10).sum() == 3
+    assert set(assessments.loc[assessments["pain"] > 10, "pain"]) == {12}
+    assert assessments["pain"].between(0, 12).all()
+    unknown = ~assessments["procedure_id"].isin(procedures["procedure_id"])
+    assert unknown.sum() == 2
+    assert set(assessments.loc[unknown, "procedure_id"]) == {"P999999"}
+    assert assessments["hours_after"].isna().sum() == 2
+    assert assessments.duplicated().sum() == 2
+    # the rest is the clean draw: modified rows are replaced in place, added rows are extra
+    assert len(assessments) == len(clean) + 2 + 2
+    kept = assessments[~unknown & ~assessments.duplicated()].reset_index(drop=True)
+    changed = (kept["pain"] != clean["pain"]) | (
+        kept["hours_after"].fillna(-1e9) != clean["hours_after"]
+    )
+    assert changed.sum() == 3 + 2
+    assert (kept["procedure_id"] == clean["procedure_id"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# truth
+
+
+def test_truth_defaults_match_the_demo_design():
+    _, _, truth = simulate(10, seed=0)
+    assert json.loads(json.dumps(truth)) == truth
+    assert truth["success"] == pytest.approx(0.80, abs=0.01)
+    assert truth["relief_48h_vertebroplasty"] == pytest.approx(0.85, abs=0.01)
+    assert truth["relief_48h_kyphoplasty"] == pytest.approx(0.90, abs=0.01)
+    assert truth["median_relief_hours_kyphoplasty"] < 0.5 * truth["median_relief_hours_vertebroplasty"]
+    assert truth["success_risk_difference_early_minus_late"] == pytest.approx(0.12, abs=0.01)
+    assert truth["same_day"] == pytest.approx(0.60, abs=0.01)
+    assert truth["durable_1y"] == pytest.approx(0.85, abs=0.01)
+    assert truth["durable_1y"] > truth["durable_3y"] > 0.75
+    assert truth["worse_physician"] == "D4"
+    by_physician = truth["success_by_physician"]
+    assert by_physician["D4"] == pytest.approx(0.60, abs=0.01)
+    assert min(by_physician, key=by_physician.get) == "D4"
+    assert truth["kyphotic_angle_diff"] == pytest.approx(-2.64)  # Xing 2013
+    assert truth["height_restoration_diff"] > 0
+    assert truth["overnight_log_or"] == {"levels": 0.5, "asa": 0.7, "complication": 2.5}
+    assert set(truth["injected_errors"]) == {
+        "pain_out_of_range",
+        "unknown_procedure_id",
+        "missing_hours_after",
+        "duplicate_row",
+    }
+
+
+def test_truth_integrals_against_monte_carlo():
+    """With everyone a responder (intercept 30), success and relief by 48 h reduce to the
+    relief-time integrals; check them against a direct draw of the latent times."""
+    params = dict(responder_intercept=30.0, worse_physician=None)
+    truth = simulate(1, seed=0, **params)[2]
+    p = truth["parameters"]
+    rng = np.random.default_rng(12345)
+    n = 400_000
+    for proc in ("vertebroplasty", "kyphoplasty"):
+        t_r = rng.lognormal(math.log(p[f"relief_median_hours_{proc}"]), p["relief_sigma"], n)
+        transient = rng.random(n) < p["p_transient_relief"]
+        t_l = np.where(
+            transient,
+            rng.exponential(p["transient_relief_mean_hours"], n),
+            rng.exponential(8766.0 / p["relief_loss_rate_per_year"], n),
+        )
+        success = np.mean((t_r <= 672) & (t_r + t_l > 672))
+        assert truth[f"success_{proc}"] == pytest.approx(success, abs=4 * _se(success, n))
+        by_48h = np.mean(t_r <= 48)
+        assert truth[f"relief_48h_{proc}"] == pytest.approx(by_48h, abs=4 * _se(by_48h, n))
+        assert truth[f"median_relief_hours_{proc}"] == pytest.approx(
+            p[f"relief_median_hours_{proc}"], rel=1e-6
+        )
+    assert truth["durable_1y"] == pytest.approx(
+        p["p_transient_relief"] * math.exp(-8766.0 / p["transient_relief_mean_hours"])
+        + (1 - p["p_transient_relief"]) * math.exp(-p["relief_loss_rate_per_year"])
+    )
+
+
+def test_median_relief_is_infinite_when_most_never_relieved():
+    truth = simulate(1, seed=0, responder_intercept=-3.0)[2]
+    assert truth["ever_relieved_vertebroplasty"] < 0.5
+    assert truth["median_relief_hours_vertebroplasty"] == math.inf
+
+
+def test_worse_physician_override():
+    equal = simulate(1, seed=0, worse_physician=None)[2]["success_by_physician"]
+    assert max(equal.values()) - min(equal.values()) < 1e-12
+    truth = simulate(1, seed=0, worse_physician="D2", worse_physician_log_or=-1.0)[2]
+    by_physician = truth["success_by_physician"]
+    assert min(by_physician, key=by_physician.get) == "D2"
+    assert truth["parameters"]["worse_physician_log_or"] == -1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# recovery of the truth from the raw rows (independent of the package's endpoint code)
+
+
+def _visit_relief(procedures, assessments, low, high):
+    """Relief at the single visit with ``low <= hours_after <= high``, per procedure."""
+    visits = assessments[assessments["hours_after"].between(low, high)]
+    assert visits["procedure_id"].is_unique
+    merged = visits.merge(procedures, on="procedure_id", validate="one_to_one")
+    merged["relieved"] = _relieved(merged["pain"], merged["baseline_pain"])
+    return merged
+
+
+def test_recovers_success_at_four_weeks(complete_follow_up):
+    procedures, assessments, truth = complete_follow_up
+    # the 4-week visit lies in 672 +- 72 h; with no missed visits every procedure has one
+    at_4w = _visit_relief(procedures, assessments, 600, 744)
+    assert len(at_4w) == len(procedures)
+    # Allowance for visit jitter: near 4 weeks P(relieved at t) moves only through the end of
+    # transient relief, at most p_transient * exp(-600 / 336) / 336 ~ 7e-5 per hour, so +-72 h
+    # of uniform jitter shifts the mean by well under 72 * 7e-5 = 0.005.
+    groups = [("success", at_4w)]
+    groups += [(f"success_{p}", at_4w[at_4w["procedure"] == p]) for p in ("vertebroplasty", "kyphoplasty")]
+    groups += [("D4", at_4w[at_4w["physician_id"] == "D4"])]
+    for key, group in groups:
+        expected = truth["success_by_physician"]["D4"] if key == "D4" else truth[key]
+        observed = group["relieved"].mean()
+        assert observed == pytest.approx(expected, abs=4 * _se(expected, len(group)) + 0.005), key
+
+    fracture_age = (
+        pd.to_datetime(at_4w["procedure_date"]) - pd.to_datetime(at_4w["fracture_date"])
+    ).dt.days
+    early = at_4w.loc[fracture_age <= 42, "relieved"]
+    late = at_4w.loc[fracture_age > 42, "relieved"]
+    se = math.hypot(_se(truth["success_early"], len(early)), _se(truth["success_late"], len(late)))
+    assert early.mean() - late.mean() == pytest.approx(
+        truth["success_risk_difference_early_minus_late"], abs=4 * se + 0.005
+    )
+
+
+def test_recovers_same_day_discharge(complete_follow_up):
+    procedures, _, truth = complete_follow_up
+    observed = (procedures["discharge"] == "same_day").mean()
+    assert observed == pytest.approx(truth["same_day"], abs=4 * _se(truth["same_day"], len(procedures)))
+
+
+def test_recovers_relief_by_48h(complete_follow_up):
+    procedures, assessments, truth = complete_follow_up
+    early_visits = assessments[assessments["hours_after"].between(0, 52)]  # 2, 24 and 48 h visits
+    assert early_visits.groupby("procedure_id").size().eq(3).all()
+    merged = early_visits.merge(procedures, on="procedure_id")
+    merged["relieved"] = _relieved(merged["pain"], merged["baseline_pain"])
+    by_procedure = merged.groupby("procedure_id").agg(
+        relieved=("relieved", "any"), procedure=("procedure", "first")
+    )
+    # Allowance 0.01: the 48 h visit lies in 48 +- 4 h (first-order effect of symmetric jitter
+    # cancels; the density of first relief there is below 0.003 per hour), and relief that
+    # starts and ends between two early visits (transient relief shorter than the ~20 h gap:
+    # under 0.133 * (1 - exp(-26 / 336)) ~ 0.01 of responders) is not seen.
+    for proc in ("vertebroplasty", "kyphoplasty"):
+        group = by_procedure[by_procedure["procedure"] == proc]
+        expected = truth[f"relief_48h_{proc}"]
+        assert group["relieved"].mean() == pytest.approx(
+            expected, abs=4 * _se(expected, len(group)) + 0.01
+        ), proc
+
+
+# ---------------------------------------------------------------------------------------------
+# input validation and demo files
+
+
+def test_input_validation():
+    with pytest.raises(InputError, match=r"`bogus` must be one of .*responder_intercept.*; got 'bogus'"):
+        simulate(10, bogus=1)
+    with pytest.raises(InputError, match=r"`p_missed_visit` must be a probability in \[0, 1\]; got 1.5"):
+        simulate(10, p_missed_visit=1.5)
+    with pytest.raises(InputError, match=r"`relief_sigma` must be positive; got 0.0"):
+        simulate(10, relief_sigma=0)
+    with pytest.raises(InputError, match=r"`early_log_or` must be a finite number; got 'x'"):
+        simulate(10, early_log_or="x")
+    with pytest.raises(InputError, match=r"`worse_physician` must be one of D1, .*; got 'D9'"):
+        simulate(10, worse_physician="D9")
+    with pytest.raises(InputError, match=r"`n_procedures` must be an integer >= 1; got 0"):
+        simulate(0)
+    with pytest.raises(InputError, match=r"`n_procedures` must be an integer >= 1; got 2.5"):
+        simulate(2.5)
+    with pytest.raises(InputError, match=r"`data_errors` must be an integer >= 0; got -1"):
+        simulate(10, data_errors=-1)
+    with pytest.raises(InputError, match=r"`data_errors` must be at most"):
+        simulate(1, seed=0, p_missed_visit=1.0, data_errors=1)
+
+
+def test_write_demo_reproduces_committed_files(tmp_path):
+    procedures_csv, assessments_csv = write_demo(tmp_path)
+    assert (procedures_csv.name, assessments_csv.name) == ("procedures.csv", "assessments.csv")
+    assert procedures_csv.read_bytes() == (DEMO / "procedures.csv").read_bytes()
+    assert assessments_csv.read_bytes() == (DEMO / "assessments.csv").read_bytes()
+
+
+def test_demo_files_show_exclusions():
+    procedures = pd.read_csv(DEMO / "procedures.csv")
+    assessments = pd.read_csv(DEMO / "assessments.csv")
+    assert len(procedures) == 800
+    assert procedures["physician_id"].nunique() == 6
+    bad = (
+        (assessments["pain"] > 10)
+        | ~assessments["procedure_id"].isin(procedures["procedure_id"])
+        | assessments["hours_after"].isna()
+        | assessments.duplicated()
+    )
+    assert bad.sum() == 6
+
+
+@pytest.mark.slow
+def test_a_million_procedures_in_seconds():
+    start = time.perf_counter()
+    procedures, assessments, _ = simulate(1_000_000, seed=1)
+    elapsed = time.perf_counter() - start
+    assert len(procedures) == 1_000_000
+    assert len(assessments) > 6_000_000
+    assert elapsed < 30
