@@ -6,6 +6,8 @@ statistics (:mod:`outcomes.stats`) -> claims -> reports.
 
 from __future__ import annotations
 
+from . import stats
+from .claims import Claim, ClaimsResult, evaluate_claims, load_claims, load_evidence
 from .cohort import Cohort
 from .definitions import Definitions
 from .endpoints import derive_endpoints
@@ -23,6 +25,8 @@ from .mapping import Mapping
 __version__ = "0.1.0"
 
 __all__ = [
+    "Claim",
+    "ClaimsResult",
     "Cohort",
     "Definitions",
     "DefinitionsError",
@@ -34,5 +38,9 @@ __all__ = [
     "StatisticalWarning",
     "__version__",
     "derive_endpoints",
+    "evaluate_claims",
+    "load_claims",
+    "load_evidence",
     "load_records",
+    "stats",
 ]

@@ -21,6 +21,7 @@ ENDPOINT_COLUMNS = (
     "time_to_loss_hours", "loss_observed", "fracture_age_days", "early_treatment", "same_day_discharge",
     "overnight",
 )
+# also, when the fields exist: poor_general_health (ASA >= 3), multiple_levels (>= 2 levels)
 _CARRIED = ("physician_id", "site_id", "procedure_date", "age", "sex", "asa_class", "levels_treated",
             "etiology", "complication", "discharge", "length_of_stay_hours", "height_restoration_pct",
             "kyphotic_angle_change_deg")
@@ -58,8 +59,8 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         - ``relief_interval_low_hours`` / ``relief_interval_high_hours``: relief happened after
           the last assessment without it and by the first with it (high = inf when censored): the
           interval-censored reading, for the Turnbull estimate.
-        - ``relief_by_horizon``: relief seen by the horizon (48 h); NA when follow-up ended before
-          the horizon without relief.
+        - ``relief_by_horizon``: relief seen by the horizon (48 h, plus the grace for a late
+          48-hour visit); NA when follow-up ended before then without relief.
         - ``success`` (True/False/NA) at ``success_hours``, the assessment nearest the target in
           the window; ``success_worst_case`` counts NA as False.
         - ``time_to_loss_hours`` / ``loss_observed``: among the relieved, hours from the first
@@ -112,7 +113,7 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     last_without = _per_procedure(post_hours[before_relief], post_ids[before_relief], "max", index).fillna(0.0)
 
     time_to_relief = first_relief.where(observed, last_fu).where(evaluable)
-    horizon = d.relief_horizon_hours
+    horizon = d.relief_horizon_evaluated_hours
     by_horizon = pd.Series(pd.NA, index=index, dtype="boolean")
     by_horizon[observed & (first_relief <= horizon)] = True
     by_horizon[evaluable & ~(observed & (first_relief <= horizon)) & (last_fu >= horizon)] = False
@@ -168,6 +169,12 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         same = pd.Series(pd.NA, index=index, dtype="boolean")
     out["same_day_discharge"] = same
     out["overnight"] = ~same
+    # The factors of "overnight stays come with poor general health, several levels treated, or
+    # complications": ASA class 3 or more, two or more levels.
+    for name, column, cut in (("poor_general_health", "asa_class", 3), ("multiple_levels", "levels_treated", 2)):
+        if column in procs:
+            value = procs[column].astype(float)
+            out[name] = (value >= cut).astype("boolean").where(value.notna(), pd.NA)
     for column in _CARRIED:
         if column in procs:
             out[column] = procs[column]

@@ -1,0 +1,690 @@
+"""Claims: each figure a clinic states, the clinic's observed value, its interval and a verdict.
+
+The registry is data (``outcomes/data/claims.toml``); a clinic's own TOML adds, changes or drops
+claims. Verdicts follow DESIGN.md exactly:
+
+- a stated proportion ``p0`` with margin ``m``: ``below`` (the whole interval under ``p0``),
+  ``above`` (over), ``consistent`` (contains ``p0`` and lies within ``p0 +/- m``),
+  ``inconclusive`` (contains ``p0`` but is wider; ``n_to_settle`` says how many patients would
+  settle it), ``not assessable`` (fields missing or fewer than ``min_n`` patients);
+- a directional claim (A better than B): ``supported`` when the whole interval of the effect lies
+  on the claimed side of no effect, ``contradicted`` when wholly on the other side, else
+  ``inconclusive``.
+
+A verdict comes from the interval, never from a p-value alone; p-values (and Holm-adjusted ones
+across the family of primary results) are shown beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+import warnings
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from . import formatting as fmt
+from .cohort import Cohort
+from .definitions import Definitions
+from .endpoints import derive_endpoints
+from .exceptions import DefinitionsError, InputError, StatisticalWarning
+from .proportions import _settled, holm, proportion, risk_difference
+from .regression import hazard_ratio, odds_ratios
+from .survival import kaplan_meier, logrank, turnbull
+
+__all__ = ["Claim", "ClaimsResult", "evaluate_claims", "load_claims", "load_evidence"]
+
+KINDS = ("proportion", "relief_by", "kept_by", "faster", "difference", "odds_ratios", "mean_difference")
+POPULATIONS = ("all", "vertebroplasty", "kyphoplasty")
+VERDICTS = ("below", "above", "consistent", "inconclusive", "supported", "contradicted", "not assessable")
+RESULT_COLUMNS = [
+    "claim_id", "population", "n", "estimate", "ci_low", "ci_high", "stated", "p_value", "verdict", "method",
+    "statement", "measure", "reading", "role", "events", "margin", "p_holm", "n_to_settle",
+    "additional_to_settle", "note",
+]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One stated figure (a row of the registry); see ``outcomes/data/claims.toml``."""
+
+    id: str
+    statement: str
+    kind: str
+    population: str = "all"
+    endpoint: str | None = None
+    stated: float | None = None
+    margin: float = 0.05
+    sense: str = "about"
+    by_procedure: bool = False
+    horizon_hours: float | None = None
+    times_hours: tuple[float, ...] = ()
+    group: str | None = None
+    reference: str | None = None
+    exposure: str | None = None
+    exposures: tuple[str, ...] = ()
+    adjust: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+    better: tuple[str, ...] = ()
+    min_n: int = 10
+
+    def __post_init__(self) -> None:
+        where = f"claim {self.id!r}"
+        if self.kind not in KINDS:
+            raise DefinitionsError(f"`kind` of {where} must be one of {', '.join(KINDS)}; got {self.kind!r}.")
+        if self.population not in POPULATIONS:
+            raise DefinitionsError(
+                f"`population` of {where} must be one of {', '.join(POPULATIONS)}; got {self.population!r}.")
+        needs_stated = self.kind in ("proportion", "relief_by", "kept_by")
+        if needs_stated and (self.stated is None or not 0 < self.stated < 1):
+            raise DefinitionsError(f"`stated` of {where} must be a proportion between 0 and 1; got {self.stated!r}.")
+        if not 0 < self.margin < 1:
+            raise DefinitionsError(f"`margin` of {where} must be between 0 and 1; got {self.margin!r}.")
+        required = {"proportion": "endpoint", "relief_by": "horizon_hours", "kept_by": "times_hours",
+                    "faster": "group", "difference": "exposure", "odds_ratios": "exposures",
+                    "mean_difference": "measures"}[self.kind]
+        if not getattr(self, required):
+            raise DefinitionsError(f"`{required}` of {where} must be given for kind {self.kind!r}; got nothing.")
+        for name in ("times_hours", "exposures", "adjust", "measures", "better"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.better and (len(self.better) != len(self.measures) or set(self.better) - {"higher", "lower"}):
+            raise DefinitionsError(
+                f"`better` of {where} must give 'higher' or 'lower' for each of the measures; got {self.better!r}.")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str) -> Claim:
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise DefinitionsError(
+                f"`{sorted(unknown)[0]}` in {source} must be one of {', '.join(sorted(known))}; got an unknown key.")
+        if "id" not in raw or "statement" not in raw or "kind" not in raw:
+            raise DefinitionsError(f"each [[claim]] in {source} must have id, statement and kind; got {raw!r}.")
+        return cls(**raw)
+
+
+def _read_toml(path: Path | Any) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise DefinitionsError(f"Claims file {Path(str(path)).name} was not found.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionsError(f"Claims file {Path(str(path)).name} is not valid TOML: {exc}.") from None
+
+
+def load_claims(path: str | Path | None = None) -> tuple[Claim, ...]:
+    """The claims registry: the shipped defaults, updated by a clinic's own TOML file.
+
+    In the clinic's file a ``[[claim]]`` with an existing id replaces that claim, a new id adds
+    one, ``drop = ["id", ...]`` removes defaults and ``replace_defaults = true`` starts empty.
+
+    Examples
+    --------
+    >>> [c.id for c in load_claims()][:3]
+    ['success_rate', 'relief_48h_vertebroplasty', 'relief_48h_kyphoplasty']
+    """
+    default = _read_toml(resources.files("outcomes") / "data" / "claims.toml")
+    claims = {c.id: c for c in (Claim.from_dict(r, source="claims.toml") for r in default["claim"])}
+    if path is None:
+        return tuple(claims.values())
+    path = Path(path)
+    own = _read_toml(path)
+    unknown = set(own) - {"claim", "drop", "replace_defaults"}
+    if unknown:
+        raise DefinitionsError(
+            f"`{sorted(unknown)[0]}` in {path.name} must be one of claim, drop, replace_defaults; got an unknown key.")
+    if own.get("replace_defaults", False):
+        claims = {}
+    for claim_id in own.get("drop", []):
+        if claim_id not in claims:
+            raise DefinitionsError(f"`drop` in {path.name} must name existing claims ({', '.join(claims)}); got {claim_id!r}.")
+        del claims[claim_id]
+    for raw in own.get("claim", []):
+        claim = Claim.from_dict(raw, source=path.name)
+        claims[claim.id] = claim
+    return tuple(claims.values())
+
+
+def load_evidence() -> pd.DataFrame:
+    """Published figures beside each claim (trial or registry, population, measure, value, citation).
+
+    Examples
+    --------
+    >>> ev = load_evidence()
+    >>> list(ev.columns[:4]), bool(ev["citation"].notna().all())
+    (['claim_id', 'study', 'design', 'population'], True)
+    """
+    with (resources.files("outcomes") / "data" / "evidence.csv").open("rb") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+# ---- verdict rules ----------------------------------------------------------------------------
+
+def verdict_for_stated(low: float, high: float, stated: float, margin: float) -> str:
+    """DESIGN.md's rule for a stated proportion.
+
+    >>> verdict_for_stated(0.76, 0.82, 0.90, 0.05), verdict_for_stated(0.86, 0.93, 0.90, 0.05)
+    ('below', 'consistent')
+    >>> verdict_for_stated(0.80, 0.97, 0.90, 0.05), verdict_for_stated(0.91, 0.99, 0.90, 0.05)
+    ('inconclusive', 'above')
+    """
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "not assessable"
+    if high < stated:
+        return "below"
+    if low > stated:
+        return "above"
+    if bool(_settled(low, high, stated, margin)):
+        return "consistent"
+    return "inconclusive"
+
+
+def verdict_for_direction(low: float, high: float, null: float) -> str:
+    """DESIGN.md's rule for a directional claim on the claimed-greater scale.
+
+    >>> verdict_for_direction(1.2, 2.0, 1.0), verdict_for_direction(0.5, 0.9, 1.0), verdict_for_direction(0.9, 1.4, 1.0)
+    ('supported', 'contradicted', 'inconclusive')
+    """
+    if not (np.isfinite(low) or np.isfinite(high)) or (math.isnan(low) or math.isnan(high)):
+        return "not assessable"
+    if low > null:
+        return "supported"
+    if high < null:
+        return "contradicted"
+    return "inconclusive"
+
+
+# ---- Kaplan-Meier at a time against a stated figure --------------------------------------------
+
+def _km_point(km: Any, t: float, confidence_level: float) -> dict[str, float]:
+    """S(t), its log-log interval, Greenwood se of log(-log S) and the numbers at risk at t."""
+    row = km.at(t).iloc[0]
+    tab = km.table
+    idx = int(np.searchsorted(tab["time"].to_numpy(), t, side="right") - 1)
+    surv = float(row["survival"])
+    se = float(tab["se"].iloc[idx]) if idx >= 0 else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_loglog = se / (surv * abs(math.log(surv))) if 0 < surv < 1 else math.nan
+    return {"survival": surv, "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+            "se_loglog": se_loglog, "at_risk": int(row["at_risk"])}
+
+
+def _km_test(surv: float, se_loglog: float, stated_survival: float) -> float:
+    """Two-sided z-test of S(t) = S0 on the log(-log) scale (Greenwood variance, delta method)."""
+    if not (0 < surv < 1) or not np.isfinite(se_loglog) or se_loglog <= 0:
+        return math.nan
+    z = (math.log(-math.log(surv)) - math.log(-math.log(stated_survival))) / se_loglog
+    return float(2 * sps.norm.sf(abs(z)))
+
+
+def _km_n_to_settle(surv: float, se_loglog: float, n: int, stated: float, margin: float,
+                    confidence_level: float, incidence: bool) -> int | None:
+    """Patients needed for the log-log interval at the same estimate to settle the verdict,
+    scaling the standard error by sqrt(n / n') (the same follow-up pattern, more patients)."""
+    if not (0 < surv < 1) or not np.isfinite(se_loglog) or n == 0:
+        return None
+    z = sps.norm.ppf(0.5 + confidence_level / 2)
+    candidates = np.unique(np.round(n * np.geomspace(1, 400, 4000)).astype(int))
+    sd = se_loglog * np.sqrt(n / candidates)
+    low, high = surv ** np.exp(z * sd), surv ** np.exp(-z * sd)
+    if incidence:
+        low, high = 1 - high, 1 - low
+    ok = _settled(low, high, stated, margin)
+    return int(candidates[np.argmax(ok)]) if ok.any() else None
+
+
+# ---- the result --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class ClaimsResult:
+    """Every claim's numbers and verdict.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per result (contract columns first: claim_id, population, n, estimate, ci_low,
+        ci_high, stated, p_value, verdict, method; then statement, measure, reading, role
+        (primary / secondary / sensitivity), events, margin, p_holm, n_to_settle,
+        additional_to_settle, note).
+    details : dict
+        The statistical result objects behind the rows, by claim id (Kaplan-Meier curves,
+        log-rank tests, regression fits), for figures.
+    claims : tuple of Claim
+    definitions : Definitions
+    """
+
+    table: pd.DataFrame
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    claims: tuple[Claim, ...] = ()
+    definitions: Definitions = field(default_factory=Definitions)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result table (a copy)."""
+        return self.table.copy()
+
+    def verdicts(self) -> dict[str, str]:
+        """Each claim's headline verdict.
+
+        A claim with several primary rows (one per factor or measure) is ``supported`` or
+        ``contradicted`` only when every row is, ``not assessable`` when none can be assessed,
+        and otherwise takes its single assessable row's verdict or ``inconclusive``.
+        """
+        primary = self.table[self.table["role"] == "primary"]
+        return {cid: _combine(list(g["verdict"])) for cid, g in primary.groupby("claim_id", sort=False)}
+
+    def headline(self, claim_id: str) -> pd.Series:
+        rows = self.table[(self.table["claim_id"] == claim_id) & (self.table["role"] == "primary")]
+        return rows.iloc[0]
+
+    def summary(self) -> list[str]:
+        """One plain-language sentence per claim: stated vs observed, interval, verdict."""
+        out = []
+        for claim in self.claims:
+            row = self.headline(claim.id)
+            out.append(_sentence(claim, row, self.table[self.table["claim_id"] == claim.id]))
+        return out
+
+    def _repr_html_(self) -> str:
+        show = self.table[["claim_id", "population", "reading", "measure", "n", "estimate", "ci_low", "ci_high",
+                           "stated", "p_value", "p_holm", "verdict"]]
+        return show.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="")
+
+
+def _combine(verdicts: list[str]) -> str:
+    assessable = [v for v in verdicts if v != "not assessable"]
+    if not assessable:
+        return "not assessable"
+    if len(set(assessable)) == 1 and len(assessable) == len(verdicts):
+        return assessable[0]
+    if len(assessable) == 1:
+        return assessable[0]
+    return "inconclusive"
+
+
+def _sentence(claim: Claim, row: pd.Series, rows: pd.DataFrame) -> str:
+    verdict = _combine(list(rows.loc[rows["role"] == "primary", "verdict"])).upper()
+    if verdict == "NOT ASSESSABLE":
+        return f"{claim.statement}: NOT ASSESSABLE. {row['note']}"
+    measure = row["measure"]
+    if measure in ("proportion", "relieved by", "still relieved at"):
+        text = (f"{claim.statement}: {verdict}. {fmt.percent(row['estimate'])} "
+                f"(95% CI {fmt.interval(row['ci_low'], row['ci_high'])}) of {int(row['n'])} patients "
+                f"against {fmt.percent(row['stated'])} stated.")
+        worst = rows[rows["reading"] == "worst case"]
+        if len(worst) and row["population"] == "all":
+            text += f" {fmt.percent(worst.iloc[0]['estimate'])} if missing scores count as failures."
+        if row["verdict"] == "inconclusive" and pd.notna(row["additional_to_settle"]):
+            text += f" About {int(row['additional_to_settle'])} more patients would settle it."
+        return text
+    if measure == "risk difference":
+        adjusted = rows[rows["measure"] == "adjusted odds ratio"]
+        text = (f"{claim.statement}: {verdict}. {row['note']}: {100 * row['estimate']:+.0f} percentage points "
+                f"(95% CI {fmt.interval(row['ci_low'], row['ci_high'])}), {fmt.pvalue(row['p_value'])}.")
+        if len(adjusted) and pd.notna(adjusted.iloc[0]["estimate"]):
+            a = adjusted.iloc[0]
+            text += (f" Adjusted odds ratio {fmt.number(a['estimate'])} "
+                     f"({fmt.interval(a['ci_low'], a['ci_high'], as_percent=False)}).")
+        return text
+    if measure == "hazard ratio":
+        return (f"{claim.statement}: {verdict}. Hazard ratio of relief {fmt.number(row['estimate'])} "
+                f"(95% CI {fmt.interval(row['ci_low'], row['ci_high'], as_percent=False)}), {fmt.pvalue(row['p_value'])}.")
+    parts = []
+    for r in rows[rows["role"] == "primary"].itertuples(index=False):
+        if r.verdict == "not assessable":
+            parts.append(f"{str(r.reading).replace('_', ' ')}: not assessable")
+        else:
+            parts.append(f"{str(r.reading).replace('_', ' ')} {r.measure} {fmt.number(r.estimate)} "
+                         f"(95% CI {fmt.interval(r.ci_low, r.ci_high, as_percent=False)}), {r.verdict}")
+    return f"{claim.statement}: {verdict}. " + "; ".join(parts) + "."
+
+
+# ---- evaluation --------------------------------------------------------------------------------
+
+class _Rows:
+    def __init__(self, claim: Claim) -> None:
+        self.claim = claim
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, **values: Any) -> None:
+        base = {"claim_id": self.claim.id, "statement": self.claim.statement, "population": self.claim.population,
+                "reading": "complete case", "role": "primary", "n": 0, "events": np.nan, "estimate": np.nan,
+                "ci_low": np.nan, "ci_high": np.nan, "stated": np.nan, "margin": np.nan, "p_value": np.nan,
+                "n_to_settle": np.nan, "additional_to_settle": np.nan, "note": "", "method": ""}
+        base.update(values)
+        self.rows.append(base)
+
+    def not_assessable(self, note: str, **values: Any) -> None:
+        self.add(verdict="not assessable", note=note, **values)
+
+
+def _population(ep: pd.DataFrame, population: str) -> pd.DataFrame:
+    return ep if population == "all" else ep[ep["procedure"] == population]
+
+
+def _has(ep: pd.DataFrame, column: str) -> bool:
+    return column in ep and ep[column].notna().any()
+
+
+def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    pops = [claim.population] + (["vertebroplasty", "kyphoplasty"] if claim.by_procedure else [])
+    for i, pop in enumerate(pops):
+        sub = _population(ep, pop)
+        role = "primary" if i == 0 else "secondary"
+        common = {"population": pop, "role": role, "measure": "proportion", "stated": claim.stated, "margin": claim.margin}
+        if not _has(sub, claim.endpoint):
+            rows.not_assessable(f"The records have no {claim.endpoint.replace('_', ' ')} field.", **common)
+            continue
+        values = sub[claim.endpoint]
+        readings = [("complete case", values.dropna())]
+        worst_col = f"{claim.endpoint}_worst_case"
+        if worst_col in sub:
+            readings.append(("worst case", sub[worst_col]))
+        for reading, vals in readings:
+            count, nobs = int(vals.astype(bool).sum()), int(len(vals))
+            r_common = {**common, "reading": reading, "role": role if reading == "complete case" else "secondary"}
+            if nobs < claim.min_n:
+                rows.not_assessable(f"Only {nobs} patients have this outcome (at least {claim.min_n} needed).",
+                                    n=nobs, **r_common)
+                continue
+            res = proportion(count, nobs, stated=claim.stated, margin=claim.margin, confidence_level=level)
+            details.setdefault(f"{pop}:{reading}", res)
+            rows.add(n=nobs, events=count, estimate=res.estimate, ci_low=res.ci.low, ci_high=res.ci.high,
+                     p_value=res.pvalue, n_to_settle=res.n_to_settle,
+                     additional_to_settle=(res.n_to_settle - nobs) if res.n_to_settle else np.nan,
+                     verdict=verdict_for_stated(res.ci.low, res.ci.high, claim.stated, claim.margin),
+                     method="Wilson score interval; exact binomial test", **r_common)
+
+
+def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    sub = _population(ep, claim.population)
+    sub = sub[sub["time_to_relief_hours"].notna()]
+    # Read the curve at the horizon plus the grace for a late 48-hour visit (Definitions).
+    t = float(claim.horizon_hours) + d.relief_horizon_grace_hours
+    common = {"measure": "relieved by", "stated": claim.stated, "margin": claim.margin,
+              "reading": f"by {fmt.hours(claim.horizon_hours)}"}
+    if len(sub) < claim.min_n:
+        rows.not_assessable(f"Only {len(sub)} patients have a baseline and a follow-up pain score.", n=len(sub), **common)
+        return
+    km = kaplan_meier(sub["time_to_relief_hours"], sub["relief_observed"].astype(bool), confidence_level=level)
+    details["kaplan_meier"] = km
+    point = _km_point(km, t, level)
+    followed = int((sub["time_to_relief_hours"] >= t).sum() + (sub["relief_observed"].astype(bool)
+                                                               & (sub["time_to_relief_hours"] < t)).sum())
+    if point["at_risk"] == 0 and point["survival"] > 0:
+        rows.not_assessable(f"No patient without relief was followed to {fmt.hours(claim.horizon_hours)}.",
+                            n=len(sub), **common)
+        return
+    estimate = 1 - point["survival"]
+    low, high = 1 - point["ci_high"], 1 - point["ci_low"]
+    p = _km_test(point["survival"], point["se_loglog"], 1 - claim.stated)
+    n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], len(sub), claim.stated, claim.margin, level, True)
+    events = int((sub["relief_observed"].astype(bool) & (sub["time_to_relief_hours"] <= t)).sum())
+    rows.add(n=len(sub), events=events, estimate=estimate, ci_low=low, ci_high=high, p_value=p,
+             n_to_settle=n_settle if n_settle else np.nan,
+             additional_to_settle=(n_settle - len(sub)) if n_settle else np.nan,
+             verdict=verdict_for_stated(low, high, claim.stated, claim.margin),
+             method="Kaplan-Meier, Greenwood log-log interval; z-test on the log(-log) scale",
+             note=f"{followed} patients followed to {t:g} hours or relieved before", **common)
+    # Sensitivity: relief is only seen at visits; Turnbull's interval-censored estimate.
+    left = sub["relief_interval_low_hours"].to_numpy(float)
+    right = sub["relief_interval_high_hours"].to_numpy(float)
+    tb = turnbull(left, right)
+    details["turnbull"] = tb
+    # Turnbull handles the visit timing itself, so it is read at the horizon, without grace.
+    inc = tb.cumulative_incidence_at(float(claim.horizon_hours)).iloc[0]
+    rows.add(n=len(sub), estimate=float(inc["cumulative_incidence"]), role="sensitivity", reading="interval-censored",
+             stated=claim.stated, margin=claim.margin, measure="relieved by", verdict="",
+             method="Turnbull NPMLE (relief between two visits)",
+             note=f"identification bounds {fmt.interval(inc['bound_low'], inc['bound_high'])}")
+
+
+def _eval_kept_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    sub = _population(ep, claim.population)
+    sub = sub[sub["time_to_loss_hours"].notna()]
+    common = {"measure": "still relieved at", "stated": claim.stated, "margin": claim.margin}
+    times = sorted(claim.times_hours)
+    if len(sub) < claim.min_n:
+        for i, t in enumerate(times):
+            rows.not_assessable(f"Only {len(sub)} relieved patients have a later pain score.", n=len(sub),
+                                role="primary" if i == len(times) - 1 else "secondary", reading=fmt.hours(t), **common)
+        return
+    km = kaplan_meier(sub["time_to_loss_hours"], sub["loss_observed"].astype(bool), confidence_level=level)
+    details["kaplan_meier"] = km
+    horizon = float(sub["time_to_loss_hours"].max())
+    for i, t in enumerate(times):
+        role = "primary" if i == len(times) - 1 else "secondary"
+        point = _km_point(km, t, level)
+        if horizon < t:
+            rows.not_assessable(
+                f"Follow-up after relief ends at {fmt.hours(horizon)} in these records, before {fmt.hours(t)}.",
+                n=len(sub), role=role, reading=fmt.hours(t), **common)
+            continue
+        p = _km_test(point["survival"], point["se_loglog"], claim.stated)
+        n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], len(sub), claim.stated, claim.margin, level, False)
+        rows.add(n=len(sub), events=point["at_risk"], estimate=point["survival"], ci_low=point["ci_low"],
+                 ci_high=point["ci_high"], p_value=p, role=role, reading=fmt.hours(t),
+                 n_to_settle=n_settle if n_settle else np.nan,
+                 additional_to_settle=(n_settle - len(sub)) if n_settle else np.nan,
+                 verdict=verdict_for_stated(point["ci_low"], point["ci_high"], claim.stated, claim.margin),
+                 method="Kaplan-Meier among the relieved, Greenwood log-log interval",
+                 note=f"{point['at_risk']} patients still followed at {fmt.hours(t)}", **common)
+
+
+def _eval_faster(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    sub = ep[ep["procedure"].isin([claim.group, claim.reference]) & ep["time_to_relief_hours"].notna()]
+    counts = sub["procedure"].value_counts()
+    common = {"measure": "hazard ratio"}
+    if min(counts.get(claim.group, 0), counts.get(claim.reference, 0)) < claim.min_n:
+        rows.not_assessable(f"Fewer than {claim.min_n} patients in one of the groups "
+                            f"({claim.group}: {counts.get(claim.group, 0)}, {claim.reference}: "
+                            f"{counts.get(claim.reference, 0)}).", n=len(sub), **common)
+        return
+    dur, ev, grp = sub["time_to_relief_hours"], sub["relief_observed"].astype(bool), sub["procedure"]
+    hr = hazard_ratio(dur, ev, grp, reference=claim.reference, confidence_level=level)
+    lr = logrank(dur, ev, grp)
+    details.update(hazard_ratio=hr, logrank=lr,
+                   kaplan_meier={g: kaplan_meier(dur[grp == g], ev[grp == g], confidence_level=level)
+                                 for g in (claim.group, claim.reference)})
+    rows.add(n=hr.n, events=hr.n_events, estimate=hr.estimate, ci_low=hr.ci.low, ci_high=hr.ci.high,
+             p_value=lr.pvalue, verdict=verdict_for_direction(hr.ci.low, hr.ci.high, 1.0),
+             method="Cox proportional hazards (Efron ties), Wald interval; log-rank test",
+             note=f"hazard of relief, {claim.group} vs {claim.reference}; above 1 means faster relief", **common)
+    for g in (claim.group, claim.reference):
+        km = details["kaplan_meier"][g]
+        ci = km.median_ci
+        rows.add(population=g, role="secondary", measure="median hours to relief", n=int(km.n),
+                 events=int(km.n_events), estimate=km.median, ci_low=ci.low, ci_high=ci.high, verdict="",
+                 method="Kaplan-Meier median, Brookmeyer-Crowley interval")
+
+
+def _covariates(ep: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame | None:
+    """The adjustment covariates that exist and vary; booleans as 0/1, text as categories."""
+    keep = {}
+    for name in names:
+        if name not in ep or ep[name].nunique(dropna=True) < 2:
+            continue
+        col = ep[name]
+        if pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
+            col = col.astype("Float64").astype(float)
+        elif not pd.api.types.is_numeric_dtype(col):
+            col = col.astype(object).where(col.notna(), None)
+        else:
+            col = col.astype(float)
+        keep[name] = col
+    return pd.DataFrame(keep, index=ep.index) if keep else None
+
+
+def _eval_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    sub = _population(ep, claim.population)
+    common = {"measure": "risk difference"}
+    if not _has(sub, claim.exposure) or not _has(sub, claim.endpoint):
+        rows.not_assessable(f"The records lack the fields for {claim.exposure.replace('_', ' ')}.", **common)
+        return
+    both = sub[sub[claim.exposure].notna() & sub[claim.endpoint].notna()]
+    exposed = both[claim.exposure].astype(bool)
+    y = both[claim.endpoint].astype(bool)
+    n1, n2 = int(exposed.sum()), int((~exposed).sum())
+    if min(n1, n2) < claim.min_n:
+        rows.not_assessable(f"Too few patients in a group ({n1} with, {n2} without {claim.exposure.replace('_', ' ')}).",
+                            n=n1 + n2, **common)
+        return
+    rd = risk_difference(int(y[exposed].sum()), n1, int(y[~exposed].sum()), n2, confidence_level=level)
+    details["risk_difference"] = rd
+    rows.add(n=n1 + n2, events=int(y.sum()), estimate=rd.estimate, ci_low=rd.ci.low, ci_high=rd.ci.high,
+             p_value=rd.pvalue, verdict=verdict_for_direction(rd.ci.low, rd.ci.high, 0.0),
+             method="Newcombe hybrid score interval; Fisher exact test",
+             note=f"{fmt.percent(rd.count1 / rd.nobs1)} of {n1} vs {fmt.percent(rd.count2 / rd.nobs2)} of {n2}",
+             **common)
+    worst_col = f"{claim.endpoint}_worst_case"
+    if worst_col in sub:
+        wsub = sub[sub[claim.exposure].notna()]
+        wexp, wy = wsub[claim.exposure].astype(bool), wsub[worst_col].astype(bool)
+        wrd = risk_difference(int(wy[wexp].sum()), int(wexp.sum()), int(wy[~wexp].sum()), int((~wexp).sum()),
+                              confidence_level=level)
+        rows.add(n=len(wsub), events=int(wy.sum()), estimate=wrd.estimate, ci_low=wrd.ci.low, ci_high=wrd.ci.high,
+                 p_value=wrd.pvalue, verdict=verdict_for_direction(wrd.ci.low, wrd.ci.high, 0.0), role="secondary",
+                 reading="worst case", method="Newcombe hybrid score interval; Fisher exact test", **common)
+    covs = _covariates(both, tuple(a for a in claim.adjust if a != claim.exposure))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StatisticalWarning)
+        fit = odds_ratios(y.astype(int), exposed.astype(int).rename(claim.exposure), covariates=covs,
+                          confidence_level=level)
+    details["odds_ratios"] = fit
+    term = fit.table[fit.table["role"] == "exposure"].iloc[0]
+    names = ", ".join(covs.columns) if covs is not None else "nothing"
+    rows.add(n=fit.n, events=fit.n_events, estimate=term["odds_ratio"], ci_low=term["ci_low"], ci_high=term["ci_high"],
+             p_value=term["pvalue"], verdict=verdict_for_direction(term["ci_low"], term["ci_high"], 1.0),
+             role="secondary", reading="adjusted", measure="adjusted odds ratio",
+             method=f"{fit.method} regression adjusted for {names}",
+             note="; ".join(str(w.message) for w in caught))
+
+
+def _eval_odds_ratios(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    sub = _population(ep, claim.population)
+    common = {"measure": "odds ratio"}
+    present = [e for e in claim.exposures if _has(sub, e) and sub[e].nunique(dropna=True) > 1]
+    for e in claim.exposures:
+        if e not in present:
+            rows.not_assessable(f"The records have no varying {e.replace('_', ' ')} field.", reading=e, **common)
+    if not present or not _has(sub, claim.endpoint):
+        return
+    data = sub[[claim.endpoint, *present]].dropna()
+    if len(data) < claim.min_n:
+        for e in present:
+            rows.not_assessable(f"Only {len(data)} patients have all the fields.", reading=e, n=len(data), **common)
+        return
+    exposures = pd.DataFrame({e: data[e].astype(float) for e in present})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StatisticalWarning)
+        fit = odds_ratios(data[claim.endpoint].astype(int), exposures, confidence_level=level)
+    details["odds_ratios"] = fit
+    note = "; ".join(str(w.message) for w in caught)
+    for term in fit.table[fit.table["role"] == "exposure"].itertuples(index=False):
+        rows.add(n=fit.n, events=fit.n_events, estimate=term.odds_ratio, ci_low=term.ci_low, ci_high=term.ci_high,
+                 p_value=term.pvalue, verdict=verdict_for_direction(term.ci_low, term.ci_high, 1.0),
+                 reading=term.term, method=f"{fit.method} regression, factors mutually adjusted", note=note, **common)
+
+
+def _eval_mean_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    better = claim.better or ("higher",) * len(claim.measures)
+    for m, side in zip(claim.measures, better):
+        common = {"measure": "mean difference", "reading": m}
+        if not _has(ep, m):
+            rows.not_assessable(f"The records have no {m.replace('_', ' ')} field (imaging).", **common)
+            continue
+        a = ep.loc[ep["procedure"] == claim.group, m].dropna().to_numpy(float)
+        b = ep.loc[ep["procedure"] == claim.reference, m].dropna().to_numpy(float)
+        if min(len(a), len(b)) < claim.min_n:
+            rows.not_assessable(f"Too few measurements ({len(a)} {claim.group}, {len(b)} {claim.reference}).",
+                                n=len(a) + len(b), **common)
+            continue
+        test = sps.ttest_ind(a, b, equal_var=False)
+        ci = test.confidence_interval(confidence_level=level)
+        low, high = float(ci.low), float(ci.high)
+        # a claim that lower is better is judged on the negated scale
+        verdict = verdict_for_direction(low, high, 0.0) if side == "higher" else verdict_for_direction(-high, -low, 0.0)
+        rows.add(n=len(a) + len(b), estimate=float(a.mean() - b.mean()), ci_low=low, ci_high=high,
+                 p_value=float(test.pvalue), verdict=verdict, method="Welch two-sample t interval",
+                 note=f"{claim.group} minus {claim.reference}; {side} is better", **common)
+
+
+_EVALUATORS = {
+    "proportion": _eval_proportion, "relief_by": _eval_relief_by, "kept_by": _eval_kept_by, "faster": _eval_faster,
+    "difference": _eval_difference, "odds_ratios": _eval_odds_ratios, "mean_difference": _eval_mean_difference,
+}
+
+
+def evaluate_claims(
+    cohort: Cohort | pd.DataFrame,
+    definitions: Definitions | None = None,
+    claims: str | Path | tuple[Claim, ...] | list[Claim] | None = None,
+    *,
+    confidence_level: float = 0.95,
+) -> ClaimsResult:
+    """Evaluate every claim of the registry against the records.
+
+    Parameters
+    ----------
+    cohort : Cohort or pandas.DataFrame
+        A cohort from :func:`outcomes.load_records`, or endpoints already derived from one (for
+        example one physician's rows).
+    definitions : Definitions, optional
+        Defaults to ``Definitions()``.
+    claims : path to a TOML file, or a sequence of Claim, optional
+        Defaults to the shipped registry; a file adds to, changes or drops from it.
+    confidence_level : float, default 0.95
+
+    Returns
+    -------
+    ClaimsResult
+        ``.to_frame()`` has the contract columns ``claim_id, population, n, estimate, ci_low,
+        ci_high, stated, p_value, verdict, method`` and more; ``p_holm`` holds Holm-adjusted
+        p-values across the primary results.
+
+    Examples
+    --------
+    >>> from outcomes.synthetic import simulate
+    >>> from outcomes import load_records
+    >>> procs, scores, truth = simulate(600, seed=3)
+    >>> result = evaluate_claims(load_records(procs, scores))
+    >>> sorted(set(result.verdicts()) ) == sorted(c.id for c in load_claims())
+    True
+    """
+    d = definitions or Definitions()
+    if isinstance(cohort, Cohort):
+        ep = derive_endpoints(cohort, d)
+    elif isinstance(cohort, pd.DataFrame) and "time_to_relief_hours" in cohort:
+        ep = cohort
+    else:
+        raise InputError(f"`cohort` must be a Cohort or a frame from derive_endpoints; got {type(cohort).__name__}.")
+    if claims is None or isinstance(claims, (str, Path)):
+        registry = load_claims(claims)
+    else:
+        registry = tuple(claims)
+        if not all(isinstance(c, Claim) for c in registry):
+            raise InputError("`claims` must be a path to a TOML file or a sequence of Claim; got other objects.")
+    if not 0 < confidence_level < 1:
+        raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
+
+    all_rows: list[dict[str, Any]] = []
+    details: dict[str, dict[str, Any]] = {}
+    for claim in registry:
+        rows = _Rows(claim)
+        claim_details: dict[str, Any] = {}
+        _EVALUATORS[claim.kind](claim, ep, rows, claim_details, confidence_level, d)
+        all_rows.extend(rows.rows)
+        details[claim.id] = claim_details
+    table = pd.DataFrame(all_rows)
+    primary = (table["role"] == "primary") & table["p_value"].notna()
+    table["p_holm"] = np.nan
+    if primary.any():
+        table.loc[primary, "p_holm"] = holm(table.loc[primary, "p_value"].to_numpy(float))
+    table = table[RESULT_COLUMNS]
+    return ClaimsResult(table=table, details=details, claims=registry, definitions=d)
