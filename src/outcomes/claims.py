@@ -404,7 +404,7 @@ def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
 
 def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
     sub = _population(ep, claim.population)
-    sub = sub[sub["time_to_relief_hours"].notna()]
+    sub = sub[sub["time_to_relief_hours"].notna()] if _has(sub, "time_to_relief_hours") else sub.iloc[:0]
     # Read the curve at the horizon plus the grace for a late 48-hour visit (Definitions).
     t = float(claim.horizon_hours) + d.relief_horizon_grace_hours
     common = {"measure": "relieved by", "stated": claim.stated, "margin": claim.margin,
@@ -447,9 +447,14 @@ def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, 
 
 def _eval_kept_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
     sub = _population(ep, claim.population)
-    sub = sub[sub["time_to_loss_hours"].notna()]
     common = {"measure": "still relieved at", "stated": claim.stated, "margin": claim.margin}
     times = sorted(claim.times_hours)
+    if not _has(sub, "time_to_loss_hours"):
+        for i, t in enumerate(times):
+            rows.not_assessable("The records have no time to loss of relief.", reading=fmt.hours(t),
+                                role="primary" if i == len(times) - 1 else "secondary", **common)
+        return
+    sub = sub[sub["time_to_loss_hours"].notna()]
     if len(sub) < claim.min_n:
         for i, t in enumerate(times):
             rows.not_assessable(f"Only {len(sub)} relieved patients have a later pain score.", n=len(sub),
@@ -478,9 +483,12 @@ def _eval_kept_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, le
 
 
 def _eval_faster(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
+    common = {"measure": "hazard ratio"}
+    if not _has(ep, "time_to_relief_hours"):
+        rows.not_assessable("The records have no time to relief.", **common)
+        return
     sub = ep[ep["procedure"].isin([claim.group, claim.reference]) & ep["time_to_relief_hours"].notna()]
     counts = sub["procedure"].value_counts()
-    common = {"measure": "hazard ratio"}
     if min(counts.get(claim.group, 0), counts.get(claim.reference, 0)) < claim.min_n:
         rows.not_assessable(f"Fewer than {claim.min_n} patients in one of the groups "
                             f"({claim.group}: {counts.get(claim.group, 0)}, {claim.reference}: "
