@@ -297,6 +297,20 @@ class ClaimsResult:
         return show.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="")
 
 
+LABELS = {
+    "poor_general_health": "poor general health (ASA 3 or more)",
+    "multiple_levels": "two or more levels treated",
+    "complication": "a complication",
+    "height_restoration_pct": "height restoration (percentage points)",
+    "kyphotic_angle_change_deg": "kyphotic angle change (degrees)",
+}
+
+
+def label(term: str) -> str:
+    """A reader's name for a factor or measure."""
+    return LABELS.get(term, term.replace("_", " "))
+
+
 def _combine(verdicts: list[str]) -> str:
     assessable = [v for v in verdicts if v != "not assessable"]
     if not assessable:
@@ -326,7 +340,7 @@ def _sentence(claim: Claim, row: pd.Series, rows: pd.DataFrame) -> str:
     if measure == "risk difference":
         adjusted = rows[rows["measure"] == "adjusted odds ratio"]
         text = (f"{claim.statement}: {verdict}. {row['note']}: {100 * row['estimate']:+.0f} percentage points "
-                f"(95% CI {fmt.interval(row['ci_low'], row['ci_high'])}), {fmt.pvalue(row['p_value'])}.")
+                f"(95% CI {100 * row['ci_low']:.0f} to {100 * row['ci_high']:.0f}), {fmt.pvalue(row['p_value'])}.")
         if len(adjusted) and pd.notna(adjusted.iloc[0]["estimate"]):
             a = adjusted.iloc[0]
             text += (f" Adjusted odds ratio {fmt.number(a['estimate'])} "
@@ -338,9 +352,9 @@ def _sentence(claim: Claim, row: pd.Series, rows: pd.DataFrame) -> str:
     parts = []
     for r in rows[rows["role"] == "primary"].itertuples(index=False):
         if r.verdict == "not assessable":
-            parts.append(f"{str(r.reading).replace('_', ' ')}: not assessable")
+            parts.append(f"{label(str(r.reading))}: not assessable")
         else:
-            parts.append(f"{str(r.reading).replace('_', ' ')} {r.measure} {fmt.number(r.estimate)} "
+            parts.append(f"{label(str(r.reading))}: {r.measure} {fmt.number(r.estimate)} "
                          f"(95% CI {fmt.interval(r.ci_low, r.ci_high, as_percent=False)}), {r.verdict}")
     return f"{claim.statement}: {verdict}. " + "; ".join(parts) + "."
 
