@@ -29,7 +29,11 @@ def test_hand_worked(endpoints):
     p2 = endpoints.loc["P2"]
     assert p2["time_to_relief_hours"] == 672 and not p2["relief_observed"]
     assert p2["relief_interval_high_hours"] == math.inf and p2["relief_interval_low_hours"] == 672
-    assert not p2["relief_by_horizon"] and not p2["success"] and not p2["early_treatment"]
+    assert not p2["success"] and not p2["early_treatment"]
+    # no visit in the 48 h window (42-54 h): status at 48 h unknown, censored at 24 h for that analysis
+    assert pd.isna(p2["relief_by_horizon"])
+    assert p2["horizon_time_hours"] == 24 and not p2["horizon_event"]
+    assert p1["horizon_time_hours"] == 48 and p1["horizon_event"]
     assert pd.isna(p2["time_to_loss_hours"])
     # P4: only a 48 h score; nothing in the success window -> missing, worst case failure
     p4 = endpoints.loc["P4"]

@@ -418,7 +418,7 @@ def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
 
 def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
     sub = _population(ep, claim.population)
-    sub = sub[sub["time_to_relief_hours"].notna()] if _has(sub, "time_to_relief_hours") else sub.iloc[:0]
+    sub = sub[sub["horizon_time_hours"].notna()] if _has(sub, "horizon_time_hours") else sub.iloc[:0]
     # Read the curve at the horizon plus the grace for a late 48-hour visit (Definitions).
     t = float(claim.horizon_hours) + d.relief_horizon_grace_hours
     common = {"measure": "relieved by", "stated": claim.stated, "margin": claim.margin,
@@ -426,11 +426,10 @@ def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, 
     if len(sub) < claim.min_n:
         rows.not_assessable(f"Only {len(sub)} patients have a baseline and a follow-up pain score.", n=len(sub), **common)
         return
-    km = kaplan_meier(sub["time_to_relief_hours"], sub["relief_observed"].astype(bool), confidence_level=level)
+    km = kaplan_meier(sub["horizon_time_hours"], sub["horizon_event"].astype(bool), confidence_level=level)
     details["kaplan_meier"] = km
     point = _km_point(km, t, level)
-    followed = int((sub["time_to_relief_hours"] >= t).sum() + (sub["relief_observed"].astype(bool)
-                                                               & (sub["time_to_relief_hours"] < t)).sum())
+    followed = int(sub["relief_by_horizon"].notna().sum())
     if point["at_risk"] == 0 and point["survival"] > 0:
         rows.not_assessable(f"No patient without relief was followed to {fmt.hours(claim.horizon_hours)}.",
                             n=len(sub), **common)
@@ -439,13 +438,13 @@ def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, 
     low, high = 1 - point["ci_high"], 1 - point["ci_low"]
     p = _km_test(point["survival"], point["se_loglog"], 1 - claim.stated)
     n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], len(sub), claim.stated, claim.margin, level, True)
-    events = int((sub["relief_observed"].astype(bool) & (sub["time_to_relief_hours"] <= t)).sum())
+    events = int(sub["relief_by_horizon"].fillna(False).astype(bool).sum())
     rows.add(n=len(sub), events=events, estimate=estimate, ci_low=low, ci_high=high, p_value=p,
              n_to_settle=n_settle if n_settle else np.nan,
              additional_to_settle=(n_settle - len(sub)) if n_settle else np.nan,
              verdict=verdict_for_stated(low, high, claim.stated, claim.margin),
              method="Kaplan-Meier, Greenwood log-log interval; z-test on the log(-log) scale",
-             note=f"{followed} patients followed to {t:g} hours or relieved before", **common)
+             note=f"status at {fmt.hours(claim.horizon_hours)} known for {followed} patients", **common)
     # Sensitivity: relief is only seen at visits; Turnbull's interval-censored estimate.
     left = sub["relief_interval_low_hours"].to_numpy(float)
     right = sub["relief_interval_high_hours"].to_numpy(float)

@@ -17,7 +17,7 @@ __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
 ENDPOINT_COLUMNS = (
     "procedure_id", "patient_id", "procedure", "baseline_pain", "relief_threshold", "n_followup",
     "last_followup_hours", "time_to_relief_hours", "relief_observed", "relief_interval_low_hours",
-    "relief_interval_high_hours", "relief_by_horizon", "success", "success_hours", "success_worst_case",
+    "relief_interval_high_hours", "horizon_time_hours", "horizon_event", "relief_by_horizon", "success", "success_hours", "success_worst_case",
     "time_to_loss_hours", "loss_observed", "fracture_age_days", "early_treatment", "same_day_discharge",
     "overnight",
 )
@@ -59,8 +59,12 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         - ``relief_interval_low_hours`` / ``relief_interval_high_hours``: relief happened after
           the last assessment without it and by the first with it (high = inf when censored): the
           interval-censored reading, for the Turnbull estimate.
-        - ``relief_by_horizon``: relief seen by the horizon (48 h, plus the grace for a late
-          48-hour visit); NA when follow-up ended before then without relief.
+        - ``horizon_time_hours`` / ``horizon_event``: time to relief for the "within 48 hours"
+          analysis: as ``time_to_relief_hours``, except that a patient with no visit in the
+          horizon window (48 h +/- grace) and no relief before it is censored at the last visit
+          before the window (their status at 48 h is unknown).
+        - ``relief_by_horizon``: relief seen by the end of the horizon window (True), a visit in
+          the window without relief (False), else NA.
         - ``success`` (True/False/NA) at ``success_hours``, the assessment nearest the target in
           the window; ``success_worst_case`` counts NA as False.
         - ``time_to_loss_hours`` / ``loss_observed``: among the relieved, hours from the first
@@ -113,10 +117,24 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     last_without = _per_procedure(post_hours[before_relief], post_ids[before_relief], "max", index).fillna(0.0)
 
     time_to_relief = first_relief.where(observed, last_fu).where(evaluable)
-    horizon = d.relief_horizon_evaluated_hours
+
+    # Relief by the horizon (48 h): the status is known from relief seen by the end of the
+    # horizon window, or from a visit inside the window (horizon +/- grace) without relief. A
+    # patient who missed the window and was relieved only later is censored at the last visit
+    # before it for the horizon analysis: treating them as unrelieved until the later visit
+    # would bias the Kaplan-Meier estimate low whenever visits are missed.
+    window_low, window_high = d.relief_horizon_hours - d.relief_horizon_grace_hours, d.relief_horizon_evaluated_hours
+    in_window = (post_hours >= window_low) & (post_hours <= window_high)
+    seen_in_window = _per_procedure(post_hours[in_window], post_ids[in_window], "size", index).fillna(0) > 0
+    early_visits = post_hours < window_low
+    last_before_window = _per_procedure(post_hours[early_visits], post_ids[early_visits], "max", index)
+    relieved_by = observed & (first_relief <= window_high)
+    unknown = time_to_relief.notna() & ~relieved_by & ~seen_in_window
+    horizon_time = time_to_relief.where(~unknown, last_before_window.fillna(0.0))
+    horizon_event = (observed & ~unknown).where(time_to_relief.notna(), pd.NA).astype("boolean")
     by_horizon = pd.Series(pd.NA, index=index, dtype="boolean")
-    by_horizon[observed & (first_relief <= horizon)] = True
-    by_horizon[evaluable & ~(observed & (first_relief <= horizon)) & (last_fu >= horizon)] = False
+    by_horizon[relieved_by & evaluable] = True
+    by_horizon[evaluable & ~relieved_by & seen_in_window] = False
 
     # Success: the assessment nearest the target inside the window (ties: the earlier one).
     in_window = (post_hours >= d.success_window_low_hours) & (post_hours <= d.success_window_high_hours)
@@ -148,6 +166,8 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         "relief_observed": observed.where(time_to_relief.notna(), pd.NA).astype("boolean"),
         "relief_interval_low_hours": last_without.where(time_to_relief.notna()).where(observed, last_fu),
         "relief_interval_high_hours": first_relief.where(observed, np.inf).where(time_to_relief.notna()),
+        "horizon_time_hours": horizon_time,
+        "horizon_event": horizon_event,
         "relief_by_horizon": by_horizon,
         "success": success,
         "success_hours": success_hours,
