@@ -85,6 +85,27 @@ def test_unknown_extension(tmp_path):
         load_records(path)
 
 
+def test_binary_garbage_is_named_not_dumped(tmp_path):
+    path = tmp_path / "scan.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"scan\.csv must have the columns .*is this a text table with a header row") as info:
+        load_records(path)
+    assert len(str(info.value)) < 600
+
+
+def test_folder_instead_of_file(tmp_path):
+    with pytest.raises(InputError, match=r"is a folder; it must be a file"):
+        load_records(tmp_path)
+
+
+def test_semicolon_csv(procedures_frame, assessments_frame, tmp_path):
+    p, a = tmp_path / "p.csv", tmp_path / "a.csv"
+    procedures_frame.to_csv(p, index=False, sep=";")
+    assessments_frame.to_csv(a, index=False, sep=";")
+    cohort = load_records(p, a)
+    assert len(cohort.procedures) == 4 and len(cohort.assessments) == 8 and cohort.exclusions.empty
+
+
 def test_missing_required_column(procedures_frame, assessments_frame, write_csv):
     path = write_csv(procedures_frame.drop(columns="procedure_date"), "p.csv")
     with pytest.raises(InputError, match=r"p\.csv must have the column 'procedure_date'; found columns procedure_id"):

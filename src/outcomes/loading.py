@@ -35,6 +35,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _delimiter(path: Path) -> str:
+    """The delimiter of a text table, from its header line: "," unless ";", tab or "|" is more
+    common there (European spreadsheets export CSV with semicolons)."""
+    with path.open("rb") as fh:
+        header = fh.readline(1 << 16).decode("utf-8", errors="replace")
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
+
+
 def read_table(source: Source, role: str) -> tuple[pd.DataFrame, str, str]:
     """Read one input into a frame of raw values; returns (frame, name, sha256).
 
@@ -54,6 +64,8 @@ def read_table(source: Source, role: str) -> tuple[pd.DataFrame, str, str]:
         raise InputError(f"`{role}` must be a file path or a pandas DataFrame; got {type(source).__name__}.")
     path = Path(source)
     name = path.name
+    if path.is_dir():
+        raise InputError(f"{role.capitalize()} {name} is a folder; it must be a file (.csv, .xlsx or .parquet).")
     if not path.is_file():
         raise InputError(f"{role.capitalize()} file {name} was not found (looked for {name} in {path.parent.name or '.'}/).")
     kind = _READERS.get(path.suffix.lower())
@@ -63,8 +75,8 @@ def read_table(source: Source, role: str) -> tuple[pd.DataFrame, str, str]:
         )
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else ",", skipinitialspace=True,
-                                encoding_errors="replace")
+            frame = pd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else _delimiter(path),
+                                skipinitialspace=True, encoding_errors="replace")
         elif kind == "excel":
             frame = pd.read_excel(path, dtype=object)
         else:
@@ -147,6 +159,8 @@ def load_records(
     proc = mapping.rename(proc_raw, "procedures")
     if assessments is None:
         wide = mapping.wide_columns(proc)
+        if not wide and not {"procedure_id", "procedure", "procedure_date"} <= set(proc.columns):
+            validate_procedures(proc, source=proc_name, mapping=mapping)  # raises the missing-column error
         if not wide:
             raise InputError(
                 f"{proc_name} has no pain scores: pass an assessments table, or include wide pain columns "

@@ -74,10 +74,20 @@ def _first_rows(rows: pd.Series, limit: int = 5) -> str:
     return ", ".join(values) + more
 
 
+def _column_list(columns: list, limit: int = 12) -> str:
+    """Column names for a message: at most ``limit``, each printable and at most 30 characters."""
+    shown = []
+    for column in columns[:limit]:
+        text = "".join(ch if ch.isprintable() and ch != "\ufffd" else "?" for ch in str(column))
+        shown.append(text if len(text) <= 30 else text[:27] + "...")
+    more = f" and {len(columns) - limit} more" if len(columns) > limit else ""
+    return ", ".join(shown) + more + (" (is this a text table with a header row?)" if any("?" in c for c in shown) else "")
+
+
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], source: str, hint: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        found = ", ".join(str(c) for c in frame.columns if c != "_row")
+        found = _column_list([c for c in frame.columns if not str(c).startswith("_")])
         raise InputError(
             f"{source} must have the column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(c) for c in missing)}; found columns {found or 'none'}. {hint}"
@@ -230,7 +240,7 @@ def validate_assessments(
     if "hours_after" not in frame and "assessed_at" not in frame:
         raise InputError(
             f"{source} must have the column 'hours_after' or 'assessed_at'; found columns "
-            f"{', '.join(str(c) for c in frame.columns if not str(c).startswith('_'))}. "
+            f"{_column_list([c for c in frame.columns if not str(c).startswith('_')])}. "
             "A mapping file (--mapping) can rename a clinic's own time column."
         )
     log = _Log("assessments", source)
