@@ -18,7 +18,6 @@ across the family of primary results) are shown beside it.
 from __future__ import annotations
 
 import math
-import tomllib
 import warnings
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -30,6 +29,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from . import formatting as fmt
+from ._toml import read_toml
 from .cohort import Cohort
 from .definitions import Definitions
 from .endpoints import derive_endpoints
@@ -109,16 +109,6 @@ class Claim:
         return cls(**raw)
 
 
-def _read_toml(path: Path | Any) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise DefinitionsError(f"Claims file {Path(str(path)).name} was not found.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DefinitionsError(f"Claims file {Path(str(path)).name} is not valid TOML: {exc}.") from None
-
-
 def load_claims(path: str | Path | None = None) -> tuple[Claim, ...]:
     """The claims registry: the shipped defaults, updated by a clinic's own TOML file.
 
@@ -130,12 +120,12 @@ def load_claims(path: str | Path | None = None) -> tuple[Claim, ...]:
     >>> [c.id for c in load_claims()][:3]
     ['success_rate', 'relief_48h_vertebroplasty', 'relief_48h_kyphoplasty']
     """
-    default = _read_toml(resources.files("outcomes") / "data" / "claims.toml")
+    default = read_toml(resources.files("outcomes") / "data" / "claims.toml", "Claims")
     claims = {c.id: c for c in (Claim.from_dict(r, source="claims.toml") for r in default["claim"])}
     if path is None:
         return tuple(claims.values())
     path = Path(path)
-    own = _read_toml(path)
+    own = read_toml(path, "Claims")
     unknown = set(own) - {"claim", "drop", "replace_defaults"}
     if unknown:
         raise DefinitionsError(

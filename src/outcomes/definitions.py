@@ -29,13 +29,13 @@ import dataclasses
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from ._toml import read_toml
 from .exceptions import DefinitionsError
 
 __all__ = ["Definitions"]
@@ -155,14 +155,7 @@ class Definitions:
     def from_toml(cls, path: str | Path) -> Definitions:
         """Read definitions from a TOML file; keys left out keep their defaults."""
         path = Path(path)
-        try:
-            with path.open("rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError:
-            raise DefinitionsError(f"Definitions file {path.name} was not found.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DefinitionsError(f"Definitions file {path.name} is not valid TOML: {exc}.") from None
-        return cls.from_dict(raw, source=path.name)
+        return cls.from_dict(read_toml(path, "Definitions"), source=path.name)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "definitions") -> Definitions:

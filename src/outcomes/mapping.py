@@ -33,7 +33,6 @@ Built in, always: procedure synonyms (PVP, VP, BKP, KP, CPT 22510-22512 vertebro
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._toml import read_toml
 from .exceptions import DefinitionsError
 
 __all__ = ["Mapping"]
@@ -120,14 +120,7 @@ class Mapping:
     def from_toml(cls, path: str | Path) -> Mapping:
         """Read a mapping file."""
         path = Path(path)
-        try:
-            with path.open("rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError:
-            raise DefinitionsError(f"Mapping file {path.name} was not found.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DefinitionsError(f"Mapping file {path.name} is not valid TOML: {exc}.") from None
-        return cls.from_dict(raw, source=path.name)
+        return cls.from_dict(read_toml(path, "Mapping"), source=path.name)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "mapping") -> Mapping:
