@@ -116,10 +116,36 @@ def _dates(series: pd.Series, date_format: str | None) -> pd.Series:
 
 
 def _codes(series: pd.Series, synonyms: dict[str, str]) -> pd.Series:
-    """Map codes through synonyms (case-insensitive); unknown codes become missing."""
+    """Map codes through synonyms (case-insensitive); unknown codes become missing.
+
+    Each distinct value is normalised once (a column of millions of rows holds a handful of
+    codes), then the result is spread back over the rows.
+    """
     text = _text(series)
-    keys = text.map(normalise_label, na_action="ignore")
-    return keys.map(synonyms).astype("string")
+    codes, distinct = pd.factorize(text)
+    keys = pd.Series(distinct, dtype=object).map(normalise_label)
+    mapped = keys.map(synonyms).astype("string").array
+    return pd.Series(mapped.take(codes, allow_fill=True), index=text.index, name=text.name)
+
+
+def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
+    """``values.isin(allowed)`` for text ids, without pandas' Python loop over ``allowed``.
+
+    pandas converts every allowed value to a Python object first (seconds for a million ids);
+    Arrow's hash-based ``is_in`` gives the same answer directly. Missing values match only a
+    missing value in ``allowed``, as pandas.
+    """
+    if not (values.dtype == "string" and allowed.dtype == "string"
+            and getattr(values.dtype, "storage", None) == "pyarrow"
+            and getattr(allowed.dtype, "storage", None) == "pyarrow"):
+        return values.isin(allowed)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    haystack = pa.chunked_array(pa.array(allowed.array)).combine_chunks()
+    needles = pa.array(values.array)
+    found = pc.is_in(needles, value_set=haystack.cast(needles.type), skip_nulls=False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 
 def validate_procedures(
@@ -216,7 +242,9 @@ def validate_procedures(
             df[column] = _text(df[column])
             if mapping.has_value_map("procedures", column):
                 own = mapping.value_map("procedures", column)
-                df[column] = df[column].map(lambda v: own.get(normalise_label(v), v), na_action="ignore")
+                codes, distinct = pd.factorize(df[column])  # map each distinct value once
+                mapped = pd.Series(distinct).map(lambda v: own.get(normalise_label(v), v), na_action="ignore")
+                df[column] = pd.Series(mapped.array.take(codes, allow_fill=True), index=df.index)
     if "etiology" in df:
         df["etiology"] = df["etiology"].str.lower()
 
@@ -246,11 +274,11 @@ def validate_assessments(
     log = _Log("assessments", source)
     df = frame.copy()
     df["procedure_id"] = _text(df["procedure_id"])
-    known = df["procedure_id"].isin(procedures["procedure_id"])
+    known = _isin(df["procedure_id"], procedures["procedure_id"])
     was_excluded = df["procedure_id"].isin(excluded_ids)
     df = log.exclude(df, df["procedure_id"].isna(), "procedure_id", "procedure_id missing")
     df = log.exclude(df, was_excluded & ~known, "procedure_id", "its procedure was excluded")
-    df = log.exclude(df, ~df["procedure_id"].isin(procedures["procedure_id"]), "procedure_id",
+    df = log.exclude(df, ~known.loc[df.index], "procedure_id",
                      "unknown procedure id (not in the procedures table)")
 
     if "instrument" in df:
