@@ -20,7 +20,9 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .exceptions import IdentifiersAllowedWarning, PrivacyError
 
@@ -63,6 +65,39 @@ class PrivacyFinding:
         return f"column {self.column!r}: {self.reason}{where}"
 
 
+# Each value rule needs at least one of these characters: a social security number a "-", a
+# telephone number one of "-", "." or " " between its digit groups, an e-mail address an "@". All
+# are ASCII, so in UTF-8 they never occur inside another character's bytes.
+_NEEDED = np.zeros(256, dtype=bool)
+_NEEDED[[ord(c) for c in "-. @"]] = True
+
+
+def _may_match(text: pd.Series) -> np.ndarray:
+    """Mask of the values holding a character some value rule needs (a superset of every match).
+
+    For Arrow-backed text the bytes are scanned at once in numpy; otherwise a one-class regular
+    expression does the same.
+    """
+    try:
+        chunks = pa.chunked_array(pa.array(text.array)).chunks
+    except (TypeError, ValueError, pa.ArrowException):
+        chunks = None
+    if chunks is None or not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+        return text.str.contains("[-. @]", regex=True).to_numpy(dtype=bool)
+    masks = []
+    for chunk in chunks:
+        mask = np.zeros(len(chunk), dtype=bool)
+        _, offsets_buffer, data = chunk.buffers()
+        if len(chunk) and data is not None:
+            width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+            raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]: offsets[-1]]
+            at = np.flatnonzero(_NEEDED[raw]) + offsets[0]
+            mask[np.searchsorted(offsets, at, side="right") - 1] = True
+        masks.append(mask)
+    return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+
+
 def _normalise(name: object) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
 
@@ -86,8 +121,16 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         text = values.dropna().astype(str)
         if text.empty:
             continue
+        # Every value is checked. Only values holding one of the characters every rule needs are
+        # passed to the regular expressions, each distinct value once (a million ids hold none of
+        # them; a date column holds a few thousand distinct dates).
+        candidates = text[_may_match(text)]
+        codes, distinct = pd.factorize(candidates)
         for what, pattern in _VALUE_RULES:
-            hits = text.str.contains(pattern, regex=True)
+            if candidates.empty:
+                break
+            distinct_hits = pd.Series(distinct).str.contains(pattern, regex=True).to_numpy(dtype=bool)
+            hits = pd.Series(distinct_hits[codes], index=candidates.index)
             if hits.any():
                 positions = frame.index.get_indexer(hits[hits].index[:max_rows])
                 rows = tuple(int(p) + row_offset for p in positions)
