@@ -24,6 +24,8 @@ _TRUE_WORDS = {"1", "1.0", "yes", "y", "true", "t", "present"}
 # Length of stay -> discharge when only hours are given: under 12 h is same-day, under 48 h an
 # overnight stay, longer an admission (our convention; NSQIP counts "same day" by calendar date).
 _SAME_DAY_MAX_HOURS = 12.0
+# pandas 3 copies on write: a shallow copy is enough before replacing columns.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _OVERNIGHT_MAX_HOURS = 48.0
 
 
@@ -47,12 +49,13 @@ class _Log:
     def exclude(self, frame: pd.DataFrame, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
         """Log the rows under ``mask`` as excluded and return the rest."""
         mask = mask.fillna(False).astype(bool)
-        if mask.any():
-            rows = self._rows(frame, mask, column)
-            rows["reason"] = reason
-            ids = frame.loc[mask, "procedure_id"] if "procedure_id" in frame else pd.Series(pd.NA, index=frame.index[mask])
-            rows["procedure_id"] = ids.astype("string").to_numpy()
-            self.excluded.append(rows[EXCLUSION_COLUMNS])
+        if not mask.any():
+            return frame  # nothing to drop: skip copying every row
+        rows = self._rows(frame, mask, column)
+        rows["reason"] = reason
+        ids = frame.loc[mask, "procedure_id"] if "procedure_id" in frame else pd.Series(pd.NA, index=frame.index[mask])
+        rows["procedure_id"] = ids.astype("string").to_numpy()
+        self.excluded.append(rows[EXCLUSION_COLUMNS])
         return frame.loc[~mask]
 
     def remark(self, frame: pd.DataFrame, mask: pd.Series, column: str, remark: str) -> None:
@@ -66,6 +69,11 @@ class _Log:
         ex = pd.concat(self.excluded, ignore_index=True) if self.excluded else pd.DataFrame(columns=EXCLUSION_COLUMNS)
         re_ = pd.concat(self.remarks, ignore_index=True) if self.remarks else pd.DataFrame(columns=REMARK_COLUMNS)
         return ex, re_
+
+
+def _at(values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values.loc[index]``, without the look-up when nothing was excluded in between."""
+    return values if values.index.equals(index) else values.loc[index]
 
 
 def _first_rows(rows: pd.Series, limit: int = 5) -> str:
@@ -112,7 +120,10 @@ def _dates(series: pd.Series, date_format: str | None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("datetime64[ns]")
     text = _text(series)
-    return pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce")
+    # A registry has a few thousand distinct dates: parse each once, then spread them over the rows.
+    codes, distinct = pd.factorize(text)
+    parsed = pd.to_datetime(pd.Series(distinct, dtype=text.dtype), format=date_format or "ISO8601", errors="coerce")
+    return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index, name=text.name)
 
 
 def _codes(series: pd.Series, synonyms: dict[str, str]) -> pd.Series:
@@ -148,6 +159,33 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
     return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 
+def _repeats_if_sorted(ids: pd.Series, hours: pd.Series) -> np.ndarray | None:
+    """For rows already in (id, time) order, the mask of rows repeating the previous row's pair.
+
+    Returns None when the rows are not in order (or the ids are not Arrow-backed text, or a time
+    is missing); the caller then sorts and looks for duplicates with pandas. Exports usually come
+    sorted, and checking the order costs two comparisons of neighbours instead of a sort of
+    millions of strings. In order, ``duplicated(keep="first")`` is "equal to the previous row" and
+    a stable sort leaves the rows where they are.
+    """
+    if len(ids) < 2 or ids.dtype != "string" or getattr(ids.dtype, "storage", None) != "pyarrow":
+        return None
+    time = hours.to_numpy(dtype=float)
+    if ids.isna().any() or np.isnan(time).any():
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.chunked_array(pa.array(ids.array)).combine_chunks()
+    head, tail = text.slice(0, len(text) - 1), text.slice(1)
+    if not pc.all(pc.less_equal(head, tail)).as_py():
+        return None
+    same_id = pc.equal(head, tail).to_numpy(zero_copy_only=False)
+    if (same_id & (time[1:] < time[:-1])).any():
+        return None
+    return np.concatenate(([False], same_id & (time[1:] == time[:-1])))
+
+
 def validate_procedures(
     frame: pd.DataFrame, *, source: str, mapping: Mapping
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -155,7 +193,7 @@ def validate_procedures(
     _require(frame, PROCEDURE_REQUIRED, source,
              "A mapping file (--mapping) can rename a clinic's own column names to these.")
     log = _Log("procedures", source)
-    df = frame.copy()
+    df = frame.copy(deep=not _COPY_ON_WRITE)
     df["procedure_id"] = _text(df["procedure_id"])
     present = df["procedure_id"].notna()
     dup = df["procedure_id"].duplicated(keep=False) & present
@@ -173,11 +211,11 @@ def validate_procedures(
 
     kind = _codes(df["procedure"], mapping.value_map("procedures", "procedure"))
     df = log.exclude(df, kind.isna(), "procedure", "unknown procedure type (not vertebroplasty or kyphoplasty)")
-    df["procedure"] = kind.loc[df.index]
+    df["procedure"] = _at(kind, df.index)
 
     when = _dates(df["procedure_date"], mapping.date_format)
     df = log.exclude(df, when.isna(), "procedure_date", "procedure_date missing or unreadable")
-    df["procedure_date"] = when.loc[df.index]
+    df["procedure_date"] = _at(when, df.index)
 
     if "fracture_date" in df:
         fracture = _dates(df["fracture_date"], mapping.date_format)
@@ -272,34 +310,36 @@ def validate_assessments(
             "A mapping file (--mapping) can rename a clinic's own time column."
         )
     log = _Log("assessments", source)
-    df = frame.copy()
+    df = frame.copy(deep=not _COPY_ON_WRITE)
     df["procedure_id"] = _text(df["procedure_id"])
     known = _isin(df["procedure_id"], procedures["procedure_id"])
     was_excluded = df["procedure_id"].isin(excluded_ids)
     df = log.exclude(df, df["procedure_id"].isna(), "procedure_id", "procedure_id missing")
     df = log.exclude(df, was_excluded & ~known, "procedure_id", "its procedure was excluded")
-    df = log.exclude(df, ~known.loc[df.index], "procedure_id",
+    df = log.exclude(df, ~_at(known, df.index), "procedure_id",
                      "unknown procedure id (not in the procedures table)")
 
     if "instrument" in df:
-        instrument = _codes(df["instrument"], mapping.value_map("assessments", "instrument"))
-        instrument = instrument.fillna(mapping.assessment_instrument).where(
-            _text(df["instrument"]).notna() | instrument.notna(), mapping.assessment_instrument)
-        unknown = _text(df["instrument"]).notna() & _codes(
-            df["instrument"], mapping.value_map("assessments", "instrument")).isna()
+        given = _text(df["instrument"]).notna()
+        code = _codes(df["instrument"], mapping.value_map("assessments", "instrument"))
+        instrument = code.fillna(mapping.assessment_instrument).where(
+            given | code.notna(), mapping.assessment_instrument)
+        unknown = given & code.isna()
         df = log.exclude(df, unknown, "instrument", "unknown instrument (expected nrs, vas10 or vas100)")
-        df["instrument"] = instrument.loc[df.index]
+        df["instrument"] = _at(instrument, df.index)
     else:
         df["instrument"] = mapping.assessment_instrument
 
     pain, unreadable = _number(df, "pain")
     df = log.exclude(df, pain.isna() & ~unreadable, "pain", "pain missing")
-    df = log.exclude(df, unreadable.loc[df.index], "pain", "pain is not a number")
-    scale = df["instrument"].map(INSTRUMENT_SCALE).astype(float)
-    pain = pain.loc[df.index] * scale
+    df = log.exclude(df, _at(unreadable, df.index), "pain", "pain is not a number")
+    codes, distinct = pd.factorize(df["instrument"])  # look up each distinct instrument once
+    scale = pd.Series(pd.Series(distinct).map(INSTRUMENT_SCALE).array.take(codes, allow_fill=True),
+                      index=df.index).astype(float)
+    pain = _at(pain, df.index) * scale
     df = log.exclude(df, (pain < 0) | (pain > 10), "pain",
                      "pain outside 0-10 (a 0-100 VAS can be declared with instrument = 'vas100')")
-    df["pain"] = pain.loc[df.index]
+    df["pain"] = _at(pain, df.index)
 
     if "hours_after" in df:
         hours, bad = _number(df, "hours_after")
@@ -311,17 +351,22 @@ def validate_assessments(
         start = df["procedure_id"].map(procedures.set_index("procedure_id")["procedure_date"])
         hours = hours.fillna((stamp - start).dt.total_seconds() / 3600.0)
     df = log.exclude(df, hours.isna() & ~bad, "hours_after", "time missing")
-    df = log.exclude(df, bad.loc[df.index] & hours.loc[df.index].isna(), "hours_after", "time is not a number")
-    df["hours_after"] = hours.loc[df.index]
+    df = log.exclude(df, _at(bad, df.index) & _at(hours, df.index).isna(), "hours_after", "time is not a number")
+    df["hours_after"] = _at(hours, df.index)
     df = log.exclude(
         df, df["hours_after"] < -baseline_window_hours, "hours_after",
         f"time before the procedure, outside the {baseline_window_hours / 24:g}-day baseline window "
         "(only a baseline score may precede the procedure)",
     )
-    dup = df.duplicated(["procedure_id", "hours_after"], keep="first")
+    repeats = _repeats_if_sorted(df["procedure_id"], df["hours_after"])
+    if repeats is None:
+        dup = df.duplicated(["procedure_id", "hours_after"], keep="first")
+    else:
+        dup = pd.Series(repeats, index=df.index)
     df = log.exclude(df, dup, "hours_after", "duplicate assessment (same procedure and time)")
 
     keep = ["procedure_id", "hours_after", "pain", "instrument"]
-    out = df[keep].sort_values(["procedure_id", "hours_after"], kind="stable").reset_index(drop=True)
+    out = df[keep] if repeats is not None else df[keep].sort_values(["procedure_id", "hours_after"], kind="stable")
+    out = out.reset_index(drop=True)
     exclusions, remarks = log.frames()
     return out, exclusions, remarks
