@@ -206,6 +206,14 @@ def test_overdispersed_units_widen_the_limits_under_auto():
         theta + z * math.sqrt(multiplicative.overdispersion_phi * theta * (1 - theta) / 200))
 
 
+def test_auto_overdispersion_needs_five_units():
+    # Two sites far apart: p < 0.05, but a between-unit variance from two units is no estimate.
+    frame = _unit_frame({"north": (170, 200), "south": (140, 200)}, column="site_id")
+    auto = funnel(frame, unit="site_id")
+    assert auto.overdispersion_pvalue < 0.05 and auto.adjustment == "none"
+    assert funnel(frame, unit="site_id", overdispersion="additive").adjustment == "additive"
+
+
 def test_funnel_limits_table_shape_and_centres():
     result = funnel(_unit_frame({"A": (40, 50), "B": (90, 100)}), stated=0.9, overdispersion="none")
     assert set(result.limits.columns) == {"n", "centre", "target", "level", "lower", "upper"}

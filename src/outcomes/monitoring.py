@@ -78,6 +78,9 @@ MIN_MEDIAN_MONTHLY = 20
 MIN_PERIODS = 12
 # The chi-square test of overdispersion at this level decides "auto" (Spiegelhalter 2005, s. 6).
 OVERDISPERSION_ALPHA = 0.05
+# "auto" leaves the exact limits alone with fewer units than this: a between-unit variance from
+# two to four units (two sites, say) is no estimate at all. A judgement, not a published rule.
+MIN_UNITS_FOR_OVERDISPERSION = 5
 
 # Patient factors the risk-adjusted CUSUM uses when present. Treatment choices (procedure) and
 # the physician are left out on purpose: adjusting for them would hide what is being monitored.
@@ -534,8 +537,8 @@ def funnel(
         "none" keeps the exact binomial limits; "multiplicative" inflates the normal-approximation
         limits by ``sqrt(phi)``; "additive" adds the between-unit variance ``tau2``; "auto"
         applies the additive adjustment when the chi-square test of overdispersion gives
-        p < 0.05, else none. An adjustment that would narrow the limits (``phi <= 1``,
-        ``tau2 = 0``) is not applied.
+        p < 0.05 and there are at least 5 units, else none. An adjustment that would narrow
+        the limits (``phi <= 1``, ``tau2 = 0``) is not applied.
     winsorize : float, default 0.1
         Fraction of z-scores winsorised at each end before ``phi`` is estimated, so that a real
         outlier does not hide itself by inflating the limits.
@@ -622,7 +625,8 @@ def funnel(
 
     phi, pvalue, tau2 = _overdispersion(p_arr, n_arr, clinic, float(winsorize))
     if overdispersion == "auto":
-        applied = "additive" if (math.isfinite(pvalue) and pvalue < OVERDISPERSION_ALPHA and tau2 > 0) else "none"
+        applied = "additive" if (n_units >= MIN_UNITS_FOR_OVERDISPERSION and math.isfinite(pvalue)
+                                 and pvalue < OVERDISPERSION_ALPHA and tau2 > 0) else "none"
     elif overdispersion == "multiplicative":
         applied = "multiplicative" if (math.isfinite(phi) and phi > 1) else "none"
     elif overdispersion == "additive":
