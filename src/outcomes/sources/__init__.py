@@ -1,0 +1,23 @@
+"""Records from clinical data standards: FHIR Bulk Data exports and OMOP CDM databases.
+
+Both load into the same canonical tables as a CSV and through the same privacy guard,
+validation and row accounting (:func:`outcomes.load_records`); the records left out before the
+canonical tables are accounted for too, as tables named ``fhir:<Resource>`` or
+``omop:<table>`` in ``cohort.flow()`` and ``cohort.exclusions``.
+
+- :func:`load_fhir` reads a folder of Bulk Data NDJSON files (or one Bundle).
+- :func:`load_omop` reads an OMOP CDM v5.4 database: DuckDB, SQLite or PostgreSQL.
+- :func:`write_fhir` and :func:`write_omop` write canonical tables (e.g. from
+  :func:`outcomes.synthetic.simulate`) in those standards, for tests and demos.
+
+Which codes count, and how scores are linked to procedures, is set in the mapping file's
+``[fhir]`` and ``[omop]`` sections (:class:`SourceSettings`).
+"""
+
+from __future__ import annotations
+
+from ._settings import SourceSettings
+from .fhir import load_fhir, write_fhir
+from .omop import load_omop, write_omop
+
+__all__ = ["SourceSettings", "load_fhir", "load_omop", "write_fhir", "write_omop"]

@@ -1,0 +1,291 @@
+"""Shared steps of the clinical-standard sources: sessions, linking scores by time, the cohort.
+
+Both readers (FHIR, OMOP) stage their records as flat frames with the same columns, then:
+
+1. :func:`merge_sessions` makes one procedure of the records of one session (same patient, day
+   and kind): an add-on code (each additional level) or a second record adds levels.
+2. :func:`link_scores` gives each pain score its procedure: by an explicit link when the record
+   has one (FHIR ``Observation.partOf``, OMOP ``measurement_event_id``), else by time: the last
+   score in the baseline window before a procedure is its baseline; later scores belong to the
+   patient's latest procedure before them, up to the follow-up horizon (and so never past the
+   next procedure).
+3. :func:`build_cohort` hands the canonical tables to :func:`outcomes.loading.load_records` (so the
+   privacy guard, validation and row accounting are the CSV path's) and adds the source-level
+   accounting ("fhir:Observation", "omop:measurement", ...) to the cohort.
+
+Everything is vectorised (``merge_asof`` and group-bys), no loop over records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS, Cohort
+from ..definitions import Definitions
+from ..loading import load_records
+from ..mapping import Mapping
+
+__all__ = ["build_cohort", "excluded", "link_nearest", "link_scores", "merge_sessions"]
+
+HOUR = pd.Timedelta(hours=1)
+REASON_SESSION = "another record of the same session (patient, day, procedure): counted in levels_treated"
+REASON_NO_PROCEDURE = "patient has no analysed vertebroplasty or kyphoplasty procedure"
+REASON_LINK_LEFT_OUT = "linked to a procedure that is not analysed (another operation, or left out)"
+REASON_UNLINKED = ("unlinked: not within the baseline window before, or the follow-up horizon after, "
+                   "a procedure of this patient")
+REASON_EARLIER_BASELINE = ("an earlier score in the baseline window (the last score before the "
+                           "procedure is its baseline)")
+
+
+def excluded(table: str, source: Any, row: Any, column: Any, value: Any, reason: Any,
+             procedure_id: Any = None) -> pd.DataFrame:
+    """Exclusion-log rows (``cohort.EXCLUSION_COLUMNS``); arguments are arrays or scalars."""
+    n = max((len(v) for v in (source, row, column, value, reason, procedure_id)
+             if isinstance(v, (pd.Series, np.ndarray, list))), default=0)
+    if n == 0:
+        return pd.DataFrame(columns=EXCLUSION_COLUMNS)
+
+    def col(v, dtype="string"):
+        if isinstance(v, (pd.Series, np.ndarray, list)):
+            return pd.array(np.asarray(v, dtype=object), dtype=dtype)
+        return pd.array([v] * n, dtype=dtype)
+
+    return pd.DataFrame({
+        "table": table, "source": col(source), "row": col(row, "Int64"), "column": col(column),
+        "value": col(value), "reason": col(reason), "procedure_id": col(procedure_id),
+    })[EXCLUSION_COLUMNS]
+
+
+def remarks(table: str, source: Any, row: Any, column: str, value: Any, remark: str) -> pd.DataFrame:
+    frame = excluded(table, source, row, column, value, remark)
+    return frame.rename(columns={"reason": "remark"})[REMARK_COLUMNS]
+
+
+def hours_between(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    return (later - earlier) / HOUR
+
+
+def merge_sessions(procs: pd.DataFrame, *, table: str, merge: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """One row per session; returns (procedures, exclusions, {record id: kept id}).
+
+    ``procs`` has ``procedure_id, patient_id, procedure, addon, levels, t, procedure_date,
+    complication, _source, _row`` and any other fields (first non-missing value of the session
+    wins; ``complication`` is true when any record says so). ``levels`` is the levels a record
+    contributes (NaN: not stated; a lone record keeps NaN, in a merged session it counts as 1).
+    """
+    procs = procs.reset_index(drop=True)
+    order = np.lexsort((np.arange(len(procs)), procs["t"].to_numpy(), procs["addon"].to_numpy()))
+    procs = procs.iloc[order]
+    primary = ~procs["addon"].astype(bool)
+    day_key = procs["patient_id"].astype(str) + "\x1f" + procs["procedure_date"].astype(str) + "\x1f" + procs["procedure"].astype(str)
+    dated = procs["procedure_date"].notna() & procs["patient_id"].notna()
+    day_key = day_key.where(dated, "\x1e" + procs["procedure_id"].astype(str))  # undated: a session of its own
+    if merge:
+        session = day_key.where(primary, None)
+    else:
+        session = (procs["procedure_id"].astype(str) + "\x1f").where(primary, None)
+    # an add-on joins the first primary record of its patient, day and kind; alone it stands for itself
+    first_primary = pd.Series(session[primary].to_numpy(), index=day_key[primary].to_numpy())
+    first_primary = first_primary[~first_primary.index.duplicated()]
+    addon_session = day_key.map(first_primary)
+    session = session.fillna(addon_session).fillna(day_key)
+    procs = procs.assign(_session=session.to_numpy())
+    grouped = procs.groupby("_session", sort=False)
+    size = grouped["procedure_id"].transform("size")
+    levels = procs["levels"].astype(float).where(size == 1, procs["levels"].astype(float).fillna(1.0))
+    total = levels.groupby(procs["_session"].to_numpy(), sort=False).sum(min_count=1)
+    kept = grouped.first()
+    kept["levels_treated"] = total.reindex(kept.index).to_numpy()
+    if "complication" in procs:
+        comp = procs["complication"].astype("boolean")
+        any_true = comp.groupby(procs["_session"].to_numpy(), sort=False).max()
+        kept["complication"] = any_true.reindex(kept.index).to_numpy()
+    kept_id = grouped["procedure_id"].transform("first")
+    merged = procs["procedure_id"] != kept_id
+    log = excluded(table, procs.loc[merged, "_source"], procs.loc[merged, "_row"], "code",
+                   procs.loc[merged, "_code"] if "_code" in procs else None,
+                   REASON_SESSION, kept_id[merged])
+    remap = dict(zip(procs["procedure_id"].astype(str), kept_id.astype(str)))
+    kept = kept.reset_index(drop=True).drop(columns=["levels", "addon"], errors="ignore")
+    kept = kept.sort_values(["_order"] if "_order" in kept else ["t"], kind="stable").reset_index(drop=True)
+    return kept, log, remap
+
+
+def _remapped(link: pd.Series, remap: dict[str, str]) -> pd.Series:
+    """Links as object values (missing: None), record ids replaced by their session's kept id."""
+    link = link.astype(object).where(link.notna(), None)
+    return link.map(remap).fillna(link).astype(object)
+
+
+def _candidates(scores: pd.DataFrame, procs: pd.DataFrame, *, window_hours: float,
+                horizon_hours: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(follow-up pairs, baseline pairs) of score index ``_i`` and procedure id, with hours."""
+    s = scores[["_i", "patient_id", "t"]].dropna(subset=["t", "patient_id"])
+    s = s.assign(patient_id=s["patient_id"].astype(object), t=s["t"].astype("datetime64[ns]")).sort_values("t", kind="stable")
+    p = procs[["procedure_id", "patient_id", "t"]].dropna(subset=["t", "patient_id"])
+    p = p.assign(patient_id=p["patient_id"].astype(object), t=p["t"].astype("datetime64[ns]")).sort_values("t", kind="stable")
+    p_times = p[["patient_id", "t"]].drop_duplicates().rename(columns={"t": "t_proc"})
+    p_times = p_times.assign(t_key=p_times["t_proc"])
+    pairs = {}
+    for name, direction, exact in (("follow", "backward", True), ("base", "forward", False)):
+        hit = pd.merge_asof(s, p_times.sort_values("t_key", kind="stable"), left_on="t", right_on="t_key",
+                            by="patient_id", direction=direction, allow_exact_matches=exact)
+        hit = hit.dropna(subset=["t_proc"])
+        gap = hours_between(hit["t"], hit["t_proc"])
+        hit = hit[(gap <= horizon_hours) if name == "follow" else (-gap <= window_hours)]
+        # every procedure of the patient at that instant (two kinds in one session)
+        both = hit.merge(p.rename(columns={"t": "t_proc"}), on=["patient_id", "t_proc"], how="inner")
+        both["hours_after"] = hours_between(both["t"], both["t_proc"])
+        pairs[name] = both[["_i", "procedure_id", "hours_after", "t"]]
+    return pairs["follow"], pairs["base"]
+
+
+def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *, table: str,
+                window_hours: float, horizon_hours: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assign pain scores to procedures; returns (assessments, exclusions).
+
+    ``scores`` has ``_source, _row, patient_id, t, pain, instrument, link`` (link: a procedure
+    record id or missing). The assessments keep ``_source, _row`` of the score they came from.
+    """
+    scores = scores.reset_index(drop=True).assign(_i=lambda f: np.arange(len(f)))
+    procs = procs[["procedure_id", "patient_id", "t"]]
+    known = set(procs["procedure_id"].astype(str))
+    link = _remapped(scores["link"], remap)
+    has_link = link.notna()
+    link_ok = has_link & link.isin(known)
+    logs = [excluded(table, scores.loc[has_link & ~link_ok, "_source"], scores.loc[has_link & ~link_ok, "_row"],
+                     "link", link[has_link & ~link_ok], REASON_LINK_LEFT_OUT)]
+    linked = scores[link_ok].assign(procedure_id=link[link_ok].to_numpy())
+    t_proc = procs.drop_duplicates("procedure_id").set_index("procedure_id")["t"].reindex(linked["procedure_id"])
+    linked = linked.assign(hours_after=hours_between(linked["t"], pd.Series(t_proc.to_numpy(), index=linked.index)))
+
+    free = scores[~has_link]
+    no_proc = ~free["patient_id"].isin(procs["patient_id"])
+    logs.append(excluded(table, free.loc[no_proc, "_source"], free.loc[no_proc, "_row"], "subject",
+                         free.loc[no_proc, "patient_id"], REASON_NO_PROCEDURE))
+    free = free[~no_proc]
+    follow, base = _candidates(free, procs, window_hours=window_hours, horizon_hours=horizon_hours)
+    base = base.sort_values(["procedure_id", "t", "_i"], kind="stable")
+    last = ~base.duplicated("procedure_id", keep="last")
+    used = pd.concat([follow, base[last]], ignore_index=True)
+    earlier = free["_i"].isin(base.loc[~last, "_i"]) & ~free["_i"].isin(used["_i"])
+    nowhere = ~free["_i"].isin(used["_i"]) & ~earlier
+    logs.append(excluded(table, free.loc[earlier, "_source"], free.loc[earlier, "_row"], "effective",
+                         free.loc[earlier, "t"].astype("string"), REASON_EARLIER_BASELINE))
+    logs.append(excluded(table, free.loc[nowhere, "_source"], free.loc[nowhere, "_row"], "effective",
+                         free.loc[nowhere, "t"].astype("string"), REASON_UNLINKED))
+    timed = used.merge(free.drop(columns=["t"]), on="_i", how="left")
+    keep = ["procedure_id", "hours_after", "pain", "instrument", "_source", "_row", "_i"]
+    out = pd.concat([linked[keep], timed[keep]], ignore_index=True)
+    out = out.sort_values("_i", kind="stable").drop(columns="_i").reset_index(drop=True)
+    return out, pd.concat([f for f in logs if not f.empty], ignore_index=True) if any(not f.empty for f in logs) \
+        else pd.DataFrame(columns=EXCLUSION_COLUMNS)
+
+
+def link_nearest(values: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *,
+                 window_hours: float, horizon_hours: float) -> tuple[pd.Series, np.ndarray]:
+    """Per procedure, the value of the linked (else the nearest in time) record.
+
+    ``values`` has ``patient_id, t, value, link``. Returns the values indexed by procedure id and
+    the positions (in ``values``) of the records taken.
+    """
+    values = values.reset_index(drop=True).assign(_i=lambda f: np.arange(len(f)))
+    link = _remapped(values["link"], remap)
+    linked = values[link.notna()].assign(procedure_id=link[link.notna()].to_numpy(), distance=-1.0)
+    free = values[link.isna()]
+    follow, base = _candidates(free, procs, window_hours=window_hours, horizon_hours=horizon_hours)
+    timed = pd.concat([follow, base]).merge(free[["_i", "value"]], on="_i")
+    timed["distance"] = timed["hours_after"].abs()
+    both = pd.concat([linked[["procedure_id", "value", "distance", "_i"]],
+                      timed[["procedure_id", "value", "distance", "_i"]]], ignore_index=True)
+    both = both[both["procedure_id"].isin(procs["procedure_id"])]
+    both = both.dropna(subset=["value"]).sort_values(["procedure_id", "distance", "_i"], kind="stable")
+    taken = both.drop_duplicates("procedure_id")
+    return taken.set_index("procedure_id")["value"], taken["_i"].to_numpy()
+
+
+def fracture_for(procs: pd.DataFrame, conditions: pd.DataFrame, *, lookback_days: float) -> pd.DataFrame:
+    """Fracture onset and etiology per procedure: a linked fracture condition, else the patient's
+    latest fracture diagnosed within the look-back before the procedure.
+
+    ``procs`` has ``procedure_id, patient_id, t, links`` (list of condition keys, may be empty);
+    ``conditions`` has ``key, patient_id, onset (datetime), onset_text, etiology`` (fracture-coded
+    only). Returns a frame indexed by procedure id with ``fracture_date`` (text), ``etiology`` and
+    the condition ``key`` taken.
+    """
+    empty = pd.DataFrame({"fracture_date": pd.Series(dtype="string"), "etiology": pd.Series(dtype="string"),
+                          "key": pd.Series(dtype="string")})
+    if conditions.empty:
+        return empty
+    conds = conditions.dropna(subset=["onset"]).drop_duplicates("key")
+    exploded = procs[["procedure_id", "links"]].explode("links").dropna(subset=["links"])
+    direct = exploded.merge(conds, left_on="links", right_on="key", how="inner")
+    direct = direct.drop_duplicates("procedure_id")
+    rest = procs[~procs["procedure_id"].isin(direct["procedure_id"])][["procedure_id", "patient_id", "t"]]
+    rest = rest.dropna(subset=["t", "patient_id"])
+    rest = rest.assign(patient_id=rest["patient_id"].astype(object), t=rest["t"].astype("datetime64[ns]"))
+    c = conds.dropna(subset=["patient_id"])
+    c = c.assign(patient_id=c["patient_id"].astype(object), onset=c["onset"].astype("datetime64[ns]"))
+    near = pd.merge_asof(rest.sort_values("t", kind="stable"),
+                         c.sort_values("onset", kind="stable")[["patient_id", "onset", "onset_text", "etiology", "key"]],
+                         left_on="t", right_on="onset", by="patient_id", direction="backward")
+    near = near[near["onset"].notna() & ((near["t"] - near["onset"]) <= pd.Timedelta(days=lookback_days))]
+    cols = ["procedure_id", "onset_text", "etiology", "key"]
+    both = pd.concat([direct[cols], near[cols]])
+    out = both.set_index("procedure_id").rename(columns={"onset_text": "fracture_date"})
+    out["etiology"] = out["etiology"].astype("string").replace("", pd.NA)
+    return out
+
+
+def frame_digest(*frames: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _relabel(log: pd.DataFrame, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Point the canonical table's exclusion rows (DataFrame positions) at the source records."""
+    mask = log["table"] == table
+    if not mask.any() or "_source" not in frame:
+        return log
+    log = log.copy()
+    pos = pd.to_numeric(log.loc[mask, "row"], errors="coerce").astype("Int64")
+    ok = pos.notna() & (pos >= 0) & (pos < len(frame))
+    idx = pos[ok].astype(int).to_numpy()
+    log["source"] = log["source"].astype("object")
+    log["row"] = log["row"].astype("object")
+    log.loc[ok[ok].index, "source"] = frame["_source"].to_numpy()[idx]
+    log.loc[ok[ok].index, "row"] = frame["_row"].to_numpy()[idx]
+    return log
+
+
+def build_cohort(procedures: pd.DataFrame, assessments: pd.DataFrame, *, source_log: list[pd.DataFrame],
+                 source_remarks: list[pd.DataFrame], read: dict[str, int], sources: dict[str, str],
+                 input_hashes: dict[str, str], mapping: Mapping, definitions: Definitions,
+                 allow_identifiers: bool, privacy_warnings: tuple[str, ...] = ()) -> Cohort:
+    """Validate the canonical tables through :func:`load_records` and add the source accounting."""
+    proc_in = procedures.drop(columns=[c for c in procedures if str(c).startswith("_")]).reset_index(drop=True)
+    ass_in = assessments.drop(columns=[c for c in assessments if str(c).startswith("_")]).reset_index(drop=True)
+    cohort = load_records(proc_in, ass_in, mapping=mapping, definitions=definitions,
+                          allow_identifiers=allow_identifiers)
+    log = _relabel(cohort.exclusions, "procedures", procedures.reset_index(drop=True))
+    log = _relabel(log, "assessments", assessments.reset_index(drop=True))
+    frames = [f for f in source_log if not f.empty]
+    exclusions = pd.concat([log, *frames], ignore_index=True) if frames else log
+    remark_frames = [f for f in source_remarks if not f.empty]
+    rem = pd.concat([cohort.remarks, *remark_frames], ignore_index=True) if remark_frames else cohort.remarks
+    return dataclasses.replace(
+        cohort,
+        exclusions=exclusions,
+        remarks=rem,
+        read={**cohort.read, **read},
+        sources={**cohort.sources, **sources},
+        input_hashes={**cohort.input_hashes, **input_hashes},
+        privacy_warnings=tuple(privacy_warnings) + cohort.privacy_warnings,
+    )
