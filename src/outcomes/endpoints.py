@@ -1,6 +1,8 @@
 """Endpoints: one row per procedure, derived from the pain scores under the definitions.
 
-Vectorised with pandas group-bys over the sorted assessments: no per-procedure Python loop.
+Vectorised: each score carries its procedure's position, and per-procedure minima, maxima and
+counts are unbuffered numpy reductions (``np.fmin.at``, ``np.bincount``); no per-procedure Python
+loop and no group-by on text ids.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import Cohort
-from .definitions import Definitions
+from .definitions import _TOLERANCE, Definitions
 from .exceptions import InputError
 
 __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
@@ -27,11 +29,43 @@ _CARRIED = ("physician_id", "site_id", "procedure_date", "age", "sex", "asa_clas
             "kyphotic_angle_change_deg")
 
 
-def _per_procedure(values: pd.Series, ids: pd.Series, how: str, index: pd.Index) -> pd.Series:
-    """Group ``values`` by procedure id with ``how`` ("min", "max", "size") and align to ``index``."""
-    grouped = values.groupby(ids.to_numpy(), sort=False)
-    out = grouped.size() if how == "size" else getattr(grouped, how)()
-    return out.reindex(index)
+def _positions(ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position in ``index`` (unique procedure ids) of each id; -1 where it is not there.
+
+    Scores come in runs of one procedure's rows: each run's id is looked up once.
+    """
+    if len(ids) and ids.dtype == "string" and getattr(ids.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pa.chunked_array(pa.array(ids.array)).combine_chunks()
+        starts = np.ones(len(text), dtype=bool)
+        starts[1:] = pc.not_equal(text.slice(1), text.slice(0, len(text) - 1)).fill_null(True).to_numpy(
+            zero_copy_only=False)
+        first = np.flatnonzero(starts)
+        known = pa.array(pd.Series(index, dtype=ids.dtype).array).cast(text.type)
+        found = pc.index_in(text.take(pa.array(first)), value_set=known).fill_null(-1).to_numpy()
+        return np.repeat(found.astype(np.int64), np.diff(np.append(first, len(text))))
+    return index.get_indexer(ids)
+
+
+def _reduce(values: np.ndarray, pos: np.ndarray, how: np.ufunc, n: int) -> np.ndarray:
+    """Per procedure ``how`` (``np.fmin`` or ``np.fmax``: NaN-skipping, as pandas' group-by
+    min/max) of ``values`` at positions ``pos``; NaN for a procedure without values."""
+    out = np.full(n, np.nan)
+    keep = pos >= 0
+    how.at(out, pos[keep], values[keep])
+    return out
+
+
+def _spread(per_procedure: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """A per-procedure value on each score's row (NaN for a score of an unknown procedure)."""
+    return np.where(pos >= 0, per_procedure[np.maximum(pos, 0)], np.nan)
+
+
+def _boolean(values: np.ndarray, missing: np.ndarray) -> pd.arrays.BooleanArray:
+    """A nullable boolean array: ``values``, NA where ``missing``."""
+    return pd.arrays.BooleanArray(np.where(missing, False, values).astype(bool), np.asarray(missing, dtype=bool))
 
 
 def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> pd.DataFrame:
@@ -91,32 +125,42 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         raise InputError(f"`definitions` must be an outcomes.Definitions; got {type(d).__name__}.")
     procs = cohort.procedures.set_index("procedure_id", drop=False)
     index = procs.index
+    n = len(index)
     scores = cohort.assessments
-    ids = scores["procedure_id"]
-    hours = scores["hours_after"].astype(float)
-    pain = scores["pain"].astype(float)
+    # Each score's procedure as a position in the procedures table (-1: not there, ignored).
+    pos = _positions(scores["procedure_id"], index)
+    hours = scores["hours_after"].to_numpy(dtype=float)
+    pain = scores["pain"].to_numpy(dtype=float)
 
     # Baseline: the procedures table first, then the last score in the window before the procedure.
     pre = (hours <= 0) & (hours >= -d.baseline_window_hours)
-    last_pre = scores[pre].drop_duplicates("procedure_id", keep="last").set_index("procedure_id")["pain"]
-    baseline = procs["baseline_pain"].astype(float) if "baseline_pain" in procs else pd.Series(np.nan, index=index)
-    baseline = baseline.fillna(last_pre.reindex(index))
+    last_pre_row = _reduce(np.flatnonzero(pre).astype(float), pos[pre], np.fmax, n)
+    last_pre = np.full(n, np.nan)
+    has_pre = ~np.isnan(last_pre_row)
+    last_pre[has_pre] = pain[last_pre_row[has_pre].astype(np.int64)]
+    baseline = procs["baseline_pain"].to_numpy(dtype=float) if "baseline_pain" in procs else np.full(n, np.nan)
+    baseline = np.where(np.isnan(baseline), last_pre, baseline)
 
     post_mask = hours > 0
-    post = scores[post_mask]
-    post_ids, post_hours = post["procedure_id"], post["hours_after"].astype(float)
-    post_base = post_ids.map(baseline).astype(float)
-    relieved = pd.Series(d.is_relief(pain[post_mask], post_base), index=post.index) & post_base.notna()
+    post_pos, post_hours = pos[post_mask], hours[post_mask]
+    post_base = _spread(baseline, post_pos)
+    # d.is_relief(pain, baseline), with each procedure's threshold computed once
+    threshold = _spread(d.relief_threshold(baseline), post_pos)
+    relieved = (pain[post_mask] <= threshold + _TOLERANCE) & ~np.isnan(post_base)
 
-    evaluable = baseline.notna()
-    n_followup = _per_procedure(post_hours, post_ids, "size", index).fillna(0).astype(int)
-    last_fu = _per_procedure(post_hours, post_ids, "max", index)
-    first_relief = _per_procedure(post_hours[relieved], post_ids[relieved], "min", index)
-    observed = first_relief.notna()
-    before_relief = ~relieved & (post_hours < post_ids.map(first_relief).fillna(np.inf))
-    last_without = _per_procedure(post_hours[before_relief], post_ids[before_relief], "max", index).fillna(0.0)
+    evaluable = ~np.isnan(baseline)
+    n_followup = np.bincount(post_pos[post_pos >= 0], minlength=n)
+    last_fu = _reduce(post_hours, post_pos, np.fmax, n)
+    first_relief = _reduce(post_hours[relieved], post_pos[relieved], np.fmin, n)
+    observed = ~np.isnan(first_relief)
+    first_relief_at = _spread(first_relief, post_pos)
+    first_relief_at = np.where(np.isnan(first_relief_at), np.inf, first_relief_at)
+    before_relief = ~relieved & (post_hours < first_relief_at)
+    last_without = _reduce(post_hours[before_relief], post_pos[before_relief], np.fmax, n)
+    last_without = np.where(np.isnan(last_without), 0.0, last_without)
 
-    time_to_relief = first_relief.where(observed, last_fu).where(evaluable)
+    time_to_relief = np.where(evaluable, np.where(observed, first_relief, last_fu), np.nan)
+    timed = ~np.isnan(time_to_relief)
 
     # Relief by the horizon (48 h): the status is known from relief seen by the end of the
     # horizon window, or from a visit inside the window (horizon +/- grace) without relief. A
@@ -125,55 +169,64 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     # would bias the Kaplan-Meier estimate low whenever visits are missed.
     window_low, window_high = d.relief_horizon_hours - d.relief_horizon_grace_hours, d.relief_horizon_evaluated_hours
     in_window = (post_hours >= window_low) & (post_hours <= window_high)
-    seen_in_window = _per_procedure(post_hours[in_window], post_ids[in_window], "size", index).fillna(0) > 0
+    seen_in_window = np.bincount(post_pos[in_window & (post_pos >= 0)], minlength=n) > 0
     early_visits = post_hours < window_low
-    last_before_window = _per_procedure(post_hours[early_visits], post_ids[early_visits], "max", index)
+    last_before_window = _reduce(post_hours[early_visits], post_pos[early_visits], np.fmax, n)
     relieved_by = observed & (first_relief <= window_high)
-    unknown = time_to_relief.notna() & ~relieved_by & ~seen_in_window
-    horizon_time = time_to_relief.where(~unknown, last_before_window.fillna(0.0))
-    horizon_event = (observed & ~unknown).where(time_to_relief.notna(), pd.NA).astype("boolean")
-    by_horizon = pd.Series(pd.NA, index=index, dtype="boolean")
-    by_horizon[relieved_by & evaluable] = True
-    by_horizon[evaluable & ~relieved_by & seen_in_window] = False
+    unknown = timed & ~relieved_by & ~seen_in_window
+    horizon_time = np.where(unknown, np.where(np.isnan(last_before_window), 0.0, last_before_window),
+                            time_to_relief)
+    horizon_event = _boolean(observed & ~unknown, ~timed)
+    by_horizon = _boolean(relieved_by & evaluable,
+                          ~((relieved_by & evaluable) | (evaluable & ~relieved_by & seen_in_window)))
 
-    # Success: the assessment nearest the target inside the window (ties: the earlier one).
+    # Success: the assessment nearest the target inside the window (ties: the earlier one, then
+    # the first row), as a stable sort by (procedure, distance, hours) keeping the first row.
     in_window = (post_hours >= d.success_window_low_hours) & (post_hours <= d.success_window_high_hours)
-    window = pd.DataFrame({"procedure_id": post_ids[in_window], "hours": post_hours[in_window],
-                           "distance": (post_hours[in_window] - d.success_target_hours).abs(),
-                           "relieved": relieved[in_window]})
-    nearest = window.sort_values(["procedure_id", "distance", "hours"], kind="stable").drop_duplicates("procedure_id")
-    nearest = nearest.set_index("procedure_id")
-    success = nearest["relieved"].reindex(index).astype("boolean").where(evaluable, pd.NA)
-    success_hours = nearest["hours"].reindex(index).where(evaluable)
-    worst = success.fillna(False).astype(bool)
+    in_window &= post_pos >= 0
+    w_pos, w_hours, w_relieved = post_pos[in_window], post_hours[in_window], relieved[in_window]
+    w_distance = np.abs(w_hours - d.success_target_hours)
+    nearest = w_distance == _spread(_reduce(w_distance, w_pos, np.fmin, n), w_pos)
+    nearest &= w_hours == _spread(_reduce(w_hours[nearest], w_pos[nearest], np.fmin, n), w_pos)
+    first_row = _reduce(np.flatnonzero(nearest).astype(float), w_pos[nearest], np.fmin, n)
+    has_window = ~np.isnan(first_row)
+    chosen = first_row[has_window].astype(np.int64)
+    success_value = np.zeros(n, dtype=bool)
+    success_value[has_window] = w_relieved[chosen]
+    success = _boolean(success_value, ~(has_window & evaluable))
+    success_hours = np.full(n, np.nan)
+    success_hours[has_window] = w_hours[chosen]
+    success_hours = np.where(evaluable, success_hours, np.nan)
+    worst = success_value & has_window & evaluable
 
     # Durability: among the relieved, the first later assessment without relief.
-    after = post_hours > post_ids.map(first_relief).fillna(np.inf)
+    after = post_hours > first_relief_at
     lost = after & ~relieved
-    first_loss = _per_procedure(post_hours[lost], post_ids[lost], "min", index)
-    loss_observed = first_loss.notna() & observed
-    time_to_loss = (first_loss.where(loss_observed, last_fu) - first_relief).where(observed & evaluable)
+    first_loss = _reduce(post_hours[lost], post_pos[lost], np.fmin, n)
+    loss_observed = ~np.isnan(first_loss) & observed
+    time_to_loss = np.where(observed & evaluable, np.where(loss_observed, first_loss, last_fu) - first_relief, np.nan)
 
+    column = lambda values: pd.Series(values, index=index)  # noqa: E731
     out = pd.DataFrame({
         "procedure_id": procs["procedure_id"],
         "patient_id": procs["patient_id"],
         "procedure": procs["procedure"],
-        "baseline_pain": baseline,
-        "relief_threshold": pd.Series(d.relief_threshold(baseline), index=index).where(evaluable),
-        "n_followup": n_followup,
-        "last_followup_hours": last_fu,
-        "time_to_relief_hours": time_to_relief,
-        "relief_observed": observed.where(time_to_relief.notna(), pd.NA).astype("boolean"),
-        "relief_interval_low_hours": last_without.where(time_to_relief.notna()).where(observed, last_fu),
-        "relief_interval_high_hours": first_relief.where(observed, np.inf).where(time_to_relief.notna()),
-        "horizon_time_hours": horizon_time,
-        "horizon_event": horizon_event,
-        "relief_by_horizon": by_horizon,
-        "success": success,
-        "success_hours": success_hours,
-        "success_worst_case": worst,
-        "time_to_loss_hours": time_to_loss,
-        "loss_observed": loss_observed.where(time_to_loss.notna(), pd.NA).astype("boolean"),
+        "baseline_pain": column(baseline),
+        "relief_threshold": column(np.where(evaluable, d.relief_threshold(baseline), np.nan)),
+        "n_followup": column(n_followup.astype(int)),
+        "last_followup_hours": column(last_fu),
+        "time_to_relief_hours": column(time_to_relief),
+        "relief_observed": column(_boolean(observed, ~timed)),
+        "relief_interval_low_hours": column(np.where(observed, np.where(timed, last_without, np.nan), last_fu)),
+        "relief_interval_high_hours": column(np.where(timed, np.where(observed, first_relief, np.inf), np.nan)),
+        "horizon_time_hours": column(horizon_time),
+        "horizon_event": column(horizon_event),
+        "relief_by_horizon": column(by_horizon),
+        "success": column(success),
+        "success_hours": column(success_hours),
+        "success_worst_case": column(worst),
+        "time_to_loss_hours": column(time_to_loss),
+        "loss_observed": column(_boolean(loss_observed, np.isnan(time_to_loss))),
     })
     if "fracture_age_days" in procs:
         age = procs["fracture_age_days"].astype(float)
