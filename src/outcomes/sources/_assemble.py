@@ -30,7 +30,7 @@ from ..definitions import Definitions
 from ..loading import load_records
 from ..mapping import Mapping
 
-__all__ = ["build_cohort", "excluded", "link_nearest", "link_scores", "merge_sessions"]
+__all__ = ["build_cohort", "excluded", "link_nearest", "link_scores", "lookup", "merge_sessions"]
 
 HOUR = pd.Timedelta(hours=1)
 REASON_SESSION = "another record of the same session (patient, day, procedure): counted in levels_treated"
@@ -64,6 +64,16 @@ def excluded(table: str, source: Any, row: Any, column: Any, value: Any, reason:
 def remarks(table: str, source: Any, row: Any, column: str, value: Any, remark: str) -> pd.DataFrame:
     frame = excluded(table, source, row, column, value, remark)
     return frame.rename(columns={"reason": "remark"})[REMARK_COLUMNS]
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each key (missing where absent), aligned to ``keys``; ``table`` is
+    deduplicated on its index first. (``Series.map`` with an all-missing key array fails in
+    pandas 3.)"""
+    table = table[~table.index.duplicated()]
+    table = table[table.index.notna()]
+    values = table.reindex(keys.astype(object).where(keys.notna(), None).to_numpy()).to_numpy()
+    return pd.Series(values, index=keys.index)
 
 
 def hours_between(later: pd.Series, earlier: pd.Series) -> pd.Series:

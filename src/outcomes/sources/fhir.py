@@ -582,24 +582,24 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
 
     # --- encounters: discharge, length of stay, site
     enc = _encounters(con, resolve).drop_duplicates("key").set_index("key")
-    los = asm.hours_between(procs["encounter"].map(enc["stop"]), procs["encounter"].map(enc["start"]))
+    los = asm.hours_between(asm.lookup(procs["encounter"], enc["stop"]), asm.lookup(procs["encounter"], enc["start"]))
     procs["length_of_stay_hours"] = los.where(los >= 0)
-    procs["discharge"] = _discharge(procs["encounter"].map(enc["class"]), procs["length_of_stay_hours"],
+    procs["discharge"] = _discharge(asm.lookup(procs["encounter"], enc["class"]), procs["length_of_stay_hours"],
                                     settings.encounter_class)
-    procs["site_id"] = procs["location"].fillna(procs["encounter"].map(enc["site"]))
+    procs["site_id"] = procs["location"].fillna(asm.lookup(procs["encounter"], enc["site"]))
 
     # --- patients: age, sex
     pats = _df(con, "SELECT key, t.gender AS gender, t.birthDate AS birth FROM t_Patient").drop_duplicates("key")
     pats = pats.set_index("key")
-    procs["sex"] = procs["patient_id"].map(pats["gender"]).astype("string")
-    procs["age"] = _age(procs["patient_id"].map(pats["birth"]), procs["procedure_date"])
+    procs["sex"] = asm.lookup(procs["patient_id"], pats["gender"]).astype("string")
+    procs["age"] = _age(asm.lookup(procs["patient_id"], pats["birth"]), procs["procedure_date"])
 
     # --- conditions: fracture date and etiology
     conds = _conditions(con, settings, resolve)
     fractures = conds[conds["etiology"].notna() & ~conds["void"]]
     fx = asm.fracture_for(procs, fractures, lookback_days=settings.fracture_lookback_days)
-    procs["fracture_date"] = procs["procedure_id"].map(fx["fracture_date"]) if not fx.empty else pd.NA
-    procs["etiology"] = procs["procedure_id"].map(fx["etiology"]) if not fx.empty else pd.NA
+    procs["fracture_date"] = asm.lookup(procs["procedure_id"], fx["fracture_date"]) if not fx.empty else pd.NA
+    procs["etiology"] = asm.lookup(procs["procedure_id"], fx["etiology"]) if not fx.empty else pd.NA
     partial = conds["onset_raw"].notna() & conds["onset_text"].isna() & conds["etiology"].notna()
     remarks = [asm.remarks("fhir:Condition", conds.loc[partial, "_source"], conds.loc[partial, "_row"],
                            "onsetDateTime", conds.loc[partial, "onset_raw"],
@@ -650,7 +650,7 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
             continue
         values, used = asm.link_nearest(part.assign(value=part["number"]), procs, remap,
                                         window_hours=window, horizon_hours=horizon)
-        procs[name] = procs["procedure_id"].map(values)
+        procs[name] = asm.lookup(procs["procedure_id"], values)
         used_fields |= set(part.index[used])
     unused = fields[~fields.index.isin(used_fields)]
     logs.append(asm.excluded(table, unused["_source"], unused["_row"], "code", unused["code_text"],
@@ -660,7 +660,7 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     base = assessments[(assessments["hours_after"] <= 0) & (assessments["hours_after"] >= -window)]
     base = base.sort_values(["procedure_id", "hours_after"], kind="stable").drop_duplicates("procedure_id", keep="last")
     scale = base["instrument"].astype(object).map({"nrs": 1.0, "vas10": 1.0, "vas100": 0.1}).astype(float)
-    procs["baseline_pain"] = procs["procedure_id"].map(pd.Series((base["pain"] * scale).to_numpy(),
+    procs["baseline_pain"] = asm.lookup(procs["procedure_id"], pd.Series((base["pain"] * scale).to_numpy(),
                                                                  index=base["procedure_id"].to_numpy()))
 
     # --- the other resource types: used or not

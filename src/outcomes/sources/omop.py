@@ -442,8 +442,8 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     read["omop:person"] = len(person)
     gender = pd.to_numeric(person["gender_concept_id"], errors="coerce").map(GENDER)
     sex = gender.fillna(person["gender_source_value"].astype("string"))
-    procs["sex"] = procs["patient_id"].map(sex).astype("string")
-    birth = pd.to_numeric(procs["patient_id"].map(person["year_of_birth"]), errors="coerce")
+    procs["sex"] = asm.lookup(procs["patient_id"], sex).astype("string")
+    birth = pd.to_numeric(asm.lookup(procs["patient_id"], person["year_of_birth"]), errors="coerce")
     year = pd.to_datetime(procs["procedure_date"], errors="coerce").dt.year
     procs["age"] = (year - birth).clip(upper=90).astype(float)  # Safe Harbor: over 89 shown as 90
 
@@ -469,9 +469,9 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         outpatient = kind == "outpatient"
         stayed = (hours >= _OUTPATIENT_MAX_HOURS) | (hours.isna() & (days >= 1))
         discharge = kind.mask(outpatient, "same_day").mask(outpatient & stayed, "overnight").replace("", pd.NA)
-        procs["length_of_stay_hours"] = procs["visit"].map(hours.where(hours >= 0)).astype(float)
-        procs["discharge"] = procs["visit"].map(discharge).astype("string")
-        procs["site_id"] = procs["visit"].map(_ids(visits["care_site_id"])).astype("string")
+        procs["length_of_stay_hours"] = asm.lookup(procs["visit"], hours.where(hours >= 0)).astype(float)
+        procs["discharge"] = asm.lookup(procs["visit"], discharge).astype("string")
+        procs["site_id"] = asm.lookup(procs["visit"], _ids(visits["care_site_id"])).astype("string")
         used_visits = set(procs["visit"].dropna())
         unused = visits[~visits.index.isin(used_visits)]
         logs.append(asm.excluded("omop:visit_occurrence", "visit_occurrence",
@@ -482,7 +482,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                         f"(SELECT po.provider_id FROM {source_from})")
         prov_site = pd.Series(_ids(prov["care_site_id"]).to_numpy(), index=_ids(prov["provider_id"]).to_numpy())
         prov_site = prov_site[~prov_site.index.duplicated()]
-        site = procs["physician_id"].map(prov_site).astype("string")
+        site = asm.lookup(procs["physician_id"], prov_site).astype("string")
         procs["site_id"] = procs["site_id"].fillna(site) if "site_id" in procs else site
 
     # --- conditions: fracture (date, etiology) and complications
@@ -520,8 +520,8 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         procs["links"] = [by_visit.get(v, []) if isinstance(v, str) else [] for v in procs["visit"]]
         fx = asm.fracture_for(procs, fractures, lookback_days=settings.fracture_lookback_days)
         if not fx.empty:
-            procs["fracture_date"] = procs["procedure_id"].map(fx["fracture_date"])
-            procs["etiology"] = procs["procedure_id"].map(fx["etiology"])
+            procs["fracture_date"] = asm.lookup(procs["procedure_id"], fx["fracture_date"])
+            procs["etiology"] = asm.lookup(procs["procedure_id"], fx["etiology"])
         comps = cond[is_comp & cond["etiology"].isna()]
         comp_visits = set(comps["visit"].dropna())
         procs["complication"] = procs["visit"].isin(comp_visits)
@@ -600,7 +600,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
             continue
         both = pd.concat([f.assign(_table=t) for t, f in parts], ignore_index=True)
         taken, used = asm.link_nearest(both, procs, remap, window_hours=window, horizon_hours=horizon)
-        procs[name] = procs["procedure_id"].map(taken)
+        procs[name] = asm.lookup(procs["procedure_id"], taken)
         unused = both[~both.index.isin(used)]
         for t, part in unused.groupby("_table"):
             logs.append(asm.excluded(t, part["_source"], part["_row"], "source_value", part["source_value"],
@@ -615,7 +615,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     base = assessments[(assessments["hours_after"] <= 0) & (assessments["hours_after"] >= -window)]
     base = base.sort_values(["procedure_id", "hours_after"], kind="stable").drop_duplicates("procedure_id", keep="last")
     scale = base["instrument"].astype(object).map({"nrs": 1.0, "vas10": 1.0, "vas100": 0.1}).astype(float)
-    procs["baseline_pain"] = procs["procedure_id"].map(pd.Series((base["pain"] * scale).to_numpy(),
+    procs["baseline_pain"] = asm.lookup(procs["procedure_id"], pd.Series((base["pain"] * scale).to_numpy(),
                                                                  index=base["procedure_id"].to_numpy()))
     for column in ("fracture_date", "etiology", "discharge", "length_of_stay_hours", "site_id"):
         if column not in procs:
