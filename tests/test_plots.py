@@ -176,6 +176,22 @@ def test_claims_chart_writes_each_verdict_and_shapes_it(claims):
     assert expected <= markers
 
 
+def test_claims_chart_leaves_out_what_would_disclose_small_counts(claims):
+    table = claims.table
+    drawn = plots.claims_chart(claims)
+    n_drawn = sum(len(ax.get_yticks()) for ax in drawn.axes)
+    # a threshold just above the smallest non-event count of a share hides that row only
+    shares = table[table["measure"].isin(["proportion", "relieved by"]) & table["events"].notna()
+                   & (table["role"] != "sensitivity") & (table["reading"] != "worst case")]
+    threshold = int((shares["n"] - shares["events"]).min()) + 1
+    hidden = (shares["events"] < threshold) | (shares["n"] - shares["events"] < threshold) | (shares["n"] < threshold)
+    fig = plots.claims_chart(claims, suppress_below=threshold)
+    assert sum(len(ax.get_yticks()) for ax in fig.axes) == n_drawn - int(hidden.sum())
+    assert f"counts under {threshold} would show" in fig.get_supxlabel()
+    none = plots.claims_chart(claims, suppress_below=10_000)
+    assert "Every result would show counts under 10000" in _texts(none)[0]
+
+
 def test_verdicts_that_share_a_colour_differ_in_shape():
     # colour is never the only cue (REPORT.md): same colour -> different marker and icon
     styles = plots.VERDICT_STYLES

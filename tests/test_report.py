@@ -264,7 +264,17 @@ def test_inconclusive_line_says_how_many_more_patients(small):
     assert inconclusive
     for claim_id in inconclusive:
         block = page.split(f'data-claim="{claim_id}"')[1].split('<div class="claim"')[0]
-        assert re.search(r"About [\d,]+ more patients would settle it", block), claim_id
+        assert re.search(r"About [\d,]+ more patients would settle it|Far more patients than these records hold",
+                         block), claim_id
+
+
+def test_settling_an_effect_close_to_none_is_not_given_an_absurd_number():
+    # half-width 0.3 around 0.01 from 100 patients: about 100 * (0.3 / 0.01)^2 = 90,000 -> "far more"
+    row = pd.Series({"estimate": 0.01, "ci_low": -0.29, "ci_high": 0.31, "n": 100, "measure": "risk difference"})
+    assert report._settle_direction(row) == 89_900
+    ratio = pd.Series({"estimate": 2.0, "ci_low": 0.5, "ci_high": 8.0, "n": 50, "measure": "odds ratio"})
+    # log scale: half-width log(4) = 2 * log(2) -> n' = 50 * 2^2 = 200, 150 more
+    assert report._settle_direction(ratio) == 150
 
 
 def test_closing_sentence(small):

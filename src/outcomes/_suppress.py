@@ -14,7 +14,7 @@ from typing import Any
 
 from .exceptions import InputError
 
-__all__ = ["check_suppress_below", "is_suppressed", "suppress"]
+__all__ = ["check_suppress_below", "hides_estimate", "is_suppressed", "suppress"]
 
 
 def check_suppress_below(value: Any) -> int:
@@ -62,3 +62,18 @@ def suppress(count: Any, below: int = 0) -> str:
     if is_suppressed(count, below):
         return f"<{below}"
     return f"{int(count):,}" if float(count).is_integer() else f"{count}"
+
+
+def hides_estimate(row: Any, below: int) -> bool:
+    """Whether a result row's estimate would disclose a small count: its n, or for a share its
+    events or non-events, under ``below`` (``row`` is a row of ``ClaimsResult.table``)."""
+    if not below:
+        return False
+    get = row.get if hasattr(row, "get") else (lambda key, default=None: default)
+    n, events, measure = get("n"), get("events"), get("measure")
+    if is_suppressed(n, below):
+        return True
+    if measure in ("proportion", "relieved by") and events is not None and not (
+            isinstance(events, float) and math.isnan(events)):
+        return is_suppressed(events, below) or is_suppressed(n - events, below)
+    return False

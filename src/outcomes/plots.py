@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 from cycler import cycler
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from . import formatting as fmt
-from ._suppress import check_suppress_below, suppress
+from ._suppress import check_suppress_below, hides_estimate, suppress
 from .exceptions import InputError
 from .proportions import proportion
 
@@ -161,6 +161,17 @@ def _percent_axis(axis: Any) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
 
 
+def _log_ticks(ax: Any) -> None:
+    """Plain ratio ticks (0.5, 1, 2, 5 ...) on a log x-axis, no 6x10^-1 minor labels."""
+    low, high = ax.get_xlim()
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500)
+             if low <= t <= high]
+    if len(ticks) > 7:
+        ticks = [t for t in ticks if t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _empty(fig: Figure, ax: Any, message: str) -> Figure:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=GREY)
     return fig
@@ -274,7 +285,7 @@ def _row_label(row: pd.Series) -> str:
     return text + (f"\n[{': '.join(extras)}]" if extras else "")
 
 
-def claims_chart(claims: Any) -> Figure:
+def claims_chart(claims: Any, *, suppress_below: int = 0) -> Figure:
     """Every claim as a dot and its 95% interval, the stated figure marked, the verdict in words.
 
     One panel per scale: shares of patients against the stated figure (dashed mark "stated 90%"),
@@ -286,6 +297,9 @@ def claims_chart(claims: Any) -> Figure:
     claims : ClaimsResult
         From :func:`outcomes.evaluate_claims`. Primary rows are drawn, with the per-procedure
         and adjusted secondary rows; worst-case and sensitivity readings are left to the table.
+    suppress_below : int, default 0
+        Rows whose estimate would disclose a count under this number (n, or a share's events or
+        non-events) are listed under the chart instead of drawn.
 
     Returns
     -------
@@ -303,11 +317,16 @@ def claims_chart(claims: Any) -> Figure:
     table = getattr(claims, "table", None)
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"`claims` must be a ClaimsResult from evaluate_claims; got {type(claims).__name__}.")
+    below = check_suppress_below(suppress_below)
     keep = (table["role"] == "primary") | (
         (table["role"] == "secondary") & (table["reading"] != "worst case")
         & (table["measure"] != "median hours to relief"))
     rows = table[keep].reset_index(drop=True)
-    rows = rows.assign(panel=rows.apply(_panel, axis=1))
+    # rows without a number are listed under the chart, not drawn as empty panels
+    missing = rows[(rows["verdict"] == "not assessable") | rows["estimate"].isna()]
+    small = rows[[hides_estimate(r, below) for _, r in rows.iterrows()]].drop(index=missing.index, errors="ignore")
+    rows = rows.drop(index=missing.index.union(small.index)).reset_index(drop=True)
+    rows = rows.assign(panel=rows.apply(_panel, axis=1) if len(rows) else pd.Series(dtype=str))
     order = [p for p in _PANEL_AXES if (rows["panel"] == p).any()]
     labels = [_row_label(r) for _, r in rows.iterrows()]
     # each row as tall as its wrapped label needs
@@ -316,7 +335,9 @@ def claims_chart(claims: Any) -> Figure:
     with _style():
         fig = Figure(figsize=(10.0, 0.9 + 0.5 * sum(spans) + 0.65 * len(order)), layout="constrained")
         if not order:
-            return _empty(fig, fig.add_subplot(), "No claims to show.")
+            message = (f"Every result would show counts under {below}; none is drawn." if len(small)
+                       else "No claim could be assessed in these records.")
+            return _empty(fig, fig.add_subplot(), message)
         axes = fig.subplots(len(order), 1, gridspec_kw={"height_ratios": [s + 1.0 for s in spans]}, squeeze=False)[:, 0]
         for ax, panel in zip(axes, order):
             sub = rows[rows["panel"] == panel].reset_index(drop=True)
@@ -354,10 +375,17 @@ def claims_chart(claims: Any) -> Figure:
                 ax.axvline(1.0, **_NULL)
                 finite = np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)], [0.8, 1.25]])
                 ax.set_xlim(max(finite.min() / 1.3, 1e-2), min(finite.max() * 1.3, 1e3))
-                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                _log_ticks(ax)
             else:
                 ax.axvline(0.0, **_NULL)
         axes[0].set_title("The clinic's statements against its records (dot: observed; bar: 95% interval)")
+        if len(missing):
+            names = list(dict.fromkeys(textwrap.shorten(str(v), 60, placeholder="...") for v in missing["statement"]))
+            note = "Not assessable in these records: " + "; ".join(names)
+        if len(small):
+            note = (note + ". " if len(missing) else "") + f"Not drawn, as counts under {below} would show: {len(small)} result(s)"
+        if len(missing) or len(small):
+            fig.supxlabel(note, fontsize=8.3, color="#555555", wrap=True)
     return fig
 
 
@@ -652,7 +680,7 @@ def odds_ratio_forest(odds: Any, *, outcome: str = "an overnight stay") -> Figur
         ax.set_xscale("log")
         finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], [0.5, 2.0]])
         ax.set_xlim(max(finite.min() / 1.3, 1e-2), min(finite.max() * 1.3, 1e3))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        _log_ticks(ax)
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.grid(axis="y", visible=False)
         ax.set_title("Odds ratios, mutually adjusted, with 95% intervals")

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from . import formatting as fmt
-from ._suppress import check_suppress_below, is_suppressed, suppress
+from ._suppress import check_suppress_below, hides_estimate, is_suppressed, suppress
 from .cohort import Cohort
 from .definitions import Definitions
 from .exceptions import IdentifiersAllowedWarning, InputError, OutcomesError
@@ -257,13 +257,7 @@ def _badge(verdict: str) -> str:
 
 def _hidden(row: pd.Series, below: int) -> bool:
     """Whether a row's estimate would disclose a small count (numerator, non-events or n under N)."""
-    if not below:
-        return False
-    if is_suppressed(row.get("n"), below):
-        return True
-    if row.get("measure") in ("proportion", "relieved by") and pd.notna(row.get("events")):
-        return is_suppressed(row["events"], below) or is_suppressed(row["n"] - row["events"], below)
-    return False
+    return hides_estimate(row, below)
 
 
 def _rows(claims: Any, claim_id: str) -> pd.DataFrame:
@@ -300,11 +294,17 @@ def _settle_text(claims: Any, claim_id: str, verdict: str, below: int) -> str:
         return ""
     rows = _rows(claims, claim_id)
     primary = rows[(rows["role"] == "primary") & (rows["verdict"] == "inconclusive")]
+    n = int(primary["n"].max()) if len(primary) and primary["n"].notna().any() else 0
+    # Beyond twenty times the patients at hand a number means little: say so instead.
+    far = ("Far more patients than these records hold would be needed to settle it: the observed value is very "
+           "close to the figure it is compared with.")
     more = [int(v) for v in primary["additional_to_settle"].dropna() if v > 0]
     if more:
-        return f"About {max(more):,} more patients would settle it."
+        return far if max(more) > 20 * max(n, 1) else f"About {max(more):,} more patients would settle it."
     guesses = [g for g in (_settle_direction(r) for _, r in primary.iterrows()) if g]
     if guesses:
+        if max(guesses) > 20 * max(n, 1):
+            return far
         return (f"About {max(guesses):,} more patients would settle it, if the effect stayed as observed "
                 "(a rough guide).")
     return "More patients would be needed to settle it."
@@ -444,6 +444,26 @@ _VERDICT_COLOURS = {"below": "#D55E00", "contradicted": "#D55E00", "above": "#00
                     "supported": "#009E73", "inconclusive": "#CC79A7", "not assessable": "#8C8C8C", "": "#555555"}
 
 
+def _svg_marker(x: float, y: float, verdict: str, colour: str) -> str:
+    """The verdict's shape, as in the claims chart (``plots.VERDICT_STYLES``): it reads in greyscale."""
+    r = 6.0
+    style = f'fill="{colour}" stroke="#000" stroke-width="1"'
+    points = {
+        "below": [(x - r, y - r * 0.8), (x + r, y - r * 0.8), (x, y + r)],
+        "above": [(x - r, y + r * 0.8), (x + r, y + r * 0.8), (x, y - r)],
+        "supported": [(x, y - r), (x + r, y), (x, y + r), (x - r, y)],
+        "inconclusive": [(x - r * 0.8, y - r * 0.8), (x + r * 0.8, y - r * 0.8), (x + r * 0.8, y + r * 0.8),
+                         (x - r * 0.8, y + r * 0.8)],
+    }.get(verdict)
+    if verdict == "contradicted":
+        d = r * 0.8
+        return (f'<path d="M{x - d:.1f},{y - d:.1f} L{x + d:.1f},{y + d:.1f} M{x + d:.1f},{y - d:.1f} '
+                f'L{x - d:.1f},{y + d:.1f}" stroke="{colour}" stroke-width="3.5"/>')
+    if points:
+        return f'<polygon points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in points)}" {style}/>'
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r - 0.5:.1f}" {style}/>'
+
+
 def _strip_svg(series: list[tuple], scale: str, ref: float | None, ref_label: str,
                extra: Sequence[tuple] = ()) -> str:
     """A small dot-and-interval strip: each series a bar and a dot, the reference as a dashed line.
@@ -499,7 +519,7 @@ def _strip_svg(series: list[tuple], scale: str, ref: float | None, ref_label: st
             parts.append(f'<line x1="{pos(lo):.1f}" y1="{y}" x2="{pos(hi):.1f}" y2="{y}" stroke="{colour}" '
                          'stroke-width="4" stroke-linecap="butt"/>')
         if np.isfinite(est):
-            parts.append(f'<circle cx="{pos(est):.1f}" cy="{y}" r="5.5" fill="{colour}" stroke="#000" stroke-width="1"/>')
+            parts.append(_svg_marker(pos(est), y, "" if grey else str(verdict), colour))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -962,9 +982,12 @@ def methods_html(claims: Any, definitions: Definitions | None = None) -> str:
         else:
             items.append(f"<li><strong>{_esc(claim.statement)}</strong>: not assessable in these records.</li>")
     out.append("<h3>Statistical methods</h3><ul>" + "".join(items) + "</ul>")
+    margins = sorted({c.margin for c in claims.claims if c.stated is not None})
+    within = (f"within {100 * margins[0]:g} percentage points of it" if len(margins) == 1
+              else "within the claim's margin (" + ", ".join(f"{100 * m:g}" for m in margins) + " percentage points)")
     out.append('<p>Intervals are 95% confidence intervals. A verdict comes from the interval set against the stated '
                "figure, never from a p-value alone: BELOW or ABOVE when the whole interval lies under or over it; "
-               "CONSISTENT when it contains the figure and lies within 5 percentage points of it; INCONCLUSIVE when "
+               f"CONSISTENT when it contains the figure and lies {within}; INCONCLUSIVE when "
                "it contains the figure but is wider; for a claim that one thing is better than another, SUPPORTED or "
                "CONTRADICTED when the whole interval lies on one side of no difference. Holm-adjusted p-values "
                "across the primary results are shown beside the raw ones.</p>")
@@ -1054,10 +1077,10 @@ def flow_figure(cohort: Cohort, *, suppress_below: int = 0) -> Any:
     return records_flow(cohort.flow(), cohort.exclusion_counts(), suppress_below=suppress_below)
 
 
-def claims_figure(claims: Any) -> Any:
+def claims_figure(claims: Any, *, suppress_below: int = 0) -> Any:
     """:func:`outcomes.plots.claims_chart` of a ClaimsResult."""
     from .plots import claims_chart
-    return claims_chart(claims)
+    return claims_chart(claims, suppress_below=suppress_below)
 
 
 def _stated(claims: Any, kind: str, default: float | None = None) -> float | None:
