@@ -217,6 +217,16 @@ def test_fracture_age_bins_use_wilson_intervals(endpoints):
     assert any(np.allclose(line.get_xdata(), 6.0) for line in ax.lines if len(set(line.get_xdata())) == 1)
 
 
+def test_fracture_age_bins_under_the_threshold_are_not_drawn(endpoints):
+    data = endpoints[["fracture_age_days", "success"]].dropna()
+    sizes = pd.Series(np.minimum(np.floor(data["fracture_age_days"] / 7), 16)).value_counts()
+    threshold = int(sizes.median())
+    fig = plots.success_by_fracture_age(endpoints, suppress_below=threshold)
+    points = next(line for line in fig.axes[0].lines if line.get_marker() == "o")
+    assert len(points.get_xdata()) == int((sizes >= threshold).sum()) < len(sizes)
+    assert f"<{threshold}" in _texts(fig)
+
+
 def test_odds_ratio_forest(claims):
     fit = claims.details["overnight_reasons"]["odds_ratios"]
     fig = plots.odds_ratio_forest(fit)

@@ -277,6 +277,19 @@ def test_settling_an_effect_close_to_none_is_not_given_an_absurd_number():
     assert report._settle_direction(ratio) == 150
 
 
+def test_counts_in_notes_and_texts_are_suppressed_too(small):
+    _, ep, _ = small
+    tiny = evaluate_claims(ep.iloc[:24])
+    pages = [report.summary_html(tiny, suppress_below=11), report.table_html(report.scorecard(tiny, suppress_below=11)),
+             report.evidence_html(tiny, suppress_below=11)]
+    plain = [report.summary_html(tiny), report.table_html(report.scorecard(tiny))]
+    small_count = re.compile(r"(?<![\d.,<])(?:[0-9]|10)(?= patients| with,| without| relieved|, (?:vertebro|kypho)plasty)")
+    assert any(small_count.search(page) for page in plain)  # the notes do carry small counts ...
+    for page in pages:
+        assert not small_count.search(page), small_count.search(page)  # ... and suppression hides them
+    assert "&lt;11" in pages[0]
+
+
 def test_closing_sentence(small):
     _, _, claims = small
     row = claims.headline("success_rate")

@@ -562,7 +562,7 @@ def success_by_fracture_age(
         Fracture ages from this many bins on are pooled into one open bin.
     confidence_level : float, default 0.95
     suppress_below : int, default 0
-        Bin sizes under this are written ``"<N"``.
+        Bin sizes under this are written ``"<N"`` and those bins are not drawn.
 
     Returns
     -------
@@ -603,8 +603,12 @@ def success_by_fracture_age(
         lo, hi = np.array([c.low for c in ci]), np.array([c.high for c in ci])
         early_weeks = early_max_days / bin_days
         ax.axvspan(0, early_weeks, color=OKABE_ITO["bluish_green"], alpha=0.07, linewidth=0)
-        ax.vlines(x, lo, hi, color="#333333", linewidth=1.6)
-        ax.plot(x, rate, "o", color="black", markersize=6, label="weekly bin, 95% interval")
+        shown = counts["n"].to_numpy() >= max(below, 1)  # a bin of fewer than N patients is not drawn
+        ax.vlines(x[shown], lo[shown], hi[shown], color="#333333", linewidth=1.6)
+        ax.plot(x[shown], rate[shown], "o", color="black", markersize=6, label="weekly bin, 95% interval")
+        if not shown.all():
+            ax.annotate(f"bins of fewer than {below} patients are not drawn", xy=(0.99, 0.11), xycoords="axes fraction",
+                        ha="right", fontsize=8, color="#555555")
         ax.axvline(early_weeks, **_MARK)
         ax.annotate(f"{early_weeks:g} weeks", xy=(early_weeks, 0.02), xytext=(3, 0), textcoords="offset points",
                     fontsize=8.5)

@@ -255,6 +255,26 @@ def _badge(verdict: str) -> str:
             f'<span class="icon" aria-hidden="true">{_ICONS.get(verdict, "")}</span> {_esc(verdict.upper())}</span>')
 
 
+_COUNT = re.compile(
+    r"(?<![\d.,])(?<!than )(?<!least )(?<!ASA )(?<!class )"   # not a threshold or a class
+    r"(\d{1,3}(?:,\d{3})+|\d+)(?![.,]?\d)"                     # a whole number, 1,234 style allowed
+    r"(?!\s*(?:%|hours?\b|years?\b|weeks?\b|days?\b|months?\b|points?\b|percent|degrees?\b|h\b|needed))")
+
+
+def _counts_hidden(text: Any, below: int) -> str:
+    """Free text from the results (notes, warnings) with every count under ``below`` shown as "<N".
+
+    Numbers that are times, percentages, points or thresholds ("at least 10 needed") are kept.
+
+    >>> _counts_hidden("Only 7 patients have this outcome (at least 10 needed); 83% of 433 at 1 year.", 11)
+    'Only <11 patients have this outcome (at least 10 needed); 83% of 433 at 1 year.'
+    """
+    text = str(text)
+    if not below:
+        return text
+    return _COUNT.sub(lambda m: suppress(int(m.group(1).replace(",", "")), below), text)
+
+
 def _hidden(row: pd.Series, below: int) -> bool:
     """Whether a row's estimate would disclose a small count (numerator, non-events or n under N)."""
     return hides_estimate(row, below)
@@ -316,7 +336,7 @@ def _numbers_text(claims: Any, claim: Any, below: int) -> str:
     primary = rows[rows["role"] == "primary"]
     head = primary.iloc[0] if len(primary) else rows.iloc[0]
     if len(primary) and (primary["verdict"] == "not assessable").all() and claim.kind not in ("kept_by",):
-        return _esc(" ".join(dict.fromkeys(str(n) for n in primary["note"] if n)))
+        return _esc(_counts_hidden(" ".join(dict.fromkeys(str(n) for n in primary["note"] if n)), below))
     hide = "counts too small to show"
     if claim.kind == "proportion":
         qualifier = _ENDPOINT_WORDS.get(str(claim.endpoint), "")
@@ -352,7 +372,7 @@ def _numbers_text(claims: Any, claim: Any, below: int) -> str:
         parts = []
         for _, r in rows.iterrows():
             if r["verdict"] == "not assessable":
-                parts.append(str(r["note"]))
+                parts.append(_counts_hidden(r["note"], below))
             else:
                 parts.append(f"at {r['reading']} {fmt.percent(r['estimate'])} still relieved "
                              f"(95% CI {fmt.interval(r['ci_low'], r['ci_high'])}; {suppress(r['events'], below)} "
@@ -405,12 +425,12 @@ def _numbers_text(claims: Any, claim: Any, below: int) -> str:
         bits = []
         for _, r in primary.iterrows():
             if r["verdict"] == "not assessable":
-                bits.append(f"{_words(r['reading'])}: {r['note']}")
+                bits.append(f"{_words(r['reading'])}: {_counts_hidden(r['note'], below)}")
             else:
                 bits.append(f"{_words(r['reading'])} {_signed(r['estimate'])}{_unit(r['reading'])} "
                             f"(95% CI {_span(r['ci_low'], r['ci_high'])})")
         return _esc(f"{str(claim.group).capitalize()} minus {claim.reference}: " + "; ".join(bits) + ".")
-    return _esc(str(head.get("note", "")))
+    return _esc(_counts_hidden(head.get("note", ""), below))
 
 
 # ---- the dot-and-interval strip (inline SVG, crisp at any size, readable in greyscale) ----------
@@ -883,7 +903,7 @@ def scorecard(claims: Any, *, suppress_below: int = 0) -> pd.DataFrame:
             "verdict": str(r["verdict"]).upper() if r["verdict"] else "-",
             "p": _p(r["p_value"]),
             "Holm p": _p(r["p_holm"]),
-            "method": r["method"] or r["note"],
+            "method": r["method"] or _counts_hidden(r["note"], below),
         })
     return pd.DataFrame(out, columns=["claim", "population", "reading", "n", "observed", "95% CI", "stated", "verdict",
                                       "p", "Holm p", "method"])  # the claim is named on its first row only
@@ -1049,7 +1069,7 @@ def limitations_html(cohort: Cohort, endpoints: pd.DataFrame, definitions: Defin
     if not cohort.remarks.empty:
         items.append(f"{suppress(len(cohort.remarks), below)} unreadable optional values were set to missing (see Records).")
     for note in dict.fromkeys(str(x) for x in notes if x):
-        items.append(f"Statistical note: {note}")
+        items.append(f"Statistical note: {_counts_hidden(note, below)}")
     if claims is not None:
         na = [c.statement for c in claims.claims if claims.verdicts().get(c.id) == "not assessable"]
         if na:
