@@ -649,7 +649,7 @@ def comparison_html(own: Any, clinic: Any, *, label: str, suppress_below: int = 
             f'<div class="numbers"><strong>{_esc(label)}:</strong> {_numbers_text(own, claim, below)}'
             + (f' <span class="settle">{_esc(settle)}</span>' if settle else "")
             + f'<br/><span class="clinic"><strong>Clinic:</strong> {_numbers_text(clinic, claim, below)} '
-            f'({_esc(clinic_v.get(claim.id, "not assessable"))})</span></div>'
+            f'Clinic verdict: {_esc(clinic_v.get(claim.id, "not assessable").upper())}.</span></div>'
             + (_strip_svg(series, scale, ref, ref_label, extra=cseries) if series else "") + "</div>")
     blocks.append("</div>")
     return "\n".join(blocks)
@@ -1016,6 +1016,15 @@ def methods_html(claims: Any, definitions: Definitions | None = None) -> str:
     return "\n".join(out)
 
 
+def _of(count: int, total: int, below: int, noun: str) -> str:
+    """ "75 of 800 patients (9%)", or "<11 of 800 patients" when the count is suppressed (its share
+    would give it away)."""
+    text = f"{suppress(count, below)} of {suppress(total, below)} {noun}"
+    if is_suppressed(count, below) or not total:
+        return text
+    return f"{text} ({fmt.percent(count / total)})"
+
+
 def limitations_html(cohort: Cohort, endpoints: pd.DataFrame, definitions: Definitions | None = None, *,
                      claims: Any = None, notes: Iterable[str] = (), suppress_below: int = 0) -> str:
     """Limitations written from the data: follow-up lost, missing 4-week scores, visit spacing,
@@ -1027,24 +1036,26 @@ def limitations_html(cohort: Cohort, endpoints: pd.DataFrame, definitions: Defin
     items = []
     no_base = int(ep["baseline_pain"].isna().sum()) if "baseline_pain" in ep else 0
     if no_base:
-        items.append(f"{suppress(no_base, below)} of {suppress(n, below)} procedures ({fmt.percent(no_base / n)}) have "
+        items.append(f"{_of(no_base, n, below, 'procedures')} have "
                      "no baseline pain score and cannot show relief.")
     evaluable = ep["baseline_pain"].notna() if "baseline_pain" in ep else pd.Series(True, index=ep.index)
     missing = int((ep["success"].isna() & evaluable).sum()) if "success" in ep else 0
     n_eval = int(evaluable.sum())
     if n_eval:
         weeks = f"{d.success_window_low_hours / 168:g} and {d.success_window_high_hours / 168:g} weeks"
-        items.append(f"{suppress(missing, below)} of {suppress(n_eval, below)} patients ({fmt.percent(missing / n_eval)}) "
+        items.append(f"{_of(missing, n_eval, below, 'patients')} "
                      f"have no pain score between {weeks}, so their 4-week success is unknown; the success rate is "
                      "shown for those with a score and again counting them as failures (worst case).")
     if "last_followup_hours" in ep:
         last = ep["last_followup_hours"]
         lost_week = int(((last < 168) | last.isna()).sum())
         year = int((last >= 8766 * 0.95).sum())
-        items.append(f"Follow-up: {suppress(lost_week, below)} procedures ({fmt.percent(lost_week / n)}) have no pain "
-                     f"score from one week on; {suppress(year, below)} ({fmt.percent(year / n)}) were followed for about "
+        items.append(f"Follow-up: {_of(lost_week, n, below, 'procedures')} have no pain "
+                     f"score from one week on; {_of(year, n, below, 'procedures')} were followed for about "
                      "a year or longer. Patients who stop coming may differ from those who return.")
     scores = cohort.assessments
+    if "procedure_id" in ep:  # only the procedures this report is about (one physician's in a review)
+        scores = scores[scores["procedure_id"].isin(ep["procedure_id"])]
     week = scores[(scores["hours_after"] > 0) & (scores["hours_after"] <= 168)].sort_values(["procedure_id", "hours_after"])
     if len(week):
         per = week.groupby("procedure_id", sort=False).size()
