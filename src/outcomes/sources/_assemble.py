@@ -185,10 +185,12 @@ def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str]
     used = pd.concat([follow, base[last]], ignore_index=True)
     earlier = free["_i"].isin(base.loc[~last, "_i"]) & ~free["_i"].isin(used["_i"])
     nowhere = ~free["_i"].isin(used["_i"]) & ~earlier
+    # the time as the record gives it (FHIR: the effective[x] text), else as ISO text
+    shown = free["effective"] if "effective" in free else free["t"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     logs.append(excluded(table, free.loc[earlier, "_source"], free.loc[earlier, "_row"], "effective",
-                         free.loc[earlier, "t"].astype("string"), REASON_EARLIER_BASELINE))
+                         shown[earlier], REASON_EARLIER_BASELINE))
     logs.append(excluded(table, free.loc[nowhere, "_source"], free.loc[nowhere, "_row"], "effective",
-                         free.loc[nowhere, "t"].astype("string"), REASON_UNLINKED))
+                         shown[nowhere], REASON_UNLINKED))
     timed = used.merge(free.drop(columns=["t"]), on="_i", how="left")
     keep = ["procedure_id", "hours_after", "pain", "instrument", "_source", "_row", "_i"]
     out = pd.concat([linked[keep], timed[keep]], ignore_index=True)

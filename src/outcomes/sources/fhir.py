@@ -577,6 +577,13 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     # --- procedures: codes, sessions
     procs, proc_logs = _procedures(con, settings, resolve)
     logs += proc_logs
+    if procs.empty:
+        left = pd.concat([f for f in proc_logs if not f.empty] or [pd.DataFrame(columns=["value"])])
+        seen = ", ".join(left["value"].dropna().astype(str).value_counts().index[:5])
+        raise InputError(
+            f"FHIR export {label} must have Procedure resources with a vertebroplasty or kyphoplasty code (CPT "
+            f"22510-22515, or codes added under [fhir] in the mapping file); found none"
+            + (f" (codes seen: {seen})" if seen else "") + ".")
     procs, session_log, remap = asm.merge_sessions(procs, table="fhir:Procedure", merge=settings.merge_same_session)
     logs.append(session_log)
 
@@ -641,6 +648,12 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     assessments, link_log = asm.link_scores(pain, procs, remap, table=table, window_hours=window,
                                             horizon_hours=horizon)
     logs.append(link_log)
+    if assessments.empty:
+        left = pd.concat([f for f in logs if not f.empty and (f["table"] == table).any()] or [pd.DataFrame(columns=["reason"])])
+        why = "; ".join(f"{n} {r}" for r, n in left.loc[left["table"] == table, "reason"].value_counts().items()) if len(left) else ""
+        raise InputError(
+            f"FHIR export {label} must have pain scores (Observations coded LOINC 72514-3, or codes under [fhir] pain) "
+            f"linked to its procedures; found none" + (f" (left out: {why})" if why else "") + ".")
 
     fields = obs[is_field]
     used_fields: set = set()
