@@ -119,6 +119,8 @@ class _Database:
         if kind == "duckdb":
             import duckdb
             self.con = duckdb.connect(str(path))
+            # a file cdm.duckdb is the catalog "cdm": qualify a schema of that name with the catalog
+            self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
         else:
             if schema not in (None, "main"):
                 raise InputError(f"`schema` must be None for a SQLite file (it has one schema); got {schema!r}.")
@@ -145,6 +147,8 @@ class _Database:
         self.con.close()
 
     def name(self, table: str) -> str:
+        if self.schema and self.kind == "duckdb":
+            return f'"{self.catalog}"."{self.schema}".{table}'
         return f'"{self.schema}".{table}' if self.schema else table
 
     def query(self, sql: str) -> pd.DataFrame:
@@ -173,16 +177,21 @@ class _Database:
         if self.kind == "sqlite":
             frame = self.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
             return {n.lower() for n in frame["name"]}
-        where = f"table_schema = '{_quote(self.schema)}'" if self.schema else (
-            "table_schema = current_schema()" if self.kind == "postgres" else "table_schema = current_schema()")
+        where = self._where()
         frame = self.query(f"SELECT table_name FROM information_schema.tables WHERE {where}")
         return {n.lower() for n in frame["table_name"]} if not frame.empty else set()
+
+    def _where(self) -> str:
+        where = f"table_schema = '{_quote(self.schema)}'" if self.schema else "table_schema = current_schema()"
+        if self.kind == "duckdb":
+            where += f" AND table_catalog = '{_quote(self.catalog)}'"
+        return where
 
     def columns(self, table: str) -> set[str]:
         if self.kind == "sqlite":
             frame = self.query(f"PRAGMA table_info({table})")
             return {n.lower() for n in frame["name"]}
-        where = f"table_schema = '{_quote(self.schema)}'" if self.schema else "table_schema = current_schema()"
+        where = self._where()
         frame = self.query(f"SELECT column_name FROM information_schema.columns WHERE {where} "
                            f"AND table_name = '{_quote(table)}'")
         return {n.lower() for n in frame["column_name"]} if not frame.empty else set()
@@ -288,7 +297,8 @@ def _classify(frame: pd.DataFrame, rows: list[tuple], value_columns: list[str], 
     if source in frame:
         text = _source_code(frame[source]).str.upper()
         result = result.fillna(text.map(code_pos).astype("Int64"))
-        token = frame[source].astype("string").str.upper().str.extract(r"(\d{5}|\d{4,6}-\d)", expand=False)
+        token = frame[source].astype("string").str.upper().str.extract(r"(?<![\dA-Z])(\d{5}|\d{4,6}-\d)(?![\dA-Z])",
+                                                                         expand=False)
         result = result.fillna(token.map(code_pos).astype("Int64"))
     for vocab_col, code_col in concepts:
         if vocab_col in frame and code_col in frame:
@@ -833,7 +843,9 @@ def write_omop(
                           link=link_measurements, mixed=pain_encoding == "mixed")
     db = _Database(target, schema, create=True)
     try:
-        if schema and db.kind != "sqlite":
+        if schema and db.kind == "duckdb":
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{db.catalog}"."{schema}"')
+        elif schema and db.kind == "postgres":
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         for table, frame in tables.items():
             db.execute(f"DROP TABLE IF EXISTS {db.name(table)}")

@@ -1,0 +1,205 @@
+"""OMOP CDM v5.4 databases in (outcomes.sources.omop): DuckDB, SQLite and a real PostgreSQL server.
+
+The PostgreSQL tests need a server: .ci/run installs Debian's postgresql package, starts a cluster
+and sets OUTCOMES_TEST_POSTGRES_URL; without that variable (a developer machine without the
+server) they are skipped, saying so. Each test works in its own schema and drops it afterwards.
+
+Concept ids: gender 8532 FEMALE / 8507 MALE, visit 9201 inpatient / 9202 outpatient, type 32817
+EHR, and 1147082 "procedure_occurrence.procedure_occurrence_id" as the event field of a
+measurement linked to a procedure (OMOP CDM v5.4, measurement_event_id).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import duckdb
+import pandas as pd
+import pytest
+
+from outcomes import InputError
+from outcomes.cli import main
+from outcomes.sources import load_omop, write_omop
+from outcomes.synthetic import to_omop
+from sources_support import assert_rows_accounted, assert_same_results, reference, simulated
+
+POSTGRES_URL = os.environ.get("OUTCOMES_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="OUTCOMES_TEST_POSTGRES_URL is not set (.ci/run starts PostgreSQL and sets it)",
+)
+
+
+@pytest.fixture
+def pg_schema():
+    """A fresh schema on the test server, dropped afterwards."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(params=["duckdb", "sqlite", pytest.param("postgres", marks=needs_postgres)])
+def target(request, tmp_path):
+    """(url_or_path, schema) of an empty database of each kind."""
+    if request.param == "duckdb":
+        return tmp_path / "cdm.duckdb", None
+    if request.param == "sqlite":
+        return tmp_path / "cdm.sqlite", None
+    return POSTGRES_URL, request.getfixturevalue("pg_schema")
+
+
+def _id_maps(procedures: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Canonical ids -> OMOP ids as write_omop numbers them (position or order of appearance)."""
+    def numbered(values):
+        return {v: str(k + 1) for k, v in enumerate(pd.unique(values))}
+    return {"procedure_id": numbered(procedures["procedure_id"]), "patient_id": numbered(procedures["patient_id"]),
+            "physician_id": numbered(procedures["physician_id"]), "site_id": numbered(procedures["site_id"])}
+
+
+# ---- round trips: the same simulated cohort through CSV and OMOP --------------------------------
+
+def test_round_trip_gives_the_csv_endpoints_and_claims(target, tmp_path):
+    procedures, assessments = simulated(300, seed=21, data_errors=6)
+    expected = reference(procedures, assessments, tmp_path)
+    url, schema = target
+    counts = write_omop(procedures, assessments, url, schema=schema)  # four pain encodings in turn
+    assert counts["procedure_occurrence"] > len(procedures)  # add-on rows for the extra levels
+    cohort = load_omop(url, schema=schema)
+    assert_same_results(expected, cohort, ids=_id_maps(procedures))
+    assert_rows_accounted(cohort)
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["omop:procedure_occurrence", "analysed"] == len(procedures)
+    assert flow.loc["omop:observation", "read"] > 0 and flow.loc["omop:measurement", "read"] > 0
+
+
+@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=needs_postgres)])
+def test_round_trip_linked_by_time_in_a_named_schema(backend, tmp_path, request):
+    procedures, assessments = simulated(300, seed=22, p_second_procedure=0.0)
+    expected = reference(procedures, assessments, tmp_path)
+    url = tmp_path / "cdm.duckdb" if backend == "duckdb" else POSTGRES_URL
+    schema = "cdm" if backend == "duckdb" else request.getfixturevalue("pg_schema")
+    to_omop(procedures, assessments, url, schema=schema, link_measurements=False, pain_encoding="number")
+    assert_same_results(expected, load_omop(url, schema=schema), ids=_id_maps(procedures))
+    with pytest.raises(InputError, match="must have the tables person, procedure_occurrence; found no tables in schema"):
+        load_omop(url, schema=f"{schema}_elsewhere")
+
+
+# ---- what is selected and what is left out ------------------------------------------------------
+
+@pytest.fixture
+def small_db(tmp_path):
+    """Two procedures written by write_omop, then rows a real warehouse also holds."""
+    procedures = pd.DataFrame({
+        "procedure_id": ["P1", "P2"], "patient_id": ["A", "B"], "procedure": ["kyphoplasty", "vertebroplasty"],
+        "procedure_date": ["2023-03-01", "2023-05-10"], "fracture_date": ["2023-02-10", "2023-04-20"],
+        "levels_treated": [2, 1], "etiology": ["osteoporosis", "trauma"], "age": [75, 93], "sex": ["F", "M"],
+        "discharge": ["same_day", "admitted"], "length_of_stay_hours": [6.0, 72.0],
+        "complication": [True, False], "physician_id": ["D1", "D2"], "site_id": ["north", "north"],
+    })
+    assessments = pd.DataFrame({"procedure_id": ["P1", "P1", "P1", "P2", "P2"],
+                                "hours_after": [-20, 4, 48, -10, 24], "pain": [8, 4, 2, 7, 3]})
+    path = tmp_path / "cdm.duckdb"
+    write_omop(procedures, assessments, path, link_measurements=False, pain_encoding="number")
+    con = duckdb.connect(str(path))
+    con.execute("""
+        INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, procedure_concept_id, procedure_date,
+            procedure_type_concept_id, procedure_source_value, visit_occurrence_id, quantity) VALUES
+          (901, 2, 0, DATE '2023-06-01', 32817, '27447', NULL, 1),          -- knee: not selected
+          (902, 2, 0, DATE '2023-06-02', 32817, '225100', NULL, 1),         -- looks like 22510, is not
+          (903, 1, 99999, DATE '2023-09-01', 32817, NULL, NULL, 1);         -- a local concept id
+        INSERT INTO measurement (measurement_id, person_id, measurement_concept_id, measurement_date,
+            measurement_datetime, measurement_type_concept_id, value_as_number, measurement_source_value,
+            value_source_value) VALUES
+          (901, 1, 0, DATE '2023-03-04', TIMESTAMP '2023-03-04 00:00:00', 32817, NULL, '72514-3', 'LA10137-0'),
+          (902, 1, 0, DATE '2023-03-05', TIMESTAMP '2023-03-05 00:00:00', 32817, NULL, '72514-3', NULL),
+          (903, 1, 0, DATE '2019-01-01', TIMESTAMP '2019-01-01 00:00:00', 32817, 5, '72514-3', NULL),
+          (904, 1, 0, DATE '2023-03-02', TIMESTAMP '2023-03-02 00:00:00', 32817, 80, '8867-4', NULL);
+        INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id,
+            condition_start_date, condition_type_concept_id, condition_source_value, visit_occurrence_id) VALUES
+          (901, 1, 0, DATE '2020-01-01', 32817, 'M80.08XA', NULL);          -- an older fracture
+    """)
+    con.close()
+    return path
+
+
+def test_procedure_fields_from_visits_conditions_and_persons(small_db):
+    p = load_omop(small_db).procedures.set_index("procedure_id")
+    one, two = p.loc["1"], p.loc["2"]
+    assert (one["procedure"], two["procedure"]) == ("kyphoplasty", "vertebroplasty")
+    assert one["levels_treated"] == 2 and two["levels_treated"] == 1  # 22513 + an add-on 22515 of quantity 1
+    assert (one["discharge"], one["length_of_stay_hours"]) == ("same_day", 6.0)  # 9202, six hours
+    assert (two["discharge"], two["length_of_stay_hours"]) == ("admitted", 72.0)  # 9201
+    assert one["complication"] and not two["complication"]  # T81.89XA in the visit
+    assert one["fracture_age_days"] == 19 and one["etiology"] == "osteoporosis"  # the visit's M80.08XA, not 2020's
+    assert two["fracture_age_days"] == 20 and two["etiology"] == "trauma"
+    assert (one["age"], two["age"]) == (75, 90)  # year of birth 2023 - 93 = 1930: shown as 90
+    assert (one["sex"], two["sex"]) == ("F", "M")
+    assert one["physician_id"] == "1" and one["site_id"] == "1"
+
+
+def test_records_left_out_are_named_with_their_reason(small_db):
+    cohort = load_omop(small_db)
+    log = cohort.exclusions.set_index(["table", "row"])["reason"]
+    assert log[("omop:procedure_occurrence", 902)].startswith("unknown code")
+    assert log[("omop:procedure_occurrence", 3)].startswith("another record of the same session")  # the add-on
+    assert log[("omop:measurement", 902)].startswith("no pain score")
+    assert log[("omop:measurement", 903)].startswith("unlinked")
+    assert log[("omop:condition_occurrence", 901)].startswith("not the fracture")
+    # selected in the database: codes that contain a known code; the knee (27447) and a bare local
+    # concept id (903, not configured) are never read
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["omop:procedure_occurrence"].tolist() == [4, 2, 2]
+    # the LL2335-9 answer in value_source_value: LA10137-0 is 5
+    a = cohort.assessments
+    assert a[(a.procedure_id == "1") & (a.hours_after == 72)]["pain"].tolist() == [5.0]
+    assert_rows_accounted(cohort)
+
+
+def test_concept_ids_from_the_mapping_file(small_db, tmp_path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[omop]\nvertebroplasty = ["omop|99999"]\n')
+    cohort = load_omop(small_db, mapping=mapping)
+    assert "903" in cohort.procedures["procedure_id"].tolist()
+
+
+def test_cli_validate_reads_an_omop_database(small_db, capsys):
+    assert main(["validate", "--omop", str(small_db)]) == 0
+    out = capsys.readouterr().out
+    assert "omop:procedure_occurrence (OMOP cdm.duckdb): read 4, analysed 2, excluded 2" in out
+
+
+@needs_postgres
+def test_cli_validate_reads_postgres_without_printing_the_password(pg_schema, capsys):
+    procedures, assessments = simulated(120, seed=23)
+    write_omop(procedures, assessments, POSTGRES_URL, schema=pg_schema)
+    assert main(["validate", "--omop", POSTGRES_URL, "--schema", pg_schema]) == 0
+    out = capsys.readouterr().out
+    assert "procedures (OMOP postgresql://" in out and "read 120, analysed 120" in out
+    password = POSTGRES_URL.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
+    assert not password or f":{password}@" not in out
+
+
+def test_input_validation(tmp_path):
+    with pytest.raises(InputError, match="must name an existing database file"):
+        load_omop(tmp_path / "nowhere.duckdb")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(InputError, match=r"`url_or_path` must be a postgresql:// URL, a DuckDB file"):
+        load_omop(tmp_path / "x.txt")
+    (tmp_path / "x.sqlite").write_bytes(b"")
+    with pytest.raises(InputError, match="`schema` must be None for a SQLite file"):
+        load_omop(tmp_path / "x.sqlite", schema="cdm")
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    with pytest.raises(InputError, match="must have the tables person, procedure_occurrence; found no tables"):
+        load_omop(tmp_path / "empty.duckdb")
+    with pytest.raises(InputError, match="`pain_encoding` must be 'mixed' or 'number'"):
+        write_omop(pd.DataFrame(), pd.DataFrame(), tmp_path / "w.duckdb", pain_encoding="text")
+
+
+@needs_postgres
+def test_unreachable_server_is_one_clear_line():
+    with pytest.raises(InputError, match="connecting to postgresql://nobody@127.0.0.1:1/none failed"):
+        load_omop("postgresql://nobody:secret@127.0.0.1:1/none")
