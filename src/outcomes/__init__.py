@@ -21,6 +21,8 @@ from .exceptions import (
 )
 from .loading import load_records
 from .mapping import Mapping
+from .monitoring import ControlChartResult, CusumResult, FunnelResult, control_chart, cusum, funnel
+from .report import render_report
 
 __version__ = "0.1.0"
 
@@ -28,8 +30,11 @@ __all__ = [
     "Claim",
     "ClaimsResult",
     "Cohort",
+    "ControlChartResult",
+    "CusumResult",
     "Definitions",
     "DefinitionsError",
+    "FunnelResult",
     "IdentifiersAllowedWarning",
     "InputError",
     "Mapping",
@@ -37,10 +42,14 @@ __all__ = [
     "PrivacyError",
     "StatisticalWarning",
     "__version__",
+    "control_chart",
+    "cusum",
     "derive_endpoints",
     "evaluate_claims",
+    "funnel",
     "load_claims",
     "load_evidence",
     "load_records",
+    "render_report",
     "stats",
 ]

@@ -7,9 +7,12 @@ stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .exceptions import IdentifiersAllowedWarning, OutcomesError
@@ -18,8 +21,13 @@ __all__ = ["main"]
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("procedures", help="procedures table (CSV, .xlsx or .parquet)")
+    parser.add_argument("procedures", nargs="?",
+                        help="procedures table (CSV, .xlsx or .parquet); or give --fhir or --omop instead")
     parser.add_argument("--assessments", metavar="FILE", help="pain scores, long or wide")
+    parser.add_argument("--fhir", metavar="DIR", help="a FHIR Bulk Data export (folder of NDJSON files) or a Bundle")
+    parser.add_argument("--omop", metavar="URL",
+                        help="an OMOP CDM database: postgresql://user@host/db, or a .duckdb or .sqlite file")
+    parser.add_argument("--schema", metavar="NAME", help="the OMOP CDM schema (with --omop)")
     parser.add_argument("--mapping", metavar="FILE", help="TOML mapping of the clinic's columns and codes")
     parser.add_argument("--definitions", metavar="FILE", help="TOML definitions (relief, success, ...)")
     parser.add_argument("--allow-identifiers", action="store_true",
@@ -41,17 +49,70 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", metavar="DIR", required=True, help="folder to write procedures.csv and assessments.csv")
     demo.add_argument("--n", type=int, default=800, help="number of procedures (default 800)")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+
+    report = commands.add_parser("report", help="render the clinic report (or one physician's review) to one HTML file")
+    _add_input_arguments(report)
+    report.add_argument("--physician", metavar="ID", help="render this physician's review instead of the clinic report")
+    report.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, for the title")
+    report.add_argument("--suppress-below", metavar="N", type=int, default=0,
+                        help="show every count under N as '<N' (for reports shared outside the clinic)")
+    report.add_argument("--output", metavar="FILE.html", required=True, help="the HTML file to write")
+    report.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Exactly one of PROCEDURES, --fhir, --omop; --assessments only with PROCEDURES."""
+    from .exceptions import InputError
+
+    given = [name for name, value in (("PROCEDURES", args.procedures), ("--fhir", args.fhir),
+                                      ("--omop", args.omop)) if value]
+    if len(given) != 1:
+        raise InputError("The records must be given one way: PROCEDURES (a file), --fhir DIR or --omop URL; "
+                         f"got {' and '.join(given) if given else 'none'}.")
+    if args.assessments and not args.procedures:
+        raise InputError(f"`--assessments` must go with PROCEDURES; got it with {given[0]}, which holds the pain scores.")
+    if args.schema and not args.omop:
+        raise InputError("`--schema` must go with --omop; got it without.")
 
 
 def _load(args: argparse.Namespace):
     from .definitions import Definitions
     from .loading import load_records
 
+    _check_inputs(args)
     definitions = Definitions.from_toml(args.definitions) if args.definitions else Definitions()
-    cohort = load_records(args.procedures, args.assessments, mapping=args.mapping,
-                          definitions=definitions, allow_identifiers=args.allow_identifiers)
+    if args.fhir:
+        from .sources.fhir import load_fhir
+
+        cohort = load_fhir(args.fhir, mapping=args.mapping, definitions=definitions,
+                           allow_identifiers=args.allow_identifiers)
+    elif args.omop:
+        from .sources.omop import load_omop
+
+        cohort = load_omop(args.omop, schema=args.schema, mapping=args.mapping, definitions=definitions,
+                           allow_identifiers=args.allow_identifiers)
+    else:
+        cohort = load_records(args.procedures, args.assessments, mapping=args.mapping,
+                              definitions=definitions, allow_identifiers=args.allow_identifiers)
     return cohort, definitions
+
+
+@contextlib.contextmanager
+def _records_as_files(args: argparse.Namespace):
+    """(procedures, assessments) paths for commands that read files: a FHIR or OMOP source is loaded
+    and checked here (its row accounting printed) and its validated tables written as CSV."""
+    _check_inputs(args)
+    if args.procedures:
+        yield args.procedures, args.assessments
+        return
+    cohort, _ = _load(args)
+    print(cohort.describe())
+    with tempfile.TemporaryDirectory() as tmp:
+        procedures, assessments = Path(tmp) / "procedures.csv", Path(tmp) / "assessments.csv"
+        cohort.procedures.to_csv(procedures, index=False)
+        cohort.assessments.to_csv(assessments, index=False)
+        yield procedures, assessments
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -70,7 +131,19 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"validate": _validate, "demo": _demo}
+def _report(args: argparse.Namespace) -> int:
+    from .report import render_report
+
+    with _records_as_files(args) as (procedures, assessments):
+        path = render_report(procedures, assessments, output=args.output, mapping=args.mapping,
+                             definitions=args.definitions, physician_id=args.physician,
+                             clinic_name=args.clinic_name, suppress_below=args.suppress_below,
+                             allow_identifiers=args.allow_identifiers, progress=not args.quiet)
+    print(f"wrote {path}")
+    return 0
+
+
+_COMMANDS = {"validate": _validate, "demo": _demo, "report": _report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

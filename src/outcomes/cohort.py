@@ -52,6 +52,12 @@ class Cohort:
             excluded = int((self.exclusions["table"] == table).sum())
             rows.append({"table": table, "read": self.read.get(table, len(frame) + excluded),
                          "excluded": excluded, "analysed": len(frame)})
+        # Records of a source before the canonical tables (e.g. "fhir:Observation"): "analysed"
+        # there means passed on into the canonical tables.
+        for table, read in self.read.items():
+            if table not in ("procedures", "assessments"):
+                excluded = int((self.exclusions["table"] == table).sum())
+                rows.append({"table": table, "read": read, "excluded": excluded, "analysed": read - excluded})
         return pd.DataFrame(rows)
 
     def exclusion_counts(self) -> pd.DataFrame:

@@ -124,11 +124,12 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "mapping") -> Mapping:
-        unknown = set(raw) - {"procedures", "assessments", "wide"}
+        # [fhir] and [omop] configure outcomes.sources (SourceSettings); they are read there.
+        unknown = set(raw) - {"procedures", "assessments", "wide", "fhir", "omop"}
         if unknown:
             raise DefinitionsError(
-                f"`{sorted(unknown)[0]}` in {source} must be one of [procedures], [assessments], [wide]; "
-                "got an unknown section."
+                f"`{sorted(unknown)[0]}` in {source} must be one of [procedures], [assessments], [wide], "
+                "[fhir], [omop]; got an unknown section."
             )
         proc = raw.get("procedures", {})
         assess = raw.get("assessments", {})

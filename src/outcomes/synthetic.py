@@ -125,7 +125,7 @@ from scipy import integrate, special, stats
 
 from .exceptions import InputError
 
-__all__ = ["simulate", "write_demo"]
+__all__ = ["simulate", "to_fhir", "to_omop", "write_demo"]
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days
 SUCCESS_HOURS = 672.0  # 4 weeks
@@ -772,3 +772,35 @@ def write_demo(
     procedures.to_csv(procedures_csv, index=False, lineterminator="\n")
     assessments.to_csv(assessments_csv, index=False, lineterminator="\n")
     return procedures_csv, assessments_csv
+
+
+def to_fhir(procedures: pd.DataFrame, assessments: pd.DataFrame, directory: str | Path, **options: Any) -> dict:
+    """Write simulated records as a FHIR Bulk Data export: :func:`outcomes.sources.fhir.write_fhir`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> procedures, assessments, _ = simulate(10, seed=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     "Procedure" in to_fhir(procedures, assessments, tmp)
+    True
+    """
+    from .sources.fhir import write_fhir
+
+    return write_fhir(procedures, assessments, directory, **options)
+
+
+def to_omop(procedures: pd.DataFrame, assessments: pd.DataFrame, target: str | Path, **options: Any) -> dict:
+    """Write simulated records as OMOP CDM tables: :func:`outcomes.sources.omop.write_omop`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> procedures, assessments, _ = simulate(10, seed=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     to_omop(procedures, assessments, pathlib.Path(tmp) / "cdm.sqlite")["person"] > 0
+    True
+    """
+    from .sources.omop import write_omop
+
+    return write_omop(procedures, assessments, target, **options)
