@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.optimize import isotonic_regression
 
 from ._results import ConfidenceInterval, check_confidence_level, html_table, result_row
 from .exceptions import InputError, StatisticalWarning
@@ -596,7 +597,7 @@ class TurnbullResult:
     converged : bool
     n_iter : int
     n : int
-        Number of observations.
+        Number of observations (sum of weights when weights are given).
     loglik : float
         Log-likelihood at the estimate.
     method : str
@@ -606,7 +607,7 @@ class TurnbullResult:
     table: pd.DataFrame
     converged: bool
     n_iter: int
-    n: int
+    n: float
     loglik: float
     method: str = "turnbull"
 
@@ -693,7 +694,9 @@ def _innermost(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, ...]:
     return low, high, first, last
 
 
-def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-10) -> TurnbullResult:
+def turnbull(
+    left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-10, weights: Any = None
+) -> TurnbullResult:
     """Turnbull's nonparametric MLE of an event-time distribution from interval-censored data.
 
     Parameters
@@ -704,10 +707,15 @@ def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-1
         visit. For time to relief: ``left`` is the last visit without relief, ``right`` the first
         visit with relief.
     max_iter : int, default 10000
-        Maximum number of accelerated cycles (each is two or three self-consistency steps).
+        Maximum number of cycles (each is one iterative convex minorant step and one
+        self-consistency step).
     tol : float, default 1e-10
         Stop when no interval's probability changes by more than ``tol`` in one
         self-consistency step.
+    weights : array_like of float, optional
+        Non-negative case (frequency) weights: ``weights=[3]`` counts an observation three times,
+        as repeating it would (observations of weight 0 are dropped). Lets a registry pass one row
+        per distinct (left, right) pair with its count.
 
     Returns
     -------
@@ -734,9 +742,16 @@ def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-1
     Because innermost intervals are disjoint and ordered, each observation contains a contiguous
     run of them, so the indicator matrix is never built: the E-step denominators are differences
     of a cumulative sum and the M-step a range-add done with a difference array -- O(n + m) per
-    iteration. The plain iteration converges slowly when there are many innermost intervals, so it
-    is accelerated with SQUAREM [3]_ (an extrapolation kept only when it stays a probability vector
-    and does not lower the likelihood, so the iteration remains monotone).
+    iteration. The plain iteration converges slowly when there are many innermost intervals
+    (thousands of cycles for a registry), so each cycle is the EM-ICM hybrid of Wellner and Zhan
+    [3]_: one iterative convex minorant step -- a Newton step on the cumulative distribution
+    :math:`F_j = p_1 + \\dots + p_j` with the diagonal of the Hessian, projected onto
+    :math:`0 \\le F_1 \\le \\dots \\le F_{m-1} \\le 1` by weighted isotonic regression
+    (pool-adjacent-violators, ``scipy.optimize.isotonic_regression``) and halved until the
+    likelihood does not decrease -- then one self-consistency step, whose change is the stopping
+    rule. Both steps never lower the likelihood; tens of cycles suffice where the plain
+    iteration needs thousands. Observations containing the same run of innermost intervals are
+    collapsed into one (their likelihood terms are identical), so a cycle costs O(distinct runs + m).
     Within an innermost interval the NPMLE is not identified; :meth:`TurnbullResult.at`
     reports both bounds and, as the point value, places the mass at the interval's right end (a
     relief is counted once it has been seen). With only exact and right-censored times the NPMLE
@@ -749,9 +764,9 @@ def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-1
        doi:10.1111/j.2517-6161.1976.tb01597.x
     .. [2] Klein JP, Moeschberger ML (2003). Survival Analysis, 2nd ed., section 5.2. Springer.
        doi:10.1007/b97377
-    .. [3] Varadhan R, Roland C (2008). Simple and globally convergent methods for accelerating
-       the convergence of any EM algorithm. Scand J Stat 35:335-353.
-       doi:10.1111/j.1467-9469.2007.00585.x
+    .. [3] Wellner JA, Zhan Y (1997). A hybrid algorithm for computation of the nonparametric
+       maximum likelihood estimator from censored data. J Am Stat Assoc 92:945-959.
+       doi:10.1080/01621459.1997.10474049
 
     Examples
     --------
@@ -776,27 +791,68 @@ def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-1
         raise InputError(
             f"`right` must be >= `left`; got right = {float(hi[i])!r} < left = {float(lo[i])!r} at position {i}."
         )
-    n = lo.shape[0]
+    n: int | float = lo.shape[0]
+    if weights is not None:
+        case_weights = _check_weights(weights, lo.shape[0])
+        if not case_weights.sum() > 0:
+            raise InputError(f"`weights` must have a positive sum; got {weights!r}.")
+        n = float(case_weights.sum())
+        lo, hi, case_weights = lo[case_weights > 0], hi[case_weights > 0], case_weights[case_weights > 0]
 
-    # collapse identical (left, right) pairs; counts become weights
+    # collapse identical (left, right) pairs; counts (summed weights) become weights
     # (two 1-D np.unique calls and one on integer codes: faster than np.unique(axis=0))
     left_values, left_code = np.unique(lo, return_inverse=True)
     right_values, right_code = np.unique(hi, return_inverse=True)
-    pair_code, counts = np.unique(
-        left_code.astype(np.int64) * right_values.shape[0] + right_code, return_counts=True
+    pair_code, pair_of = np.unique(
+        left_code.astype(np.int64) * right_values.shape[0] + right_code, return_inverse=True
     )
     pair_left = left_values[pair_code // right_values.shape[0]]
     pair_right = right_values[pair_code % right_values.shape[0]]
-    w = counts.astype(float)
-    total = w.sum()
+    if weights is None:
+        w = np.bincount(pair_of.ravel(), minlength=pair_code.shape[0]).astype(float)
+    else:
+        w = np.bincount(pair_of.ravel(), weights=case_weights, minlength=pair_code.shape[0])
     low, high, first, last = _innermost(pair_left, pair_right)
     m = low.shape[0]
+    # pairs containing the same run first..last of innermost intervals have the same likelihood term
+    run_code, run_of = np.unique(first.astype(np.int64) * m + last, return_inverse=True)
+    w = np.bincount(run_of.ravel(), weights=w, minlength=run_code.shape[0])
+    first, last = run_code // m, run_code % m
+    total = w.sum()
 
     tiny = np.finfo(float).tiny
 
     def loglik_of(prob: np.ndarray) -> float:
         cum = np.concatenate(([0.0], np.cumsum(prob)))
         return float(np.sum(w * np.log(np.maximum(cum[last + 1] - cum[first], tiny))))
+
+    def loglik_cumulative(cum: np.ndarray) -> float:
+        mass = cum[last + 1] - cum[first]
+        return float(np.sum(w * np.log(mass))) if np.all(mass > 0) else -math.inf
+
+    def icm_step(prob: np.ndarray) -> np.ndarray:
+        # Newton step on F_1..F_{m-1} with the diagonal Hessian, projected by isotonic regression
+        cum = np.concatenate(([0.0], np.cumsum(prob)))
+        cum[-1] = 1.0
+        mass = np.maximum(cum[last + 1] - cum[first], tiny)
+        r1 = w / mass
+        r2 = r1 / mass
+        grad = np.bincount(last + 1, weights=r1, minlength=m + 1) - np.bincount(first, weights=r1, minlength=m + 1)
+        hess = np.bincount(last + 1, weights=r2, minlength=m + 1) + np.bincount(first, weights=r2, minlength=m + 1)
+        h, g = hess[1:m], grad[1:m]
+        if not (np.all(np.isfinite(h)) and np.all(np.isfinite(g)) and np.all(h > 0)):
+            return prob
+        proposal = cum.copy()
+        proposal[1:m] = np.clip(isotonic_regression(cum[1:m] + g / h, weights=h).x, 0.0, 1.0)
+        start = loglik_cumulative(cum)
+        step = 1.0
+        for _ in range(40):  # step halving until the likelihood does not decrease
+            candidate = cum + step * (proposal - cum)
+            if loglik_cumulative(candidate) >= start:
+                new = np.maximum(np.diff(candidate), 0.0)
+                return new / new.sum()
+            step /= 2
+        return prob
 
     def em_step(prob: np.ndarray) -> np.ndarray:
         # E-step denominators: the mass of each observation's run of innermost intervals
@@ -813,28 +869,16 @@ def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-1
     converged = False
     change = math.inf
     n_iter = 0
-    # iterations of the algorithm, not a loop over subjects: each is one SQUAREM cycle
+    # iterations of the algorithm, not a loop over subjects: each is one EM-ICM cycle
     for n_iter in range(1, max_iter + 1):
+        if m > 1:
+            p = icm_step(p)
         p1 = em_step(p)
-        r = p1 - p
-        change = float(np.max(np.abs(r)))
+        change = float(np.max(np.abs(p1 - p)))
+        p = p1
         if change < tol:
-            p = p1
             converged = True
             break
-        p2 = em_step(p1)
-        v = p2 - p1 - r
-        v_norm = float(np.sqrt(v @ v))
-        candidate = p2
-        if v_norm > 0:
-            step = -float(np.sqrt(r @ r)) / v_norm
-            if step < -1:
-                extrapolated = p - 2 * step * r + step * step * v
-                if np.all(extrapolated >= 0):
-                    extrapolated = em_step(extrapolated / extrapolated.sum())
-                    if loglik_of(extrapolated) >= loglik_of(p2):
-                        candidate = extrapolated
-        p = candidate
     if not converged:
         warnings.warn(
             f"Turnbull's algorithm did not converge in {max_iter} iterations (last change "
@@ -851,4 +895,4 @@ def turnbull(left: Any, right: Any, *, max_iter: int = 10_000, tol: float = 1e-1
             "survival": np.clip(1.0 - np.cumsum(p), 0.0, 1.0),
         }
     )
-    return TurnbullResult(table=table, converged=converged, n_iter=n_iter, n=int(n), loglik=loglik)
+    return TurnbullResult(table=table, converged=converged, n_iter=n_iter, n=n, loglik=loglik)
