@@ -91,9 +91,10 @@ def test_clinic_report_names_every_claim_with_a_verdict_word(clinic_page):
 
 def test_clinic_report_embeds_every_figure_and_no_code(clinic_page):
     out, page = clinic_page
-    # flow, claims chart, relief curves, fracture age, overnight forest, durability
-    assert page.count("<img") == 6
-    assert page.count('src="data:image/png;base64,') == 6
+    # flow, claims chart, relief curves, fracture age, overnight forest, durability; monitoring:
+    # funnel, control chart, clinic CUSUM, CUSUM by physician
+    assert page.count("<img") == 10
+    assert page.count('src="data:image/png;base64,') == 10
     assert "<script" not in page and "http://" not in _visible(page).replace('xmlns="http://www.w3.org/2000/svg"', "")
     for code in ("import outcomes", "report.summary_html", "display(HTML", "jp-InputArea", "jp-InputPrompt",
                  "In&nbsp;[", "Traceback", "application/vnd.jupyter.stderr"):
@@ -107,7 +108,10 @@ def test_clinic_report_sections_in_order(clinic_page):
              "Durability", "Monitoring", "Evidence", "Methods and definitions", "Limitations"]
     where = [page.index(f">{title}") for title in order]
     assert where == sorted(where)
-    assert "Monitoring: funnel plot, control charts and CUSUM" in page
+    # monitoring (issue 6): the worse demo physician stands out on the funnel plot
+    assert "Outside the 99.8% limits around the clinic rate: D4" in page
+    assert "common cause" in page and "CUSUM of failures against the stated 90%" in page
+    assert "Detection floor" in page
     assert "Table 1." in page and "Holm p" in page
     assert "Relief: a fall of at least 2 points and at least 30% of the baseline score" in page
 
@@ -164,8 +168,10 @@ def test_physician_review_compares_physician_clinic_and_stated(physician_page):
     assert "Physician review: D4" in page and "Synthetic demo data" in page
     assert "What the clinic states, and what Physician D4's records show" in page
     assert page.count("<strong>Physician D4:</strong>") == 9 and page.count("<strong>Clinic:</strong>") == 9
-    assert page.count("<img") == 1  # their relief curve over the clinic's
-    assert "funnel plot" in page and "CUSUM" in page  # the monitoring placeholder
+    # their relief curve over the clinic's; their funnel position, control chart and CUSUM
+    assert page.count("<img") == 4
+    assert "Outside the 99.8% limits around the clinic rate: D4" in page
+    assert "Physician D4, quarterly" in page and "special cause" in page
     own = evaluate_claims(report.physician_endpoints(derive_endpoints(load_records(DEMO_PROCEDURES, DEMO_ASSESSMENTS)),
                                                      "D4"))
     row = own.headline("success_rate")

@@ -1245,6 +1245,88 @@ figcaption { color: #444; font-size: 13.5px; margin-top: 4px; }
 """
 
 
+def monitoring_html(endpoints: pd.DataFrame, claims: Any = None, *, physician_id: str | None = None,
+                    suppress_below: int = 0) -> str:
+    """The monitoring section: funnel plot by physician, monthly control chart and CUSUM.
+
+    With ``physician_id`` the physician's point on the funnel and their CUSUM are highlighted and
+    their own control chart is drawn against the clinic rate. With ``suppress_below`` physicians
+    with fewer patients are left off the funnel (a point would reveal their count).
+    """
+    from . import monitoring
+    from .plots_monitoring import control_chart_figure, cusum_figure, funnel_figure
+
+    below = check_suppress_below(suppress_below)
+    stated = _stated(claims, "proportion", 0.90) if claims is not None else 0.90
+    parts: list[str] = []
+    shown = endpoints
+    if below and "physician_id" in endpoints:
+        counts = endpoints.dropna(subset=["success"]).groupby("physician_id")["success"].size()
+        small = counts[counts < below].index
+        shown = endpoints[~endpoints["physician_id"].isin(small)]
+        if len(small):
+            parts.append(f'<p class="note">{len(small)} physician(s) with fewer than {below} patients with a '
+                         "4-week score are left off the funnel plot.</p>")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fun = monitoring.funnel(shown, outcome="success", unit="physician_id", stated=stated)
+        flagged = fun.flagged(level=0.998)
+        if len(flagged):
+            names = ", ".join(f"{_esc(r.unit)} ({fmt.percent(r.proportion)} of {suppress(int(r.n), below)})"
+                              for r in flagged.itertuples(index=False))
+            verdict = f"Outside the 99.8% limits around the clinic rate: {names}."
+        else:
+            verdict = "No physician lies outside the 99.8% limits around the clinic rate."
+        adjustment = ("" if fun.adjustment == "none" else
+                      f" The limits were widened for between-physician variation ({fun.adjustment} adjustment, "
+                      f"Spiegelhalter 2005).")
+        parts.append(f"<p>{verdict} Clinic rate {fmt.percent(fun.clinic_rate)}; stated "
+                     f"{fmt.percent(stated)}.{adjustment}</p>")
+        parts.append(figure_html(
+            funnel_figure(fun, highlight=physician_id),
+            caption="Success at 4 weeks by physician against their number of patients. Solid funnels: 95% and 99.8% "
+                    "limits around the clinic rate; dashed: around the stated figure. A physician outside the "
+                    "99.8% funnel differs by more than chance would explain."))
+
+        mine = endpoints if physician_id is None else endpoints[endpoints["physician_id"] == physician_id]
+        chart = monitoring.control_chart(mine, outcome="success", stated=stated,
+                                         centre=None if physician_id is None else fun.clinic_rate)
+        who = "The clinic" if physician_id is None else f"Physician {_esc(physician_id)}"
+        parts.append(f"<p>{who}, {_esc(chart.period_reason)}: <strong>{_esc(chart.variation)}</strong>. "
+                     f"{_esc(chart.summary)}</p>")
+        parts.append(figure_html(
+            control_chart_figure(chart),
+            caption=f"Success at 4 weeks per {chart.period} with 3-sigma limits (p-chart). Special causes: a point "
+                    "beyond the limits, a run of 8 on one side of the centre, a trend of 6 (shown by shape)."))
+
+        if physician_id is None:
+            clinic = monitoring.cusum(endpoints, outcome="success", stated=stated)
+            row = clinic.limits.iloc[0]
+            first = row["first_signal_date"]
+            when = f"first on {pd.Timestamp(first):%d %b %Y}" if pd.notna(first) else "none so far"
+            parts.append(f"<p>CUSUM of failures against the stated {fmt.percent(stated)}: "
+                         f"{int(row['n_signals'])} signal(s), {when}. A signal means failures have run above the "
+                         "stated rate for longer than chance would explain (limit set for one false alarm in "
+                         f"about {int(round(row['arl0_simulated'], -2))} patients).</p>")
+            parts.append(figure_html(cusum_figure(clinic),
+                                     caption="Bernoulli CUSUM of failures against the stated success rate "
+                                             "(Steiner 2000), restarting after each signal; below, failures "
+                                             "minus those expected at the stated rate."))
+            detect = clinic.detection[["window", "failures_in_a_row", "failures_any_order"]].rename(columns={
+                "window": "consecutive cases", "failures_in_a_row": "failures in a row that signal",
+                "failures_any_order": "failures in any order that signal"})
+            parts.append(table_html(detect, caption="Detection floor: how many failures raise a signal."))
+        by_physician = monitoring.cusum(shown, outcome="success", stated=None, by="physician_id")
+        parts.append(figure_html(
+            cusum_figure(by_physician, highlight=physician_id),
+            caption="CUSUM of failures by physician against the clinic's own rate: a physician whose line "
+                    "reaches the limit has had more failures than the clinic rate explains."))
+    notes = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
+    if notes:
+        parts.append('<p class="note">' + " ".join(_esc(_counts_hidden(n, below)) for n in notes) + "</p>")
+    return "\n".join(parts)
+
+
 def _page(body: str, title: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
