@@ -30,25 +30,15 @@ from matplotlib.ticker import PercentFormatter
 from . import formatting as fmt
 from .exceptions import InputError
 from .monitoring import ControlChartResult, CusumResult, FunnelResult
+from .plots import GREY as _GREY
+from .plots import OKABE_ITO as _OKABE_ITO
+from .plots import _STATED
 
 __all__ = ["control_chart_figure", "cusum_figure", "funnel_figure"]
 
-# The Okabe-Ito palette (the same values as outcomes.plots.OKABE_ITO).
-_OKABE_ITO = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-}
-_GREY = "#8C8C8C"
 _LIGHT_GREY = "#BFBFBF"
 # Units take these in turn; vermillion is kept for limits and signals.
 _UNIT_COLOURS = ("blue", "orange", "bluish_green", "reddish_purple", "sky_blue", "black")
-_STATED = {"color": "black", "linestyle": "--", "linewidth": 1.2}
 _OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
 _RC = {
     "font.size": 10,
