@@ -635,40 +635,74 @@ def hazard_ratio(
 # --------------------------------------------------------------------------------------------
 
 
-def _separated_terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _patterns(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (y, x row) patterns, sorted, with their summed weights.
+
+    Each column is factorised (sorted), the codes are combined into one integer key per row
+    (mixed radix; a pandas group-by when the key would not fit in 63 bits) and the keys are
+    counted, so millions of rows cost a sort of integers, not of rows.
+    """
+    columns = np.column_stack([y, x])
+    codes, sizes = [], []
+    for k in range(columns.shape[1]):
+        code, uniques = pd.factorize(columns[:, k], sort=True)
+        codes.append(code.astype(np.int64))
+        sizes.append(max(len(uniques), 1))
+    if float(np.prod(np.array(sizes, dtype=float))) < 2.0**62:
+        key = np.zeros(len(y), dtype=np.int64)
+        for code, size in zip(codes, sizes):
+            key = key * size + code
+    else:
+        key = pd.DataFrame(np.column_stack(codes)).groupby(list(range(len(codes))), sort=True).ngroup().to_numpy()
+    distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=w, minlength=distinct.shape[0])
+    return x[first], y[first], counts
+
+
+def _separated_terms(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
     """Indices of design columns on a direction of (quasi-)complete separation; empty if none.
 
     Separation exists iff some b != 0 has (2y - 1) x_i'b >= 0 for every row (Albert & Anderson
     1984); the linear programme of Konis (2007) maximises sum_i (2y_i - 1) x_i'b under those
-    constraints with |b_k| <= 1, which is positive exactly when such a b exists.
+    constraints with |b_k| <= 1, which is positive exactly when such a b exists. With frequency
+    weights ``w`` (one row per pattern) the objective weighs each row by its count; the
+    constraints are those of the repeated rows.
     """
+    w = np.ones(len(y)) if w is None else w
     scale = np.abs(x).max(axis=0)
     scale[scale == 0] = 1.0
     signed = (2 * y - 1)[:, None] * (x / scale)
     res = optimize.linprog(
-        c=-signed.sum(axis=0),
+        c=-(w @ signed),
         A_ub=-signed,
         b_ub=np.zeros(len(y)),
         bounds=[(-1, 1)] * x.shape[1],
         method="highs",
     )
-    if res.status != 0 or -res.fun <= 1e-7 * len(y):
+    if res.status != 0 or -res.fun <= 1e-7 * w.sum():
         return np.array([], dtype=int)
     return np.flatnonzero(np.abs(res.x) > 1e-7)
 
 
-def _firth_quantities(x: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Penalised log-likelihood, modified score and Fisher information at ``beta``."""
+def _firth_quantities(
+    x: np.ndarray, y: np.ndarray, beta: np.ndarray, w: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Penalised log-likelihood, modified score and Fisher information at ``beta``.
+
+    With frequency weights ``w`` a row stands for w identical rows: the hat value computed with
+    the weights is the sum of the repeated rows' hat values.
+    """
+    w = np.ones(len(y)) if w is None else w
     eta = x @ beta
     prob = special.expit(eta)
-    weight = prob * (1 - prob)
+    weight = w * prob * (1 - prob)
     xw = x * np.sqrt(weight)[:, None]
     info = xw.T @ xw
     chol = linalg.cholesky(info, lower=True)
-    loglik = float(np.sum(y * eta - np.logaddexp(0, eta)))
+    loglik = float(np.sum(w * (y * eta - np.logaddexp(0, eta))))
     penalised = loglik + float(np.sum(np.log(np.diag(chol))))  # + 0.5 log det I(beta)
     hat = np.sum(linalg.solve_triangular(chol, xw.T, lower=True) ** 2, axis=0)
-    score = x.T @ (y - prob + hat * (0.5 - prob))
+    score = x.T @ (w * (y - prob) + hat * (0.5 - prob))
     return penalised, score, info
 
 
@@ -682,6 +716,7 @@ def _firth_fit(
     max_halfstep: int = 30,
     max_step: float = 5.0,
     tol: float = 1e-9,
+    w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, bool]:
     """Firth's penalised maximum likelihood by Newton-Raphson with step-halving (as logistf).
 
@@ -692,7 +727,7 @@ def _firth_fit(
     p = x.shape[1]
     beta = np.zeros(p) if beta0 is None else np.array(beta0, dtype=float)
     free = np.array([k for k in range(p) if k != fixed])
-    penalised, score, info = _firth_quantities(x, y, beta)
+    penalised, score, info = _firth_quantities(x, y, beta, w)
     for _ in range(max_iter):
         delta = np.zeros(p)
         delta[free] = linalg.solve(info[np.ix_(free, free)], score[free], assume_a="pos")
@@ -702,7 +737,7 @@ def _firth_fit(
         for _ in range(max_halfstep + 1):
             candidate = beta + delta
             try:
-                new = _firth_quantities(x, y, candidate)
+                new = _firth_quantities(x, y, candidate, w)
             except linalg.LinAlgError:
                 delta /= 2
                 continue
@@ -720,7 +755,7 @@ def _firth_fit(
 
 def _firth_profile_limit(
     x: np.ndarray, y: np.ndarray, beta_hat: np.ndarray, penalised_hat: float, j: int,
-    se: float, chi2: float, direction: int,
+    se: float, chi2: float, direction: int, w: np.ndarray | None = None,
 ) -> float:
     """One profile penalised likelihood confidence limit for coefficient j."""
     state = {"beta": beta_hat.copy()}
@@ -728,7 +763,7 @@ def _firth_profile_limit(
     def drop(b: float) -> float:
         start = state["beta"].copy()
         start[j] = b
-        beta, penalised, _ = _firth_fit(x, y, beta0=start, fixed=j)
+        beta, penalised, _ = _firth_fit(x, y, beta0=start, fixed=j, w=w)
         state["beta"] = beta
         return 2 * (penalised_hat - penalised) - chi2
 
@@ -748,22 +783,22 @@ def _firth_profile_limit(
 
 
 def _firth_inference(
-    x: np.ndarray, y: np.ndarray, confidence_level: float, terms: range
+    x: np.ndarray, y: np.ndarray, confidence_level: float, terms: range, w: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """Firth estimates, Wald SEs, profile penalised likelihood limits and penalised LR p-values."""
-    beta, penalised, converged = _firth_fit(x, y)
-    _, _, info = _firth_quantities(x, y, beta)
+    beta, penalised, converged = _firth_fit(x, y, w=w)
+    _, _, info = _firth_quantities(x, y, beta, w)
     se = np.sqrt(np.diag(linalg.inv(info)))
     chi2 = stats.chi2.ppf(confidence_level, 1)
     low = np.full(len(beta), np.nan)
     high = np.full(len(beta), np.nan)
     pvalue = np.full(len(beta), np.nan)
     for j in terms:
-        low[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, -1)
-        high[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, +1)
+        low[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, -1, w)
+        high[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, +1, w)
         start = beta.copy()
         start[j] = 0.0
-        _, penalised0, _ = _firth_fit(x, y, beta0=start, fixed=j)
+        _, penalised0, _ = _firth_fit(x, y, beta0=start, fixed=j, w=w)
         pvalue[j] = stats.chi2.sf(max(2 * (penalised - penalised0), 0.0), 1)
     return beta, se, low, high, pvalue, converged
 
@@ -775,6 +810,7 @@ def odds_ratios(
     covariates: pd.DataFrame | None = None,
     confidence_level: float = 0.95,
     firth: bool | Literal["auto"] = "auto",
+    weights: Any = None,
 ) -> OddsRatioResult:
     """Odds ratios of a binary outcome from a logistic regression, Firth-corrected when needed.
 
@@ -794,6 +830,10 @@ def odds_ratios(
         separation, e.g. a zero cell) or the fit does not converge, warns and refits with Firth's
         penalised likelihood. True always uses Firth; False never does (separated terms are then
         reported with an odds ratio of 0 or inf and nan interval and p-value).
+    weights : array_like of float, optional
+        Frequency weights: a row of weight k counts as k identical rows (rows of weight 0 are
+        dropped), so a registry can pass one row per covariate pattern with its count. ``n``,
+        ``n_events`` and ``n_dropped`` are then weighted counts.
 
     Returns
     -------
@@ -873,7 +913,20 @@ def odds_ratios(
     if cov is not None:
         keep &= cov.notna().all(axis=1)
     n_dropped = int((~keep).sum())
+    if weights is not None:
+        w_all = _as_series(weights, name="weights")
+        if len(w_all) != n_total:
+            raise InputError(f"`weights` must have one value per row ({n_total}); got {len(w_all)}.")
+        if not pd.api.types.is_numeric_dtype(w_all) or pd.api.types.is_bool_dtype(w_all):
+            raise InputError(f"`weights` must be numeric; got dtype {w_all.dtype}.")
+        w_all = w_all.astype(float)
+        if (~np.isfinite(w_all) | (w_all < 0)).any():
+            bad = w_all[~np.isfinite(w_all) | (w_all < 0)]
+            raise InputError(f"`weights` must be non-negative finite numbers; got {float(bad.iloc[0])!r} in row {bad.index[0]}.")
+        n_dropped = _count(w_all[~keep].sum())
+        keep &= w_all > 0
     y = y_all[keep].to_numpy(dtype=float)
+    case_weights = np.ones(len(y)) if weights is None else w_all[keep].to_numpy(dtype=float)
     if len(y) == 0 or y.min() == y.max():
         raise InputError(
             "`outcome` must take both values (0 and 1) among complete rows; got "
@@ -891,13 +944,20 @@ def odds_ratios(
     design = pd.concat(parts, axis=1)
     terms = list(design.columns)
     x = np.column_stack([np.ones(len(y)), design.to_numpy(dtype=float)])
+    n_obs = len(y) if weights is None else _count(case_weights.sum())
+    n_events = int(y.sum()) if weights is None else _count(case_weights @ y)
+    centre = np.average(x[:, 1:], axis=0, weights=case_weights)
+    column_sd = np.sqrt(np.average((x[:, 1:] - centre) ** 2, axis=0, weights=case_weights))
+    # Every fit below is on the distinct (outcome, design row) patterns with their counts: the
+    # same likelihood as the rows themselves, with thousands of rows instead of millions.
+    x, y, case_weights = _patterns(x, y, case_weights)
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise InputError(
             "`exposures` and `covariates` must not be collinear; got a rank-deficient design "
             f"with terms {terms!r}. Drop redundant columns."
         )
 
-    separated = _separated_terms(x, y)
+    separated = _separated_terms(x, y, case_weights)
     separated_names = tuple(terms[k - 1] for k in separated if k > 0)
     use_firth = firth is True or (firth == "auto" and separated.size > 0)
     reason = ""
@@ -915,13 +975,13 @@ def odds_ratios(
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = sm.GLM(y, x, family=sm.families.Binomial()).fit()
+            fit = sm.GLM(y, x, family=sm.families.Binomial(), freq_weights=case_weights).fit()
         coef = np.asarray(fit.params, dtype=float)
         se = np.asarray(fit.bse, dtype=float)
         converged = bool(fit.converged) and not any(
             issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning)) for w in caught
         )
-        bad = _diverged(coef, se, np.r_[1.0, x[:, 1:].std(axis=0)])
+        bad = _diverged(coef, se, np.r_[1.0, column_sd])
         bad[0] = False
         if not separated.size and (not converged or bad.any()):
             flagged = [terms[k - 1] for k in np.flatnonzero(bad)] or terms
@@ -957,7 +1017,7 @@ def odds_ratios(
                 stacklevel=2,
             )
         coef, se, low, high, pvalue, converged = _firth_inference(
-            x, y, confidence_level, range(1, x.shape[1])
+            x, y, confidence_level, range(1, x.shape[1]), case_weights
         )
         if not converged:
             warnings.warn(
@@ -984,8 +1044,8 @@ def odds_ratios(
         )
     return OddsRatioResult(
         table=table,
-        n=len(y),
-        n_events=int(y.sum()),
+        n=n_obs,
+        n_events=n_events,
         n_dropped=n_dropped,
         method=method,
         converged=bool(converged),
