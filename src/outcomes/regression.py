@@ -893,7 +893,9 @@ def odds_ratios(
     >>> bool(res.table["ci_low"].iloc[0] < res.table["odds_ratio"].iloc[0] < res.table["ci_high"].iloc[0])
     True
     """
-    import statsmodels.api as sm
+    # the GLM module alone: statsmodels.api imports formula and plotting machinery besides
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     confidence_level = check_confidence_level(confidence_level)
     if not (firth == "auto" or isinstance(firth, (bool, np.bool_))):
@@ -975,7 +977,7 @@ def odds_ratios(
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = sm.GLM(y, x, family=sm.families.Binomial(), freq_weights=case_weights).fit()
+            fit = GLM(y, x, family=families.Binomial(), freq_weights=case_weights).fit()
         coef = np.asarray(fit.params, dtype=float)
         se = np.asarray(fit.bse, dtype=float)
         converged = bool(fit.converged) and not any(
