@@ -60,6 +60,8 @@ def _reduce(values: np.ndarray, pos: np.ndarray, how: np.ufunc, n: int) -> np.nd
 
 def _spread(per_procedure: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """A per-procedure value on each score's row (NaN for a score of an unknown procedure)."""
+    if pos.size and pos.min() >= 0:
+        return per_procedure[pos]
     return np.where(pos >= 0, per_procedure[np.maximum(pos, 0)], np.nan)
 
 

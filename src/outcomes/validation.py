@@ -126,17 +126,38 @@ def _dates(series: pd.Series, date_format: str | None) -> pd.Series:
     return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index, name=text.name)
 
 
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``_text(series)`` as (codes, distinct trimmed values): ``distinct[codes]``, NA at code -1.
+
+    Text columns are factorised as they are and only their distinct values trimmed (a column
+    of millions of rows holds a handful of codes); other columns are trimmed first, as text.
+    """
+    if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
+        codes, distinct = pd.factorize(series)
+        return codes, _text(pd.Series(distinct, dtype=series.dtype))
+    codes, distinct = pd.factorize(_text(series))
+    return codes, pd.Series(distinct, dtype="string")
+
+
+def _take(distinct: pd.Series, codes: np.ndarray, index: pd.Index, fill: object = None) -> pd.Series:
+    """Distinct values spread over the rows (``fill``, else missing, where the code is -1)."""
+    values = distinct.array.take(codes, allow_fill=True, fill_value=fill)
+    return pd.Series(values, index=index)
+
+
+def _code_values(distinct: pd.Series, synonyms: dict[str, str]) -> pd.Series:
+    """Distinct trimmed codes mapped through synonyms (case-insensitive); unknown ones missing."""
+    keys = distinct.astype(object).map(normalise_label, na_action="ignore")
+    return keys.map(synonyms).astype("string")
+
+
 def _codes(series: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     """Map codes through synonyms (case-insensitive); unknown codes become missing.
 
-    Each distinct value is normalised once (a column of millions of rows holds a handful of
-    codes), then the result is spread back over the rows.
+    Each distinct value is normalised once, then the result is spread back over the rows.
     """
-    text = _text(series)
-    codes, distinct = pd.factorize(text)
-    keys = pd.Series(distinct, dtype=object).map(normalise_label)
-    mapped = keys.map(synonyms).astype("string").array
-    return pd.Series(mapped.take(codes, allow_fill=True), index=text.index, name=text.name)
+    codes, distinct = _text_codes(series)
+    return _take(_code_values(distinct, synonyms), codes, series.index).rename(series.name)
 
 
 def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
@@ -320,23 +341,26 @@ def validate_assessments(
                      "unknown procedure id (not in the procedures table)")
 
     if "instrument" in df:
-        given = _text(df["instrument"]).notna()
-        code = _codes(df["instrument"], mapping.value_map("assessments", "instrument"))
+        # worked out once per distinct value, then spread over the rows
+        codes, distinct = _text_codes(df["instrument"])
+        given = distinct.notna()
+        code = _code_values(distinct, mapping.value_map("assessments", "instrument"))
         instrument = code.fillna(mapping.assessment_instrument).where(
             given | code.notna(), mapping.assessment_instrument)
-        unknown = given & code.isna()
+        unknown = _take(given & code.isna(), codes, df.index, fill=False).astype(bool)
+        scale = _take(instrument.map(INSTRUMENT_SCALE).astype(float), codes, df.index,
+                      fill=INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan))
+        instrument = _take(instrument, codes, df.index, fill=mapping.assessment_instrument)
         df = log.exclude(df, unknown, "instrument", "unknown instrument (expected nrs, vas10 or vas100)")
         df["instrument"] = _at(instrument, df.index)
     else:
         df["instrument"] = mapping.assessment_instrument
+        scale = pd.Series(INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan), index=df.index, dtype=float)
 
     pain, unreadable = _number(df, "pain")
     df = log.exclude(df, pain.isna() & ~unreadable, "pain", "pain missing")
     df = log.exclude(df, _at(unreadable, df.index), "pain", "pain is not a number")
-    codes, distinct = pd.factorize(df["instrument"])  # look up each distinct instrument once
-    scale = pd.Series(pd.Series(distinct).map(INSTRUMENT_SCALE).array.take(codes, allow_fill=True),
-                      index=df.index).astype(float)
-    pain = _at(pain, df.index) * scale
+    pain = _at(pain, df.index) * _at(scale, df.index)
     df = log.exclude(df, (pain < 0) | (pain > 10), "pain",
                      "pain outside 0-10 (a 0-100 VAS can be declared with instrument = 'vas100')")
     df["pain"] = _at(pain, df.index)
