@@ -303,7 +303,7 @@ def test_unreadable_lines_are_accounted_for(tmp_path):
         fh.write('{"resourceType": "Observation", "id": \n')
     cohort = load_fhir(folder)
     bad = cohort.exclusions[cohort.exclusions["table"] == "fhir:(unreadable)"]
-    assert bad[["source", "row", "reason"]].values.tolist() == [["Observation.ndjson", 2, "not valid JSON"]]
+    assert bad[["source", "row", "reason"]].values.tolist() == [["Observation.ndjson", 2, "not valid JSON (or no resourceType)"]]
     assert_rows_accounted(cohort)
 
 

@@ -296,19 +296,40 @@ def _classify(frame: pd.DataFrame, rows: list[tuple], value_columns: list[str], 
             concept_pos.setdefault((vocab, code.upper()), k)
     if source in frame:
         text = _source_code(frame[source]).str.upper()
-        result = result.fillna(text.map(code_pos).astype("Int64"))
-        token = frame[source].astype("string").str.upper().str.extract(r"(?<![\dA-Z])(\d{5}|\d{4,6}-\d)(?![\dA-Z])",
-                                                                         expand=False)
-        result = result.fillna(token.map(code_pos).astype("Int64"))
+        result = result.fillna(_positions(text, code_pos))
+        rest = result.isna() & frame[source].notna()
+        if rest.any():  # a code inside a longer source value ("22510-59", "CPT 22510")
+            token = frame.loc[rest, source].astype("string").str.upper().str.extract(
+                r"(?<![\dA-Z])(\d{5}|\d{4,6}-\d)(?![\dA-Z])", expand=False)
+            result[rest] = _positions(token, code_pos)
     for vocab_col, code_col in concepts:
-        if vocab_col in frame and code_col in frame:
+        if vocab_col in frame and code_col in frame and frame[code_col].notna().any():
             key = frame[vocab_col].astype("string") + "\x1f" + frame[code_col].astype("string").str.upper()
             lookup = {f"{v}\x1f{c}": k for (v, c), k in concept_pos.items()}
-            result = result.fillna(key.map(lookup).astype("Int64"))
+            result = result.fillna(_positions(key, lookup))
     for col in value_columns:
-        if col in frame:
-            result = result.fillna(_ids(frame[col]).map(id_pos).astype("Int64"))
+        if col in frame and id_pos:
+            result = result.fillna(_positions(_ids(frame[col]), id_pos))
     return result
+
+
+def _positions(values: pd.Series, table: dict[str, int]) -> pd.Series:
+    """``table[value]`` per value (missing where absent), through pyarrow's index_in: the pandas
+    ``map`` of a dict is slow on millions of pyarrow-backed strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not table:
+        return pd.Series(pd.NA, index=values.index, dtype="Int64")
+    keys = list(table)
+    where = pc.index_in(pa.array(values.astype(object).where(values.notna(), None).astype("string")),
+                        value_set=pa.array(keys, pa.string()))
+    codes = pd.Series(where.to_numpy(zero_copy_only=False), index=values.index)
+    mapped = np.array([table[k] for k in keys])
+    out = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    ok = codes.notna()
+    out[ok] = mapped[codes[ok].astype(int).to_numpy()]
+    return out
 
 
 def load_omop(
@@ -526,9 +547,9 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         cond["onset"] = pd.to_datetime(cond["condition_start_date"], errors="coerce").astype("datetime64[ns]")
         cond["onset_text"] = cond["onset"].dt.strftime("%Y-%m-%d").astype("string")
         fractures = cond[cond["etiology"].notna()]
-        by_visit = fractures.dropna(subset=["visit"]).groupby("visit")["key"].agg(list)
-        procs["links"] = [by_visit.get(v, []) if isinstance(v, str) else [] for v in procs["visit"]]
-        fx = asm.fracture_for(procs, fractures, lookback_days=settings.fracture_lookback_days)
+        links = procs[["procedure_id", "visit"]].dropna().merge(
+            fractures[["visit", "key"]].dropna(), on="visit")[["procedure_id", "key"]]
+        fx = asm.fracture_for(procs, fractures, links, lookback_days=settings.fracture_lookback_days)
         if not fx.empty:
             procs["fracture_date"] = asm.lookup(procs["procedure_id"], fx["fracture_date"])
             procs["etiology"] = asm.lookup(procs["procedure_id"], fx["etiology"])
@@ -537,7 +558,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         procs["complication"] = procs["visit"].isin(comp_visits)
         used = set(fx["key"]) if not fx.empty else set()
         used |= set(comps.loc[comps["visit"].isin(set(procs["visit"].dropna())), "key"])
-        unused = cond[~cond["key"].isin(used)]
+        unused = cond[~asm.isin(cond["key"], used)]
         logs.append(asm.excluded("omop:condition_occurrence", "condition_occurrence",
                                  pd.to_numeric(unused["condition_occurrence_id"], errors="coerce"),
                                  "condition_source_value", unused["condition_source_value"],
@@ -617,7 +638,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                                      "procedure field not linked to an analysed procedure (or another value lies nearer)"))
 
     # --- persons without an analysed procedure
-    unused_p = person[~person.index.isin(set(procs["patient_id"].dropna()))]
+    unused_p = person[~asm.isin(person.index.to_series(), set(procs["patient_id"].dropna())).to_numpy()]
     logs.append(asm.excluded("omop:person", "person", pd.to_numeric(unused_p["person_id"], errors="coerce"),
                              "person_id", unused_p.index.to_series(),
                              "no analysed vertebroplasty or kyphoplasty procedure"))
