@@ -330,9 +330,9 @@ def resolve_mapping(mapping: Any, section: str) -> tuple[Any, SourceSettings]:
     ``mapping`` is None, a path to a TOML mapping file, its parsed dict, a ``Mapping`` (canonical
     sections only) or a ``SourceSettings``.
     """
-    import tomllib
     from pathlib import Path
 
+    from .._toml import read_toml
     from ..mapping import Mapping
 
     if mapping is None:
@@ -345,14 +345,7 @@ def resolve_mapping(mapping: Any, section: str) -> tuple[Any, SourceSettings]:
         raw, source = mapping, "mapping"
     elif isinstance(mapping, (str, Path)) or hasattr(mapping, "__fspath__"):
         path = Path(mapping)
-        try:
-            with path.open("rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError:
-            raise DefinitionsError(f"Mapping file {path.name} was not found.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DefinitionsError(f"Mapping file {path.name} is not valid TOML: {exc}.") from None
-        source = path.name
+        raw, source = read_toml(path, "Mapping"), path.name
     else:
         raise DefinitionsError(
             f"`mapping` must be a path to a TOML file, a dict, a Mapping or a SourceSettings; got {type(mapping).__name__}.")
