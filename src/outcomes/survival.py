@@ -462,7 +462,9 @@ class LogrankResult:
         return html_table(self) + self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
 
 
-def logrank(durations: Any, events: Any, groups: Any, *, strata: Any = None) -> LogrankResult:
+def logrank(
+    durations: Any, events: Any, groups: Any, *, strata: Any = None, weights: Any = None
+) -> LogrankResult:
     """Log-rank (Mantel-Haenszel) test that k survival curves are equal, optionally stratified.
 
     Parameters
@@ -476,6 +478,10 @@ def logrank(durations: Any, events: Any, groups: Any, *, strata: Any = None) -> 
     strata : array_like, optional
         Stratum label per subject. Observed minus expected counts and their covariance are summed
         over strata (the at-risk sets never mix strata), as R ``survdiff(... + strata(s))``.
+    weights : array_like of float, optional
+        Non-negative case (frequency) weights: a row of weight k counts as k subjects, so tallies
+        (time, group, event, count) give the test of the rows they count. ``table["n"]`` is then
+        the weighted count.
 
     Returns
     -------
@@ -517,6 +523,7 @@ def logrank(durations: Any, events: Any, groups: Any, *, strata: Any = None) -> 
     n = t.shape[0]
     e = _check_events(events, n)
     g, labels = _check_labels("groups", groups, n)
+    w = None if weights is None else _check_weights(weights, n)
     k = labels.shape[0]
     if k < 2:
         raise InputError(f"`groups` must have at least two distinct labels; got {list(labels)!r}.")
@@ -534,8 +541,12 @@ def logrank(durations: Any, events: Any, groups: Any, *, strata: Any = None) -> 
     rows = ukey.shape[0]
     row_stratum = ukey // times.shape[0]
     cell = inv * k + g
-    leaving = np.bincount(cell, minlength=rows * k).reshape(rows, k).astype(float)
-    died = np.bincount(cell, weights=e, minlength=rows * k).reshape(rows, k)
+    if w is None:
+        leaving = np.bincount(cell, minlength=rows * k).reshape(rows, k).astype(float)
+        died = np.bincount(cell, weights=e, minlength=rows * k).reshape(rows, k)
+    else:
+        leaving = np.bincount(cell, weights=w, minlength=rows * k).reshape(rows, k)
+        died = np.bincount(cell, weights=e * w, minlength=rows * k).reshape(rows, k)
     # at risk = subjects leaving at this time or later, within the same stratum
     rev = np.cumsum(leaving[::-1], axis=0)[::-1]
     next_stratum = np.searchsorted(row_stratum, row_stratum, side="right")
@@ -558,7 +569,7 @@ def logrank(durations: Any, events: Any, groups: Any, *, strata: Any = None) -> 
     table = pd.DataFrame(
         {
             "group": labels,
-            "n": np.bincount(g, minlength=k),
+            "n": np.bincount(g, minlength=k) if w is None else np.bincount(g, weights=w, minlength=k),
             "observed": observed,
             "expected": expected,
             "variance": np.diag(cov).copy(),
