@@ -372,6 +372,27 @@ def _population(ep: pd.DataFrame, population: str) -> pd.DataFrame:
     return ep if population == "all" else ep[ep["procedure"] == population]
 
 
+# An endpoints frame may carry frequency weights in this column: each row then stands for that many
+# patients with the same values (the registry engine passes such tallies instead of one row per
+# procedure). Every count below is then a sum of weights.
+WEIGHT = "_weight"
+
+
+def _n(frame: pd.DataFrame) -> int:
+    """Patients in ``frame``: its rows, or the sum of their weights."""
+    return int(frame[WEIGHT].sum()) if WEIGHT in frame else len(frame)
+
+
+def _n_true(flags: pd.Series, frame: pd.DataFrame) -> int:
+    """Patients whose ``flags`` (aligned with ``frame``) are true."""
+    flags = flags.astype(bool)
+    return int(frame.loc[flags.index, WEIGHT].to_numpy()[flags.to_numpy()].sum()) if WEIGHT in frame else int(flags.sum())
+
+
+def _weights(frame: pd.DataFrame) -> np.ndarray | None:
+    return frame[WEIGHT].to_numpy(dtype=float) if WEIGHT in frame else None
+
+
 def _has(ep: pd.DataFrame, column: str) -> bool:
     return column in ep and ep[column].notna().any()
 
@@ -391,7 +412,7 @@ def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
         if worst_col in sub:
             readings.append(("worst case", sub[worst_col]))
         for reading, vals in readings:
-            count, nobs = int(vals.astype(bool).sum()), int(len(vals))
+            count, nobs = _n_true(vals, sub), _n(sub.loc[vals.index])
             r_common = {**common, "reading": reading, "role": role if reading == "complete case" else "secondary"}
             if nobs < claim.min_n:
                 rows.not_assessable(f"Only {nobs} patients have this outcome (at least {claim.min_n} needed).",
@@ -413,36 +434,38 @@ def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, 
     t = float(claim.horizon_hours) + d.relief_horizon_grace_hours
     common = {"measure": "relieved by", "stated": claim.stated, "margin": claim.margin,
               "reading": f"by {fmt.hours(claim.horizon_hours)}"}
-    if len(sub) < claim.min_n:
-        rows.not_assessable(f"Only {len(sub)} patients have a baseline and a follow-up pain score.", n=len(sub), **common)
+    n_sub = _n(sub)
+    if n_sub < claim.min_n:
+        rows.not_assessable(f"Only {n_sub} patients have a baseline and a follow-up pain score.", n=n_sub, **common)
         return
-    km = kaplan_meier(sub["horizon_time_hours"], sub["horizon_event"].astype(bool), confidence_level=level)
+    km = kaplan_meier(sub["horizon_time_hours"], sub["horizon_event"].astype(bool), confidence_level=level,
+                      weights=_weights(sub))
     details["kaplan_meier"] = km
     point = _km_point(km, t, level)
-    followed = int(sub["relief_by_horizon"].notna().sum())
+    followed = _n_true(sub["relief_by_horizon"].notna(), sub)
     if point["at_risk"] == 0 and point["survival"] > 0:
         rows.not_assessable(f"No patient without relief was followed to {fmt.hours(claim.horizon_hours)}.",
-                            n=len(sub), **common)
+                            n=n_sub, **common)
         return
     estimate = 1 - point["survival"]
     low, high = 1 - point["ci_high"], 1 - point["ci_low"]
     p = _km_test(point["survival"], point["se_loglog"], 1 - claim.stated)
-    n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], len(sub), claim.stated, claim.margin, level, True)
-    events = int(sub["relief_by_horizon"].fillna(False).astype(bool).sum())
-    rows.add(n=len(sub), events=events, estimate=estimate, ci_low=low, ci_high=high, p_value=p,
+    n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], n_sub, claim.stated, claim.margin, level, True)
+    events = _n_true(sub["relief_by_horizon"].fillna(False), sub)
+    rows.add(n=n_sub, events=events, estimate=estimate, ci_low=low, ci_high=high, p_value=p,
              n_to_settle=n_settle if n_settle else np.nan,
-             additional_to_settle=(n_settle - len(sub)) if n_settle else np.nan,
+             additional_to_settle=(n_settle - n_sub) if n_settle else np.nan,
              verdict=verdict_for_stated(low, high, claim.stated, claim.margin),
              method="Kaplan-Meier, Greenwood log-log interval; z-test on the log(-log) scale",
              note=f"status at {fmt.hours(claim.horizon_hours)} known for {followed} patients", **common)
     # Sensitivity: relief is only seen at visits; Turnbull's interval-censored estimate.
     left = sub["relief_interval_low_hours"].to_numpy(float)
     right = sub["relief_interval_high_hours"].to_numpy(float)
-    tb = turnbull(left, right)
+    tb = turnbull(left, right, weights=_weights(sub))
     details["turnbull"] = tb
     # Turnbull handles the visit timing itself, so it is read at the horizon, without grace.
     inc = tb.cumulative_incidence_at(float(claim.horizon_hours)).iloc[0]
-    rows.add(n=len(sub), estimate=float(inc["cumulative_incidence"]), role="sensitivity", reading="interval-censored",
+    rows.add(n=n_sub, estimate=float(inc["cumulative_incidence"]), role="sensitivity", reading="interval-censored",
              stated=claim.stated, margin=claim.margin, measure="relieved by", verdict="",
              method="Turnbull NPMLE (relief between two visits)",
              note=f"identification bounds {fmt.interval(inc['bound_low'], inc['bound_high'])}")
@@ -458,12 +481,14 @@ def _eval_kept_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, le
                                 role="primary" if i == len(times) - 1 else "secondary", **common)
         return
     sub = sub[sub["time_to_loss_hours"].notna()]
-    if len(sub) < claim.min_n:
+    n_sub = _n(sub)
+    if n_sub < claim.min_n:
         for i, t in enumerate(times):
-            rows.not_assessable(f"Only {len(sub)} relieved patients have a later pain score.", n=len(sub),
+            rows.not_assessable(f"Only {n_sub} relieved patients have a later pain score.", n=n_sub,
                                 role="primary" if i == len(times) - 1 else "secondary", reading=fmt.hours(t), **common)
         return
-    km = kaplan_meier(sub["time_to_loss_hours"], sub["loss_observed"].astype(bool), confidence_level=level)
+    km = kaplan_meier(sub["time_to_loss_hours"], sub["loss_observed"].astype(bool), confidence_level=level,
+                      weights=_weights(sub))
     details["kaplan_meier"] = km
     horizon = float(sub["time_to_loss_hours"].max())
     for i, t in enumerate(times):
@@ -472,14 +497,14 @@ def _eval_kept_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, le
         if horizon < t:
             rows.not_assessable(
                 f"Follow-up after relief ends at {fmt.hours(horizon)} in these records, before {fmt.hours(t)}.",
-                n=len(sub), role=role, reading=fmt.hours(t), **common)
+                n=n_sub, role=role, reading=fmt.hours(t), **common)
             continue
         p = _km_test(point["survival"], point["se_loglog"], claim.stated)
-        n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], len(sub), claim.stated, claim.margin, level, False)
-        rows.add(n=len(sub), events=point["at_risk"], estimate=point["survival"], ci_low=point["ci_low"],
+        n_settle = _km_n_to_settle(point["survival"], point["se_loglog"], n_sub, claim.stated, claim.margin, level, False)
+        rows.add(n=n_sub, events=point["at_risk"], estimate=point["survival"], ci_low=point["ci_low"],
                  ci_high=point["ci_high"], p_value=p, role=role, reading=fmt.hours(t),
                  n_to_settle=n_settle if n_settle else np.nan,
-                 additional_to_settle=(n_settle - len(sub)) if n_settle else np.nan,
+                 additional_to_settle=(n_settle - n_sub) if n_settle else np.nan,
                  verdict=verdict_for_stated(point["ci_low"], point["ci_high"], claim.stated, claim.margin),
                  method="Kaplan-Meier among the relieved, Greenwood log-log interval",
                  note=f"{point['at_risk']} patients still followed at {fmt.hours(t)}", **common)
@@ -491,17 +516,19 @@ def _eval_faster(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, lev
         rows.not_assessable("The records have no time to relief.", **common)
         return
     sub = ep[ep["procedure"].isin([claim.group, claim.reference]) & ep["time_to_relief_hours"].notna()]
-    counts = sub["procedure"].value_counts()
+    counts = sub.groupby("procedure")[WEIGHT].sum().astype(int) if WEIGHT in sub else sub["procedure"].value_counts()
     if min(counts.get(claim.group, 0), counts.get(claim.reference, 0)) < claim.min_n:
         rows.not_assessable(f"Fewer than {claim.min_n} patients in one of the groups "
                             f"({claim.group}: {counts.get(claim.group, 0)}, {claim.reference}: "
-                            f"{counts.get(claim.reference, 0)}).", n=len(sub), **common)
+                            f"{counts.get(claim.reference, 0)}).", n=_n(sub), **common)
         return
     dur, ev, grp = sub["time_to_relief_hours"], sub["relief_observed"].astype(bool), sub["procedure"]
-    hr = hazard_ratio(dur, ev, grp, reference=claim.reference, confidence_level=level)
-    lr = logrank(dur, ev, grp)
+    w = _weights(sub)
+    hr = hazard_ratio(dur, ev, grp, reference=claim.reference, confidence_level=level, weights=w)
+    lr = logrank(dur, ev, grp, weights=w)
     details.update(hazard_ratio=hr, logrank=lr,
-                   kaplan_meier={g: kaplan_meier(dur[grp == g], ev[grp == g], confidence_level=level)
+                   kaplan_meier={g: kaplan_meier(dur[grp == g], ev[grp == g], confidence_level=level,
+                                                 weights=None if w is None else w[(grp == g).to_numpy()])
                                  for g in (claim.group, claim.reference)})
     rows.add(n=hr.n, events=hr.n_events, estimate=hr.estimate, ci_low=hr.ci.low, ci_high=hr.ci.high,
              p_value=lr.pvalue, verdict=verdict_for_direction(hr.ci.low, hr.ci.high, 1.0),
@@ -541,14 +568,14 @@ def _eval_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
     both = sub[sub[claim.exposure].notna() & sub[claim.endpoint].notna()]
     exposed = both[claim.exposure].astype(bool)
     y = both[claim.endpoint].astype(bool)
-    n1, n2 = int(exposed.sum()), int((~exposed).sum())
+    n1, n2 = _n_true(exposed, both), _n_true(~exposed, both)
     if min(n1, n2) < claim.min_n:
         rows.not_assessable(f"Too few patients in a group ({n1} with, {n2} without {claim.exposure.replace('_', ' ')}).",
                             n=n1 + n2, **common)
         return
-    rd = risk_difference(int(y[exposed].sum()), n1, int(y[~exposed].sum()), n2, confidence_level=level)
+    rd = risk_difference(_n_true(y & exposed, both), n1, _n_true(y & ~exposed, both), n2, confidence_level=level)
     details["risk_difference"] = rd
-    rows.add(n=n1 + n2, events=int(y.sum()), estimate=rd.estimate, ci_low=rd.ci.low, ci_high=rd.ci.high,
+    rows.add(n=n1 + n2, events=_n_true(y, both), estimate=rd.estimate, ci_low=rd.ci.low, ci_high=rd.ci.high,
              p_value=rd.pvalue, verdict=verdict_for_direction(rd.ci.low, rd.ci.high, 0.0),
              method="Newcombe hybrid score interval; Fisher exact test",
              note=f"{fmt.percent(rd.count1 / rd.nobs1)} of {n1} vs {fmt.percent(rd.count2 / rd.nobs2)} of {n2}",
@@ -557,16 +584,16 @@ def _eval_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
     if worst_col in sub:
         wsub = sub[sub[claim.exposure].notna()]
         wexp, wy = wsub[claim.exposure].astype(bool), wsub[worst_col].astype(bool)
-        wrd = risk_difference(int(wy[wexp].sum()), int(wexp.sum()), int(wy[~wexp].sum()), int((~wexp).sum()),
-                              confidence_level=level)
-        rows.add(n=len(wsub), events=int(wy.sum()), estimate=wrd.estimate, ci_low=wrd.ci.low, ci_high=wrd.ci.high,
+        wrd = risk_difference(_n_true(wy & wexp, wsub), _n_true(wexp, wsub), _n_true(wy & ~wexp, wsub),
+                              _n_true(~wexp, wsub), confidence_level=level)
+        rows.add(n=_n(wsub), events=_n_true(wy, wsub), estimate=wrd.estimate, ci_low=wrd.ci.low, ci_high=wrd.ci.high,
                  p_value=wrd.pvalue, verdict=verdict_for_direction(wrd.ci.low, wrd.ci.high, 0.0), role="secondary",
                  reading="worst case", method="Newcombe hybrid score interval; Fisher exact test", **common)
     covs = _covariates(both, tuple(a for a in claim.adjust if a != claim.exposure))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StatisticalWarning)
         fit = odds_ratios(y.astype(int), exposed.astype(int).rename(claim.exposure), covariates=covs,
-                          confidence_level=level)
+                          confidence_level=level, weights=_weights(both))
     details["odds_ratios"] = fit
     term = fit.table[fit.table["role"] == "exposure"].iloc[0]
     names = ", ".join(covs.columns) if covs is not None else "nothing"
@@ -586,15 +613,15 @@ def _eval_odds_ratios(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict
             rows.not_assessable(f"The records have no varying {e.replace('_', ' ')} field.", reading=e, **common)
     if not present or not _has(sub, claim.endpoint):
         return
-    data = sub[[claim.endpoint, *present]].dropna()
-    if len(data) < claim.min_n:
+    data = sub[[claim.endpoint, *present, *([WEIGHT] if WEIGHT in sub else [])]].dropna()
+    if _n(data) < claim.min_n:
         for e in present:
-            rows.not_assessable(f"Only {len(data)} patients have all the fields.", reading=e, n=len(data), **common)
+            rows.not_assessable(f"Only {_n(data)} patients have all the fields.", reading=e, n=_n(data), **common)
         return
     exposures = pd.DataFrame({e: data[e].astype(float) for e in present})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StatisticalWarning)
-        fit = odds_ratios(data[claim.endpoint].astype(int), exposures, confidence_level=level)
+        fit = odds_ratios(data[claim.endpoint].astype(int), exposures, confidence_level=level, weights=_weights(data))
     details["odds_ratios"] = fit
     note = "; ".join(str(w.message) for w in caught)
     for term in fit.table[fit.table["role"] == "exposure"].itertuples(index=False):
@@ -610,20 +637,41 @@ def _eval_mean_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: 
         if not _has(ep, m):
             rows.not_assessable(f"The records have no {m.replace('_', ' ')} field (imaging).", **common)
             continue
-        a = ep.loc[ep["procedure"] == claim.group, m].dropna().to_numpy(float)
-        b = ep.loc[ep["procedure"] == claim.reference, m].dropna().to_numpy(float)
-        if min(len(a), len(b)) < claim.min_n:
-            rows.not_assessable(f"Too few measurements ({len(a)} {claim.group}, {len(b)} {claim.reference}).",
-                                n=len(a) + len(b), **common)
+        cols = [m, WEIGHT] if WEIGHT in ep else [m]
+        a = ep.loc[ep["procedure"] == claim.group, cols].dropna()
+        b = ep.loc[ep["procedure"] == claim.reference, cols].dropna()
+        na, nb = _n(a), _n(b)
+        if min(na, nb) < claim.min_n:
+            rows.not_assessable(f"Too few measurements ({na} {claim.group}, {nb} {claim.reference}).",
+                                n=na + nb, **common)
             continue
-        test = sps.ttest_ind(a, b, equal_var=False)
-        ci = test.confidence_interval(confidence_level=level)
-        low, high = float(ci.low), float(ci.high)
+        if WEIGHT in ep:
+            estimate, low, high, pvalue = _welch_weighted(a[m].to_numpy(float), _weights(a), b[m].to_numpy(float),
+                                                          _weights(b), level)
+        else:
+            a, b = a[m].to_numpy(float), b[m].to_numpy(float)
+            test = sps.ttest_ind(a, b, equal_var=False)
+            ci = test.confidence_interval(confidence_level=level)
+            estimate, low, high, pvalue = float(a.mean() - b.mean()), float(ci.low), float(ci.high), float(test.pvalue)
         # a claim that lower is better is judged on the negated scale
         verdict = verdict_for_direction(low, high, 0.0) if side == "higher" else verdict_for_direction(-high, -low, 0.0)
-        rows.add(n=len(a) + len(b), estimate=float(a.mean() - b.mean()), ci_low=low, ci_high=high,
-                 p_value=float(test.pvalue), verdict=verdict, method="Welch two-sample t interval",
+        rows.add(n=na + nb, estimate=estimate, ci_low=low, ci_high=high,
+                 p_value=pvalue, verdict=verdict, method="Welch two-sample t interval",
                  note=f"{claim.group} minus {claim.reference}; {side} is better", **common)
+
+
+def _welch_weighted(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray,
+                    level: float) -> tuple[float, float, float, float]:
+    """Welch's t interval and test from frequency-weighted values (scipy.stats.ttest_ind's formulas,
+    equal_var=False: the mean difference, its interval and the two-sided p-value)."""
+    n1, n2 = wa.sum(), wb.sum()
+    m1, m2 = wa @ a / n1, wb @ b / n2
+    v1, v2 = wa @ (a - m1) ** 2 / (n1 - 1), wb @ (b - m2) ** 2 / (n2 - 1)
+    se2 = v1 / n1 + v2 / n2
+    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
+    diff, se = float(m1 - m2), float(math.sqrt(se2))
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * se
+    return diff, diff - half, diff + half, float(2 * sps.t.sf(abs(diff / se), df))
 
 
 _EVALUATORS = {
@@ -684,12 +732,18 @@ def evaluate_claims(
     if not 0 < confidence_level < 1:
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
 
+    return _evaluate(lambda claim: ep, registry, d, confidence_level)
+
+
+def _evaluate(frame_for: Any, registry: tuple[Claim, ...], d: Definitions, confidence_level: float) -> ClaimsResult:
+    """Evaluate each claim on ``frame_for(claim)`` (the endpoints, or tallies with a ``_weight``
+    column of the columns the claim reads) and assemble the result with Holm-adjusted p-values."""
     all_rows: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
     for claim in registry:
         rows = _Rows(claim)
         claim_details: dict[str, Any] = {}
-        _EVALUATORS[claim.kind](claim, ep, rows, claim_details, confidence_level, d)
+        _EVALUATORS[claim.kind](claim, frame_for(claim), rows, claim_details, confidence_level, d)
         all_rows.extend(rows.rows)
         details[claim.id] = claim_details
     table = pd.DataFrame(all_rows)
