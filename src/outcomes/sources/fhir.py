@@ -22,7 +22,8 @@ fracture_date, etiology    the linked ``Condition`` (``reasonReference``; R5 ``r
 complication               ``Procedure.complication`` (or ``complicationDetail``) present
 physician_id               ``Procedure.performer.actor`` -> the Practitioner's resource id
                            (pseudonymous; names are never read)
-site_id                    ``Procedure.location``, else ``Encounter.serviceProvider``
+site_id                    ``Procedure.location``, else the Encounter's ``location`` or
+                           ``serviceProvider``
 discharge, length of stay  ``Procedure.encounter`` -> ``Encounter.class`` (AMB same day, or
                            overnight when the stay lasted 12 h or more; OBSENC, SS overnight;
                            IMP, ACUTE, NONAC admitted) and ``Encounter.period``
@@ -533,8 +534,9 @@ def load_fhir(
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     _ = write_fhir(procedures, assessments, tmp)
     ...     cohort = load_fhir(tmp)
-    >>> len(cohort.procedures), cohort.flow().set_index("table").loc["fhir:Observation", "excluded"]
-    (40, np.int64(0))
+    >>> flow = cohort.flow().set_index("table")
+    >>> int(flow.loc["procedures", "analysed"]), int(flow.loc["fhir:Observation", "excluded"])
+    (40, 0)
     """
     definitions = definitions or Definitions()
     canonical, settings = resolve_mapping(mapping, "fhir")
