@@ -151,6 +151,15 @@ def _code_values(distinct: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     return keys.map(synonyms).astype("string")
 
 
+def _instrument_values(distinct: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """For trimmed instrument labels: the instrument (the mapping's default when blank), whether
+    the label is unknown, and the factor that brings its scores to 0-10."""
+    given = distinct.notna()
+    code = _code_values(distinct, mapping.value_map("assessments", "instrument"))
+    instrument = code.fillna(mapping.assessment_instrument).where(given | code.notna(), mapping.assessment_instrument)
+    return instrument, given & code.isna(), instrument.map(INSTRUMENT_SCALE).astype(float)
+
+
 def _codes(series: pd.Series, synonyms: dict[str, str]) -> pd.Series:
     """Map codes through synonyms (case-insensitive); unknown codes become missing.
 
@@ -343,13 +352,9 @@ def validate_assessments(
     if "instrument" in df:
         # worked out once per distinct value, then spread over the rows
         codes, distinct = _text_codes(df["instrument"])
-        given = distinct.notna()
-        code = _code_values(distinct, mapping.value_map("assessments", "instrument"))
-        instrument = code.fillna(mapping.assessment_instrument).where(
-            given | code.notna(), mapping.assessment_instrument)
-        unknown = _take(given & code.isna(), codes, df.index, fill=False).astype(bool)
-        scale = _take(instrument.map(INSTRUMENT_SCALE).astype(float), codes, df.index,
-                      fill=INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan))
+        instrument, unknown, scale = _instrument_values(distinct, mapping)
+        unknown = _take(unknown, codes, df.index, fill=False).astype(bool)
+        scale = _take(scale, codes, df.index, fill=INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan))
         instrument = _take(instrument, codes, df.index, fill=mapping.assessment_instrument)
         df = log.exclude(df, unknown, "instrument", "unknown instrument (expected nrs, vas10 or vas100)")
         df["instrument"] = _at(instrument, df.index)
