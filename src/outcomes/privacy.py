@@ -169,7 +169,13 @@ def check_identifiers(
     ...
     outcomes.exceptions.PrivacyError: t.csv looks identifying: column 'patient_name': its name suggests a person's name. Remove or de-identify these columns, or pass allow_identifiers=True (--allow-identifiers) if you have a legitimate reason.
     """
-    findings = find_identifiers(frame, row_offset=row_offset)
+    return _report(find_identifiers(frame, row_offset=row_offset), source=source,
+                   allow_identifiers=allow_identifiers, stacklevel=4)
+
+
+def _report(findings: list[PrivacyFinding], *, source: str, allow_identifiers: bool,
+            stacklevel: int = 3) -> str | None:
+    """Raise :class:`PrivacyError` for findings, or warn and return the text when allowed."""
     if not findings:
         return None
     listed = "; ".join(f.describe() for f in findings)
@@ -179,5 +185,5 @@ def check_identifiers(
             "allow_identifiers=True (--allow-identifiers) if you have a legitimate reason."
         )
     message = f"Identifiers were allowed through on request in {source}: {listed}."
-    warnings.warn(message, IdentifiersAllowedWarning, stacklevel=3)
+    warnings.warn(message, IdentifiersAllowedWarning, stacklevel=stacklevel)
     return message
