@@ -23,6 +23,7 @@ from .loading import load_records
 from .mapping import Mapping
 from .monitoring import ControlChartResult, CusumResult, FunnelResult, control_chart, cusum, funnel
 from .report import render_report
+from .sources import load_fhir, load_omop
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,8 @@ __all__ = [
     "funnel",
     "load_claims",
     "load_evidence",
+    "load_fhir",
+    "load_omop",
     "load_records",
     "render_report",
     "stats",
