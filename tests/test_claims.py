@@ -303,3 +303,14 @@ def test_evidence_is_cited_and_matches_claims():
     assert (ev["citation"].str.len() > 10).all() and (ev["value"].str.len() > 0).all()
     nsqip = ev[ev["claim_id"] == "outpatient"].iloc[0]
     assert "61.1%" in nsqip["value"]  # Shin, Int J Spine Surg 2023;17:579
+
+
+def test_adjusted_odds_ratio_needs_enough_events():
+    """Fewer than 5 of the rarer outcome per model term: the adjusted odds ratio is reported as
+    not assessable (Vittinghoff & McCulloch 2007) rather than fitted; the crude difference stays."""
+    procs, scores, _ = simulate(40, seed=1)
+    table = evaluate_claims(load_records(procs, scores)).to_frame()
+    rows = table[table["claim_id"] == "early_treatment_better"].set_index("reading")
+    assert rows.loc["adjusted", "verdict"] == "not assessable"
+    assert "Too few events to adjust for 7 covariate terms" in rows.loc["adjusted", "note"]
+    assert rows.loc["complete case", "verdict"] != "not assessable"

@@ -559,6 +559,9 @@ def _covariates(ep: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame | None
     return pd.DataFrame(keep, index=ep.index) if keep else None
 
 
+_MIN_EVENTS_PER_TERM = 5
+
+
 def _eval_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
     sub = _population(ep, claim.population)
     common = {"measure": "risk difference"}
@@ -573,7 +576,11 @@ def _eval_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
         rows.not_assessable(f"Too few patients in a group ({n1} with, {n2} without {claim.exposure.replace('_', ' ')}).",
                             n=n1 + n2, **common)
         return
-    rd = risk_difference(_n_true(y & exposed, both), n1, _n_true(y & ~exposed, both), n2, confidence_level=level)
+    with warnings.catch_warnings():
+        # The only warning here is the 2x2 odds ratio's zero-cell correction; the claim reports the
+        # difference (and an adjusted odds ratio below), not that odds ratio.
+        warnings.simplefilter("ignore", StatisticalWarning)
+        rd = risk_difference(_n_true(y & exposed, both), n1, _n_true(y & ~exposed, both), n2, confidence_level=level)
     details["risk_difference"] = rd
     rows.add(n=n1 + n2, events=_n_true(y, both), estimate=rd.estimate, ci_low=rd.ci.low, ci_high=rd.ci.high,
              p_value=rd.pvalue, verdict=verdict_for_direction(rd.ci.low, rd.ci.high, 0.0),
@@ -584,12 +591,27 @@ def _eval_difference(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
     if worst_col in sub:
         wsub = sub[sub[claim.exposure].notna()]
         wexp, wy = wsub[claim.exposure].astype(bool), wsub[worst_col].astype(bool)
-        wrd = risk_difference(_n_true(wy & wexp, wsub), _n_true(wexp, wsub), _n_true(wy & ~wexp, wsub),
-                              _n_true(~wexp, wsub), confidence_level=level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StatisticalWarning)  # as above: the unused 2x2 odds ratio
+            wrd = risk_difference(_n_true(wy & wexp, wsub), _n_true(wexp, wsub), _n_true(wy & ~wexp, wsub),
+                                  _n_true(~wexp, wsub), confidence_level=level)
         rows.add(n=_n(wsub), events=_n_true(wy, wsub), estimate=wrd.estimate, ci_low=wrd.ci.low, ci_high=wrd.ci.high,
                  p_value=wrd.pvalue, verdict=verdict_for_direction(wrd.ci.low, wrd.ci.high, 0.0), role="secondary",
                  reading="worst case", method="Newcombe hybrid score interval; Fisher exact test", **common)
     covs = _covariates(both, tuple(a for a in claim.adjust if a != claim.exposure))
+    # Events per variable: with fewer than 5 of the rarer outcome per model term the adjusted odds
+    # ratio is unreliable (Vittinghoff & McCulloch 2007, Am J Epidemiol 165:710, relaxing the
+    # 10 of Peduzzi 1996, J Clin Epidemiol 49:1373), and the penalised fit only returns noise,
+    # slowly; say so instead of fitting.
+    terms = 1 + (0 if covs is None else sum(
+        1 if pd.api.types.is_numeric_dtype(covs[c]) else max(covs[c].nunique(dropna=True) - 1, 0) for c in covs))
+    rarer = min(_n_true(y, both), _n(both) - _n_true(y, both))
+    if rarer < _MIN_EVENTS_PER_TERM * terms:
+        rows.not_assessable(
+            f"Too few events to adjust for {terms - 1} covariate terms: {rarer} of the rarer outcome, "
+            f"{_MIN_EVENTS_PER_TERM} per model term needed (Vittinghoff & McCulloch 2007).",
+            n=_n(both), role="secondary", reading="adjusted", measure="adjusted odds ratio")
+        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StatisticalWarning)
         fit = odds_ratios(y.astype(int), exposed.astype(int).rename(claim.exposure), covariates=covs,

@@ -716,6 +716,7 @@ def _firth_fit(
     max_halfstep: int = 30,
     max_step: float = 5.0,
     tol: float = 1e-9,
+    gtol: float = 1e-7,
     w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, bool]:
     """Firth's penalised maximum likelihood by Newton-Raphson with step-halving (as logistf).
@@ -748,7 +749,7 @@ def _firth_fit(
             return beta, penalised, False
         beta = candidate
         penalised, score, info = new
-        if np.max(np.abs(delta)) < tol and np.max(np.abs(score[free])) < 1e-7:
+        if np.max(np.abs(delta)) < tol and np.max(np.abs(score[free])) < gtol:
             return beta, penalised, True
     return beta, penalised, False
 
@@ -763,7 +764,9 @@ def _firth_profile_limit(
     def drop(b: float) -> float:
         start = state["beta"].copy()
         start[j] = b
-        beta, penalised, _ = _firth_fit(x, y, beta0=start, fixed=j, w=w)
+        # Profile fits stop at logistf's profile tolerances' order (its xconv 1e-4, gconv 1e-5),
+        # tighter here; the limit itself is found to 1e-8 on the log-odds scale.
+        beta, penalised, _ = _firth_fit(x, y, beta0=start, fixed=j, w=w, tol=1e-7, gtol=1e-6, max_iter=100)
         state["beta"] = beta
         return 2 * (penalised_hat - penalised) - chi2
 
@@ -779,7 +782,7 @@ def _firth_profile_limit(
         return direction * math.inf
     state["beta"] = beta_hat.copy()
     lo, hi = sorted((inner, outer))
-    return float(optimize.brentq(drop, lo, hi, xtol=1e-10, rtol=1e-12))
+    return float(optimize.brentq(drop, lo, hi, xtol=1e-8, rtol=1e-10))
 
 
 def _firth_inference(
