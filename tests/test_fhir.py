@@ -318,10 +318,10 @@ def test_cli_validate_reads_a_fhir_export(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["validate"], "got none"),
-    (["validate", "p.csv", "--fhir", "x"], "got PROCEDURES and --fhir"),
-    (["validate", "--fhir", "x", "--omop", "y.duckdb"], "got --fhir and --omop"),
-    (["validate", "--fhir", "x", "--assessments", "a.csv"], "`--assessments` must go with PROCEDURES"),
-    (["validate", "--fhir", "x", "--schema", "cdm"], "`--schema` must go with --omop"),
+    (["validate", "p.csv", "--fhir", "x"], "got procedures and fhir"),
+    (["validate", "--fhir", "x", "--omop", "y.duckdb"], "got fhir and omop"),
+    (["validate", "--fhir", "x", "--assessments", "a.csv"], "`assessments` must go with procedures"),
+    (["validate", "--fhir", "x", "--schema", "cdm"], "`schema` must go with omop"),
 ])
 def test_cli_needs_exactly_one_source(capsys, argv, message):
     assert main(argv) == 2
@@ -332,3 +332,13 @@ def test_warnings_do_not_leak(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_fhir(EXPORT)
+
+
+def test_report_from_a_fhir_export_shows_its_accounting(tmp_path):
+    """`outcomes report --fhir` renders from the export itself: the report's records table
+    carries the fhir:* rows and the stamp hashes the export, not a temporary copy."""
+    out = tmp_path / "fhir_report.html"
+    assert main(["report", "--fhir", str(EXPORT), "--output", str(out), "--quiet"]) == 0
+    page = out.read_text()
+    assert "fhir:Observation" in page and "unknown code: not a pain score" in page
+    assert str(tmp_path) not in page and str(EXPORT.parent) not in page

@@ -47,8 +47,8 @@ def test_notebooks_ship_in_the_package_with_a_parameters_cell_and_no_outputs(nam
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "parameters" in code[0]["metadata"].get("tags", [])
     names = set(re.findall(r"^(\w+) =", "".join(code[0]["source"]), flags=re.M))
-    assert names == {"procedures", "assessments", "mapping", "definitions", "clinic_name", "suppress_below",
-                     "allow_identifiers"} | extra
+    assert names == {"procedures", "assessments", "fhir", "omop", "schema", "mapping", "definitions", "clinic_name",
+                     "suppress_below", "allow_identifiers"} | extra
     # outputs stripped before commit; no statistics defined in a notebook (public API calls only)
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     text = "".join("".join(c["source"]) for c in code)
@@ -381,9 +381,9 @@ def test_cli_report_passes_every_argument(monkeypatch, capsys, tmp_path):
                    "--physician", "D4", "--clinic-name", "Northside", "--suppress-below", "11", "--allow-identifiers",
                    "--output", "out.html"])
     assert status == 0 and capsys.readouterr().out == "wrote out.html\n"
-    assert seen == {"procedures": "p.csv", "assessments": "a.csv", "output": "out.html", "mapping": "m.toml",
-                    "definitions": "d.toml", "physician_id": "D4", "clinic_name": "Northside", "suppress_below": 11,
-                    "allow_identifiers": True, "progress": True}
+    assert seen == {"procedures": "p.csv", "assessments": "a.csv", "fhir": None, "omop": None, "schema": None,
+                    "output": "out.html", "mapping": "m.toml", "definitions": "d.toml", "physician_id": "D4",
+                    "clinic_name": "Northside", "suppress_below": 11, "allow_identifiers": True, "progress": True}
 
 
 def test_cli_report_errors_are_one_line_with_status_2(tmp_path, capsys, procedures_frame, assessments_frame, write_csv):

@@ -22,8 +22,9 @@ from .exceptions import (
 from .loading import load_records
 from .mapping import Mapping
 from .monitoring import ControlChartResult, CusumResult, FunnelResult, control_chart, cusum, funnel
+from .registry import RegistryResult, evaluate_registry
 from .report import render_report
-from .sources import load_fhir, load_omop
+from .sources import load_cohort, load_fhir, load_omop
 
 __version__ = "0.1.0"
 
@@ -41,14 +42,17 @@ __all__ = [
     "Mapping",
     "OutcomesError",
     "PrivacyError",
+    "RegistryResult",
     "StatisticalWarning",
     "__version__",
     "control_chart",
     "cusum",
     "derive_endpoints",
     "evaluate_claims",
+    "evaluate_registry",
     "funnel",
     "load_claims",
+    "load_cohort",
     "load_evidence",
     "load_fhir",
     "load_omop",

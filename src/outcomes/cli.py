@@ -7,12 +7,9 @@ stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .exceptions import IdentifiersAllowedWarning, OutcomesError
@@ -61,58 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_inputs(args: argparse.Namespace) -> None:
-    """Exactly one of PROCEDURES, --fhir, --omop; --assessments only with PROCEDURES."""
-    from .exceptions import InputError
-
-    given = [name for name, value in (("PROCEDURES", args.procedures), ("--fhir", args.fhir),
-                                      ("--omop", args.omop)) if value]
-    if len(given) != 1:
-        raise InputError("The records must be given one way: PROCEDURES (a file), --fhir DIR or --omop URL; "
-                         f"got {' and '.join(given) if given else 'none'}.")
-    if args.assessments and not args.procedures:
-        raise InputError(f"`--assessments` must go with PROCEDURES; got it with {given[0]}, which holds the pain scores.")
-    if args.schema and not args.omop:
-        raise InputError("`--schema` must go with --omop; got it without.")
-
-
 def _load(args: argparse.Namespace):
     from .definitions import Definitions
-    from .loading import load_records
+    from .sources import load_cohort
 
-    _check_inputs(args)
     definitions = Definitions.from_toml(args.definitions) if args.definitions else Definitions()
-    if args.fhir:
-        from .sources.fhir import load_fhir
-
-        cohort = load_fhir(args.fhir, mapping=args.mapping, definitions=definitions,
-                           allow_identifiers=args.allow_identifiers)
-    elif args.omop:
-        from .sources.omop import load_omop
-
-        cohort = load_omop(args.omop, schema=args.schema, mapping=args.mapping, definitions=definitions,
-                           allow_identifiers=args.allow_identifiers)
-    else:
-        cohort = load_records(args.procedures, args.assessments, mapping=args.mapping,
-                              definitions=definitions, allow_identifiers=args.allow_identifiers)
+    cohort = load_cohort(args.procedures, args.assessments, fhir=args.fhir, omop=args.omop, schema=args.schema,
+                         mapping=args.mapping, definitions=definitions, allow_identifiers=args.allow_identifiers)
     return cohort, definitions
-
-
-@contextlib.contextmanager
-def _records_as_files(args: argparse.Namespace):
-    """(procedures, assessments) paths for commands that read files: a FHIR or OMOP source is loaded
-    and checked here (its row accounting printed) and its validated tables written as CSV."""
-    _check_inputs(args)
-    if args.procedures:
-        yield args.procedures, args.assessments
-        return
-    cohort, _ = _load(args)
-    print(cohort.describe())
-    with tempfile.TemporaryDirectory() as tmp:
-        procedures, assessments = Path(tmp) / "procedures.csv", Path(tmp) / "assessments.csv"
-        cohort.procedures.to_csv(procedures, index=False)
-        cohort.assessments.to_csv(assessments, index=False)
-        yield procedures, assessments
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -134,11 +87,11 @@ def _demo(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from .report import render_report
 
-    with _records_as_files(args) as (procedures, assessments):
-        path = render_report(procedures, assessments, output=args.output, mapping=args.mapping,
-                             definitions=args.definitions, physician_id=args.physician,
-                             clinic_name=args.clinic_name, suppress_below=args.suppress_below,
-                             allow_identifiers=args.allow_identifiers, progress=not args.quiet)
+    path = render_report(args.procedures, args.assessments, fhir=args.fhir, omop=args.omop, schema=args.schema,
+                         output=args.output, mapping=args.mapping, definitions=args.definitions,
+                         physician_id=args.physician, clinic_name=args.clinic_name,
+                         suppress_below=args.suppress_below, allow_identifiers=args.allow_identifiers,
+                         progress=not args.quiet)
     print(f"wrote {path}")
     return 0
 

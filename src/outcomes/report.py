@@ -1267,8 +1267,10 @@ def monitoring_html(endpoints: pd.DataFrame, claims: Any = None, *, physician_id
         if len(small):
             parts.append(f'<p class="note">{len(small)} physician(s) with fewer than {below} patients with a '
                          "4-week score are left off the funnel plot.</p>")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    known = endpoints["success"].dropna().astype(bool) if "success" in endpoints else pd.Series(dtype=bool)
+    clinic_rate = float(known.mean()) if len(known) else math.nan
+
+    def funnel_part() -> list[str]:
         fun = monitoring.funnel(shown, outcome="success", unit="physician_id", stated=stated)
         flagged = fun.flagged(level=0.998)
         if len(flagged):
@@ -1280,47 +1282,60 @@ def monitoring_html(endpoints: pd.DataFrame, claims: Any = None, *, physician_id
         adjustment = ("" if fun.adjustment == "none" else
                       f" The limits were widened for between-physician variation ({fun.adjustment} adjustment, "
                       f"Spiegelhalter 2005).")
-        parts.append(f"<p>{verdict} Clinic rate {fmt.percent(fun.clinic_rate)}; stated "
-                     f"{fmt.percent(stated)}.{adjustment}</p>")
-        parts.append(figure_html(
-            funnel_figure(fun, highlight=physician_id),
-            caption="Success at 4 weeks by physician against their number of patients. Solid funnels: 95% and 99.8% "
-                    "limits around the clinic rate; dashed: around the stated figure. A physician outside the "
-                    "99.8% funnel differs by more than chance would explain."))
+        return [f"<p>{verdict} Clinic rate {fmt.percent(fun.clinic_rate)}; stated {fmt.percent(stated)}.{adjustment}</p>",
+                figure_html(funnel_figure(fun, highlight=physician_id),
+                            caption="Success at 4 weeks by physician against their number of patients. Solid funnels: "
+                                    "95% and 99.8% limits around the clinic rate; dashed: around the stated figure. A "
+                                    "physician outside the 99.8% funnel differs by more than chance would explain.")]
 
+    def chart_part() -> list[str]:
         mine = endpoints if physician_id is None else endpoints[endpoints["physician_id"] == physician_id]
         chart = monitoring.control_chart(mine, outcome="success", stated=stated,
-                                         centre=None if physician_id is None else fun.clinic_rate)
+                                         centre=None if physician_id is None else clinic_rate)
         who = "The clinic" if physician_id is None else f"Physician {_esc(physician_id)}"
-        parts.append(f"<p>{who}, {_esc(chart.period_reason)}: <strong>{_esc(chart.variation)}</strong>. "
-                     f"{_esc(chart.summary)}</p>")
-        parts.append(figure_html(
-            control_chart_figure(chart),
-            caption=f"Success at 4 weeks per {chart.period} with 3-sigma limits (p-chart). Special causes: a point "
-                    "beyond the limits, a run of 8 on one side of the centre, a trend of 6 (shown by shape)."))
+        return [f"<p>{who}, {_esc(chart.period_reason)}: <strong>{_esc(chart.variation)}</strong>. "
+                f"{_esc(chart.summary)}</p>",
+                figure_html(control_chart_figure(chart),
+                            caption=f"Success at 4 weeks per {chart.period} with 3-sigma limits (p-chart). Special "
+                                    "causes: a point beyond the limits, a run of 8 on one side of the centre, a trend "
+                                    "of 6 (shown by shape).")]
 
-        if physician_id is None:
-            clinic = monitoring.cusum(endpoints, outcome="success", stated=stated)
-            row = clinic.limits.iloc[0]
-            first = row["first_signal_date"]
-            when = f"first on {pd.Timestamp(first):%d %b %Y}" if pd.notna(first) else "none so far"
-            parts.append(f"<p>CUSUM of failures against the stated {fmt.percent(stated)}: "
-                         f"{int(row['n_signals'])} signal(s), {when}. A signal means failures have run above the "
-                         "stated rate for longer than chance would explain (limit set for one false alarm in "
-                         f"about {int(round(row['arl0_simulated'], -2))} patients).</p>")
-            parts.append(figure_html(cusum_figure(clinic),
-                                     caption="Bernoulli CUSUM of failures against the stated success rate "
-                                             "(Steiner 2000), restarting after each signal; below, failures "
-                                             "minus those expected at the stated rate."))
-            detect = clinic.detection[["window", "failures_in_a_row", "failures_any_order"]].rename(columns={
-                "window": "consecutive cases", "failures_in_a_row": "failures in a row that signal",
-                "failures_any_order": "failures in any order that signal"})
-            parts.append(table_html(detect, caption="Detection floor: how many failures raise a signal."))
+    def clinic_cusum_part() -> list[str]:
+        clinic = monitoring.cusum(endpoints, outcome="success", stated=stated)
+        row = clinic.limits.iloc[0]
+        first = row["first_signal_date"]
+        when = f"first on {pd.Timestamp(first):%d %b %Y}" if pd.notna(first) else "none so far"
+        detect = clinic.detection[["window", "failures_in_a_row", "failures_any_order"]].rename(columns={
+            "window": "consecutive cases", "failures_in_a_row": "failures in a row that signal",
+            "failures_any_order": "failures in any order that signal"})
+        return [f"<p>CUSUM of failures against the stated {fmt.percent(stated)}: "
+                f"{int(row['n_signals'])} signal(s), {when}. A signal means failures have run above the "
+                "stated rate for longer than chance would explain (limit set for one false alarm in "
+                f"about {int(round(row['arl0_simulated'], -2))} patients).</p>",
+                figure_html(cusum_figure(clinic),
+                            caption="Bernoulli CUSUM of failures against the stated success rate (Steiner 2000), "
+                                    "restarting after each signal; below, failures minus those expected at the "
+                                    "stated rate."),
+                table_html(detect, caption="Detection floor: how many failures raise a signal.")]
+
+    def physician_cusum_part() -> list[str]:
         by_physician = monitoring.cusum(shown, outcome="success", stated=None, by="physician_id")
-        parts.append(figure_html(
-            cusum_figure(by_physician, highlight=physician_id),
-            caption="CUSUM of failures by physician against the clinic's own rate: a physician whose line "
-                    "reaches the limit has had more failures than the clinic rate explains."))
+        return [figure_html(cusum_figure(by_physician, highlight=physician_id),
+                            caption="CUSUM of failures by physician against the clinic's own rate: a physician whose "
+                                    "line reaches the limit has had more failures than the clinic rate explains.")]
+
+    builds = [("funnel plot", funnel_part), ("control chart", chart_part)]
+    if physician_id is None:
+        builds.append(("clinic CUSUM", clinic_cusum_part))
+    builds.append(("CUSUM by physician", physician_cusum_part))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for what, build in builds:
+            try:
+                parts.extend(build())
+            except OutcomesError as exc:  # too little or too uniform data for this chart
+                parts.append(f'<p class="note">The {what} cannot be drawn from these records: '
+                             f"{_esc(_counts_hidden(str(exc), below))}</p>")
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
     if notes:
         parts.append('<p class="note">' + " ".join(_esc(_counts_hidden(n, below)) for n in notes) + "</p>")
@@ -1398,10 +1413,13 @@ _OUR_ERRORS = ("OutcomesError", "InputError", "PrivacyError", "DefinitionsError"
 
 
 def render_report(
-    procedures: str | os.PathLike[str],
+    procedures: str | os.PathLike[str] | None = None,
     assessments: str | os.PathLike[str] | None = None,
     *,
     output: str | os.PathLike[str],
+    fhir: str | os.PathLike[str] | None = None,
+    omop: str | os.PathLike[str] | None = None,
+    schema: str | None = None,
     mapping: str | os.PathLike[str] | None = None,
     definitions: str | os.PathLike[str] | None = None,
     physician_id: str | None = None,
@@ -1422,6 +1440,9 @@ def render_report(
     ----------
     procedures, assessments : path
         The records (CSV, .xlsx or .parquet), as for :func:`outcomes.load_records`.
+    fhir, omop, schema : optional
+        Instead of files: a FHIR Bulk Data export or an OMOP CDM database (and its schema), as
+        for :func:`outcomes.sources.load_cohort`; their row accounting appears in the report.
     output : path
         The HTML file to write (``.html``); its folder is created if needed.
     mapping, definitions : path, optional
@@ -1467,17 +1488,20 @@ def render_report(
         raise InputError(f"`timeout` must be a positive number of seconds; got {timeout!r}.")
     if physician_id is not None and not str(physician_id).strip():
         raise InputError(f"`physician_id` must be a physician's id; got {physician_id!r}.")
+    is_url = isinstance(omop, str) and "://" in omop
     paths = {"procedures": _absolute(procedures, "procedures"), "assessments": _absolute(assessments, "assessments"),
+             "fhir": _absolute(fhir, "fhir"), "omop": omop if is_url else _absolute(omop, "omop"), "schema": schema,
              "mapping": _absolute(mapping, "mapping"), "definitions": _absolute(definitions, "definitions")}
 
     # Check the records here, where errors keep their type; the notebook then reads them again.
-    from .loading import load_records
+    from .sources import load_cohort
 
     d = Definitions.from_toml(paths["definitions"]) if paths["definitions"] else Definitions()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifiersAllowedWarning)
-        cohort = load_records(paths["procedures"], paths["assessments"], mapping=paths["mapping"], definitions=d,
-                              allow_identifiers=allow_identifiers)
+        cohort = load_cohort(paths["procedures"], paths["assessments"], fhir=paths["fhir"], omop=paths["omop"],
+                             schema=schema, mapping=paths["mapping"], definitions=d,
+                             allow_identifiers=allow_identifiers)
     if physician_id is not None:
         physician_endpoints(cohort.procedures, str(physician_id))
 
@@ -1518,7 +1542,7 @@ def render_report(
         title = ("Physician review " + str(physician_id) if physician_id is not None else "Vertebral augmentation outcomes")
         title += f" \u2014 {clinic_name}" if clinic_name else ""
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-        secrets = {str(Path(p).parent) for p in paths.values() if p} | {
+        secrets = {str(Path(p).parent) for p in paths.values() if p} | ({omop} if is_url else set()) | {
             workdir, str(Path(workdir).resolve()), str(out_path.resolve().parent), str(Path.cwd()),
             str(Path.home()), sys.prefix, str(Path(__file__).resolve().parent), tempfile.gettempdir()}
         page = _scrub(_page(body, title), secrets)

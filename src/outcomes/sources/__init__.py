@@ -5,6 +5,7 @@ validation and row accounting (:func:`outcomes.load_records`); the records left 
 canonical tables are accounted for too, as tables named ``fhir:<Resource>`` or
 ``omop:<table>`` in ``cohort.flow()`` and ``cohort.exclusions``.
 
+- :func:`load_cohort` takes records given any of these ways (or as files), exactly one.
 - :func:`load_fhir` reads a folder of Bulk Data NDJSON files (or one Bundle).
 - :func:`load_omop` reads an OMOP CDM v5.4 database: DuckDB, SQLite or PostgreSQL.
 - :func:`write_fhir` and :func:`write_omop` write canonical tables (e.g. from
@@ -16,8 +17,9 @@ Which codes count, and how scores are linked to procedures, is set in the mappin
 
 from __future__ import annotations
 
+from ._any import load_cohort
 from ._settings import SourceSettings
 from .fhir import load_fhir, write_fhir
 from .omop import load_omop, write_omop
 
-__all__ = ["SourceSettings", "load_fhir", "load_omop", "write_fhir", "write_omop"]
+__all__ = ["SourceSettings", "load_cohort", "load_fhir", "load_omop", "write_fhir", "write_omop"]
