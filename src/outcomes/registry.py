@@ -304,7 +304,10 @@ def _connect(memory_limit: str | None, threads: int | None, temp_directory: Any)
         con.execute(f"SET threads = {threads}")
     spill = os.fspath(temp_directory) if temp_directory is not None else os.path.join(tempfile.gettempdir(), "outcomes-duckdb")
     con.execute(f"SET temp_directory = {_literal(spill)}")
-    con.execute(f"CREATE MACRO ws_trim(x) AS trim(x, {_literal(_WHITESPACE)})")
+    # trim(x, characters) is slow, so it runs only on values that start or end with whitespace
+    space = _literal(_WHITESPACE)
+    con.execute(f"CREATE MACRO ws_trim(x) AS CASE WHEN contains({space}, left(x, 1)) OR contains({space}, right(x, 1)) "
+                f"THEN trim(x, {space}) ELSE x END")
     return con
 
 
@@ -335,31 +338,30 @@ def _privacy(con: Any, view: str, schema: list[tuple[str, str]], source: str, al
             if rule.search(_normalise(clean)):
                 findings.append(PrivacyFinding(clean, f"its name suggests {why}"))
                 break
-    checks: list[tuple[str, str, str]] = []  # (column, what, SQL condition)
+    mask = (1 << _FILE_BITS) - 1
     for name, clean, kind in names:
         if kind.upper() != "VARCHAR":
             continue
         column = _quote(name)
-        # every rule needs one of these characters (privacy._NEEDED): a cheap test first
+        # Every rule needs one of these characters (privacy._NEEDED): only the distinct values
+        # holding one are passed to the rules, each with its first three rows.
         needed = " OR ".join(f"contains({column}, {_literal(c)})" for c in "-. @")
-        for what, pattern in _VALUE_RULES:
-            checks.append((clean, f"values look like {what}", f"({needed}) AND regexp_matches({column}, {_literal(pattern)})"))
-    ages = [(name, clean) for name, clean, _ in names if _normalise(clean) in _AGE_NAMES]
-    selects = [f"min(_order, 3) FILTER (WHERE {condition})" for _, _, condition in checks]
-    for name, _ in ages:
+        firsts = ", ".join(f"list_sort(flatten(list(firsts) FILTER (WHERE regexp_matches(v, {_literal(pattern)}))))[1:3]"
+                           for _, pattern in _VALUE_RULES)
+        row = con.execute(f"WITH candidates AS (SELECT {column} AS v, min(_order, 3) AS firsts FROM {view} "
+                          f"WHERE {needed} GROUP BY {column}) SELECT {firsts} FROM candidates").fetchall()[0]
+        for (what, _), orders in zip(_VALUE_RULES, row):
+            if orders:
+                findings.append(PrivacyFinding(clean, f"values look like {what}", tuple(int(o & mask) + 2 for o in orders)))
+    for name, clean, _ in names:
+        if _normalise(clean) not in _AGE_NAMES:
+            continue
         value = f"TRY_CAST({_quote(name)} AS DOUBLE)"
-        selects += [f"min(_order, 3) FILTER (WHERE {value} > 90)", f"arg_min({value}, _order) FILTER (WHERE {value} > 90)"]
-    if selects:
-        row = con.execute(f"SELECT {', '.join(selects)} FROM {view}").fetchall()[0]
-        mask = (1 << _FILE_BITS) - 1
-        for (clean, reason, _), orders in zip(checks, row):
-            if orders:
-                findings.append(PrivacyFinding(clean, reason, tuple(int(o & mask) + 2 for o in orders)))
-        for k, (_, clean) in enumerate(ages):
-            orders, first = row[len(checks) + 2 * k], row[len(checks) + 2 * k + 1]
-            if orders:
-                findings.append(PrivacyFinding(clean, f"ages over 89 must be shown as 90 (found {first:g})",
-                                               tuple(int(o & mask) + 2 for o in orders)))
+        orders, first = con.execute(f"SELECT min(_order, 3) FILTER (WHERE {value} > 90), "
+                                    f"arg_min({value}, _order) FILTER (WHERE {value} > 90) FROM {view}").fetchall()[0]
+        if orders:
+            findings.append(PrivacyFinding(clean, f"ages over 89 must be shown as 90 (found {first:g})",
+                                           tuple(int(o & mask) + 2 for o in orders)))
     return _report(findings, source=source, allow_identifiers=allow, stacklevel=5)
 
 
@@ -494,13 +496,13 @@ def _build(con: Any, proc_files: list[str], ass_files: list[str], *, d: Definiti
     _source_view(con, "proc_src", "proc_raw", proc_cols, PROCEDURE_COLUMNS)
     _source_view(con, "ass_src", "ass_raw", ass_cols, ASSESSMENT_COLUMNS)
 
-    _check_unique_ids(con, proc_name)
     _code_tables(con, proc_cols, ass_cols, mapping)
     fill = {"ws_trim": "ws_trim", "same_day_max_hours": _literal(_SAME_DAY_MAX_HOURS),
             "overnight_max_hours": _literal(_OVERNIGHT_MAX_HOURS),
             "fracture_age_days": _number("fracture_age_days", proc_cols)[0]}
     fill.update({c: _ranged(c, proc_cols) for c in _NUMBERS})
     con.execute(_sql("procedures").format(**fill))
+    _check_unique_ids(con, proc_name)
 
     pain_value, pain_present = _number("pain", ass_cols)
     hours_value, hours_present = _number("hours_after", ass_cols)
@@ -545,15 +547,14 @@ def _sql(name: str) -> str:
 
 def _check_unique_ids(con: Any, source: str) -> None:
     """Duplicate procedure ids stop the analysis, with the message of validate_procedures."""
-    clean = "NULLIF(ws_trim(CAST(procedure_id AS VARCHAR)), '')"
     dup = con.execute(
-        f"WITH ids AS (SELECT _order, _row, {clean} AS id FROM proc_src), "
-        "counted AS (SELECT *, count(*) OVER (PARTITION BY id) AS k FROM ids WHERE id IS NOT NULL) "
-        "SELECT count(*), count(DISTINCT id), arg_min(id, _order) FROM counted WHERE k > 1"
+        "WITH counted AS (SELECT procedure_id, count(*) AS k, min(_order) AS first FROM proc_checked "
+        "WHERE procedure_id IS NOT NULL GROUP BY procedure_id HAVING count(*) > 1) "
+        "SELECT sum(k), count(*), arg_min(procedure_id, first) FROM counted"
     ).fetchall()[0]
-    if dup[0]:
+    if dup[1]:
         rows = [r[0] for r in con.execute(
-            f"SELECT _row FROM proc_src WHERE {clean} = ? ORDER BY _order", [dup[2]]).fetchall()]
+            "SELECT _row FROM proc_checked WHERE procedure_id = ? ORDER BY _order", [dup[2]]).fetchall()]
         raise InputError(
             f"Column 'procedure_id' in {source} must hold unique ids; got {int(dup[0])} rows sharing "
             f"{int(dup[1])} ids, e.g. {dup[2]!r} in rows {_first_rows(pd.Series(rows))}. "

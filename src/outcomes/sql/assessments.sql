@@ -3,7 +3,8 @@
 -- Input  ass_src(_order, _row, procedure_id, hours_after, pain, instrument)  -- raw values
 --        proc_checked (procedures.sql)
 --        _map_instrument(raw, instrument, unknown, scale)  -- each distinct raw label
--- Output ass_checked: procedure_id, hours_after, pain (0-10), instrument, _row, _reason
+-- Output ass_checked: procedure_id, pid (the procedure's _order: an integer key for the joins and
+--        group-bys that follow), hours_after, pain (0-10), instrument, _row, _reason
 --
 -- Rules, in the order of validation.validate_assessments: procedure_id missing; its procedure
 -- was excluded; unknown procedure id; unknown instrument; pain missing; pain is not a number;
@@ -26,11 +27,12 @@ WITH cleaned AS (
     FROM ass_src AS s
     LEFT JOIN _map_instrument AS m ON s.instrument = m.raw
 ),
-analysed_ids AS (SELECT procedure_id FROM proc_checked WHERE _reason IS NULL),
+analysed_ids AS (SELECT procedure_id, _order AS pid FROM proc_checked WHERE _reason IS NULL),
 excluded_ids AS (SELECT DISTINCT procedure_id FROM proc_checked WHERE _reason IS NOT NULL AND procedure_id IS NOT NULL),
 ruled AS (
     SELECT
         c.*,
+        a.pid,
         c.pain_value * c.scale AS pain,
         CASE
             WHEN c.procedure_id IS NULL THEN 'procedure_id missing'
@@ -50,10 +52,10 @@ ruled AS (
     LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
 )
 SELECT
-    _order, _row, procedure_id, hours_value AS hours_after, pain, instrument,
+    _order, _row, pid, procedure_id, hours_value AS hours_after, pain, instrument,
     COALESCE(
         _rule,
-        CASE WHEN row_number() OVER (PARTITION BY procedure_id, hours_value, _rule IS NULL ORDER BY _order) > 1
+        CASE WHEN row_number() OVER (PARTITION BY pid, hours_value, _rule IS NULL ORDER BY _order) > 1
              THEN 'duplicate assessment (same procedure and time)' END
     ) AS _reason
 FROM ruled;

@@ -13,30 +13,30 @@
 -- time without relief after it.
 CREATE OR REPLACE TEMP TABLE endpoints AS
 WITH
-procs AS (SELECT * EXCLUDE (_reason) FROM proc_checked WHERE _reason IS NULL),
-scores AS (SELECT procedure_id, hours_after AS hours, pain FROM ass_checked WHERE _reason IS NULL),
+procs AS (SELECT * EXCLUDE (_reason), _order AS pid FROM proc_checked WHERE _reason IS NULL),
+scores AS (SELECT pid, hours_after AS hours, pain FROM ass_checked WHERE _reason IS NULL),
 pre AS (
     -- baseline: the last score in the window before the procedure
-    SELECT procedure_id, arg_max(pain, hours) AS last_pre
+    SELECT pid, arg_max(pain, hours) AS last_pre
     FROM scores
     WHERE hours <= 0 AND hours >= -{baseline_window_hours}
-    GROUP BY procedure_id
+    GROUP BY pid
 ),
 base AS (
     SELECT p.*, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold
     FROM procs AS p
-    LEFT JOIN pre USING (procedure_id)
+    LEFT JOIN pre USING (pid)
     LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline
 ),
 post AS (
-    SELECT s.procedure_id, s.hours, COALESCE(s.pain <= b.threshold + 1e-9, false) AS relieved
+    SELECT s.pid, s.hours, COALESCE(s.pain <= b.threshold + 1e-9, false) AS relieved
     FROM scores AS s
-    JOIN base AS b USING (procedure_id)
+    JOIN base AS b USING (pid)
     WHERE s.hours > 0
 ),
 first_pass AS (
     SELECT
-        procedure_id,
+        pid,
         count(*) AS n_followup,
         max(hours) AS last_fu,
         min(hours) FILTER (WHERE relieved) AS first_relief,
@@ -47,28 +47,28 @@ first_pass AS (
         arg_min(hours, (abs(hours - {success_target}), hours))
             FILTER (WHERE hours >= {success_low} AND hours <= {success_high}) AS success_at
     FROM post
-    GROUP BY procedure_id
+    GROUP BY pid
 ),
 second_pass AS (
     SELECT
-        p.procedure_id,
+        p.pid,
         max(p.hours) FILTER (WHERE NOT p.relieved AND p.hours < COALESCE(f.first_relief, 'inf'::DOUBLE)) AS last_without,
         min(p.hours) FILTER (WHERE NOT p.relieved AND p.hours > COALESCE(f.first_relief, 'inf'::DOUBLE)) AS first_loss
     FROM post AS p
-    JOIN first_pass AS f USING (procedure_id)
-    GROUP BY p.procedure_id
+    JOIN first_pass AS f USING (pid)
+    GROUP BY p.pid
 ),
 flags AS (
     SELECT
         b.*,
-        f.* EXCLUDE (procedure_id),
+        f.* EXCLUDE (pid),
         s.last_without, s.first_loss,
         b.baseline IS NOT NULL AS evaluable,
         f.first_relief IS NOT NULL AS observed,
         CASE WHEN b.baseline IS NOT NULL THEN COALESCE(f.first_relief, f.last_fu) END AS time_to_relief
     FROM base AS b
-    LEFT JOIN first_pass AS f USING (procedure_id)
-    LEFT JOIN second_pass AS s USING (procedure_id)
+    LEFT JOIN first_pass AS f USING (pid)
+    LEFT JOIN second_pass AS s USING (pid)
 ),
 horizon AS (
     SELECT
