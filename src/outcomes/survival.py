@@ -136,11 +136,19 @@ def _check_weights(values: Any, n: int) -> np.ndarray:
     return arr
 
 
+def _distinct_times(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(t, return_inverse=True)`` for times without NaN, by hashing: a registry has a
+    million times but a few thousand distinct ones, so sorting only those is faster."""
+    codes, uniques = pd.factorize(t + 0.0, sort=True)  # + 0.0: -0.0 is 0.0, as np.unique
+    return np.asarray(uniques, dtype=float), codes.astype(np.intp)
+
+
 def _check_labels(name: str, values: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Factorise group or stratum labels (sorted); missing labels are an error."""
     arr = _as_1d(name, values)
     _check_lengths(n, **{name: arr})
-    codes, uniques = pd.factorize(pd.Series(arr), sort=True)
+    # text labels as Python objects: a Series would first copy a million of them into Arrow
+    codes, uniques = pd.factorize(arr.astype(object) if arr.dtype.kind in "US" else pd.Series(arr), sort=True)
     if (codes < 0).any():
         value, i = _first_bad(arr, codes < 0)
         raise InputError(f"`{name}` must not have missing labels; got {value!r} at position {i}.")
@@ -379,7 +387,7 @@ def kaplan_meier(
     e = _check_events(events, n)
     w = None if weights is None else _check_weights(weights, n)
 
-    times, inv = np.unique(t, return_inverse=True)
+    times, inv = _distinct_times(t)
     m = times.shape[0]
     if w is None:
         total = np.bincount(inv, minlength=m).astype(float)
@@ -535,9 +543,12 @@ def logrank(
         n_strata = slabels.shape[0]
 
     # rows = distinct (stratum, time), ordered by stratum then time
-    times, tinv = np.unique(t, return_inverse=True)
-    key = s * times.shape[0] + tinv
-    ukey, inv = np.unique(key, return_inverse=True)
+    times, tinv = _distinct_times(t)
+    if strata is None:  # one stratum: the rows are the distinct times
+        ukey, inv = np.arange(times.shape[0]), tinv
+    else:
+        key = s * times.shape[0] + tinv
+        ukey, inv = np.unique(key, return_inverse=True)
     rows = ukey.shape[0]
     row_stratum = ukey // times.shape[0]
     cell = inv * k + g
@@ -563,7 +574,15 @@ def logrank(
         c = np.where(big_n > 1, big_d * (big_n - big_d) / (big_n - 1), 0.0)
     cov = np.diag((c[:, None] * share).sum(axis=0)) - (share * c[:, None]).T @ share
     u = observed - expected
-    statistic = float(u @ np.linalg.pinv(cov) @ u)
+    # U'V^-U with V of rank k - 1: leave out one group and solve (as R survdiff). A pseudo-inverse
+    # of the full V can invert a rounding-size eigenvalue when counts are in the millions.
+    live = np.flatnonzero(expected > 0)[:-1]
+    try:
+        statistic = float(u[live] @ np.linalg.solve(cov[np.ix_(live, live)], u[live])) if live.size else math.nan
+    except np.linalg.LinAlgError:
+        statistic = math.nan
+    if not math.isfinite(statistic):
+        statistic = float(u @ np.linalg.pinv(cov) @ u)
     df = int((expected > 0).sum()) - 1
     pvalue = float(stats.chi2.sf(statistic, df)) if df > 0 else math.nan
     table = pd.DataFrame(
