@@ -1,0 +1,98 @@
+"""One measured run, in its own process (so peak memory is this run's alone); prints one JSON line.
+
+Called by ``benchmarks/run.py``; by hand::
+
+    python benchmarks/_measure.py pyarrow /tmp/outcomes-bench/procedures_1000000.parquet \
+        /tmp/outcomes-bench/assessments_1000000.parquet
+
+Kinds: ``pyarrow`` (``pyarrow.parquet.read_table`` of both files: the yardstick; timed as the first read in
+a fresh process, as the pipeline reads, and again warm), ``pandas``
+(load_records -> derive_endpoints -> evaluate_claims), ``duckdb`` (evaluate_registry with the
+DuckDB engine; ``--memory-limit`` caps DuckDB's memory), ``survival`` (Kaplan-Meier and log-rank
+of time to relief by procedure, from the endpoints of the pandas path, written for the lifelines
+comparison). Times exclude interpreter start-up and imports; peak memory is the process's
+maximum resident set size (``resource.getrusage``), imports included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import warnings
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["pyarrow", "pandas", "duckdb", "survival"])
+    parser.add_argument("procedures")
+    parser.add_argument("assessments")
+    parser.add_argument("--memory-limit", default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--save", default=None, help="survival: write durations/events/groups here (.npz)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    out: dict[str, object] = {"kind": args.kind}
+    if args.kind == "pyarrow":
+        import pyarrow.parquet as pq
+
+        start = time.perf_counter()
+        tables = [pq.read_table(args.procedures), pq.read_table(args.assessments)]
+        out["seconds"] = time.perf_counter() - start  # first read in a fresh process, as the pipeline's
+        out["rows"] = [t.num_rows for t in tables]
+        del tables
+        start = time.perf_counter()
+        tables = [pq.read_table(args.procedures), pq.read_table(args.assessments)]
+        out["warm_seconds"] = time.perf_counter() - start  # read again: thread pool and allocator warm
+    elif args.kind in ("pandas", "survival"):
+        import outcomes
+
+        start = time.perf_counter()
+        cohort = outcomes.load_records(args.procedures, args.assessments)
+        loaded = time.perf_counter()
+        endpoints = outcomes.derive_endpoints(cohort)
+        derived = time.perf_counter()
+        if args.kind == "pandas":
+            result = outcomes.evaluate_claims(endpoints)
+            done = time.perf_counter()
+            out.update(load=loaded - start, endpoints=derived - loaded, claims=done - derived, seconds=done - start,
+                       rows=[cohort.read["procedures"], cohort.read["assessments"]],
+                       verdicts=result.verdicts())
+        else:
+            import numpy as np
+
+            sub = endpoints[endpoints["time_to_relief_hours"].notna()]
+            durations = sub["time_to_relief_hours"].to_numpy(float)
+            events = sub["relief_observed"].astype(bool).to_numpy()
+            groups = sub["procedure"].astype(str).to_numpy()
+            if args.save:
+                np.savez(args.save, durations=durations, events=events, groups=groups)
+            from outcomes.stats import kaplan_meier, logrank
+
+            start = time.perf_counter()
+            km = kaplan_meier(durations, events)
+            lr = logrank(durations, events, groups)
+            out.update(seconds=time.perf_counter() - start, n=len(durations), pvalue=lr.pvalue)
+            _ = km
+    else:
+        import outcomes
+
+        start = time.perf_counter()
+        result = outcomes.evaluate_registry(args.procedures, args.assessments, engine="duckdb",
+                                            memory_limit=args.memory_limit, threads=args.threads)
+        out["seconds"] = time.perf_counter() - start
+        out["rows"] = [int(r) for r in result.flow()["read"]]
+        out["verdicts"] = result.claims.verdicts()
+    out["peak_mb"] = _peak_mb()
+    json.dump(out, sys.stdout, default=str)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
