@@ -245,7 +245,10 @@ def test_input_validation_registry(tmp_path):
 def test_privacy_guard_in_sql_matches_pandas(tmp_path):
     procs, scores, _ = simulate(300, seed=4)
     procs["contact"] = "none"
-    procs.loc[[5, 9, 20, 40], "contact"] = ["call 555-123-4567", "(555) 222-3333", "a.b@example.org", "123-45-6789"]
+    # the rules read \d as Python's re does (any Unicode digit): Arabic-Indic digits are a number too
+    procs.loc[[5, 9, 20, 40, 60], "contact"] = ["call 555-123-4567", "(555) 222-3333", "a.b@example.org",
+                                                "123-45-6789", "\u0661\u0662\u0663-\u0664\u0665-\u0666\u0667\u0668\u0669"]
+    procs["reference"] = "C000-P000001"  # separators without digits around them: not a finding
     procs.loc[[7, 11], "age"] = [93, 97]
     procs["Patient Name"] = "x"
     files = _write(tmp_path, procs, scores)
@@ -255,6 +258,7 @@ def test_privacy_guard_in_sql_matches_pandas(tmp_path):
         evaluate_registry(*files, engine="pandas")
     assert str(sql_error.value) == str(pandas_error.value)
     assert "telephone numbers (rows 7, 11)" in str(sql_error.value) and "(found 93) (rows 9, 13)" in str(sql_error.value)
+    assert "social security numbers (rows 42, 62)" in str(sql_error.value) and "reference" not in str(sql_error.value)
     with pytest.warns(IdentifiersAllowedWarning):
         allowed = evaluate_registry(*files, allow_identifiers=True)
     with warnings.catch_warnings():

@@ -343,15 +343,21 @@ def _privacy(con: Any, view: str, schema: list[tuple[str, str]], source: str, al
         if kind.upper() != "VARCHAR":
             continue
         column = _quote(name)
-        # Every rule needs one of these characters (privacy._NEEDED): only the distinct values
-        # holding one are passed to the rules, each with its first three rows.
+        # Every rule needs an "@", or a "-", "." or " " between two digits. SQL keeps the distinct
+        # values that have one (with their first three rows; \p{N} covers every digit Python's
+        # \d matches), and pandas applies the rules to them exactly as find_identifiers does.
         needed = " OR ".join(f"contains({column}, {_literal(c)})" for c in "-. @")
-        firsts = ", ".join(f"list_sort(flatten(list(firsts) FILTER (WHERE regexp_matches(v, {_literal(pattern)}))))[1:3]"
-                           for _, pattern in _VALUE_RULES)
-        row = con.execute(f"WITH candidates AS (SELECT {column} AS v, min(_order, 3) AS firsts FROM {view} "
-                          f"WHERE {needed} GROUP BY {column}) SELECT {firsts} FROM candidates").fetchall()[0]
-        for (what, _), orders in zip(_VALUE_RULES, row):
-            if orders:
+        needed = f"({needed}) AND (contains({column}, '@') OR regexp_matches({column}, '\\p{{N}}[-. ]\\p{{N}}'))"
+        candidates = _arrow(con.sql(f"SELECT {column} AS v, min(_order, 3) AS firsts FROM {view} "
+                                    f"WHERE {needed} GROUP BY {column}"))
+        if candidates.num_rows == 0:
+            continue
+        values = pd.Series(candidates.column("v").to_pylist()).astype(str)
+        firsts = candidates.column("firsts").to_pylist()
+        for what, pattern in _VALUE_RULES:
+            hits = values.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+            if hits.any():
+                orders = sorted(o for k in np.flatnonzero(hits) for o in firsts[k])[:3]
                 findings.append(PrivacyFinding(clean, f"values look like {what}", tuple(int(o & mask) + 2 for o in orders)))
     for name, clean, _ in names:
         if _normalise(clean) not in _AGE_NAMES:
