@@ -29,7 +29,7 @@ WITH cleaned AS (
 ),
 analysed_ids AS (SELECT procedure_id, _order AS pid FROM proc_checked WHERE _reason IS NULL),
 excluded_ids AS (SELECT DISTINCT procedure_id FROM proc_checked WHERE _reason IS NOT NULL AND procedure_id IS NOT NULL),
-ruled AS (
+ruled AS MATERIALIZED (
     SELECT
         c.*,
         a.pid,
@@ -51,11 +51,16 @@ ruled AS (
     LEFT JOIN analysed_ids AS a ON c.procedure_id = a.procedure_id
     LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
 )
+, repeats AS (
+    -- rows repeating an earlier row's (procedure, time) among the rows no rule excluded; only
+    -- the three columns needed go through the window
+    SELECT _order
+    FROM (SELECT _order, row_number() OVER (PARTITION BY pid, hours_value ORDER BY _order) AS k
+          FROM ruled WHERE _rule IS NULL)
+    WHERE k > 1
+)
 SELECT
-    _order, _row, pid, procedure_id, hours_value AS hours_after, pain, instrument,
-    COALESCE(
-        _rule,
-        CASE WHEN row_number() OVER (PARTITION BY pid, hours_value, _rule IS NULL ORDER BY _order) > 1
-             THEN 'duplicate assessment (same procedure and time)' END
-    ) AS _reason
-FROM ruled;
+    r._order, r._row, r.pid, r.procedure_id, r.hours_value AS hours_after, r.pain, r.instrument,
+    COALESCE(r._rule, CASE WHEN d._order IS NOT NULL THEN 'duplicate assessment (same procedure and time)' END) AS _reason
+FROM ruled AS r
+LEFT JOIN repeats AS d ON r._order = d._order;

@@ -28,10 +28,11 @@ base AS (
     LEFT JOIN pre USING (pid)
     LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline
 ),
+thresholds AS (SELECT pid, threshold FROM base),  -- narrow: the join below probes every score
 post AS (
-    SELECT s.pid, s.hours, COALESCE(s.pain <= b.threshold + 1e-9, false) AS relieved
+    SELECT s.pid, s.hours, COALESCE(s.pain <= t.threshold + 1e-9, false) AS relieved
     FROM scores AS s
-    JOIN base AS b USING (pid)
+    JOIN thresholds AS t USING (pid)
     WHERE s.hours > 0
 ),
 first_pass AS (
@@ -49,13 +50,14 @@ first_pass AS (
     FROM post
     GROUP BY pid
 ),
+relief_at AS (SELECT pid, COALESCE(first_relief, 'inf'::DOUBLE) AS first_relief FROM first_pass),
 second_pass AS (
     SELECT
         p.pid,
-        max(p.hours) FILTER (WHERE NOT p.relieved AND p.hours < COALESCE(f.first_relief, 'inf'::DOUBLE)) AS last_without,
-        min(p.hours) FILTER (WHERE NOT p.relieved AND p.hours > COALESCE(f.first_relief, 'inf'::DOUBLE)) AS first_loss
+        max(p.hours) FILTER (WHERE NOT p.relieved AND p.hours < f.first_relief) AS last_without,
+        min(p.hours) FILTER (WHERE NOT p.relieved AND p.hours > f.first_relief) AS first_loss
     FROM post AS p
-    JOIN first_pass AS f USING (pid)
+    JOIN relief_at AS f USING (pid)
     GROUP BY p.pid
 ),
 flags AS (
