@@ -455,7 +455,7 @@ def _evaluate_duckdb(proc_files: list[str], ass_files: list[str], *, d: Definiti
     con = _connect(memory_limit, threads, temp_directory)
     try:
         names, warnings_ = _build(con, proc_files, ass_files, d=d, mapping=mapping, allow_identifiers=allow_identifiers)
-        flow, exclusions = _accounting(con)
+        flow, exclusions = _accounting(con, d)
         columns = {r[0] for r in con.execute("DESCRIBE endpoints").fetchall()}
 
         def frame_for(claim: Claim) -> pd.DataFrame:
@@ -514,13 +514,9 @@ def _build(con: Any, proc_files: list[str], ass_files: list[str], *, d: Definiti
     hours_value, hours_present = _number("hours_after", ass_cols)
     window = d.baseline_window_hours
     con.execute(_sql("assessments").format(
-        ws_trim="ws_trim", default_instrument=_literal(mapping.assessment_instrument),
-        default_scale=_literal(INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan)),
+        ws_trim="ws_trim", default_scale=_literal(INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan)),
         pain_value=pain_value, pain_present=pain_present, hours_value=hours_value,
         hours_present=hours_present, baseline_window_hours=_literal(window),
-        before_window_reason=_literal(
-            f"time before the procedure, outside the {window / 24:g}-day baseline window "
-            "(only a baseline score may precede the procedure)"),
     ))
 
     _thresholds(con, d)
@@ -610,7 +606,7 @@ def _thresholds(con: Any, d: Definitions) -> None:
     that can occur (the procedures' own and every score before a procedure)."""
     table = _arrow(con.sql(
         "SELECT DISTINCT baseline_pain AS baseline FROM proc_checked WHERE _reason IS NULL AND baseline_pain IS NOT NULL "
-        "UNION SELECT DISTINCT pain FROM ass_checked WHERE _reason IS NULL AND hours_after <= 0 AND pain IS NOT NULL"))
+        "UNION SELECT DISTINCT pain FROM ass_checked WHERE _rule IS NULL AND hours_after <= 0 AND pain IS NOT NULL"))
     baseline = table.column("baseline").to_numpy()
     frame = pd.DataFrame({"baseline": baseline.astype(float), "threshold": d.relief_threshold(baseline)})
     con.register("_thresholds_frame", frame)
@@ -619,39 +615,47 @@ def _thresholds(con: Any, d: Definitions) -> None:
     con.unregister("_thresholds_frame")
 
 
-# The exclusion rules in the order they are applied (reasons are matched by their start): equal
-# counts keep this order in exclusion_counts(), as pandas' stable sort of the exclusion log does.
-_RULE_ORDER = {
-    "procedures": ("procedure_id missing", "patient_id missing", "unknown procedure type", "procedure_date missing",
-                   "fracture dated after"),
-    "assessments": ("procedure_id missing", "its procedure was excluded", "unknown procedure id", "unknown instrument",
-                    "pain missing", "pain is not a number", "pain outside", "time missing", "time is not a number",
-                    "time before", "duplicate assessment"),
-}
+# The procedures' exclusion rules in the order they are applied (reasons are matched by their
+# start): equal counts keep this order in exclusion_counts(), as pandas' stable sort of the log.
+_PROCEDURE_RULES = ("procedure_id missing", "patient_id missing", "unknown procedure type", "procedure_date missing",
+                    "fracture dated after")
 
 
-def _accounting(con: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _assessment_rules(baseline_window_hours: float) -> dict[int, str]:
+    """The reasons of validate_assessments by the rule numbers of assessments.sql."""
+    return {
+        1: "procedure_id missing",
+        2: "its procedure was excluded",
+        3: "unknown procedure id (not in the procedures table)",
+        4: "unknown instrument (expected nrs, vas10 or vas100)",
+        5: "pain missing",
+        6: "pain is not a number",
+        7: "pain outside 0-10 (a 0-100 VAS can be declared with instrument = 'vas100')",
+        8: "time missing",
+        9: "time is not a number",
+        10: (f"time before the procedure, outside the {baseline_window_hours / 24:g}-day baseline window "
+             "(only a baseline score may precede the procedure)"),
+        11: "duplicate assessment (same procedure and time)",
+    }
+
+
+def _accounting(con: Any, d: Definitions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows read/excluded/analysed per table and excluded rows by reason, as Cohort.flow() and
     Cohort.exclusion_counts()."""
     flow = con.execute(
         "SELECT 'procedures', count(*), count(_reason) FROM proc_checked "
-        "UNION ALL SELECT 'assessments', count(*), count(_reason) FROM ass_checked").fetchall()
+        "UNION ALL SELECT 'assessments', count(*), count(_rule) FROM ass_checked").fetchall()
     flow_table = pd.DataFrame([{"table": t, "read": int(r), "excluded": int(e), "analysed": int(r - e)}
                                for t, r, e in flow])
-    reasons = con.execute(
-        "SELECT 'procedures', _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY ALL "
-        "UNION ALL SELECT 'assessments', _reason, count(*) FROM ass_checked WHERE _reason IS NOT NULL GROUP BY ALL"
-    ).fetchall()
-    if not reasons:
+    procedures = con.execute("SELECT _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY ALL").fetchall()
+    scores = con.execute("SELECT _rule, count(*) FROM ass_checked WHERE _rule IS NOT NULL GROUP BY ALL").fetchall()
+    reasons = _assessment_rules(d.baseline_window_hours)
+    rows = [("procedures", r, n, next((k for k, start in enumerate(_PROCEDURE_RULES) if r.startswith(start)), 99))
+            for r, n in procedures]
+    rows += [("assessments", reasons[int(rule)], n, 100 + int(rule)) for rule, n in scores]
+    if not rows:
         return flow_table, pd.DataFrame({"table": [], "reason": [], "rows": []})
-
-    def rank(table: str, reason: str) -> tuple[int, int]:
-        rules = _RULE_ORDER[table]
-        return (0 if table == "procedures" else 1,
-                next((k for k, start in enumerate(rules) if reason.startswith(start)), len(rules)))
-
-    ordered = sorted(reasons, key=lambda r: rank(r[0], r[1]))
-    table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n in ordered])
+    table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n, _ in sorted(rows, key=lambda x: x[3])])
     table = table.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
     return flow_table, table.reset_index(drop=True)
 

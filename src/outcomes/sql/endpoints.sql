@@ -14,7 +14,7 @@
 CREATE OR REPLACE TEMP TABLE endpoints AS
 WITH
 procs AS (SELECT * EXCLUDE (_reason), _order AS pid FROM proc_checked WHERE _reason IS NULL),
-scores AS (SELECT pid, hours_after AS hours, pain FROM ass_checked WHERE _reason IS NULL),
+scores AS (SELECT pid, hours_after AS hours, pain FROM ass_checked WHERE _rule IS NULL),
 pre AS (
     -- baseline: the last score in the window before the procedure
     SELECT pid, arg_max(pain, hours) AS last_pre
