@@ -642,9 +642,8 @@ def _assessment_rules(baseline_window_hours: float) -> dict[int, str]:
 def _accounting(con: Any, d: Definitions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows read/excluded/analysed per table and excluded rows by reason, as Cohort.flow() and
     Cohort.exclusion_counts()."""
-    flow = con.execute(
-        "SELECT 'procedures', count(*), count(_reason) FROM proc_checked "
-        "UNION ALL SELECT 'assessments', count(*), count(_rule) FROM ass_checked").fetchall()
+    flow = [con.execute("SELECT 'procedures', count(*), count(_reason) FROM proc_checked").fetchall()[0],
+            con.execute("SELECT 'assessments', count(*), count(_rule) FROM ass_checked").fetchall()[0]]
     flow_table = pd.DataFrame([{"table": t, "read": int(r), "excluded": int(e), "analysed": int(r - e)}
                                for t, r, e in flow])
     procedures = con.execute("SELECT _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY ALL").fetchall()
@@ -674,4 +673,5 @@ def _tallies(con: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
         wanted = tuple(claim.measures)
     columns = list(dict.fromkeys(c for c in ("procedure", *wanted) if c in available))
     listed = ", ".join(_quote(c) for c in columns)
-    return _frame(con.sql(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY ALL"))
+    # sorted, so that sums over the tallies add up in the same order on every run
+    return _frame(con.sql(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY ALL ORDER BY ALL"))

@@ -42,34 +42,44 @@ first_pass AS (
         max(hours) AS last_fu,
         min(hours) FILTER (WHERE relieved) AS first_relief,
         count(*) FILTER (WHERE hours >= {horizon_low} AND hours <= {horizon_high}) > 0 AS seen_in_window,
-        max(hours) FILTER (WHERE hours < {horizon_low}) AS last_before_window,
-        arg_min(relieved, (abs(hours - {success_target}), hours))
-            FILTER (WHERE hours >= {success_low} AND hours <= {success_high}) AS success_value,
-        arg_min(hours, (abs(hours - {success_target}), hours))
-            FILTER (WHERE hours >= {success_low} AND hours <= {success_high}) AS success_at
+        max(hours) FILTER (WHERE hours < {horizon_low}) AS last_before_window
     FROM post
+    GROUP BY pid
+),
+nearest AS (
+    -- only the scores inside the success window go through the (distance, time) comparison
+    SELECT
+        pid,
+        arg_min(relieved, (abs(hours - {success_target}), hours)) AS success_value,
+        arg_min(hours, (abs(hours - {success_target}), hours)) AS success_at
+    FROM post
+    WHERE hours >= {success_low} AND hours <= {success_high}
     GROUP BY pid
 ),
 relief_at AS (SELECT pid, COALESCE(first_relief, 'inf'::DOUBLE) AS first_relief FROM first_pass),
 second_pass AS (
+    -- only the scores without relief matter here
     SELECT
         p.pid,
-        max(p.hours) FILTER (WHERE NOT p.relieved AND p.hours < f.first_relief) AS last_without,
-        min(p.hours) FILTER (WHERE NOT p.relieved AND p.hours > f.first_relief) AS first_loss
+        max(p.hours) FILTER (WHERE p.hours < f.first_relief) AS last_without,
+        min(p.hours) FILTER (WHERE p.hours > f.first_relief) AS first_loss
     FROM post AS p
     JOIN relief_at AS f USING (pid)
+    WHERE NOT p.relieved
     GROUP BY p.pid
 ),
 flags AS (
     SELECT
         b.*,
         f.* EXCLUDE (pid),
+        w.success_value, w.success_at,
         s.last_without, s.first_loss,
         b.baseline IS NOT NULL AS evaluable,
         f.first_relief IS NOT NULL AS observed,
         CASE WHEN b.baseline IS NOT NULL THEN COALESCE(f.first_relief, f.last_fu) END AS time_to_relief
     FROM base AS b
     LEFT JOIN first_pass AS f USING (pid)
+    LEFT JOIN nearest AS w USING (pid)
     LEFT JOIN second_pass AS s USING (pid)
 ),
 horizon AS (
