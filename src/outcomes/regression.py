@@ -635,6 +635,31 @@ def hazard_ratio(
 # --------------------------------------------------------------------------------------------
 
 
+def _distinct_rows(
+    y: np.ndarray, exposures: pd.DataFrame, covariates: pd.DataFrame | None, w: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame | None, np.ndarray]:
+    """Collapse identical (outcome, exposures, covariates) rows into one with the summed weight,
+    before dummy coding (which then codes thousands of rows, not millions)."""
+    columns = [exposures] + ([covariates] if covariates is not None else [])
+    frame = pd.concat([c.reset_index(drop=True) for c in columns], axis=1)
+    names = list(frame.columns)
+    frame.columns = [f"c{k}" for k in range(len(names))]  # positional names: no clash with "y" or "w"
+    frame["y"], frame["w"] = y, w
+    keys = ["y", *frame.columns[:-2]]
+    grouped = frame.groupby(keys, sort=True, observed=True, dropna=False)["w"].sum().reset_index()
+    values = grouped[frame.columns[:-2]]
+    values.columns = names
+    n_expo = exposures.shape[1]
+    expo = values.iloc[:, :n_expo].copy()
+    cov = values.iloc[:, n_expo:].copy() if covariates is not None else None
+    for part, original in ((expo, exposures), (cov, covariates)):
+        if part is not None:
+            for column in part.columns:  # keep each column's dtype (categories, text, booleans)
+                if part[column].dtype != original[column].dtype:
+                    part[column] = part[column].astype(original[column].dtype)
+    return grouped["y"].to_numpy(dtype=float), expo, cov, grouped["w"].to_numpy(dtype=float)
+
+
 def _patterns(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (y, x row) patterns, sorted, with their summed weights.
 
@@ -938,24 +963,26 @@ def odds_ratios(
             f"{sorted(set(y.tolist()))!r} in {len(y)} rows."
         )
 
-    design_e, refs = _design_matrix(expo[keep], name="exposures")
+    n_obs = len(y) if weights is None else _count(case_weights.sum())
+    n_events = int(y.sum()) if weights is None else _count(case_weights @ y)
+    # Every fit below is on the distinct (outcome, exposures, covariates) rows with their counts:
+    # the same likelihood as the rows themselves, with thousands of rows instead of millions.
+    expo_kept, cov_kept = expo[keep], (cov[keep] if cov is not None else None)
+    y, expo_kept, cov_kept, case_weights = _distinct_rows(y, expo_kept, cov_kept, case_weights)
+    design_e, refs = _design_matrix(expo_kept, name="exposures")
     roles = ["exposure"] * design_e.shape[1]
     parts = [design_e]
     if cov is not None:
-        design_c, refs_c = _design_matrix(cov[keep], name="covariates")
+        design_c, refs_c = _design_matrix(cov_kept, name="covariates")
         refs.update(refs_c)
         roles += ["covariate"] * design_c.shape[1]
         parts.append(design_c)
     design = pd.concat(parts, axis=1)
     terms = list(design.columns)
     x = np.column_stack([np.ones(len(y)), design.to_numpy(dtype=float)])
-    n_obs = len(y) if weights is None else _count(case_weights.sum())
-    n_events = int(y.sum()) if weights is None else _count(case_weights @ y)
     centre = np.average(x[:, 1:], axis=0, weights=case_weights)
     column_sd = np.sqrt(np.average((x[:, 1:] - centre) ** 2, axis=0, weights=case_weights))
-    # Every fit below is on the distinct (outcome, design row) patterns with their counts: the
-    # same likelihood as the rows themselves, with thousands of rows instead of millions.
-    x, y, case_weights = _patterns(x, y, case_weights)
+    x, y, case_weights = _patterns(x, y, case_weights)  # dummy coding can merge rows further
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise InputError(
             "`exposures` and `covariates` must not be collinear; got a rank-deficient design "
