@@ -580,9 +580,12 @@ def hazard_ratio(
         )
 
     case_weights = None if w is None else w.to_numpy(dtype=float)
+    # The fit is on the distinct (time, event, group, covariates) rows with their counts (frequency
+    # weights: the same partial likelihood); a registry's million rows are a few thousand tallies.
+    rows, status, counts = _patterns(np.column_stack([t.to_numpy(dtype=float), exog]), e.to_numpy(dtype=float),
+                                     np.ones(len(t)) if case_weights is None else case_weights)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        coef, cov_beta, converged, _ = _cox_fit(t.to_numpy(dtype=float), e.to_numpy(dtype=float), exog,
-                                                ties=ties, weights=case_weights)
+        coef, cov_beta, converged, _ = _cox_fit(rows[:, 0], status, rows[:, 1:], ties=ties, weights=counts)
         se = np.sqrt(np.diag(cov_beta))
     not_converged = not converged
     if case_weights is None:
