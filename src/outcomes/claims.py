@@ -412,7 +412,8 @@ def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
         if worst_col in sub:
             readings.append(("worst case", sub[worst_col]))
         for reading, vals in readings:
-            count, nobs = _n_true(vals, sub), _n(sub.loc[vals.index])
+            count = _n_true(vals, sub)
+            nobs = int(sub.loc[vals.index, WEIGHT].sum()) if WEIGHT in sub else len(vals)
             r_common = {**common, "reading": reading, "role": role if reading == "complete case" else "secondary"}
             if nobs < claim.min_n:
                 rows.not_assessable(f"Only {nobs} patients have this outcome (at least {claim.min_n} needed).",
