@@ -755,7 +755,29 @@ def evaluate_claims(
     if not 0 < confidence_level < 1:
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
 
-    return _evaluate(lambda claim: ep, registry, d, confidence_level)
+    def frame_for(claim: Claim) -> pd.DataFrame:
+        # only the columns the claim reads: its row filters then copy a few columns, not all
+        return ep[[c for c in dict.fromkeys(("procedure", *_reads(claim), WEIGHT)) if c in ep]]
+
+    return _evaluate(frame_for, registry, d, confidence_level)
+
+
+def _reads(claim: Claim) -> tuple[str, ...]:
+    """The endpoint columns a claim's evaluation reads, besides "procedure" (and the weights)."""
+    if claim.kind == "proportion":
+        return (claim.endpoint, f"{claim.endpoint}_worst_case")
+    if claim.kind == "relief_by":
+        return ("horizon_time_hours", "horizon_event", "relief_by_horizon", "relief_interval_low_hours",
+                "relief_interval_high_hours")
+    if claim.kind == "kept_by":
+        return ("time_to_loss_hours", "loss_observed")
+    if claim.kind == "faster":
+        return ("time_to_relief_hours", "relief_observed")
+    if claim.kind == "difference":
+        return (claim.exposure, claim.endpoint, f"{claim.endpoint}_worst_case", *claim.adjust)
+    if claim.kind == "odds_ratios":
+        return (claim.endpoint, *claim.exposures)
+    return tuple(claim.measures)
 
 
 def _evaluate(frame_for: Any, registry: tuple[Claim, ...], d: Definitions, confidence_level: float) -> ClaimsResult:

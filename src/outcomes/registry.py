@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, ClaimsResult, _evaluate, evaluate_claims, load_claims
+from .claims import Claim, ClaimsResult, _evaluate, _reads, evaluate_claims, load_claims
 from .definitions import Definitions
 from .exceptions import InputError
 from .loading import _sha256, load_records
@@ -72,12 +72,6 @@ _NUMBERS = {  # column: (low, high, whole), as validation.validate_procedures
     "height_restoration_pct": (-100, 100, False), "kyphotic_angle_change_deg": (-90, 90, False),
 }
 _AGE_NAMES = {"age", "age_years", "age_at_procedure", "patient_age"}  # as privacy.find_identifiers
-_CLAIM_COLUMNS = {  # the endpoint columns each kind of claim reads, besides "procedure"
-    "relief_by": ("horizon_time_hours", "horizon_event", "relief_by_horizon", "relief_interval_low_hours",
-                  "relief_interval_high_hours"),
-    "kept_by": ("time_to_loss_hours", "loss_observed"),
-    "faster": ("time_to_relief_hours", "relief_observed"),
-}
 WEIGHT = "_weight"
 Source = str | os.PathLike[str] | list[str | os.PathLike[str]]
 
@@ -661,17 +655,7 @@ def _accounting(con: Any, d: Definitions) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _tallies(con: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
     """The endpoint columns a claim reads, one row per distinct combination with its count."""
-    if claim.kind in _CLAIM_COLUMNS:
-        wanted: tuple[str, ...] = _CLAIM_COLUMNS[claim.kind]
-    elif claim.kind == "proportion":
-        wanted = (claim.endpoint, f"{claim.endpoint}_worst_case")
-    elif claim.kind == "difference":
-        wanted = (claim.exposure, claim.endpoint, f"{claim.endpoint}_worst_case", *claim.adjust)
-    elif claim.kind == "odds_ratios":
-        wanted = (claim.endpoint, *claim.exposures)
-    else:
-        wanted = tuple(claim.measures)
-    columns = list(dict.fromkeys(c for c in ("procedure", *wanted) if c in available))
+    columns = [c for c in dict.fromkeys(("procedure", *_reads(claim))) if c in available]
     listed = ", ".join(_quote(c) for c in columns)
     # sorted, so that sums over the tallies add up in the same order on every run
     return _frame(con.sql(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY ALL ORDER BY ALL"))
