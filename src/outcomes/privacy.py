@@ -65,11 +65,9 @@ class PrivacyFinding:
         return f"column {self.column!r}: {self.reason}{where}"
 
 
-# Each value rule needs at least one of these characters: a social security number a "-", a
+# Each value rule needs at least one of the characters "-. @": a social security number a "-", a
 # telephone number one of "-", "." or " " between its digit groups, an e-mail address an "@". All
 # are ASCII, so in UTF-8 they never occur inside another character's bytes.
-_NEEDED = np.zeros(256, dtype=bool)
-_NEEDED[[ord(c) for c in "-. @"]] = True
 
 
 def _may_match(text: pd.Series) -> np.ndarray:
@@ -92,7 +90,10 @@ def _may_match(text: pd.Series) -> np.ndarray:
             width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
             offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
             raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]: offsets[-1]]
-            at = np.flatnonzero(_NEEDED[raw]) + offsets[0]
+            hit = raw == ord("-")  # four comparisons: faster than a table look-up per byte
+            for byte in (".", " ", "@"):
+                hit |= raw == ord(byte)
+            at = np.flatnonzero(hit) + offsets[0]
             mask[np.searchsorted(offsets, at, side="right") - 1] = True
         masks.append(mask)
     return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
