@@ -189,6 +189,18 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
     return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 
+def _repeated(ids: pd.Series) -> pd.Series:
+    """``ids.duplicated(keep=False)``, skipping the search when Arrow counts every id once."""
+    if len(ids) and ids.dtype == "string" and getattr(ids.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pa.chunked_array(pa.array(ids.array))
+        if pc.count_distinct(values, mode="all").as_py() == len(values) - max(values.null_count - 1, 0):
+            return ids.isna() & (values.null_count > 1)  # only missing ids repeat
+    return ids.duplicated(keep=False)
+
+
 def _repeats_if_sorted(ids: pd.Series, hours: pd.Series) -> np.ndarray | None:
     """For rows already in (id, time) order, the mask of rows repeating the previous row's pair.
 
@@ -226,7 +238,7 @@ def validate_procedures(
     df = frame.copy(deep=not _COPY_ON_WRITE)
     df["procedure_id"] = _text(df["procedure_id"])
     present = df["procedure_id"].notna()
-    dup = df["procedure_id"].duplicated(keep=False) & present
+    dup = _repeated(df["procedure_id"]) & present
     if dup.any():
         first = df.loc[dup, "procedure_id"].iloc[0]
         rows = df.loc[df["procedure_id"] == first, "_row"]
@@ -285,10 +297,10 @@ def validate_procedures(
         df["discharge"] = code
     if "length_of_stay_hours" in df:
         los = df["length_of_stay_hours"]
-        from_los = pd.Series(
-            np.select([los < _SAME_DAY_MAX_HOURS, los < _OVERNIGHT_MAX_HOURS, los.notna()],
-                      ["same_day", "overnight", "admitted"], default=""), index=df.index,
-        ).replace("", pd.NA).astype("string")
+        # the label of each stay taken from the three labels (no million-row array of text)
+        which = np.select([los < _SAME_DAY_MAX_HOURS, los < _OVERNIGHT_MAX_HOURS, los.notna()], [0, 1, 2], default=-1)
+        labels = pd.array(["same_day", "overnight", "admitted"], dtype="string")
+        from_los = pd.Series(labels.take(which, allow_fill=True), index=df.index)
         df["discharge"] = df["discharge"].fillna(from_los) if "discharge" in df else from_los
     if "sex" in df:
         code = _codes(df["sex"], mapping.value_map("procedures", "sex"))
