@@ -716,7 +716,10 @@ def evaluate_claims(
     ----------
     cohort : Cohort or pandas.DataFrame
         A cohort from :func:`outcomes.load_records`, or endpoints already derived from one (for
-        example one physician's rows).
+        example one physician's rows). An endpoints frame may carry a ``_weight`` column of
+        frequency weights (each row standing for that many patients with the same values, as
+        the tallies of :func:`outcomes.evaluate_registry`); every count and estimator then uses
+        them.
     definitions : Definitions, optional
         Defaults to ``Definitions()``.
     claims : path to a TOML file, or a sequence of Claim, optional
