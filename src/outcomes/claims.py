@@ -142,6 +142,17 @@ def load_claims(path: str | Path | None = None) -> tuple[Claim, ...]:
     return tuple(claims.values())
 
 
+def resolve_claims(claims: str | Path | tuple[Claim, ...] | list[Claim] | None) -> tuple[Claim, ...]:
+    """The claims to evaluate: the shipped registry (None), updated by a TOML file (a path), or
+    the given Claim objects."""
+    if claims is None or isinstance(claims, (str, Path)):
+        return load_claims(claims)
+    registry = tuple(claims)
+    if not all(isinstance(c, Claim) for c in registry):
+        raise InputError("`claims` must be a path to a TOML file or a sequence of Claim; got other objects.")
+    return registry
+
+
 def load_evidence() -> pd.DataFrame:
     """Published figures beside each claim (trial or registry, population, measure, value, citation).
 
@@ -749,12 +760,7 @@ def evaluate_claims(
         ep = cohort
     else:
         raise InputError(f"`cohort` must be a Cohort or a frame from derive_endpoints; got {type(cohort).__name__}.")
-    if claims is None or isinstance(claims, (str, Path)):
-        registry = load_claims(claims)
-    else:
-        registry = tuple(claims)
-        if not all(isinstance(c, Claim) for c in registry):
-            raise InputError("`claims` must be a path to a TOML file or a sequence of Claim; got other objects.")
+    registry = resolve_claims(claims)
     if not 0 < confidence_level < 1:
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -139,10 +138,7 @@ def load_records(
     [['procedures', 2, 0, 2], ['assessments', 4, 1, 3]]
     """
     definitions = definitions or Definitions()
-    if mapping is None:
-        mapping = Mapping()
-    elif not isinstance(mapping, Mapping):
-        mapping = Mapping.from_toml(mapping)
+    mapping = Mapping.coerce(mapping)
 
     proc_raw, proc_name, proc_hash = read_table(procedures, "procedures")
     offset = 2 if proc_name != "procedures (DataFrame)" else 0

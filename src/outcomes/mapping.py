@@ -117,6 +117,13 @@ class Mapping:
     source: str = "mapping"
 
     @classmethod
+    def coerce(cls, mapping: Mapping | str | Path | None) -> Mapping:
+        """A Mapping from a Mapping, a path to a TOML file, or None (no renames)."""
+        if mapping is None:
+            return cls()
+        return mapping if isinstance(mapping, Mapping) else cls.from_toml(mapping)
+
+    @classmethod
     def from_toml(cls, path: str | Path) -> Mapping:
         """Read a mapping file."""
         path = Path(path)

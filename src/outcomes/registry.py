@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, ClaimsResult, _evaluate, _reads, evaluate_claims, load_claims
+from .claims import Claim, ClaimsResult, _evaluate, _reads, evaluate_claims, resolve_claims
 from .definitions import Definitions
 from .exceptions import InputError
 from .loading import _sha256, load_records
@@ -204,16 +204,8 @@ def evaluate_registry(
         raise InputError(f"`definitions` must be an outcomes.Definitions; got {type(d).__name__}.")
     if not 0 < confidence_level < 1:
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
-    if mapping is None:
-        mapping = Mapping()
-    elif not isinstance(mapping, Mapping):
-        mapping = Mapping.from_toml(mapping)
-    if claims is None or isinstance(claims, (str, Path)):
-        registry = load_claims(claims)
-    else:
-        registry = tuple(claims)
-        if not all(isinstance(c, Claim) for c in registry):
-            raise InputError("`claims` must be a path to a TOML file or a sequence of Claim; got other objects.")
+    mapping = Mapping.coerce(mapping)
+    registry = resolve_claims(claims)
     proc_files = _files(procedures, "procedures")
     ass_files = _files(assessments, "assessments")
 

@@ -64,7 +64,7 @@ from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import InputError
 from . import _assemble as asm
-from ._settings import (FIELD_CODES, ICD10_SYSTEMS, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
+from ._settings import (FIELD_CODES, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
                         normalise_icd, resolve_mapping)
 
 __all__ = ["load_omop", "write_omop"]
