@@ -1122,11 +1122,16 @@ def _stated(claims: Any, kind: str, default: float | None = None) -> float | Non
 
 
 def _relief_km(endpoints: pd.DataFrame) -> Any:
+    """The relief curve drawn in the report: on the horizon reading (a patient who missed the
+    48-hour visit is censored at their last earlier visit), so the curve at 48 hours is the
+    claim's own estimate."""
     from .survival import kaplan_meier
-    ok = endpoints[endpoints["time_to_relief_hours"].notna()]
+    time, event = (("horizon_time_hours", "horizon_event") if "horizon_time_hours" in endpoints
+                   else ("time_to_relief_hours", "relief_observed"))
+    ok = endpoints[endpoints[time].notna()]
     if len(ok) < 2:
         return None
-    return kaplan_meier(ok["time_to_relief_hours"], ok["relief_observed"].astype(bool))
+    return kaplan_meier(ok[time], ok[event].astype(bool))
 
 
 def relief_figure(endpoints: pd.DataFrame, *, claims: Any = None, reference: pd.DataFrame | None = None,
