@@ -203,8 +203,13 @@ class Definitions:
 
     def is_relief(self, pain: Any, baseline: Any) -> np.ndarray:
         """Whether each pain score shows relief from its baseline (NaN in -> False)."""
-        pain = np.asarray(pain, dtype=float)
-        return pain <= self.relief_threshold(baseline) + _TOLERANCE
+        return self.at_or_below_threshold(pain, self.relief_threshold(baseline))
+
+    @staticmethod
+    def at_or_below_threshold(pain: Any, threshold: Any) -> np.ndarray:
+        """Whether each pain score is at or below its relief threshold (from
+        :meth:`relief_threshold`, computed once per procedure by callers that have many scores)."""
+        return np.asarray(pain, dtype=float) <= np.asarray(threshold, dtype=float) + _TOLERANCE
 
     def describe(self) -> list[str]:
         """The definitions in plain words, for a report's methods section."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import Cohort
-from .definitions import _TOLERANCE, Definitions
+from .definitions import Definitions
 from .exceptions import InputError
 
 __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
@@ -148,7 +148,7 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     post_base = _spread(baseline, post_pos)
     # d.is_relief(pain, baseline), with each procedure's threshold computed once
     threshold = _spread(d.relief_threshold(baseline), post_pos)
-    relieved = (pain[post_mask] <= threshold + _TOLERANCE) & ~np.isnan(post_base)
+    relieved = d.at_or_below_threshold(pain[post_mask], threshold) & ~np.isnan(post_base)
 
     evaluable = ~np.isnan(baseline)
     n_followup = np.bincount(post_pos[post_pos >= 0], minlength=n)
