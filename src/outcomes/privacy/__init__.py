@@ -47,38 +47,43 @@ import pyarrow as pa
 from ..exceptions import IdentifiersAllowedWarning, PrivacyError
 from ._categories import MINIMUM_NECESSARY, SAFE_HARBOR, cite
 from ._names import (
-    BARE_NAME,
     CONTRACT_DATES,
     NAME_RULES,
     NameRule,
     is_age_column,
+    is_bare_name,
     is_code_column,
     is_free_text,
     name_rule,
     normalise_name,
 )
 from ._secrets import redact_secrets
-from ._values import VALUE_RULES, ValueRule, looks_like_person_names, normalise_value, scan_values
+from ._values import GATE, VALUE_RULES, ValueRule, looks_like_person_names, normalise_value, scan_values
 
 __all__ = [
+    "GATE",
     "NAME_RULES",
-    "SAFE_HARBOR",
-    "VALUE_RULES",
     "NameRule",
     "PrivacyFinding",
+    "SAFE_HARBOR",
+    "VALUE_RULES",
     "ValueRule",
+    "age_reason",
     "check_identifiers",
     "data_class",
     "find_identifiers",
     "is_age_column",
+    "is_bare_name",
     "is_code_column",
     "is_free_text",
+    "name_findings",
     "name_rule",
     "normalise_name",
     "normalise_value",
     "redact_secrets",
     "report_findings",
     "scan_values",
+    "value_masks",
 ]
 
 #: The two data classes :func:`data_class` tells apart.
@@ -118,6 +123,60 @@ def _arrow_text(values: pd.Index) -> pa.Array:
         return pa.array([str(v) for v in values], pa.large_string())
 
 
+def name_findings(columns: Iterable[Any], *, used: Iterable[Any] = ()) -> list[PrivacyFinding]:
+    """Findings from column names alone: identifier names, and free text not used (``used`` as
+    for :func:`find_identifiers`).
+
+    >>> [f.category for f in name_findings(["procedure_id", "M.R.N.", "notes"])]
+    ['H', '']
+    """
+    used = {str(c) for c in used}
+    findings: list[PrivacyFinding] = []
+    for column in columns:
+        rule = name_rule(column)
+        if rule is not None and not (rule.category == "C" and str(column) in used):
+            findings.append(PrivacyFinding(str(column), f"its name suggests {rule.what}", category=rule.category))
+        elif rule is None and is_free_text(column) and str(column) not in used:
+            findings.append(PrivacyFinding(
+                str(column),
+                f"free text the analysis does not use (it may hold names, dates or numbers; {MINIMUM_NECESSARY}): "
+                "drop it from the export, or list it in the mapping file as drop = [...] under [procedures] "
+                "or [assessments]"))
+    return findings
+
+
+def value_masks(column: Any, distinct: Any, *, limit: int | None = 3) -> list[tuple[str, str, np.ndarray]]:
+    """What the value rules find among the distinct text values of one column.
+
+    Parameters
+    ----------
+    column : column name
+        Says whether the column holds codes (lot numbers: no telephone rule) or is a bare
+        ``name`` column (values shaped like people's names are refused).
+    distinct : sequence of str or pyarrow string array
+        Distinct values, in the order they first occur (so ``limit`` keeps the first rows).
+    limit : int or None, default 3
+        Confirmed values per rule after which a rule stops looking.
+
+    Returns
+    -------
+    list of (category, reason, mask)
+        One entry per rule that found something; ``mask`` is aligned with ``distinct``.
+    """
+    found = [(r.category, f"values look like {r.what}", m)
+             for r, m in scan_values(distinct, column=str(column), code_column=is_code_column(column), limit=limit)]
+    if is_bare_name(column):
+        people = looks_like_person_names(distinct)
+        if people.any():
+            found.insert(0, ("A", "values look like people's names", people))
+    return found
+
+
+def age_reason(first_over: float) -> str:
+    """The reason given for an age over 89 (Safe Harbor C)."""
+    return f"ages over 89 must be shown as 90 (found {first_over:g})"
+
+
 def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int = 3,
                      used: Iterable[Any] = ()) -> list[PrivacyFinding]:
     """Every reason ``frame`` looks identifying (empty when it looks de-identified).
@@ -137,36 +196,16 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
     Returns
     -------
     list of PrivacyFinding
-        In column order: name findings, then value findings, then ages.
+        Name findings in column order, then value findings, then ages.
     """
-    used = {str(c) for c in used}
-    findings: list[PrivacyFinding] = []
-    for column in frame.columns:
-        rule = name_rule(column)
-        if rule is not None and not (rule.category == "C" and str(column) in used):
-            findings.append(PrivacyFinding(str(column), f"its name suggests {rule.what}", category=rule.category))
-        elif rule is None and is_free_text(column) and str(column) not in used:
-            findings.append(PrivacyFinding(
-                str(column),
-                f"free text the analysis does not use (it may hold names, dates or numbers; {MINIMUM_NECESSARY}): "
-                "drop it from the export, or list it in the mapping file as drop = [...] under [procedures] "
-                "or [assessments]"))
+    findings = name_findings(frame.columns, used=used)
     for column in frame.columns:
         text = _text_values(frame[column])
         if text is None:
             continue
         codes, distinct = pd.factorize(text)
-        distinct = _arrow_text(distinct)
-        masks = [(r.category, f"values look like {r.what}", m)
-                 for r, m in scan_values(distinct, column=str(column), code_column=is_code_column(column),
-                                         limit=max_rows)]
-        if BARE_NAME.match(normalise_name(column)):
-            people = looks_like_person_names(distinct)
-            if people.any():
-                masks.insert(0, ("A", "values look like people's names", people))
-        for category, reason, mask in masks:
-            hits = mask[codes]
-            positions = frame.index.get_indexer(text.index[hits][:max_rows])
+        for category, reason, mask in value_masks(column, _arrow_text(distinct), limit=max_rows):
+            positions = frame.index.get_indexer(text.index[mask[codes]][:max_rows])
             findings.append(PrivacyFinding(str(column), reason, tuple(int(p) + row_offset for p in positions),
                                            category))
     for column in frame.columns:
@@ -176,9 +215,8 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         over = (age > 90).to_numpy(dtype=bool, na_value=False)
         if over.any():
             positions = [int(p) for p in np.flatnonzero(over)[:max_rows]]
-            findings.append(PrivacyFinding(
-                str(column), f"ages over 89 must be shown as 90 (found {age[over].iloc[0]:g})",
-                tuple(p + row_offset for p in positions), "C"))
+            findings.append(PrivacyFinding(str(column), age_reason(age[over].iloc[0]),
+                                           tuple(p + row_offset for p in positions), "C"))
     return findings
 
 

@@ -121,15 +121,15 @@ _RULES: list[tuple[str, str, str]] = [
         "acc_no", "encounter_number", "encounter_no", "encounter_num", "enc_no", "visit_number", "visit_no",
         "billing_number", "billing_no", "billing_id", "invoice_number", "fin", "fin_number", "csn", "har",
         "iban", "bank_account", "credit_card", "card_number")),
+    # (L) vehicle identifiers and license plates (before K: "license_plate" is not a licence)
+    ("L", "a vehicle identifier or plate number", _words(
+        "license_plate", "licence_plate", "plate_number", "plate_no", "number_plate", "registration_plate",
+        "vehicle_id", "vehicle_number", "vin", "kennzeichen", "car_registration")),
     # (K) certificate or license numbers
     ("K", "a certificate or licence number", _words(
         "license", "licence", "license_number", "licence_number", "license_no", "licence_no", "drivers_license",
         "driver_license", "driving_licence", "dl_number", "dl_no", "certificate_number", "certificate_no",
         "cert_no", "cert_number", "passport", "passport_number", "passport_no")),
-    # (L) vehicle identifiers and license plates
-    ("L", "a vehicle identifier or plate number", _words(
-        "license_plate", "licence_plate", "plate_number", "plate_no", "number_plate", "registration_plate",
-        "vehicle_id", "vehicle_number", "vin", "kennzeichen", "car_registration")),
     # (M) device identifiers and serial numbers
     ("M", "a device identifier or serial number", _words(
         "serial", "serial_number", "serial_no", "serialnumber", "serial_num", "device_serial", "device_id",
@@ -216,6 +216,11 @@ def is_age_column(name: object) -> bool:
 def is_free_text(name: object) -> bool:
     """Whether a column name says free text (notes, comments, remarks, ...)."""
     return FREE_TEXT.search(normalise_name(name)) is not None
+
+
+def is_bare_name(name: object) -> bool:
+    """Whether a column is called just "name" (its values decide: see ``looks_like_person_names``)."""
+    return BARE_NAME.match(normalise_name(name)) is not None
 
 
 def is_code_column(name: object) -> bool:

@@ -198,7 +198,8 @@ def _as_array(values: Sequence[str] | pa.Array) -> pa.Array:
     return pa.array(items, pa.large_string())
 
 
-_GATE = "|".join(f"(?:{rule.pattern})" for rule in VALUE_RULES)
+#: One RE2 pattern that every value some rule finds matches (a prefilter, e.g. in SQL).
+GATE = "|".join(f"(?:{rule.pattern})" for rule in VALUE_RULES)
 
 
 def scan_values(values: Sequence[str] | pa.Array, *, column: str = "", code_column: bool = False,
@@ -218,7 +219,7 @@ def scan_values(values: Sequence[str] | pa.Array, *, column: str = "", code_colu
     found: list[tuple[ValueRule, np.ndarray]] = []
     if len(arr) == 0:
         return found
-    gate = pc.fill_null(pc.match_substring_regex(arr, _GATE), False).to_numpy(zero_copy_only=False)
+    gate = pc.fill_null(pc.match_substring_regex(arr, GATE), False).to_numpy(zero_copy_only=False)
     where = np.flatnonzero(gate)
     if not len(where):
         return found
