@@ -31,7 +31,7 @@ from typing import BinaryIO
 
 from .exceptions import InputError
 
-__all__ = ["BoundedReader", "Limits", "check_parquet", "check_shape", "check_xlsx", "open_bounded"]
+__all__ = ["BoundedReader", "Limits", "check_output", "check_parquet", "check_shape", "check_xlsx", "open_bounded"]
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet in Excel 2007 and later (Microsoft's specification)
 _MAX_RATIO = 200  # an xlsx member compressed more than 200:1 is refused (sheets of text stay under ~20:1)
@@ -230,3 +230,38 @@ def check_xlsx(path: str | os.PathLike[str], limits: Limits | None = None) -> No
             if rows > cap:
                 where = f"{name} ({member.filename.rsplit('/', 1)[-1].removesuffix('.xml')})"
                 raise limits.too_many_rows(where, rows, cap)
+
+
+def check_output(path: str | os.PathLike[str], *, name: str = "output") -> Path:
+    """Make sure a file can be written at ``path`` before any work starts; returns the path.
+
+    The folder is created when missing (as the writers do); a folder that cannot be created, is
+    not writable, or a path that is itself a folder ends with one :class:`InputError` line.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> blocker = os.path.join(tempfile.mkdtemp(), "a_file")
+    >>> open(blocker, "w").close()
+    >>> check_output(os.path.join(blocker, "report.html"))
+    Traceback (most recent call last):
+    ...
+    outcomes.exceptions.InputError: `output` must be in a folder that exists or can be created; got a_file/report.html (a_file is a file, not a folder).
+    """
+    path = Path(path)
+    shown = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    if path.is_dir():
+        raise InputError(f"`{name}` must be a file name; got {shown}, which is a folder.")
+    parent = path.parent
+    blocker = next((p for p in [parent, *parent.parents] if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(f"`{name}` must be in a folder that exists or can be created; got {shown} "
+                         f"({blocker.name} is a file, not a folder).")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"`{name}` must be in a folder that exists or can be created; got {shown} "
+                         f"({exc.strerror or type(exc).__name__}).") from None
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"`{name}` must be a place you can write to; got {shown} (permission denied).")
+    return path

@@ -34,6 +34,8 @@ def _passwords(source: str) -> set[str]:
             if len(value) >= 3:
                 found |= {value, urllib.parse.unquote(value), urllib.parse.quote(value, safe=""),
                           urllib.parse.unquote_plus(value)}
+                # a driver that splits a malformed URL at an unencoded "@" or ":" quotes the pieces
+                found |= set(re2.split(r"[@:/?#%\s]", value))
     return {v for v in found if len(v) >= 3}
 
 
@@ -60,6 +62,8 @@ def redact_secrets(text: object, *sources: object) -> str:
     'host=db password=*** dbname=cdm'
     >>> redact_secrets("bad token 'p@ss'", "postgresql://ann:p@ss@db/cdm")
     "bad token '***'"
+    >>> redact_secrets("failed to resolve host 'ss3cret@db'", "postgresql://ann:p@ss3cret@db/cdm")
+    "failed to resolve host '***@db'"
     """
     out = str(text)
     secrets: set[str] = set()
