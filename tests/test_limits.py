@@ -90,7 +90,7 @@ def test_xlsx_rows_counted_while_inflating(tmp_path):
     path = tmp_path / "tall.xlsx"
     rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 2_001))
     _xlsx(path, b"<worksheet><sheetData>" + rows + b"</sheetData></worksheet>")
-    with pytest.raises(InputError, match=r"^tall\.xlsx \(sheet1\) must have at most 1,000 rows; got 2,000\."):
+    with pytest.raises(InputError, match=r"^tall\.xlsx \(sheet1\) must have at most 1,000 rows; got more\."):
         check_xlsx(path, Limits(max_rows=1000))
     with pytest.raises(InputError, match=r"must be at most 1000 bytes once decompressed"):
         check_xlsx(path, Limits(max_bytes=1000))

@@ -76,7 +76,8 @@ class Limits:
 
     @classmethod
     def resolve(cls, limits: Limits | None = None, **overrides: int | None) -> Limits:
-        """The limits in force: ``limits`` (or the defaults), then the environment, then keywords."""
+        """The limits in force: ``limits`` if given, else the defaults updated from the environment;
+        then the keywords that are not None."""
         base = limits if limits is not None else cls()
         changes: dict[str, int] = {}
         for name, variable in _ENV.items():
@@ -253,10 +254,12 @@ def check_xlsx(path: str | os.PathLike[str], limits: Limits | None = None) -> No
                     rows += chunk.count(b"<row ") + chunk.count(b"<row>")
                     tail = chunk[-5:]
                     rows -= tail.count(b"<row ") + tail.count(b"<row>")  # counted again with the next block
+                    if rows > cap:
+                        break
             rows += tail.count(b"<row ") + tail.count(b"<row>")
             if rows > cap:
                 where = f"{name} ({member.filename.rsplit('/', 1)[-1].removesuffix('.xml')})"
-                raise limits.too_many_rows(where, rows, cap)
+                raise limits.too_many_rows(where, rows if len(block) == 0 else None, cap)
 
 
 def check_output(path: str | os.PathLike[str], *, name: str = "output") -> Path:
