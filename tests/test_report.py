@@ -48,7 +48,7 @@ def test_notebooks_ship_in_the_package_with_a_parameters_cell_and_no_outputs(nam
     assert "parameters" in code[0]["metadata"].get("tags", [])
     names = set(re.findall(r"^(\w+) =", "".join(code[0]["source"]), flags=re.M))
     assert names == {"procedures", "assessments", "fhir", "omop", "schema", "mapping", "definitions", "clinic_name",
-                     "suppress_below", "allow_identifiers"} | extra
+                     "suppress_below", "allow_identifiers", "dates"} | extra
     # outputs stripped before commit; no statistics defined in a notebook (public API calls only)
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     text = "".join("".join(c["source"]) for c in code)

@@ -10,6 +10,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .exceptions import IdentifiersAllowedWarning, OutcomesError
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--suppress-below", metavar="N", type=int, default=0,
                         help="show every count under N as '<N' (for reports shared outside the clinic)")
     report.add_argument("--output", metavar="FILE.html", required=True, help="the HTML file to write")
+    report.add_argument("--dates", choices=("full", "year"), default="full",
+                        help="'year': no date finer than the year in the report (default 'full')")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -69,14 +72,19 @@ def _load(args: argparse.Namespace):
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .privacy import data_class
+
     cohort, _ = _load(args)
     print(cohort.describe())
+    print(f"data class (HIPAA): {data_class(cohort)}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from .limits import check_output
     from .synthetic import write_demo
 
+    check_output(Path(args.output) / "procedures.csv", name="output")
     paths = write_demo(args.output, n_procedures=args.n, seed=args.seed)
     for path in paths:
         print(f"wrote {path}")
@@ -91,7 +99,7 @@ def _report(args: argparse.Namespace) -> int:
                          output=args.output, mapping=args.mapping, definitions=args.definitions,
                          physician_id=args.physician, clinic_name=args.clinic_name,
                          suppress_below=args.suppress_below, allow_identifiers=args.allow_identifiers,
-                         progress=not args.quiet)
+                         progress=not args.quiet, **({"dates": args.dates} if args.dates != "full" else {}))
     print(f"wrote {path}")
     return 0
 
@@ -108,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", IdentifiersAllowedWarning)
             return _COMMANDS[args.command](args)
     except OutcomesError as exc:
-        print(f"outcomes {args.command}: error: {exc}", file=sys.stderr)
+        from .privacy import redact_secrets
+
+        # one line, and never a password of a database URL or DSN, however the message quotes it
+        line = " ".join(redact_secrets(exc, getattr(args, "omop", None)).split())
+        print(f"outcomes {args.command}: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("outcomes: interrupted", file=sys.stderr)

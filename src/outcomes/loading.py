@@ -15,6 +15,7 @@ import pandas as pd
 from .cohort import Cohort
 from .definitions import Definitions
 from .exceptions import InputError
+from .limits import Limits, check_parquet, check_shape, check_xlsx, open_bounded
 from .mapping import Mapping
 from .privacy import check_identifiers
 from .validation import validate_assessments, validate_procedures
@@ -37,14 +38,14 @@ def _sha256(path: Path) -> str:
 def _delimiter(path: Path) -> str:
     """The delimiter of a text table, from its header line: "," unless ";", tab or "|" is more
     common there (European spreadsheets export CSV with semicolons)."""
-    with path.open("rb") as fh:
+    with open_bounded(path) as fh:
         header = fh.readline(1 << 16).decode("utf-8", errors="replace")
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] > counts[","] else ","
 
 
-def read_table(source: Source, role: str) -> tuple[pd.DataFrame, str, str]:
+def read_table(source: Source, role: str, *, limits: Limits | None = None) -> tuple[pd.DataFrame, str, str]:
     """Read one input into a frame of raw values; returns (frame, name, sha256).
 
     Files are read with every column as text (ids such as "007" keep their zeros); a ``_row``
@@ -67,25 +68,36 @@ def read_table(source: Source, role: str) -> tuple[pd.DataFrame, str, str]:
         raise InputError(f"{role.capitalize()} {name} is a folder; it must be a file (.csv, .xlsx or .parquet).")
     if not path.is_file():
         raise InputError(f"{role.capitalize()} file {name} was not found (looked for {name} in {path.parent.name or '.'}/).")
-    kind = _READERS.get(path.suffix.lower())
+    suffix = path.suffix.lower()
+    if suffix == ".gz":  # clinic.csv.gz: decompressed while read, within the limits
+        suffix = Path(path.stem).suffix.lower()
+        suffix = suffix if _READERS.get(suffix) in ("csv", "tsv") else ".gz"
+    kind = _READERS.get(suffix)
     if kind is None:
         raise InputError(
             f"{role.capitalize()} file {name} must be .csv, .xlsx or .parquet; got {path.suffix or 'no extension'!r}."
         )
+    limits = Limits.resolve(limits)
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else _delimiter(path),
-                                skipinitialspace=True, encoding_errors="replace")
+            with open_bounded(path, limits) as fh:
+                frame = pd.read_csv(fh, dtype=str, sep="\t" if kind == "tsv" else _delimiter(path),
+                                    skipinitialspace=True, encoding_errors="replace", nrows=limits.max_rows + 1)
         elif kind == "excel":
+            check_xlsx(path, limits)
             frame = pd.read_excel(path, dtype=object)
         else:
+            check_parquet(path, limits)
             frame = pd.read_parquet(path)
+    except InputError:
+        raise
     except pd.errors.EmptyDataError:
         raise InputError(f"{role.capitalize()} file {name} is empty: it must have a header row and at least one row.") from None
     except Exception as exc:  # any reader failure becomes one clear line
         raise InputError(f"{role.capitalize()} file {name} could not be read as {kind}: {type(exc).__name__}: {exc}".rstrip(".") + ".") from None
     if frame.empty:
         raise InputError(f"{role.capitalize()} file {name} has no data rows: it must have at least one row.")
+    check_shape(len(frame), len(frame.columns), name, limits)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.insert(0, "_row", range(2, len(frame) + 2))
     return frame, name, _sha256(path)
@@ -98,6 +110,7 @@ def load_records(
     mapping: Mapping | str | os.PathLike[str] | None = None,
     definitions: Definitions | None = None,
     allow_identifiers: bool = False,
+    limits: Limits | None = None,
 ) -> Cohort:
     """Read, check and validate procedure records and pain scores.
 
@@ -114,6 +127,9 @@ def load_records(
         Used for the baseline window (how long before the procedure a score may lie).
     allow_identifiers : bool, default False
         Go on even if the data look identifying; a warning then travels with the cohort.
+    limits : outcomes.limits.Limits, optional
+        Decompressed bytes, rows and columns one file may hold (default 2 GB, 20 million rows,
+        5,000 columns; also set by the environment, see :mod:`outcomes.limits`).
 
     Returns
     -------
@@ -140,15 +156,18 @@ def load_records(
     definitions = definitions or Definitions()
     mapping = Mapping.coerce(mapping)
 
-    proc_raw, proc_name, proc_hash = read_table(procedures, "procedures")
+    proc_raw, proc_name, proc_hash = read_table(procedures, "procedures", limits=limits)
+    proc_raw = proc_raw.drop(columns=[c for c in mapping.procedure_drop if c in proc_raw])
     offset = 2 if proc_name != "procedures (DataFrame)" else 0
-    warnings_ = [check_identifiers(proc_raw.drop(columns="_row"), source=proc_name,
+    warnings_ = [check_identifiers(proc_raw.drop(columns="_row"), source=proc_name, used=mapping.procedure_columns,
                                    allow_identifiers=allow_identifiers, row_offset=offset)]
     sources, hashes = {"procedures": proc_name}, {"procedures": proc_hash}
     if assessments is not None:
-        ass_raw, ass_name, ass_hash = read_table(assessments, "assessments")
+        ass_raw, ass_name, ass_hash = read_table(assessments, "assessments", limits=limits)
+        ass_raw = ass_raw.drop(columns=[c for c in mapping.assessment_drop if c in ass_raw])
         offset = 2 if ass_name != "assessments (DataFrame)" else 0
         warnings_.append(check_identifiers(ass_raw.drop(columns="_row"), source=ass_name,
+                                           used=mapping.assessment_columns,
                                            allow_identifiers=allow_identifiers, row_offset=offset))
         sources["assessments"], hashes["assessments"] = ass_name, ass_hash
 

@@ -13,6 +13,7 @@ A mapping file (TOML) renames columns, maps codes and declares formats::
 
     [procedures]
     date_format = "%d/%m/%Y"      # dates in the clinic's format (default ISO 8601)
+    drop = ["Notes", "Comment"]   # columns left out before the privacy guard (free text, ...)
 
     [assessments.columns]
     "Case number" = "procedure_id"
@@ -115,6 +116,8 @@ class Mapping:
     wide_vas_instrument: str = "vas100"
     wide_timepoints: dict[str, float] = field(default_factory=dict)
     source: str = "mapping"
+    procedure_drop: tuple[str, ...] = ()
+    assessment_drop: tuple[str, ...] = ()
 
     @classmethod
     def coerce(cls, mapping: Mapping | str | Path | None) -> Mapping:
@@ -166,6 +169,8 @@ class Mapping:
             wide_vas_instrument=vas,
             wide_timepoints={normalise_label(k): float(v) for k, v in wide.get("timepoints", {}).items()},
             source=source,
+            procedure_drop=tuple(map(str, proc.get("drop", ()))),
+            assessment_drop=tuple(map(str, assess.get("drop", ()))),
         )
 
     # -- columns -----------------------------------------------------------------------------

@@ -86,6 +86,7 @@ VERDICT_STYLES = {
 }
 
 _RC: dict[str, Any] = {
+    "text.parse_math": False,  # labels hold user text (physician ids): never read as mathtext
     "font.family": "DejaVu Sans",
     "font.size": 9.5,
     "axes.titlesize": 10.5,

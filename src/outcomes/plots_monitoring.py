@@ -40,6 +40,7 @@ _LIGHT_GREY = "#BFBFBF"
 _UNIT_COLOURS = ("blue", "orange", "bluish_green", "reddish_purple", "sky_blue", "black")
 _OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
 _RC = {
+    "text.parse_math": False,  # labels hold user text (physician ids): never read as mathtext
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,

@@ -42,7 +42,16 @@ from .definitions import Definitions
 from .exceptions import InputError
 from .loading import _sha256, load_records
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
-from .privacy import _NAME_RULES, _VALUE_RULES, PrivacyFinding, _normalise, _report
+from .privacy import (
+    GATE,
+    PrivacyFinding,
+    age_reason,
+    is_age_column,
+    is_bare_name,
+    name_findings,
+    report_findings,
+    value_masks,
+)
 from .validation import (
     PROCEDURE_REQUIRED,
     _OVERNIGHT_MAX_HOURS,
@@ -71,7 +80,6 @@ _NUMBERS = {  # column: (low, high, whole), as validation.validate_procedures
     "asa_class": (1, 6, True), "length_of_stay_hours": (0, np.inf, False),
     "height_restoration_pct": (-100, 100, False), "kyphotic_angle_change_deg": (-90, 90, False),
 }
-_AGE_NAMES = {"age", "age_years", "age_at_procedure", "patient_age"}  # as privacy.find_identifiers
 WEIGHT = "_weight"
 Source = str | os.PathLike[str] | list[str | os.PathLike[str]]
 
@@ -317,44 +325,36 @@ def _raw_view(con: Any, view: str, files: list[str]) -> None:
 def _privacy(con: Any, view: str, schema: list[tuple[str, str]], source: str, allow: bool) -> str | None:
     """privacy.find_identifiers in SQL: column names, text values (RE2, as pandas' Arrow strings)
     and ages over 89, in the same order and with the same first rows."""
-    findings: list[PrivacyFinding] = []
     names = [(name, name.strip(), kind) for name, kind in schema]
-    for _, clean, _ in names:
-        for why, rule in _NAME_RULES:
-            if rule.search(_normalise(clean)):
-                findings.append(PrivacyFinding(clean, f"its name suggests {why}"))
-                break
+    findings: list[PrivacyFinding] = name_findings([clean for _, clean, _ in names])
     mask = (1 << _FILE_BITS) - 1
     for name, clean, kind in names:
         if kind.upper() != "VARCHAR":
             continue
         column = _quote(name)
-        # Every rule needs an "@", or a "-", "." or " " between two digits. SQL keeps the distinct
-        # values that have one (with their first three rows; \p{N} covers every digit Python's
-        # \d matches), and pandas applies the rules to them exactly as find_identifiers does.
-        needed = " OR ".join(f"contains({column}, {_literal(c)})" for c in "-. @")
-        needed = f"({needed}) AND (contains({column}, '@') OR regexp_matches({column}, '\\p{{N}}[-. ]\\p{{N}}'))"
+        # SQL keeps the distinct values some rule could find (the rules' own RE2 prefilter, and
+        # any value with a non-ASCII character, which privacy normalises first), in the order
+        # they first occur, with their first three rows; privacy.value_masks then reads them
+        # exactly as find_identifiers does.
+        needed = ("TRUE" if is_bare_name(clean) else  # a bare "name" column: every value is read
+                  f"regexp_matches({column}, {_literal(GATE)}) OR regexp_matches({column}, '[^\\x00-\\x7f]')")
         candidates = _arrow(con.sql(f"SELECT {column} AS v, min(_order, 3) AS firsts FROM {view} "
-                                    f"WHERE {needed} GROUP BY {column}"))
+                                    f"WHERE {column} IS NOT NULL AND ({needed}) GROUP BY {column} ORDER BY min(_order)"))
         if candidates.num_rows == 0:
             continue
-        values = pd.Series(candidates.column("v").to_pylist()).astype(str)
         firsts = candidates.column("firsts").to_pylist()
-        for what, pattern in _VALUE_RULES:
-            hits = values.str.contains(pattern, regex=True).to_numpy(dtype=bool)
-            if hits.any():
-                orders = sorted(o for k in np.flatnonzero(hits) for o in firsts[k])[:3]
-                findings.append(PrivacyFinding(clean, f"values look like {what}", tuple(int(o & mask) + 2 for o in orders)))
+        for category, reason, hits in value_masks(clean, candidates.column("v").combine_chunks()):
+            orders = sorted(o for k in np.flatnonzero(hits) for o in firsts[k])[:3]
+            findings.append(PrivacyFinding(clean, reason, tuple(int(o & mask) + 2 for o in orders), category))
     for name, clean, _ in names:
-        if _normalise(clean) not in _AGE_NAMES:
+        if not is_age_column(clean):
             continue
         value = f"TRY_CAST({_quote(name)} AS DOUBLE)"
         orders, first = con.execute(f"SELECT min(_order, 3) FILTER (WHERE {value} > 90), "
                                     f"arg_min({value}, _order) FILTER (WHERE {value} > 90) FROM {view}").fetchall()[0]
         if orders:
-            findings.append(PrivacyFinding(clean, f"ages over 89 must be shown as 90 (found {first:g})",
-                                           tuple(int(o & mask) + 2 for o in orders)))
-    return _report(findings, source=source, allow_identifiers=allow, stacklevel=5)
+            findings.append(PrivacyFinding(clean, age_reason(first), tuple(int(o & mask) + 2 for o in orders), "C"))
+    return report_findings(findings, source=source, allow_identifiers=allow, stacklevel=5)
 
 
 # ---- canonical columns ------------------------------------------------------------------------

@@ -173,8 +173,12 @@ def _read_lines(files: list[Path]):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from ..limits import Limits, check_file, check_shape
+
+    limits = Limits.resolve()
     tables = []
     for path in files:
+        check_file(path, limits)  # a gzip bomb ends here with one line, before Arrow inflates it
         try:
             table = pacsv.read_csv(
                 path,
@@ -189,6 +193,7 @@ def _read_lines(files: list[Path]):
                 continue
             raise InputError(f"FHIR file {path.name} could not be read as NDJSON: {exc}.") from None
         n = table.num_rows
+        check_shape(n, 1, f"FHIR file {path.name}", limits)
         tables.append(pa.table({
             "file": pa.array([path.name] * n, pa.string()),
             "row": pa.array(np.arange(1, n + 1, dtype=np.int64)),

@@ -63,6 +63,7 @@ import pandas as pd
 from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import InputError
+from ..privacy import redact_secrets
 from . import _assemble as asm
 from ._settings import (FIELD_CODES, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
                         normalise_icd, resolve_mapping)
@@ -87,8 +88,9 @@ class _Database:
         self.schema = schema
         text = os.fspath(target)
         lower = text.lower()
-        self.label = re.sub(r"//([^:/@]+)(:[^@]*)?@", r"//\1@", text) if "://" in text else Path(text).name
-        if lower.startswith(("postgresql://", "postgres://")):
+        is_dsn = "://" not in text and re.match(r"^\s*(host|hostaddr|dbname|user|port|password|service)\s*=", lower)
+        self.label = redact_secrets(text) if "://" in text or is_dsn else Path(text).name
+        if lower.startswith(("postgresql://", "postgres://")) or is_dsn:
             self.kind = "postgres"
             try:
                 import psycopg
@@ -99,7 +101,7 @@ class _Database:
                 self.con = psycopg.connect(text, autocommit=True)
             except psycopg.Error as exc:
                 raise InputError(f"`url_or_path` must reach a PostgreSQL database; connecting to {self.label} "
-                                 f"failed: {str(exc).strip()}.") from None
+                                 f"failed: {redact_secrets(' '.join(str(exc).split()), text)}.") from None
             return
         # duckdb:///path and sqlite:///path as SQLAlchemy writes them (four slashes: an absolute path)
         scheme = next((s for s in ("duckdb:///", "sqlite:///") if lower.startswith(s)), None)
