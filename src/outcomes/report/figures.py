@@ -43,7 +43,9 @@ def embed(fig: Any, *, dpi: int = 110) -> str | None:
 def flow_figure(cohort: Cohort, *, suppress_below: int = 0) -> Any:
     """:func:`outcomes.plots.records_flow` of a cohort."""
     from ..plots import records_flow
-    return records_flow(cohort.flow(), cohort.exclusion_counts(), suppress_below=suppress_below)
+    from .tables import protected_flow
+    flow, exclusions = protected_flow(cohort, suppress_below)
+    return records_flow(flow, exclusions, suppress_below=suppress_below)
 
 
 def claims_figure(claims: Any, *, suppress_below: int = 0) -> Any:
@@ -105,13 +107,14 @@ def relief_figure(endpoints: pd.DataFrame, *, claims: Any = None, reference: pd.
 
 def relief_alt(endpoints: pd.DataFrame, claims: Any = None) -> str:
     """What the relief figure shows, in words (its alternative text)."""
-    horizon = claims.definitions.relief_horizon_hours if claims is not None else 48.0
+    d = claims.definitions if claims is not None else Definitions()
+    horizon, read_at = d.relief_horizon_hours, d.relief_horizon_evaluated_hours  # a 48-hour visit may be late
     bits = []
     for procedure in ("vertebroplasty", "kyphoplasty"):
         sub = endpoints[endpoints["procedure"] == procedure]
         km = relief_km(sub) if len(sub) else None
         if km is not None:
-            bits.append(f"{procedure} rises to {fmt.percent(1 - km.survival_at(horizon))} relieved by "
+            bits.append(f"{procedure} rises to {fmt.percent(1 - km.survival_at(read_at))} relieved by "
                         f"{fmt.hours(horizon)}")
     return ("Line chart of the share of procedures followed by relief over the first week: " + "; ".join(bits) + "."
             if bits else "Line chart of the share relieved over the first week.")

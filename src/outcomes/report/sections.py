@@ -336,12 +336,12 @@ def physician_line(endpoints: pd.DataFrame, physician_id: str, claims: Any = Non
         kind, words_ = "good", "in line with peers"
         why = ("inside the funnel plot's limits" if narrow["lower"] <= narrow["proportion"] <= narrow["upper"]
                else "between the funnel plot's 95% and 99.8% limits: worth watching, within what chance explains")
-    out.update(kind=kind, verdict=words_.upper(), text=f"{label} is {words_}: {rate}, {why}.")
+    out.update(kind=kind, verdict=words_.upper(), text=f"{label}: {rate}, {why}.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             oe = monitoring.observed_expected(endpoints, physician_id)
-        fields = ", ".join(words(c) if c not in ("age", "sex", "etiology") else c for c in oe.covariates)
+        fields = ", ".join(plain(c).replace("_", " ") for c in oe.covariates)
         out["oe"] = (f"Adjusted for case mix ({fields}): {oe.observed} successes observed against "
                      f"{oe.expected:.1f} expected, observed/expected {oe.ratio:.2f} "
                      f"(95% CI {oe.ci.low:.2f}-{oe.ci.high:.2f}).")

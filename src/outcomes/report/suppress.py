@@ -36,8 +36,7 @@ def protect(values: Sequence[float], relations: Sequence[Sequence[int]], below: 
         Every count involved, shown or not (a count that is implied but never printed, such as
         "no complication" beside "complication" and the total, is a cell with ``shown`` False).
     relations : sequence of sequences of int
-        Each a set of cell indices tied by one sum (the parts and their total): knowing all but
-        one gives the last.
+        Each a list of cell indices tied by one sum: the parts, then their total last.
     below : int
         The threshold ``N``; 0 hides nothing.
     shown : sequence of bool, optional
@@ -52,16 +51,17 @@ def protect(values: Sequence[float], relations: Sequence[Sequence[int]], below: 
 
     Notes
     -----
-    A cell is recoverable when some relation has it as its only unknown cell, repeatedly (a cell
-    recovered becomes known for the next relation). While a sensitive cell (under ``N``) is
-    recoverable, the smallest shown part of the relation that gave it away is hidden as well.
-    This blocks recovery by sums and differences, the attack the small-cell rules are about; it
-    is not a guarantee against bounds from several tables together.
+    The relations are linear equations (each relation's parts add up to its last cell). A hidden
+    cell is recoverable when its unit vector lies in the row space of the equations restricted
+    to the unknown cells (any sum and difference of the shown numbers gives it). While a
+    sensitive cell (under ``N``) is recoverable, the smallest shown part (a total only when no
+    part is left) of a relation holding it is hidden as well. This blocks exact recovery by
+    arithmetic; it does not stop bounds ("at most 10").
 
     Examples
     --------
     >>> # vertebroplasty 8, kyphoplasty 17, total 25: hiding 8 alone gives it away
-    >>> protect([8, 17, 25], [[0, 1, 2]], 11).tolist()
+    >>> protect([8, 17, 25], [[0, 1, 2]], 11).tolist()  # 8 + 17 = 25
     [True, True, False]
     >>> protect([8, 17, 25], [[0, 1, 2]], 0).tolist()
     [False, False, False]
@@ -82,26 +82,35 @@ def protect(values: Sequence[float], relations: Sequence[Sequence[int]], below: 
     hidden |= sensitive & show
     is_total = np.zeros(k, bool)
     is_total[list(totals)] = True
+    matrix = np.zeros((len(rels), k))
+    for j, r in enumerate(rels):  # parts add up to the last cell, the total
+        matrix[j, r[:-1]] = 1.0
+        matrix[j, r[-1]] = -1.0
     while True:
-        known = show & ~hidden
-        source: dict[int, list[int]] = {}
-        changed = True
-        while changed:
-            changed = False
-            for r in rels:
-                unknown = [i for i in r if not known[i]]
-                if len(unknown) == 1:
-                    known[unknown[0]] = True
-                    source[unknown[0]] = r
-                    changed = True
-        leaks = [i for i in range(k) if sensitive[i] and known[i] and not (show[i] and not hidden[i])]
-        if not leaks:
+        unknown = np.flatnonzero(~show | hidden)
+        leak = next((int(c) for c in unknown if sensitive[c] and _determined(matrix[:, unknown], list(unknown).index(c))),
+                    None)
+        if leak is None:
             return hidden & show
-        leak = leaks[0]
-        pool = [i for i in source[leak] if i != leak and show[i] and not hidden[i]]
-        if not pool:  # derived through other relations: hide in any relation holding the cell
-            pool = [i for r in rels if leak in r for i in r if i != leak and show[i] and not hidden[i]]
+        near = [i for r in rels if leak in r for i in r]
+        linked = [i for r in rels if any(hidden[j] or not show[j] for j in r) for i in r]
+        pool = [i for i in dict.fromkeys(near + linked) if i != leak and show[i] and not hidden[i]]
         if not pool:
             return hidden & show
-        pick = min(pool, key=lambda i: (bool(is_total[i]), vals[i]))
+        pool.sort(key=lambda i: (bool(is_total[i]), i not in near, vals[i]))
+        pick = pool[0]
+        for i in pool:  # the first (smallest part near the leak) that stops it
+            trial = np.flatnonzero(~show | hidden | (np.arange(k) == i))
+            if not _determined(matrix[:, trial], list(trial).index(leak)):
+                pick = i
+                break
         hidden[pick] = True
+
+
+def _determined(a: np.ndarray, column: int) -> bool:
+    """Whether unknown ``column`` is fixed by ``a @ x = known``: its unit vector lies in the row space of ``a``."""
+    if not a.size:
+        return False
+    unit = np.zeros((1, a.shape[1]))
+    unit[0, column] = 1.0
+    return bool(np.linalg.matrix_rank(np.vstack([a, unit])) == np.linalg.matrix_rank(a))

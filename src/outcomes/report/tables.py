@@ -27,6 +27,7 @@ __all__ = [
     "discharge_table",
     "exclusions_table",
     "flow_table",
+    "protected_flow",
     "scorecard",
     "table_one",
     "write_tables",
@@ -364,7 +365,7 @@ def _flow_protected(cohort: Cohort, below: int) -> tuple[pd.DataFrame, pd.DataFr
         for what in ("read", "excluded", "analysed"):
             cells.append((f["table"], what))
             values.append(int(f[what]))
-        relations.append([base, base + 1, base + 2])
+        relations.append([base + 1, base + 2, base])  # excluded + analysed = read
         mine = counts[counts["table"] == f["table"]]
         idx = []
         for _, c in mine.iterrows():
@@ -375,6 +376,19 @@ def _flow_protected(cohort: Cohort, below: int) -> tuple[pd.DataFrame, pd.DataFr
             relations.append(idx + [base + 1])
     hidden = protect(values, relations, below, totals=[i for i, c in enumerate(cells) if c[1] == "read"])
     return flow, counts, {c: (v, bool(h)) for c, v, h in zip(cells, values, hidden)}
+
+
+def protected_flow(cohort: Cohort, below: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:meth:`Cohort.flow` and :meth:`Cohort.exclusion_counts` with each count hidden only to protect
+    another set to missing (drawn "-"), for the flow figure."""
+    flow, counts, cells = _flow_protected(cohort, below)
+    flow, counts = flow.copy(), counts.copy()
+    for what in ("read", "excluded", "analysed"):
+        flow[what] = [np.nan if cells[(t, what)][1] and not is_suppressed(cells[(t, what)][0], below)
+                      else cells[(t, what)][0] for t in flow["table"]]
+    counts["rows"] = [np.nan if cells[(t, "reason", r)][1] and not is_suppressed(cells[(t, "reason", r)][0], below)
+                      else cells[(t, "reason", r)][0] for t, r in zip(counts["table"], counts["reason"])]
+    return flow, counts
 
 
 def _shown(value: int, hide: bool, below: int) -> str:

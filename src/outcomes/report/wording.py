@@ -316,7 +316,7 @@ def _durability(claims: Any, claim: Any, rows: pd.DataFrame, below: int) -> str:
         if r["verdict"] == "not assessable":
             parts.append(f"at {r['reading']} not assessable (follow-up after relief ends at "
                          f"{fmt.duration(longest) if longest is not None else 'an earlier time'})")
-        elif hides_estimate(r, below) or is_suppressed(r["events"], below):
+        elif hides_estimate(r, below):
             parts.append(f"at {r['reading']}: counts too small to show")
         else:
             parts.append(f"at {r['reading']} {fmt.percent(r['estimate'])} still relieved (95% CI "
