@@ -270,7 +270,10 @@ def case_mix_table(own: pd.DataFrame, clinic: pd.DataFrame, *, label: str, suppr
     below = check_suppress_below(suppress_below)
     mine = table_one(own, suppress_below=below)[["characteristic", "all"]].rename(columns={"all": label})
     theirs = table_one(clinic, suppress_below=below)[["characteristic", "all"]].rename(columns={"all": "clinic"})
-    return mine.merge(theirs, on="characteristic", how="outer", sort=False).fillna("-")
+    order = list(dict.fromkeys([*theirs["characteristic"], *mine["characteristic"]]))
+    out = theirs.merge(mine, on="characteristic", how="outer").fillna("-")
+    out = out.set_index("characteristic").loc[order].reset_index()
+    return out[["characteristic", label, "clinic"]]
 
 
 def _observed(row: pd.Series, value: float, decimals: int = 1) -> str:
