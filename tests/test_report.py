@@ -593,3 +593,39 @@ def test_cli_report_requires_output(capsys):
         main(["report", "p.csv"])
     assert exc.value.code == 2
     assert "--output" in capsys.readouterr().err
+
+
+def _luminance(hex_colour: str) -> float:
+    # WCAG 2.1 relative luminance, https://www.w3.org/TR/WCAG21/#dfn-relative-luminance
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_text_colours_have_a_contrast_of_at_least_4_5():
+    """Every text colour of the stylesheet against its rule's background (white when none), and every text
+    fill of the inline strips against white (WCAG 2.1 AA, 4.5:1)."""
+    root = resources.files("outcomes") / "report" / "templates"
+    css = (root / "report.css").read_text(encoding="utf-8")
+    checked = 0
+    for rule in re.findall(r"\{([^{}]*)\}", css):
+        colour = re.search(r"(?<![-\w])color:\s*(#[0-9A-Fa-f]{6})", rule)
+        if not colour:
+            continue
+        background = re.search(r"background:\s*(#[0-9A-Fa-f]{6})", rule)
+        assert _contrast(colour.group(1), background.group(1) if background else "#FFFFFF") >= 4.5, rule
+        checked += 1
+    assert checked >= 15
+    macros = (root / "macros.html.j2").read_text(encoding="utf-8")
+    from outcomes.report.sections import VERDICT_COLOURS
+    fills = re.findall(r'<text[^>]*fill="(#[0-9A-Fa-f]{3,6})"', macros) + ["#595959", "#222222"]
+    for fill in fills:
+        fill = fill if len(fill) == 7 else "#" + "".join(c * 2 for c in fill[1:])
+        assert _contrast(fill, "#FFFFFF") >= 4.5, fill
+    for colour in VERDICT_COLOURS.values():  # verdict-coloured bars and markers: 3:1 for graphics (WCAG 1.4.11)
+        assert _contrast(colour, "#FFFFFF") >= 3, colour

@@ -90,6 +90,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
      "far chance alone would scatter them. A point outside the outer (99.8%) limit is more than chance explains."),
     ("Control chart", "The clinic's success rate month by month, with limits for chance variation; points outside "
      "or long runs on one side are signals."),
+    ("Common-cause and special-cause variation", "Common cause: the month-to-month ups and downs chance alone "
+     "produces. Special cause: a point or a run the chance limits do not explain, worth a look."),
     ("CUSUM", "A running tally of failures above those expected at the stated rate. It raises an alarm when the "
      "excess grows larger than chance explains, then starts again."),
     ("Holm-adjusted p", "A p-value corrected for checking several claims at once."),
@@ -184,7 +186,7 @@ def shown_interval(row: pd.Series) -> str:
     ...                  "margin": 0.05, "verdict": "inconclusive"})
     >>> shown_interval(row)
     '76.31-85.04%'
-    >>> shown_interval(row.replace({"ci_high": 0.8431}).replace({"inconclusive": "consistent"}))
+    >>> shown_interval(pd.Series({**row, "ci_high": 0.8431, "verdict": "consistent"}))
     '76-84%'
     """
     d = _decimals_for(row)
