@@ -403,8 +403,9 @@ def limitations(cohort: Cohort, endpoints: pd.DataFrame, definitions: Definition
                      f"the procedure (the longest {fmt.duration(longest)}). Follow-up after relief, which the "
                      "durability claim needs, is shorter. Patients who stop coming may differ from those who return.")
     scores = cohort.assessments
-    if "procedure_id" in ep:
-        scores = scores[scores["procedure_id"].isin(ep["procedure_id"])]
+    if "procedure_id" in ep and len(ep) < len(cohort.procedures):  # one physician's procedures only
+        wanted = pd.Index(ep["procedure_id"].to_numpy(dtype=object))
+        scores = scores[wanted.get_indexer(scores["procedure_id"].to_numpy(dtype=object)) >= 0]
     week = scores[(scores["hours_after"] > 0) & (scores["hours_after"] <= 168)].sort_values(["procedure_id", "hours_after"])
     if len(week):
         per = week.groupby("procedure_id", sort=False).size()

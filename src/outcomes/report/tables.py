@@ -38,7 +38,7 @@ def groups_of(endpoints: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     """(name, mask) per procedure present, then "all"."""
     procedure = endpoints["procedure"].astype("string")
     present = [p for p in ("vertebroplasty", "kyphoplasty") if (procedure == p).any()]
-    present += sorted(set(procedure.dropna()) - set(present))
+    present += sorted(set(procedure.dropna().unique()) - set(present))
     groups = [(p, (procedure == p).fillna(False).to_numpy(bool)) for p in present]
     groups.append(("all", np.ones(len(endpoints), dtype=bool)))
     return groups
@@ -83,6 +83,12 @@ class _Grid:
         return {c: bool(mask[i]) for c, i in index.items()}
 
 
+def _yes_no(mask: pd.Series) -> pd.Series:
+    """True -> "yes", anything else -> "no" (vectorised: a million rows take no time)."""
+    flags = mask.astype("boolean").fillna(False).to_numpy(bool)
+    return pd.Series(np.where(flags, "yes", "no"), index=mask.index, dtype="string")
+
+
 def _cell(count: int, total: int | None, hidden: bool, below: int) -> str:
     if hidden:
         return f"<{below}" if is_suppressed(count, below) else HIDDEN
@@ -122,7 +128,7 @@ class _Builder:
         if binary is not None:
             levels = list(order or ())
         else:
-            present = set(text)
+            present = set(text.unique())
             levels = [lv for lv in (order or ()) if lv in present]
             levels += sorted(present - set(levels) - {"missing"}) + (["missing"] if "missing" in present else [])
         matrix = pd.DataFrame({g: pd.Series(text[m]).value_counts() for g, m in self.groups})
@@ -141,7 +147,7 @@ class _Builder:
             self.text(f"{label}, median (IQR)", {g: _median_cell(values[m], decimals) for g, m in self.groups})
             missing = values.isna()
             if missing.any():
-                self.categorical(f"{label}: missing, n (%)", missing.map({True: "yes", False: "no"}), ["yes", "no"],
+                self.categorical(f"{label}: missing, n (%)", _yes_no(missing), ["yes", "no"],
                                  binary="yes")
 
     def frame(self) -> pd.DataFrame:
@@ -204,10 +210,10 @@ def table_one(endpoints: pd.DataFrame, *, suppress_below: int = 0) -> pd.DataFra
         t.text("Patients, n", {g: suppress(int(ep.loc[m, "patient_id"].nunique()), below) for g, m in t.groups})
     t.continuous("age", "Age (years; over 89 shown as 90)")
     if "sex" in ep:
-        sex = ep["sex"].astype("string").str.strip().str.upper().map(
-            {"F": "female", "FEMALE": "female", "M": "male", "MALE": "male"}).fillna(ep["sex"].astype("string"))
+        sex = ep["sex"].astype("string").str.strip().str.upper().replace(
+            {"F": "female", "FEMALE": "female", "M": "male", "MALE": "male"})
         t.categorical("Sex", sex, [v for v in ("female", "male") if (sex == v).any()]
-                      + sorted(set(sex.dropna()) - {"female", "male"}))
+                      + sorted(set(sex.dropna().unique()) - {"female", "male"}))
     if "levels_treated" in ep and ep["levels_treated"].notna().any():
         lv = ep["levels_treated"].astype(float)
         levels = pd.Series(np.where(lv >= 3, "3 or more", lv.astype("Int64").astype("string")), index=ep.index,
@@ -215,8 +221,7 @@ def table_one(endpoints: pd.DataFrame, *, suppress_below: int = 0) -> pd.DataFra
         t.categorical("Levels treated", levels, ["1", "2", "3 or more"])
     t.continuous("fracture_age_days", "Fracture age at the procedure (days)")
     if "early_treatment" in ep and ep["early_treatment"].notna().any():
-        early = ep["early_treatment"].astype("boolean").map({True: "yes", False: "no"}).astype("string")
-        t.categorical("Treated within six weeks of the fracture, n (%)", early.fillna("no"), ["yes", "no"],
+        t.categorical("Treated within six weeks of the fracture, n (%)", _yes_no(ep["early_treatment"]), ["yes", "no"],
                       binary="yes")
     t.continuous("baseline_pain", "Baseline pain (0-10)")
     if "asa_class" in ep and ep["asa_class"].notna().any():
@@ -246,16 +251,15 @@ def discharge_table(endpoints: pd.DataFrame, *, suppress_below: int = 0) -> pd.D
     t.totals()
     if "discharge" in endpoints and endpoints["discharge"].notna().any():
         names = {"same_day": "same day", "overnight": "overnight", "admitted": "admitted"}
-        dis = endpoints["discharge"].astype("string").map(lambda v: names.get(v, v) if pd.notna(v) else v)
+        dis = endpoints["discharge"].astype("string").replace(names)
         t.categorical("Discharge", dis, ["same day", "overnight", "admitted"])
-        night = dis.isin(["overnight", "admitted"]).map({True: "yes", False: "no"}).astype("string")
+        night = _yes_no((dis == "overnight") | (dis == "admitted"))
         t.categorical("Stayed at least one night (overnight or admitted), n (%)", night, ["yes", "no"], binary="yes")
     if "length_of_stay_hours" in endpoints and endpoints["length_of_stay_hours"].notna().any():
         t.text("Length of stay (hours), median (IQR)",
                {g: _median_cell(endpoints.loc[m, "length_of_stay_hours"], 1) for g, m in t.groups})
     if "complication" in endpoints and endpoints["complication"].notna().any():
-        comp = endpoints["complication"].astype("boolean").fillna(False).map({True: "yes", False: "no"})
-        t.categorical("Complication recorded, n (%)", comp.astype("string"), ["yes", "no"], binary="yes")
+        t.categorical("Complication recorded, n (%)", _yes_no(endpoints["complication"]), ["yes", "no"], binary="yes")
     return t.frame()
 
 
