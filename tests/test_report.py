@@ -286,6 +286,14 @@ def test_physician_review_compares_physician_clinic_and_stated(physician_page):
     assert "/tmp/" not in _visible(page)
 
 
+def test_physician_review_speaks_plainly(physician_page):
+    body = _text(physician_page[1]).split("Appendix: methods and definitions")[0]
+    for jargon in ("Turnbull", "NPMLE", "log(-log)", "Brookmeyer", "limit h =", "signal(s)", "pct field", "_",
+                   "score score", "number of number", "as likely to be relieved"):
+        assert jargon not in body, jargon
+    assert "Adjusted for case mix (age, sex, baseline pain score, number of levels treated, ASA class" in body
+
+
 def test_physician_review_suppresses_small_counts(physician_page):
     _, page = physician_page
     assert "Counts under 11 are shown as" in page

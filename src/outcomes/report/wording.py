@@ -53,6 +53,8 @@ _COLUMN_WORDS = {
     "time_to_relief_hours": "time to relief", "same_day_discharge": "discharge", "early_treatment": "fracture age",
     "poor_general_health": "ASA class", "multiple_levels": "number of levels treated",
 }
+_COLUMNS = re.compile(r"\b(?:" + "|".join(
+    re.escape(c) + "|" + re.escape(c.replace("_", " ")) for c in sorted(_COLUMN_WORDS, key=len, reverse=True)) + r")\b")
 # Method names as the body of the report says them (the appendix keeps the names).
 _JARGON = [
     (re.compile(r"Turnbull(?: NPMLE| estimate)?", re.I), "relief placed between two visits"),
@@ -105,12 +107,12 @@ def plain(text: Any) -> str:
 
     >>> plain("The records have no height restoration pct field (imaging).")
     'The records have no vertebral height restoration (%) recorded (imaging).'
+    >>> plain("adjusted for baseline_pain, levels treated")
+    'adjusted for baseline pain score, number of levels treated'
     >>> plain("Turnbull NPMLE (relief between two visits)")
     'relief placed between two visits (relief between two visits)'
     """
-    text = str(text)
-    for column, words in _COLUMN_WORDS.items():
-        text = text.replace(column, words).replace(column.replace("_", " "), words)
+    text = _COLUMNS.sub(lambda m: _COLUMN_WORDS[m.group(0).replace(" ", "_")], str(text))
     text = re.sub(r"\b(no (?:varying )?[^.;]*?) field\b", r"\1 recorded", text)
     for pattern, words in _JARGON:
         text = pattern.sub(words, text)
