@@ -468,6 +468,8 @@ def test_durability_with_one_year_of_follow_up_is_one_clear_sentence(small):
     text = _text(report.claim_html(claims, "durable_relief"))
     assert "follow-up after relief ends at 11.9 months, before 1 year" in text
     assert text.count("before") == 1 and ".;" not in text and ".." not in text
+    summary = _text(report.executive_html(claims))
+    assert "cannot be checked: among" in summary and "ends at 1 year in these records, before 1 year" not in summary
 
 
 def test_faster_claim_reads_a_hazard_ratio_as_a_rate(small):

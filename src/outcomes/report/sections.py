@@ -214,9 +214,8 @@ def executive_context(claims: Any, *, funnel: Any = None, cusum_signals: int | N
         if v == "inconclusive":
             nexts.append(f"\u201c{claim.statement}\u201d is undecided: " + _lower_first(settle_text(claims, claim.id, v).rstrip(".")))
         elif v == "not assessable":
-            rows = rows_of(claims, claim.id)
-            note = next((str(n) for n in rows["note"] if n), "the records lack the data")
-            nexts.append(f"\u201c{claim.statement}\u201d cannot be checked: {plain(note).rstrip('.')}")
+            said = claim_numbers(claims, claim).removeprefix("Not assessable: ")
+            nexts.append(f"\u201c{claim.statement}\u201d cannot be checked: {_lower_first(said).rstrip('.')}")
     return {"counts": {k: len(v) for k, v in by.items()}, "groups": by, "next": nexts}
 
 
