@@ -240,6 +240,17 @@ def test_pdf_has_page_numbers(tmp_path):
     assert pages >= 3 and f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
 
 
+def test_pdf_through_chromium_has_page_numbers_and_no_machine_path(tmp_path):
+    import shutil
+    if not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome")):
+        pytest.skip("no Chromium or Chrome on the PATH")
+    cohort = load_records(*simulate(300, seed=5)[:2])
+    out = report.write_pdf(report.build_report(cohort), tmp_path / "r.pdf", engine="chromium")
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.count("\f")
+    assert f"Page 1 of {pages}" in text and str(tmp_path) not in text and "file://" not in text
+
+
 # ---- the physician review, through the command line ----------------------------------------------------
 
 @pytest.fixture(scope="module")
