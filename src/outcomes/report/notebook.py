@@ -61,6 +61,8 @@ def style() -> Any:
 def styled(frame: pd.DataFrame, *, caption: str | None = None) -> Any:
     """A DataFrame of report cells as a pandas Styler with the report's table look (still a frame to inspect)."""
     styler = frame.style.hide(axis="index").set_table_attributes('class="report-table"')
+    styler = styler.set_properties(**{"text-align": "left"}).set_table_styles(
+        [{"selector": "th", "props": [("text-align", "left")]}])
     return styler.set_caption(caption) if caption else styler
 
 
