@@ -6,7 +6,7 @@ The package is split by what each part does:
   from its printed interval, the glossary;
 - :mod:`~outcomes.report.tables`: Table 1, discharge, scorecard, records flow, case mix, and
   :func:`write_tables` (the .xlsx workbook);
-- :mod:`~outcomes.report.suppress`: small-cell suppression with complementary suppression
+- :mod:`~outcomes.report.suppression`: small-cell suppression with complementary suppression
   (:func:`protect`): no hidden count comes back by subtraction;
 - :mod:`~outcomes.report.figures`: figures from results, embedded as inline PNGs;
 - :mod:`~outcomes.report.sections`: what each section says, as data for the templates;
@@ -25,7 +25,7 @@ from .render import (build_report, claim_html, comparison_html, evidence_html, e
                      physician_endpoints, records_html, render_report, stamp_html, summary_html, table_html,
                      write_pdf)
 from .sections import closing_sentence, physician_line
-from .suppress import protect, suppress
+from .suppression import protect, suppress
 from .tables import (case_mix_table, discharge_table, exclusions_table, flow_table, scorecard, table_one,
                      write_tables)
 from .wording import GLOSSARY, plain, shown_interval, verdict_reason

@@ -29,7 +29,7 @@ from ..exceptions import IdentifiersAllowedWarning, InputError, OutcomesError, S
 from . import sections as s
 from .figures import (claims_figure, durability_figure, flow_figure, fracture_age_figure, overnight_figure,
                       relief_alt, relief_figure)
-from .suppress import check_suppress_below
+from .suppression import check_suppress_below
 from .tables import case_mix_table, discharge_table, exclusions_table, flow_table, scorecard, table_one, write_tables
 
 __all__ = [

@@ -22,7 +22,7 @@ from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import InputError, OutcomesError
 from .figures import embed, stated_of
-from .suppress import check_suppress_below, hides_estimate, is_suppressed, suppress
+from .suppression import check_suppress_below, hides_estimate, is_suppressed, suppress
 from .wording import (BAD, GLOSSARY, GOOD, RATIO, SHARE, SHORT, claim_numbers, counts_hidden, plain, rows_of,
                       settle_text, unit, verdict_reason, words)
 

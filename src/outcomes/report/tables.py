@@ -1,6 +1,6 @@
 """The report's tables as DataFrames of text cells: Table 1, discharge, scorecard, records, case mix.
 
-Counts are protected together within a table (:func:`outcomes.report.suppress.protect`): every
+Counts are protected together within a table (:func:`outcomes.report.suppression.protect`): every
 row of a variable adds up to its procedure's total, every procedure adds up to "all", so a
 count under the threshold is shown as ``"<N"`` and one more cell of each such sum as
 ``"hidden"``. :func:`write_tables` writes the tables and the figure data to an .xlsx workbook.
@@ -19,7 +19,7 @@ import pandas as pd
 from .. import formatting as fmt
 from ..cohort import Cohort
 from ..exceptions import InputError
-from .suppress import HIDDEN, check_suppress_below, hides_estimate, is_suppressed, protect, suppress
+from .suppression import HIDDEN, check_suppress_below, hides_estimate, is_suppressed, protect, suppress
 from .wording import RATIO, SHARE, counts_hidden, rows_of, span, words
 
 __all__ = [

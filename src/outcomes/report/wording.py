@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import formatting as fmt
 from ..claims import verdict_for_direction, verdict_for_stated
-from .suppress import hides_estimate, is_suppressed, suppress
+from .suppression import hides_estimate, is_suppressed, suppress
 
 __all__ = [
     "GLOSSARY",
