@@ -164,7 +164,7 @@ def test_overnight_claim_says_what_it_counts_as_the_discharge_table_does(clinic_
     assert f"(overnight or admitted): {overnight + admitted} of 800 procedures" in text
     assert re.search(rf"Stayed at least one night \(overnight or admitted\), n \(%\) [^|]*? {overnight + admitted} "
                      r"\(", text)
-    assert f"Discharge: overnight, n (%) " in text and f" {overnight} (" in text
+    assert "Discharge: overnight, n (%) " in text and f" {overnight} (" in text
 
 
 def test_clinic_report_embeds_every_figure_with_alt_text_and_no_code(clinic_page):
@@ -333,7 +333,6 @@ def test_suppress():
 
 def _recoverable(values, relations, unknown):
     """Cells among ``unknown`` that linear arithmetic of the known cells fixes (independent of protect)."""
-    import itertools
     out = set()
     unknown = sorted(unknown)
     a = np.array([[(1.0 if i in r[:-1] else -1.0 if i == r[-1] else 0.0) for i in unknown] for r in relations])

@@ -10,6 +10,7 @@ writes the tables and figure data to an ``.xlsx`` workbook.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -427,6 +428,19 @@ def write_pdf(page: str, output: str | os.PathLike[str], *, engine: str = "auto"
 
 
 _EXTENSIONS = (".html", ".htm", ".pdf")
+_EMBEDDED = re.compile(r"(data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+)")
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Remove directory names of this machine from the page (a last safety net: a warning quoted
+    under Limitations could name one). Embedded images are left alone: their base64 alphabet
+    holds "/" and a short directory name turns up in them by chance."""
+    order = sorted({s for s in secrets if s and len(s) > 1 and s != os.sep}, key=len, reverse=True)
+    pieces = _EMBEDDED.split(text)
+    for i in range(0, len(pieces), 2):  # even pieces are outside the embedded data
+        for secret in order:
+            pieces[i] = pieces[i].replace(secret + os.sep, "").replace(secret, "")
+    return "".join(pieces)
 
 
 def _absolute(value: Any, role: str) -> str | None:
@@ -522,6 +536,11 @@ def render_report(
         physician_endpoints(cohort.procedures, str(physician_id))
     page = build_report(cohort, definitions=d, physician_id=physician_id, clinic_name=clinic_name,
                         suppress_below=below)
+    inputs = [procedures, assessments, fhir, mapping, definitions] + ([] if is_url else [omop])
+    secrets = {str(Path(_absolute(p, "input")).parent) for p in inputs if p is not None} | ({omop} if is_url else set())
+    secrets |= {str(out_path.resolve().parent), str(Path.cwd()), str(Path.home()), sys.prefix, tempfile.gettempdir(),
+                str(Path(__file__).resolve().parents[1])}
+    page = _scrub(page, secrets)
     if out_path.suffix.lower() == ".pdf":
         write_pdf(page, out_path)
     else:

@@ -20,7 +20,7 @@ from .. import formatting as fmt
 from ..cohort import Cohort
 from ..exceptions import InputError
 from .suppression import HIDDEN, check_suppress_below, hides_estimate, is_suppressed, protect, suppress
-from .wording import RATIO, SHARE, counts_hidden, rows_of, span, words
+from .wording import RATIO, SHARE, counts_hidden, span, words
 
 __all__ = [
     "case_mix_table",
