@@ -388,6 +388,21 @@ def test_tables_hide_a_complement_so_no_count_comes_back_by_subtraction():
     assert re.search(r", \d physicians", report.header_html(cohort, suppress_below=500))
 
 
+def test_a_small_number_of_missing_scores_is_not_given_away_by_the_worst_case_reading(small):
+    _, ep, _ = small
+    claims = evaluate_claims(ep.assign(success=ep["success"].fillna(False)).pipe(
+        lambda e: e.assign(success=e["success"].astype(object).where(np.arange(len(e)) >= 5, None))))
+    table = claims.table
+    cc = table[(table.claim_id == "success_rate") & (table.population == "all") & (table.reading == "complete case")]
+    worst = table[(table.claim_id == "success_rate") & (table.population == "all") & (table.reading == "worst case")]
+    assert 0 < int(worst.n.iloc[0]) - int(cc.n.iloc[0]) < 11  # a few procedures without a score
+    card = report.scorecard(claims, suppress_below=11)
+    row = card[(card.population == "all") & card.reading.str.startswith("worst case")].iloc[0]
+    assert row["n"] == "hidden" and row["observed"] == "suppressed"
+    assert "if missing scores count as failures" not in report.claim_html(claims, "success_rate", suppress_below=11)
+    assert "if missing scores count as failures" in report.claim_html(claims, "success_rate")
+
+
 def test_flow_hides_the_complement_of_a_small_exclusion(small):
     cohort = small[0]
     flow = report.flow_table(cohort, suppress_below=10_000).set_index("records")

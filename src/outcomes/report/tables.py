@@ -20,7 +20,7 @@ from .. import formatting as fmt
 from ..cohort import Cohort
 from ..exceptions import InputError
 from .suppression import HIDDEN, check_suppress_below, hides_estimate, is_suppressed, protect, suppress
-from .wording import RATIO, SHARE, counts_hidden, span, words
+from .wording import RATIO, SHARE, counts_hidden, missing_hidden, span, words
 
 __all__ = [
     "case_mix_table",
@@ -325,7 +325,8 @@ def scorecard(claims: Any, *, suppress_below: int = 0, methods: bool = False) ->
     below = check_suppress_below(suppress_below)
     out = []
     for _, r in claims.table.iterrows():  # one row per result line (tens of rows)
-        hidden = hides_estimate(r, below)
+        gives_missing = missing_hidden(claims.table, r, below)  # worst case n - complete case n < N
+        hidden = hides_estimate(r, below) or gives_missing
         if r["measure"] == "risk difference":
             ci = span(100 * r["ci_low"], 100 * r["ci_high"])
         elif r["measure"] in SHARE or r["measure"] in RATIO:
@@ -343,7 +344,7 @@ def scorecard(claims: Any, *, suppress_below: int = 0, methods: bool = False) ->
             "claim": r["statement"] if first else "",
             "population": r["population"],
             "reading": ", ".join(x for x in (reading, role) if x),
-            "n": suppress(r["n"], below),
+            "n": HIDDEN if gives_missing and not is_suppressed(r["n"], below) else suppress(r["n"], below),
             "observed": "suppressed" if hidden else ("-" if r["verdict"] == "not assessable" else
                                                      _observed(r, r["estimate"])),
             "95% CI": "suppressed" if hidden else ci,

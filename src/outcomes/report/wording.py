@@ -23,6 +23,7 @@ __all__ = [
     "GLOSSARY",
     "VERDICT_GROUPS",
     "claim_numbers",
+    "missing_hidden",
     "plain",
     "settle_text",
     "shown_interval",
@@ -328,6 +329,19 @@ def _durability(claims: Any, claim: Any, rows: pd.DataFrame, below: int) -> str:
     return f"{who}: " + "; ".join(parts) + f". Stated: {fmt.percent(claim.stated)}."
 
 
+def missing_hidden(rows: pd.DataFrame, row: pd.Series, below: int) -> bool:
+    """Whether a worst-case row would give away a small count of procedures without a score: its
+    n minus the complete-case n of the same claim and population (under ``below``, not zero)."""
+    if not below or row.get("reading") != "worst case":
+        return False
+    cc = rows[(rows["claim_id"] == row["claim_id"]) & (rows["population"] == row["population"])
+              & (rows["reading"] == "complete case")]
+    if cc.empty or pd.isna(row.get("n")) or pd.isna(cc.iloc[0]["n"]):
+        return False
+    missing = int(row["n"]) - int(cc.iloc[0]["n"])
+    return 0 < missing < below
+
+
 def claim_numbers(claims: Any, claim: Any, below: int = 0) -> str:
     """The numbers behind one claim, in plain words, with small counts suppressed."""
     rows = rows_of(claims, claim.id)
@@ -347,7 +361,8 @@ def claim_numbers(claims: Any, claim: Any, below: int = 0) -> str:
                     f"{suppress(head['n'], below)} procedures {qualifier}".rstrip()
                     + f", against {fmt.percent(head['stated'])} stated.")
         worst = rows[(rows["reading"] == "worst case") & (rows["population"] == head["population"])]
-        if len(worst) and worst.iloc[0]["verdict"] != "not assessable" and not hides_estimate(worst.iloc[0], below):
+        if (len(worst) and worst.iloc[0]["verdict"] != "not assessable" and not hides_estimate(worst.iloc[0], below)
+                and not missing_hidden(rows, worst.iloc[0], below)):
             text += f" {fmt.percent(worst.iloc[0]['estimate'])} if missing scores count as failures."
         per = rows[(rows["role"] == "secondary") & (rows["reading"] == "complete case")
                    & (rows["population"] != head["population"])]
