@@ -48,13 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=800, help="number of procedures (default 800)")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
 
-    report = commands.add_parser("report", help="render the clinic report (or one physician's review) to one HTML file")
+    report = commands.add_parser("report", help="render the clinic report (or one physician's review) to one HTML or PDF file")
     _add_input_arguments(report)
     report.add_argument("--physician", metavar="ID", help="render this physician's review instead of the clinic report")
     report.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, for the title")
     report.add_argument("--suppress-below", metavar="N", type=int, default=0,
                         help="show every count under N as '<N' (for reports shared outside the clinic)")
-    report.add_argument("--output", metavar="FILE.html", required=True, help="the HTML file to write")
+    report.add_argument("--output", metavar="FILE.html|FILE.pdf", required=True,
+                        help="the file to write: .html, or .pdf (printed with page numbers)")
+    report.add_argument("--tables", metavar="FILE.xlsx", help="also write the tables and figure data to a workbook")
     report.add_argument("--dates", choices=("full", "year"), default="full",
                         help="'year': no date finer than the year in the report (default 'full')")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -99,8 +101,9 @@ def _report(args: argparse.Namespace) -> int:
                          output=args.output, mapping=args.mapping, definitions=args.definitions,
                          physician_id=args.physician, clinic_name=args.clinic_name,
                          suppress_below=args.suppress_below, allow_identifiers=args.allow_identifiers,
-                         progress=not args.quiet, **({"dates": args.dates} if args.dates != "full" else {}))
-    print(f"wrote {path}")
+                         progress=not args.quiet, **({"tables": args.tables} if args.tables else {}),
+                         **({"dates": args.dates} if args.dates != "full" else {}))
+    print(f"wrote {path}" + (f" and {args.tables}" if args.tables else ""))
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["hours", "interval", "number", "percent", "pvalue"]
+__all__ = ["duration", "hours", "interval", "number", "percent", "pvalue"]
 
 
 def _missing(value: float | None) -> bool:
@@ -87,3 +87,27 @@ def hours(value: float | None) -> str:
         return f"{value / 730.5:.0f} months"
     years = value / 8766
     return f"{years:.0f} year" + ("s" if round(years) != 1 else "")
+
+
+def duration(value: float | None) -> str:
+    """A length of follow-up precise enough not to collide with a rounded horizon: 8,700 hours is
+    "11.9 months", not "1 year". Rounded down, so a follow-up short of a year never reads as 12.0
+    months.
+
+    >>> duration(30), duration(8700), duration(8765.9), duration(8766), duration(26298 * 0.8)
+    ('30 hours', '11.9 months', '11.9 months', '12.0 months', '2.4 years')
+    """
+    if _missing(value):
+        return "-"
+    if math.isinf(value):
+        return "not reached"
+    if value < 24 * 21:
+        return hours(value)
+    def down(x: float) -> float:
+        return math.floor(x * 10 + 1e-9) / 10
+
+    if value < 24 * 7 * 13:
+        return f"{down(value / 168):.1f} weeks"
+    if value < 8766 * 2:
+        return f"{down(value / 730.5):.1f} months"
+    return f"{down(value / 8766):.1f} years"

@@ -63,6 +63,7 @@ __all__ = [
     "cusum_path",
     "funnel",
     "funnel_limits",
+    "observed_expected",
 ]
 
 Overdispersion = Literal["auto", "none", "multiplicative", "additive"]
@@ -1434,3 +1435,105 @@ def cusum(
         n_missing_unit=n_missing_unit, n_sim=n_sim, seed=None if seed is None else int(seed),
         method=("risk-adjusted " if risk_adjust else "") + "Bernoulli CUSUM (Steiner et al. 2000)",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Observed / expected, adjusted for case mix
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ObservedExpectedResult:
+    """Observed against expected outcomes for one unit (a physician), adjusted for case mix.
+
+    ``expected`` is the sum over the unit's patients of their predicted probability from a
+    logistic model of the outcome on ``covariates`` fitted on the whole clinic; ``ratio`` is
+    observed / expected with an exact Poisson interval on the observed count (Garwood 1936;
+    Byar's approximation gives nearly the same).
+    """
+
+    unit: str
+    n: int
+    observed: int
+    expected: float
+    ratio: float
+    ci: Any
+    confidence_level: float
+    covariates: tuple[str, ...]
+    model: pd.DataFrame
+    method: str = "logistic case-mix model fitted on the clinic; exact Poisson interval for O/E"
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"unit": self.unit, "n": self.n, "observed": self.observed, "expected": self.expected,
+                              "ratio": self.ratio, "ci_low": self.ci.low, "ci_high": self.ci.high,
+                              "method": self.method}])
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False)
+
+
+def observed_expected(endpoints: pd.DataFrame, unit_id: Any, *, outcome: str = "success", unit: str = "physician_id",
+                      covariates: Sequence[str] | None = None, confidence_level: float = 0.95) -> ObservedExpectedResult:
+    """Observed and case-mix-expected outcomes for one unit, with the O/E ratio and its interval.
+
+    Parameters
+    ----------
+    endpoints : pandas.DataFrame
+        :func:`outcomes.derive_endpoints` of the whole clinic.
+    unit_id : str
+        The unit (physician) to compare.
+    outcome : str, default "success"
+        A true/false column; rows where it is missing are left out.
+    unit : str, default "physician_id"
+    covariates : sequence of str, optional
+        Case-mix fields; default the :data:`RISK_COVARIATES` the records have.
+    confidence_level : float, default 0.95
+
+    Returns
+    -------
+    ObservedExpectedResult
+
+    Notes
+    -----
+    A logistic regression (statsmodels) of the outcome on the case-mix fields is fitted on every
+    patient of the clinic (missing covariate values filled with the median or the most frequent
+    value); ``E`` is the sum of the unit's predicted probabilities and ``O`` its count of
+    outcomes. The interval is exact for a Poisson count: ``chi2(a/2, 2 O) / 2 / E`` to
+    ``chi2(1 - a/2, 2 O + 2) / 2 / E``.
+
+    References
+    ----------
+    Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med
+    2005;24:1185-1202. doi:10.1002/sim.1970.
+    """
+    import statsmodels.api as sm
+    from scipy import stats as st
+
+    from ._results import ConfidenceInterval
+
+    frame = _check_endpoints(endpoints)
+    _check_column(frame, "unit", unit, "a unit column")
+    level = _check_probability("confidence_level", confidence_level, allow_none=False)
+    y = _binary(frame, outcome)
+    keep = y.notna().to_numpy()
+    frame, y = frame[keep], y[keep].astype(float).to_numpy()
+    names = tuple(c for c in (RISK_COVARIATES if covariates is None else covariates)
+                  if c in frame and frame[c].notna().any())
+    mine = (frame[unit].astype("string") == str(unit_id)).fillna(False).to_numpy()
+    if not mine.any():
+        raise InputError(f"`unit_id` must name a {unit} with a known {outcome}; got {unit_id!r}.")
+    x, _ = _design(frame, names)
+    design = sm.add_constant(x, has_constant="add").to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.Logit(y, design).fit(disp=0, method="newton", maxiter=100)
+    predicted = special.expit(design @ fit.params)
+    observed, expected = int(y[mine].sum()), float(predicted[mine].sum())
+    alpha = 1 - level
+    low = st.chi2.ppf(alpha / 2, 2 * observed) / 2 / expected if observed > 0 else 0.0
+    high = st.chi2.ppf(1 - alpha / 2, 2 * observed + 2) / 2 / expected
+    terms = ["intercept"] + list(x.columns)
+    model = pd.DataFrame({"term": terms, "log_odds": np.asarray(fit.params, float),
+                          "odds_ratio": np.exp(np.asarray(fit.params, float))})
+    return ObservedExpectedResult(unit=str(unit_id), n=int(mine.sum()), observed=observed, expected=expected,
+                                  ratio=observed / expected, ci=ConfidenceInterval(float(low), float(high)),
+                                  confidence_level=level, covariates=names, model=model)
