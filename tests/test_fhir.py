@@ -80,7 +80,8 @@ def test_procedure_fields_from_the_linked_resources(export_cohort):
     a, b = p.loc["proc-a"], p.loc["proc-b"]
     assert (a["procedure"], b["procedure"]) == ("kyphoplasty", "vertebroplasty")  # CPT 22513, 22511
     assert a["procedure_date"] == pd.Timestamp("2023-03-01")  # the local calendar date
-    assert a["levels_treated"] == 2 and pd.isna(b["levels_treated"])  # two bodySite entries; none stated
+    # two bodySite entries; none stated: a first-level code (CPT 22511) is one level, as the CSV's 1
+    assert a["levels_treated"] == 2 and b["levels_treated"] == 1
     assert a["complication"] and not b["complication"]
     assert (a["discharge"], a["length_of_stay_hours"]) == ("same_day", 6.0)  # AMB, 08:30-14:30
     assert (b["discharge"], b["length_of_stay_hours"]) == ("admitted", 72.0)  # IMP, three days
@@ -97,7 +98,7 @@ def test_procedure_fields_from_the_linked_resources(export_cohort):
 @pytest.mark.parametrize("table, value, reason", [
     ("fhir:Procedure", "not-done", "status is not completed"),
     ("fhir:Procedure", "http://www.ama-assn.org/go/cpt|27447", "unknown code: not a vertebroplasty or kyphoplasty code"),
-    ("fhir:Observation", "entered-in-error", "status entered-in-error"),
+    ("fhir:Observation", "entered-in-error", "status not counted: only final, amended, corrected results count"),
     ("fhir:Observation", "http://loinc.org|8867-4", "unknown code: not a pain score"),
     ("fhir:Observation", "http://loinc.org|LA6568-5", "no pain score: the answer code is not in the LL2335-9"),
     ("fhir:Observation", "asked-declined", "no pain score (no value, or a data-absent reason)"),
@@ -196,14 +197,21 @@ def test_time_linking_last_baseline_next_procedure_and_horizon(tmp_path):
         _pain("early", "2023-01-08T00:00:00Z", 9),     # in A's window, but not the last before A
         _pain("base", "2023-01-09T00:00:00Z", 8),      # A's baseline (-24 h)
         _pain("a48", "2023-01-12T00:00:00Z", 4),       # A +48 h
-        _pain("b_base", "2023-06-09T00:00:00Z", 6),    # A's follow-up and B's baseline
+        _pain("b_base", "2023-06-09T00:00:00Z", 6),    # B's baseline only (not also A's follow-up)
         _pain("b24", "2023-06-11T00:00:00Z", 2),       # after B: B's, not A's
         _pain("late", "2030-01-01T00:00:00Z", 1),      # beyond B's follow-up horizon (1461 days)
     ])
     cohort = load_fhir(folder)
     a = cohort.assessments
-    assert a[a.procedure_id == "A"][["hours_after", "pain"]].values.tolist() == [[-24.0, 8.0], [48.0, 4.0], [3600.0, 6.0]]
+    assert a[a.procedure_id == "A"][["hours_after", "pain"]].values.tolist() == [[-24.0, 8.0], [48.0, 4.0]]
     assert a[a.procedure_id == "B"][["hours_after", "pain"]].values.tolist() == [[-24.0, 6.0], [24.0, 2.0]]
+    # one score, one procedure: the remark names the score not also counted as A's follow-up
+    notes = cohort.remarks[cohort.remarks["table"] == "fhir:Observation"]
+    assert notes["value"].tolist() == ["2023-06-09T00:00:00Z"]
+    assert notes["remark"].iloc[0].startswith("baseline of the patient's next procedure")
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["fhir:Observation", "read"] == 6 and len(a) == 4  # 4 linked + 2 left out, none twice
+    assert_rows_accounted(cohort)
     reasons = cohort.exclusions.set_index("value")["reason"]
     assert reasons["2023-01-08T00:00:00Z"].startswith("an earlier score in the baseline window")
     assert reasons["2030-01-01T00:00:00Z"].startswith("unlinked")

@@ -14,8 +14,9 @@ procedure                  ``Procedure.code``: CPT 22510-22515 (and the pre-2015
 procedure_id, patient_id   ``Procedure.id``; ``Procedure.subject`` (the Patient's id)
 procedure_date             ``performedDateTime`` or ``performedPeriod.start`` (R5:
                            ``occurrence[x]``); its calendar date as written
-levels_treated             the number of ``Procedure.bodySite`` entries; an add-on code (22512,
-                           22515) or a second record of the same session adds levels
+levels_treated             the number of ``Procedure.bodySite`` entries (1 when none is given:
+                           a first-level code is one level); an add-on code (22512, 22515) or
+                           a second record of the same session adds levels
 fracture_date, etiology    the linked ``Condition`` (``reasonReference``; R5 ``reason``):
                            ``onsetDateTime`` / ``onsetPeriod.start`` and the code's etiology;
                            else the patient's latest fracture Condition within the look-back
@@ -29,8 +30,9 @@ discharge, length of stay  ``Procedure.encounter`` -> ``Encounter.class`` (AMB s
                            IMP, ACUTE, NONAC admitted) and ``Encounter.period``
 age, sex                   ``Patient.birthDate`` (year) against the procedure's year, capped at
                            90; ``Patient.gender``
-pain scores                Observations coded LOINC 72514-3: ``valueInteger``,
-                           ``valueQuantity``, ``valueCodeableConcept`` with LOINC answers (the
+pain scores                Observations coded LOINC 72514-3 with status final, amended or
+                           corrected: ``valueInteger``, ``valueQuantity`` (on the scale its
+                           UCUM unit names: mm -> 0-100 VAS), ``valueCodeableConcept`` with LOINC answers (the
                            answer's position in LL2335-9, never its display text), or a
                            ``component`` of a panel with that code
 asa_class, imaging         Observations with the codes under ``[fhir.fields]``
@@ -79,7 +81,6 @@ _NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 _BUNDLE_SUFFIXES = (".json", ".json.gz")
 _USED = ("Patient", "Procedure", "Observation", "Condition", "Encounter", "Practitioner")
 _PROCEDURE_LEFT_OUT_STATUS = ("not-done", "entered-in-error", "preparation", "in-progress", "on-hold", "stopped")
-_OBSERVATION_LEFT_OUT_STATUS = ("entered-in-error", "cancelled")
 _IDENTIFIER_TYPES = ("MR", "SS", "DL", "PPN", "MB")
 _V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 _OUTPATIENT_MAX_HOURS = 12.0  # an "outpatient" stay this long or longer was an overnight stay
@@ -611,9 +612,11 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     # --- observations: pain scores and procedure fields
     obs = _observations(con, settings)
     table = "fhir:Observation"
-    bad_status = obs["status"].isin(_OBSERVATION_LEFT_OUT_STATUS)
+    bad_status = ~obs["status"].isin(settings.observation_statuses)
+    counted = ", ".join(settings.observation_statuses)
     logs.append(asm.excluded(table, obs.loc[bad_status, "_source"], obs.loc[bad_status, "_row"], "status",
-                             obs.loc[bad_status, "status"], "status entered-in-error or cancelled"))
+                             obs.loc[bad_status, "status"].fillna("(no status)"),
+                             f"status not counted: only {counted} results count ([fhir] observation_statuses)"))
     obs = obs[~bad_status]
     is_pain = obs["instrument"].notna()
     is_field = obs["field"].notna() & ~is_pain
@@ -632,6 +635,12 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
                              pain.loc[no_value, "absent"].fillna(pain.loc[no_value, "value_text"]),
                              "no pain score (no value, or a data-absent reason)"))
     pain = pain[pain["pain"].notna()]
+    instrument, known_unit = settings.pain_scale(pain["instrument"], pain["unit"])
+    logs.append(asm.excluded(table, pain.loc[~known_unit, "_source"], pain.loc[~known_unit, "_row"],
+                             "valueQuantity.code", pain.loc[~known_unit, "unit"],
+                             f"unit not a pain scale unit ({', '.join(settings.pain_units)}; "
+                             "[fhir.pain_units] in the mapping file)"))
+    pain = pain[known_unit].assign(instrument=instrument[known_unit])
     no_time = pain["t"].isna()
     logs.append(asm.excluded(table, pain.loc[no_time, "_source"], pain.loc[no_time, "_row"], "effective",
                              pain.loc[no_time, "effective"], "no effective time (or not a full date)"))
@@ -639,9 +648,10 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     window = settings.baseline_window_hours if settings.baseline_window_hours is not None \
         else definitions.baseline_window_hours
     horizon = settings.follow_up_days * 24.0
-    assessments, link_log = asm.link_scores(pain, procs, remap, table=table, window_hours=window,
-                                            horizon_hours=horizon)
+    assessments, link_log, link_notes = asm.link_scores(pain, procs, remap, table=table, window_hours=window,
+                                                        horizon_hours=horizon)
     logs.append(link_log)
+    remarks.append(link_notes)
     if assessments.empty:
         left = pd.concat([f for f in logs if not f.empty and (f["table"] == table).any()] or [pd.DataFrame(columns=["reason"])])
         why = "; ".join(f"{n} {r}" for r, n in left.loc[left["table"] == table, "reason"].value_counts().items()) if len(left) else ""

@@ -31,7 +31,8 @@ complication               a condition coded T81, T84 or M96 recorded in the pro
 age, sex                   ``person.year_of_birth`` against the procedure's year (capped at
                            90); ``gender_concept_id`` 8532 female, 8507 male
 pain scores                ``measurement`` (and ``observation``) with LOINC 72514-3 in
-                           ``*_source_value`` or as concept; ``value_as_number``, or
+                           ``*_source_value`` or as concept; ``value_as_number`` (on the
+                           scale of ``unit_source_value``: mm -> 0-100 VAS), or
                            ``value_as_concept_id`` / ``value_source_value`` holding an LL2335-9
                            answer (LA6111-4 = 0 ... LA13942-0 = 10)
 =========================  ===============================================================
@@ -590,7 +591,9 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         number = pd.to_numeric(frame["value_as_number"], errors="coerce")
         if "value_as_string" in frame:
             number = number.fillna(pd.to_numeric(frame["value_as_string"], errors="coerce"))
-        answer = answer_pos.map(lambda k: answer_rows[k][2] if not pd.isna(k) else np.nan).astype(float)
+        answer_scores = np.array([row[2] for row in answer_rows] + [np.nan], dtype=float)
+        answer = pd.Series(answer_scores[answer_pos.fillna(len(answer_rows)).astype(int).to_numpy()],
+                           index=frame.index)
         frame["value"] = number.fillna(answer)
         frame["t"] = _when(frame["record_date"], frame["record_datetime"])
         frame["patient_id"] = _ids(frame["person_id"])
@@ -610,6 +613,12 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                                  pain.loc[no_value, "value_source_value"] if "value_source_value" in pain else None,
                                  "no pain score (no number, and no LL2335-9 answer)"))
         pain = pain[~no_value]
+        instrument, known_unit = settings.pain_scale(pain["instrument"], pain["unit"])
+        logs.append(asm.excluded(ttable, pain.loc[~known_unit, "_source"], pain.loc[~known_unit, "_row"],
+                                 "unit_source_value", pain.loc[~known_unit, "unit"],
+                                 f"unit not a pain scale unit ({', '.join(settings.pain_units)}; "
+                                 "[omop.pain_units] in the mapping file)"))
+        pain = pain[known_unit].assign(instrument=instrument[known_unit])
         no_time = pain["t"].isna()
         logs.append(asm.excluded(ttable, pain.loc[no_time, "_source"], pain.loc[no_time, "_row"], f"{prefix}_date",
                                  None, "no date"))
@@ -619,9 +628,11 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
 
     assessments_parts = []
     for ttable, pain in scores:
-        part, link_log = asm.link_scores(pain, procs, remap, table=ttable, window_hours=window, horizon_hours=horizon)
+        part, link_log, link_notes = asm.link_scores(pain, procs, remap, table=ttable, window_hours=window,
+                                                     horizon_hours=horizon)
         assessments_parts.append(part)
         logs.append(link_log)
+        remarks.append(link_notes)
     assessments = pd.concat(assessments_parts, ignore_index=True) if assessments_parts else pd.DataFrame(
         columns=["procedure_id", "hours_after", "pain", "instrument", "_source", "_row"])
     for name in FIELD_CODES:
@@ -690,7 +701,7 @@ def _scores(db: _Database, table: str, prefix: str, codes: list[Code], persons_s
         SELECT x.{prefix}_id AS record_id, x.person_id, x.{prefix}_date AS record_date,
                {col(prefix + '_datetime', 'record_datetime')}, x.value_as_number,
                {col('value_as_concept_id', 'value_as_concept_id')}, {col('value_as_string', 'value_as_string')},
-               {col('value_source_value', 'value_source_value')},
+               {col('value_source_value', 'value_source_value')}, {col('unit_source_value', 'unit')},
                x.{prefix}_source_value AS source_value, x.{prefix}_concept_id AS concept_id,
                {col(prefix + '_source_concept_id', 'source_concept_id')},
                {col(prefix + '_event_id', 'event_id')}, {col(short + '_event_field_concept_id', 'event_field')}{extra}
