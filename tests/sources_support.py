@@ -47,3 +47,26 @@ def assert_rows_accounted(cohort) -> None:
     flow = cohort.flow()
     assert (flow["read"] == flow["analysed"] + flow["excluded"]).all(), flow
     assert (flow["analysed"] >= 0).all(), flow
+
+
+
+def without_overlap(procedures: pd.DataFrame, assessments: pd.DataFrame) -> pd.DataFrame:
+    """The assessments less a procedure's scores from its patient's next procedure's first score on.
+
+    A FHIR or OMOP record of a score carries a time, not its procedure: by time, a score after
+    a patient's second procedure belongs to the second, and the last one before it is its
+    baseline. A simulated first procedure's one- and three-year follow-ups can fall after the
+    second procedure; without them the CSV and a time-linked export hold the same links.
+    """
+    start = pd.Series(pd.to_datetime(procedures["procedure_date"]).to_numpy(), index=procedures["procedure_id"])
+    t = start.reindex(assessments["procedure_id"]).to_numpy() + pd.to_timedelta(
+        pd.to_numeric(assessments["hours_after"]), unit="h").to_numpy()
+    first = pd.Series(t).groupby(assessments["procedure_id"].to_numpy()).min()
+    begins = pd.concat([start, first], axis=1).min(axis=1)  # the first score, or the procedure
+    order = pd.DataFrame({"patient_id": procedures["patient_id"].to_numpy(), "t": start.to_numpy(),
+                          "begins": begins.reindex(start.index).to_numpy()}, index=start.index)
+    order = order.sort_values(["patient_id", "t"], kind="stable")
+    cut = order.groupby("patient_id")["begins"].shift(-1)
+    limit = cut.reindex(assessments["procedure_id"]).to_numpy()
+    keep = pd.isna(limit) | (t < limit)
+    return assessments[keep].reset_index(drop=True)

@@ -22,7 +22,8 @@ from outcomes.exceptions import DefinitionsError
 from outcomes.sources import SourceSettings, load_fhir, write_fhir
 from outcomes.sources._settings import LL2335_9
 from outcomes.synthetic import to_fhir
-from sources_support import assert_rows_accounted, assert_same_results, reference, simulated
+from sources_support import (assert_rows_accounted, assert_same_results, reference, simulated,
+                             without_overlap)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 EXPORT = FIXTURES / "export"
@@ -150,6 +151,21 @@ def test_round_trip_linked_by_time_gives_the_csv_endpoints_and_claims(tmp_path):
     assert_same_results(expected, load_fhir(tmp_path / "fhir"))
 
 
+@pytest.mark.parametrize("link", [True, False], ids=["partOf", "by time"])
+def test_round_trip_with_two_procedure_patients(tmp_path, link):
+    # two procedures of one patient months apart: the second one's baseline is not also the
+    # first one's follow-up, so each Observation gives at most one assessment
+    procedures, assessments = simulated(300, seed=14)
+    assessments = without_overlap(procedures, assessments)
+    assert procedures["patient_id"].duplicated().sum() >= 10
+    expected = reference(procedures, assessments, tmp_path)
+    write_fhir(procedures, assessments, tmp_path / "fhir", link_observations=link)
+    cohort = load_fhir(tmp_path / "fhir")
+    assert_same_results(expected, cohort)
+    assert len(cohort.assessments) == len(expected[2].assessments)
+    assert_rows_accounted(cohort)
+
+
 def test_round_trip_through_a_bundle(tmp_path):
     procedures, assessments = simulated(300, seed=13)  # small samples make the exact tests slow
     expected = reference(procedures, assessments, tmp_path)
@@ -252,6 +268,112 @@ def test_snomed_codes_are_recognised_when_configured(tmp_path):
     mapping.write_text('[fhir]\nkyphoplasty = ["snomed|1234567"]\n')
     cohort = load_fhir(folder, mapping=mapping)
     assert cohort.procedures["procedure"].tolist() == ["kyphoplasty"]
+
+
+# ---- units and statuses -----------------------------------------------------------------------------
+
+def _quantity(value, unit):
+    return {"valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+
+
+def test_pain_values_are_read_on_the_scale_their_unit_names(tmp_path):
+    def obs(oid, when, value, unit):
+        return {**{k: v for k, v in _pain(oid, when, 0).items() if k != "valueInteger"}, **_quantity(value, unit)}
+
+    folder = _write(tmp_path / "x", [
+        _proc("A", "2023-01-10T00:00:00Z"),
+        obs("mm", "2023-01-09T00:00:00Z", 80, "mm"),          # 0-100 mm VAS: 8 on the 0-10 scale
+        obs("cm", "2023-01-11T00:00:00Z", 6.5, "cm"),         # 0-10 cm VAS
+        obs("score", "2023-01-12T00:00:00Z", 4, "{score}"),
+        obs("tenth", "2023-01-13T00:00:00Z", 3, "/10"),
+        obs("hundredth", "2023-01-14T00:00:00Z", 20, "/100"),
+        obs("eight_mm", "2023-01-15T00:00:00Z", 8, "mm"),     # 8 mm is 0.8, never pain 8
+        obs("kg", "2023-01-16T00:00:00Z", 5, "kg"),           # not a pain unit: left out, named
+    ])
+    cohort = load_fhir(folder)
+    a = cohort.assessments
+    assert a["instrument"].tolist() == ["vas100", "vas10", "nrs", "nrs", "vas100", "vas100"]
+    assert a["pain"].tolist() == [8.0, 6.5, 4.0, 3.0, 2.0, 0.8]  # vas100 converted by load_records
+    assert cohort.procedures["baseline_pain"].tolist() == [8.0]
+    left = cohort.exclusions[cohort.exclusions["table"] == "fhir:Observation"]
+    assert left["value"].tolist() == ["kg"] and left["reason"].iloc[0].startswith("unit not a pain scale unit")
+    own = load_fhir(folder, mapping={"fhir": {"pain_units": {"kg": ""}}})  # whatever a clinic declares
+    assert len(own.assessments) == 7
+    with pytest.raises(DefinitionsError, match=r"`fhir.pain_units.kg` in mapping must be one of ''"):
+        SourceSettings.from_section({"pain_units": {"kg": "weight"}}, section="fhir")
+
+
+def test_only_final_amended_and_corrected_observations_count(tmp_path):
+    statuses = ["final", "amended", "corrected", "preliminary", "unknown", "registered", None]
+    resources = [_proc("A", "2023-01-10T00:00:00Z")]
+    for k, status in enumerate(statuses):
+        obs = _pain(f"o{k}", f"2023-01-{11 + k}T00:00:00Z", k)
+        if status is None:
+            del obs["status"]
+        else:
+            obs["status"] = status
+        resources.append(obs)
+    folder = _write(tmp_path / "x", resources)
+    cohort = load_fhir(folder)
+    assert cohort.assessments["pain"].tolist() == [0.0, 1.0, 2.0]
+    left = cohort.exclusions[cohort.exclusions["table"] == "fhir:Observation"]
+    assert left["value"].tolist() == ["preliminary", "unknown", "registered", "(no status)"]
+    assert left["reason"].str.startswith("status not counted: only final, amended, corrected").all()
+    assert_rows_accounted(cohort)
+    more = load_fhir(folder, mapping={"fhir": {"observation_statuses": ["final", "amended", "corrected", "preliminary"]}})
+    assert more.assessments["pain"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    with pytest.raises(DefinitionsError, match=r"`fhir.observation_statuses` in mapping must be a list of FHIR"):
+        SourceSettings.from_section({"observation_statuses": ["done"]}, section="fhir")
+
+
+# ---- what the writer emits is valid FHIR ------------------------------------------------------------
+
+def _validate_export(paths: dict) -> int:
+    """Every resource through the fhir.resources R4B models; every reference resolves."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    resources = []
+    for path in paths.values():
+        for line in path.read_text().splitlines():
+            doc = json.loads(line)
+            get_fhir_model_class(doc["resourceType"]).model_validate_json(line)  # raises on any error
+            resources.append(doc)
+    known = {f"{r['resourceType']}/{r['id']}" for r in resources}
+
+    def references(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reference":
+                    yield value
+                else:
+                    yield from references(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from references(item)
+
+    dangling = {ref for r in resources for ref in references(r)} - known
+    assert not dangling, sorted(dangling)[:5]
+    return len(resources)
+
+
+@pytest.mark.parametrize("encoding", ["mixed", "valueInteger", "valueQuantity", "valueCodeableConcept", "component"])
+def test_every_written_resource_is_valid_r4(tmp_path, encoding):
+    procedures, assessments = simulated(120, seed=15, data_errors=4)
+    procedures.loc[::7, "discharge"] = None  # an Encounter whose class is not known
+    procedures.loc[::7, "length_of_stay_hours"] = None
+    procedures.loc[::11, "site_id"] = None
+    paths = write_fhir(procedures, assessments, tmp_path / "fhir", pain_encoding=encoding,
+                       link_observations=encoding != "component")
+    assert _validate_export(paths) > len(procedures) + len(assessments)
+    encounters = [json.loads(line) for line in paths["Encounter"].read_text().splitlines()]
+    assert all("class" in e for e in encounters)  # required 1..1 in R4
+    unknown = [e for e in encounters if e["class"]["code"] == "unknown"]
+    assert len(unknown) == procedures["discharge"].isna().sum()
+    cohort = load_fhir(tmp_path / "fhir")
+    assert cohort.procedures["discharge"].isna().sum() == procedures["discharge"].isna().sum()
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["fhir:Location", "excluded"] == 0 and flow.loc["fhir:Organization", "excluded"] == 0
+    assert_rows_accounted(cohort)
 
 
 # ---- privacy -------------------------------------------------------------------------------------
