@@ -321,10 +321,13 @@ def build_cohort(procedures: pd.DataFrame, assessments: pd.DataFrame, *, source_
                           allow_identifiers=allow_identifiers)
     log = _relabel(cohort.exclusions, "procedures", procedures.reset_index(drop=True))
     log = _relabel(log, "assessments", assessments.reset_index(drop=True))
+    # every part as object columns (the canonical log's dtype): pandas 2 warns (FutureWarning)
+    # when parts of different dtypes meet all-missing columns in a concat
     frames = [f for f in source_log if not f.empty]
-    exclusions = pd.concat([log, *frames], ignore_index=True) if frames else log
+    exclusions = pd.concat([f.astype(object) for f in (log, *frames)], ignore_index=True) if frames else log
     remark_frames = [f for f in source_remarks if not f.empty]
-    rem = pd.concat([cohort.remarks, *remark_frames], ignore_index=True) if remark_frames else cohort.remarks
+    rem = (pd.concat([f.astype(object) for f in (cohort.remarks, *remark_frames)], ignore_index=True)
+           if remark_frames else cohort.remarks)
     return dataclasses.replace(
         cohort,
         exclusions=exclusions,
