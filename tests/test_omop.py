@@ -224,7 +224,7 @@ def test_stays_without_length_of_stay_read_back_as_written(tmp_path):
     got = load_omop(tmp_path / "cdm.duckdb").procedures.set_index("procedure_id")
     # an overnight stay is not a zero-length visit (which reads back as same day), nor is an
     # unknown discharge an outpatient visit
-    assert got.loc[["S", "O", "A", "U"], "discharge"].fillna("?").tolist() == ["same_day", "overnight", "admitted", "?"]
+    assert got.loc[["1", "2", "3", "4"], "discharge"].fillna("?").tolist() == ["same_day", "overnight", "admitted", "?"]
     assert got["length_of_stay_hours"].isna().all()
 
 
