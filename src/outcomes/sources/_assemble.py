@@ -223,11 +223,18 @@ def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str]
                     shown[both_ways], REMARK_BASELINE_NOT_FOLLOW_UP)
     timed = used.merge(free.drop(columns=["t"]), on="_i", how="left")
     keep = ["procedure_id", "hours_after", "pain", "instrument", "_source", "_row", "_i"]
-    out = pd.concat([linked[keep], timed[keep]], ignore_index=True)
+    out = _concat([linked[keep], timed[keep]])
     out = out.sort_values("_i", kind="stable").drop(columns="_i").reset_index(drop=True)
     frames = [f for f in logs if not f.empty]
     log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXCLUSION_COLUMNS)
     return out, log, notes
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` of the non-empty frames (the first when all are empty): pandas 2 warns
+    (FutureWarning) when an empty part would decide the result's dtypes."""
+    parts = [f for f in frames if not f.empty] or frames[:1]
+    return pd.concat(parts, ignore_index=True)
 
 
 def link_nearest(values: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *,
@@ -242,10 +249,10 @@ def link_nearest(values: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str
     linked = values[link.notna()].assign(procedure_id=link[link.notna()].to_numpy(), distance=-1.0)
     free = values[link.isna()]
     follow, base = _candidates(free, procs, window_hours=window_hours, horizon_hours=horizon_hours, keep_all=True)
-    timed = pd.concat([follow, base]).merge(free[["_i", "value"]], on="_i")
+    timed = _concat([follow, base]).merge(free[["_i", "value"]], on="_i")
     timed["distance"] = timed["hours_after"].abs()
-    both = pd.concat([linked[["procedure_id", "value", "distance", "_i"]],
-                      timed[["procedure_id", "value", "distance", "_i"]]], ignore_index=True)
+    both = _concat([linked[["procedure_id", "value", "distance", "_i"]],
+                    timed[["procedure_id", "value", "distance", "_i"]]])
     both = both[isin(both["procedure_id"], procs["procedure_id"])]
     both = both.dropna(subset=["value"]).sort_values(["procedure_id", "distance", "_i"], kind="stable")
     taken = both.drop_duplicates("procedure_id")

@@ -595,7 +595,8 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     procs["length_of_stay_hours"] = los.where(los >= 0)
     procs["discharge"] = _discharge(asm.lookup(procs["encounter"], enc["class"]), procs["length_of_stay_hours"],
                                     settings.encounter_class)
-    procs["site_id"] = procs["location"].fillna(asm.lookup(procs["encounter"], enc["site"]))
+    # (where, not fillna: pandas 2 warns on downcasting an all-missing object column)
+    procs["site_id"] = procs["location"].where(procs["location"].notna(), asm.lookup(procs["encounter"], enc["site"]))
 
     # --- patients: age, sex
     pats = _df(con, "SELECT key, t.gender AS gender, t.birthDate AS birth FROM t_Patient").drop_duplicates("key")
