@@ -233,6 +233,18 @@ def test_time_linking_last_baseline_next_procedure_and_horizon(tmp_path):
     assert reasons["2030-01-01T00:00:00Z"].startswith("unlinked")
 
 
+def test_two_procedures_at_one_instant_share_no_score(tmp_path):
+    # a vertebroplasty and a kyphoplasty recorded at the same time (two kinds: two procedures):
+    # each score goes to one of them, the first recorded, never to both
+    folder = _write(tmp_path / "x", [
+        _proc("V", "2023-01-10T00:00:00Z"), _proc("K", "2023-01-10T00:00:00Z", code="22513"),
+        _pain("base", "2023-01-09T00:00:00Z", 8), _pain("d2", "2023-01-12T00:00:00Z", 3),
+    ])
+    cohort = load_fhir(folder)
+    assert cohort.assessments[["procedure_id", "hours_after"]].values.tolist() == [["V", -24.0], ["V", 48.0]]
+    assert_rows_accounted(cohort)
+
+
 def test_follow_up_horizon_and_window_come_from_the_mapping(tmp_path):
     folder = _write(tmp_path / "x", [_proc("A", "2023-01-10T00:00:00Z"), _pain("base", "2023-01-05T00:00:00Z", 8),
                                      _pain("d5", "2023-01-15T00:00:00Z", 4), _pain("d20", "2023-01-30T00:00:00Z", 3)])
