@@ -1,6 +1,6 @@
 """Load time of a large FHIR Bulk Data export and OMOP database (synthetic; nothing real).
 
-    .venv/bin/python benchmarks/bench_sources.py [N_PROCEDURES] [--runs R] [--omop] [--postgres URL]
+    .venv/bin/python benchmarks/bench_sources.py [N_PROCEDURES] [--runs R] [--omop] [--postgres URL] [--no-fhir]
 
 Writes N simulated procedures (default 100,000) as FHIR NDJSON (scores linked by time, as most
 real exports are), and with --omop as an OMOP DuckDB file (with --postgres URL also into a
@@ -68,11 +68,12 @@ def main(argv: list[str]) -> None:
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 3
     procedures, assessments, _ = simulate(n, seed=2026)
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        paths = write_fhir(procedures, assessments, Path(tmp) / "fhir", link_observations=False)
-        size = sum(p.stat().st_size for p in paths.values()) / 1e6
-        print(f"write_fhir: {time.perf_counter() - start:.1f} s, {size:.0f} MB", flush=True)
-        _runs(f"load_fhir ({n} procedures)", ["--load-fhir", str(Path(tmp) / "fhir")], runs)
+        if "--no-fhir" not in argv:
+            start = time.perf_counter()
+            paths = write_fhir(procedures, assessments, Path(tmp) / "fhir", link_observations=False)
+            size = sum(p.stat().st_size for p in paths.values()) / 1e6
+            print(f"write_fhir: {time.perf_counter() - start:.1f} s, {size:.0f} MB", flush=True)
+            _runs(f"load_fhir ({n} procedures)", ["--load-fhir", str(Path(tmp) / "fhir")], runs)
         if "--omop" in argv:
             db = Path(tmp) / "cdm.duckdb"
             start = time.perf_counter()
