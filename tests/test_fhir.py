@@ -22,7 +22,8 @@ from outcomes.exceptions import DefinitionsError
 from outcomes.sources import SourceSettings, load_fhir, write_fhir
 from outcomes.sources._settings import LL2335_9
 from outcomes.synthetic import to_fhir
-from sources_support import assert_rows_accounted, assert_same_results, reference, simulated
+from sources_support import (assert_rows_accounted, assert_same_results, reference, simulated,
+                             without_overlap)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 EXPORT = FIXTURES / "export"
@@ -80,7 +81,8 @@ def test_procedure_fields_from_the_linked_resources(export_cohort):
     a, b = p.loc["proc-a"], p.loc["proc-b"]
     assert (a["procedure"], b["procedure"]) == ("kyphoplasty", "vertebroplasty")  # CPT 22513, 22511
     assert a["procedure_date"] == pd.Timestamp("2023-03-01")  # the local calendar date
-    assert a["levels_treated"] == 2 and pd.isna(b["levels_treated"])  # two bodySite entries; none stated
+    # two bodySite entries; none stated: a first-level code (CPT 22511) is one level, as the CSV's 1
+    assert a["levels_treated"] == 2 and b["levels_treated"] == 1
     assert a["complication"] and not b["complication"]
     assert (a["discharge"], a["length_of_stay_hours"]) == ("same_day", 6.0)  # AMB, 08:30-14:30
     assert (b["discharge"], b["length_of_stay_hours"]) == ("admitted", 72.0)  # IMP, three days
@@ -97,7 +99,7 @@ def test_procedure_fields_from_the_linked_resources(export_cohort):
 @pytest.mark.parametrize("table, value, reason", [
     ("fhir:Procedure", "not-done", "status is not completed"),
     ("fhir:Procedure", "http://www.ama-assn.org/go/cpt|27447", "unknown code: not a vertebroplasty or kyphoplasty code"),
-    ("fhir:Observation", "entered-in-error", "status entered-in-error"),
+    ("fhir:Observation", "entered-in-error", "status not counted: only final, amended, corrected results count"),
     ("fhir:Observation", "http://loinc.org|8867-4", "unknown code: not a pain score"),
     ("fhir:Observation", "http://loinc.org|LA6568-5", "no pain score: the answer code is not in the LL2335-9"),
     ("fhir:Observation", "asked-declined", "no pain score (no value, or a data-absent reason)"),
@@ -149,6 +151,21 @@ def test_round_trip_linked_by_time_gives_the_csv_endpoints_and_claims(tmp_path):
     assert_same_results(expected, load_fhir(tmp_path / "fhir"))
 
 
+@pytest.mark.parametrize("link", [True, False], ids=["partOf", "by time"])
+def test_round_trip_with_two_procedure_patients(tmp_path, link):
+    # two procedures of one patient months apart: the second one's baseline is not also the
+    # first one's follow-up, so each Observation gives at most one assessment
+    procedures, assessments = simulated(300, seed=14)
+    assessments = without_overlap(procedures, assessments)
+    assert procedures["patient_id"].duplicated().sum() >= 10
+    expected = reference(procedures, assessments, tmp_path)
+    write_fhir(procedures, assessments, tmp_path / "fhir", link_observations=link)
+    cohort = load_fhir(tmp_path / "fhir")
+    assert_same_results(expected, cohort)
+    assert len(cohort.assessments) == len(expected[2].assessments)
+    assert_rows_accounted(cohort)
+
+
 def test_round_trip_through_a_bundle(tmp_path):
     procedures, assessments = simulated(300, seed=13)  # small samples make the exact tests slow
     expected = reference(procedures, assessments, tmp_path)
@@ -196,17 +213,36 @@ def test_time_linking_last_baseline_next_procedure_and_horizon(tmp_path):
         _pain("early", "2023-01-08T00:00:00Z", 9),     # in A's window, but not the last before A
         _pain("base", "2023-01-09T00:00:00Z", 8),      # A's baseline (-24 h)
         _pain("a48", "2023-01-12T00:00:00Z", 4),       # A +48 h
-        _pain("b_base", "2023-06-09T00:00:00Z", 6),    # A's follow-up and B's baseline
+        _pain("b_base", "2023-06-09T00:00:00Z", 6),    # B's baseline only (not also A's follow-up)
         _pain("b24", "2023-06-11T00:00:00Z", 2),       # after B: B's, not A's
         _pain("late", "2030-01-01T00:00:00Z", 1),      # beyond B's follow-up horizon (1461 days)
     ])
     cohort = load_fhir(folder)
     a = cohort.assessments
-    assert a[a.procedure_id == "A"][["hours_after", "pain"]].values.tolist() == [[-24.0, 8.0], [48.0, 4.0], [3600.0, 6.0]]
+    assert a[a.procedure_id == "A"][["hours_after", "pain"]].values.tolist() == [[-24.0, 8.0], [48.0, 4.0]]
     assert a[a.procedure_id == "B"][["hours_after", "pain"]].values.tolist() == [[-24.0, 6.0], [24.0, 2.0]]
+    # one score, one procedure: the remark names the score not also counted as A's follow-up
+    notes = cohort.remarks[cohort.remarks["table"] == "fhir:Observation"]
+    assert notes["value"].tolist() == ["2023-06-09T00:00:00Z"]
+    assert notes["remark"].iloc[0].startswith("baseline of the patient's next procedure")
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["fhir:Observation", "read"] == 6 and len(a) == 4  # 4 linked + 2 left out, none twice
+    assert_rows_accounted(cohort)
     reasons = cohort.exclusions.set_index("value")["reason"]
     assert reasons["2023-01-08T00:00:00Z"].startswith("an earlier score in the baseline window")
     assert reasons["2030-01-01T00:00:00Z"].startswith("unlinked")
+
+
+def test_two_procedures_at_one_instant_share_no_score(tmp_path):
+    # a vertebroplasty and a kyphoplasty recorded at the same time (two kinds: two procedures):
+    # each score goes to one of them, the first recorded, never to both
+    folder = _write(tmp_path / "x", [
+        _proc("V", "2023-01-10T00:00:00Z"), _proc("K", "2023-01-10T00:00:00Z", code="22513"),
+        _pain("base", "2023-01-09T00:00:00Z", 8), _pain("d2", "2023-01-12T00:00:00Z", 3),
+    ])
+    cohort = load_fhir(folder)
+    assert cohort.assessments[["procedure_id", "hours_after"]].values.tolist() == [["V", -24.0], ["V", 48.0]]
+    assert_rows_accounted(cohort)
 
 
 def test_follow_up_horizon_and_window_come_from_the_mapping(tmp_path):
@@ -244,6 +280,112 @@ def test_snomed_codes_are_recognised_when_configured(tmp_path):
     mapping.write_text('[fhir]\nkyphoplasty = ["snomed|1234567"]\n')
     cohort = load_fhir(folder, mapping=mapping)
     assert cohort.procedures["procedure"].tolist() == ["kyphoplasty"]
+
+
+# ---- units and statuses -----------------------------------------------------------------------------
+
+def _quantity(value, unit):
+    return {"valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+
+
+def test_pain_values_are_read_on_the_scale_their_unit_names(tmp_path):
+    def obs(oid, when, value, unit):
+        return {**{k: v for k, v in _pain(oid, when, 0).items() if k != "valueInteger"}, **_quantity(value, unit)}
+
+    folder = _write(tmp_path / "x", [
+        _proc("A", "2023-01-10T00:00:00Z"),
+        obs("mm", "2023-01-09T00:00:00Z", 80, "mm"),          # 0-100 mm VAS: 8 on the 0-10 scale
+        obs("cm", "2023-01-11T00:00:00Z", 6.5, "cm"),         # 0-10 cm VAS
+        obs("score", "2023-01-12T00:00:00Z", 4, "{score}"),
+        obs("tenth", "2023-01-13T00:00:00Z", 3, "/10"),
+        obs("hundredth", "2023-01-14T00:00:00Z", 20, "/100"),
+        obs("eight_mm", "2023-01-15T00:00:00Z", 8, "mm"),     # 8 mm is 0.8, never pain 8
+        obs("kg", "2023-01-16T00:00:00Z", 5, "kg"),           # not a pain unit: left out, named
+    ])
+    cohort = load_fhir(folder)
+    a = cohort.assessments
+    assert a["instrument"].tolist() == ["vas100", "vas10", "nrs", "nrs", "vas100", "vas100"]
+    assert a["pain"].tolist() == [8.0, 6.5, 4.0, 3.0, 2.0, 0.8]  # vas100 converted by load_records
+    assert cohort.procedures["baseline_pain"].tolist() == [8.0]
+    left = cohort.exclusions[cohort.exclusions["table"] == "fhir:Observation"]
+    assert left["value"].tolist() == ["kg"] and left["reason"].iloc[0].startswith("unit not a pain scale unit")
+    own = load_fhir(folder, mapping={"fhir": {"pain_units": {"kg": ""}}})  # whatever a clinic declares
+    assert len(own.assessments) == 7
+    with pytest.raises(DefinitionsError, match=r"`fhir.pain_units.kg` in mapping must be one of ''"):
+        SourceSettings.from_section({"pain_units": {"kg": "weight"}}, section="fhir")
+
+
+def test_only_final_amended_and_corrected_observations_count(tmp_path):
+    statuses = ["final", "amended", "corrected", "preliminary", "unknown", "registered", None]
+    resources = [_proc("A", "2023-01-10T00:00:00Z")]
+    for k, status in enumerate(statuses):
+        obs = _pain(f"o{k}", f"2023-01-{11 + k}T00:00:00Z", k)
+        if status is None:
+            del obs["status"]
+        else:
+            obs["status"] = status
+        resources.append(obs)
+    folder = _write(tmp_path / "x", resources)
+    cohort = load_fhir(folder)
+    assert cohort.assessments["pain"].tolist() == [0.0, 1.0, 2.0]
+    left = cohort.exclusions[cohort.exclusions["table"] == "fhir:Observation"]
+    assert left["value"].tolist() == ["preliminary", "unknown", "registered", "(no status)"]
+    assert left["reason"].str.startswith("status not counted: only final, amended, corrected").all()
+    assert_rows_accounted(cohort)
+    more = load_fhir(folder, mapping={"fhir": {"observation_statuses": ["final", "amended", "corrected", "preliminary"]}})
+    assert more.assessments["pain"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    with pytest.raises(DefinitionsError, match=r"`fhir.observation_statuses` in mapping must be a list of FHIR"):
+        SourceSettings.from_section({"observation_statuses": ["done"]}, section="fhir")
+
+
+# ---- what the writer emits is valid FHIR ------------------------------------------------------------
+
+def _validate_export(paths: dict) -> int:
+    """Every resource through the fhir.resources R4B models; every reference resolves."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    resources = []
+    for path in paths.values():
+        for line in path.read_text().splitlines():
+            doc = json.loads(line)
+            get_fhir_model_class(doc["resourceType"]).model_validate_json(line)  # raises on any error
+            resources.append(doc)
+    known = {f"{r['resourceType']}/{r['id']}" for r in resources}
+
+    def references(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reference":
+                    yield value
+                else:
+                    yield from references(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from references(item)
+
+    dangling = {ref for r in resources for ref in references(r)} - known
+    assert not dangling, sorted(dangling)[:5]
+    return len(resources)
+
+
+@pytest.mark.parametrize("encoding", ["mixed", "valueInteger", "valueQuantity", "valueCodeableConcept", "component"])
+def test_every_written_resource_is_valid_r4(tmp_path, encoding):
+    procedures, assessments = simulated(120, seed=15, data_errors=4)
+    procedures.loc[::7, "discharge"] = None  # an Encounter whose class is not known
+    procedures.loc[::7, "length_of_stay_hours"] = None
+    procedures.loc[::11, "site_id"] = None
+    paths = write_fhir(procedures, assessments, tmp_path / "fhir", pain_encoding=encoding,
+                       link_observations=encoding != "component")
+    assert _validate_export(paths) > len(procedures) + len(assessments)
+    encounters = [json.loads(line) for line in paths["Encounter"].read_text().splitlines()]
+    assert all("class" in e for e in encounters)  # required 1..1 in R4
+    unknown = [e for e in encounters if e["class"]["code"] == "unknown"]
+    assert len(unknown) == procedures["discharge"].isna().sum()
+    cohort = load_fhir(tmp_path / "fhir")
+    assert cohort.procedures["discharge"].isna().sum() == procedures["discharge"].isna().sum()
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["fhir:Location", "excluded"] == 0 and flow.loc["fhir:Organization", "excluded"] == 0
+    assert_rows_accounted(cohort)
 
 
 # ---- privacy -------------------------------------------------------------------------------------

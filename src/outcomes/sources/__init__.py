@@ -11,8 +11,10 @@ canonical tables are accounted for too, as tables named ``fhir:<Resource>`` or
 - :func:`write_fhir` and :func:`write_omop` write canonical tables (e.g. from
   :func:`outcomes.synthetic.simulate`) in those standards, for tests and demos.
 
-Which codes count, and how scores are linked to procedures, is set in the mapping file's
-``[fhir]`` and ``[omop]`` sections (:class:`SourceSettings`).
+Which codes count, which FHIR Observation statuses count (final, amended, corrected by
+default), the scale each pain unit names (UCUM mm, cm, {score}, /10, /100) and how scores are
+linked to procedures (each score to at most one) are set in the mapping file's ``[fhir]`` and
+``[omop]`` sections (:class:`SourceSettings`).
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ Both readers (FHIR, OMOP) stage their records as flat frames with the same colum
 
 1. :func:`merge_sessions` makes one procedure of the records of one session (same patient, day
    and kind): an add-on code (each additional level) or a second record adds levels.
-2. :func:`link_scores` gives each pain score its procedure: by an explicit link when the record
-   has one (FHIR ``Observation.partOf``, OMOP ``measurement_event_id``), else by time: the last
-   score in the baseline window before a procedure is its baseline; later scores belong to the
+2. :func:`link_scores` gives each pain score at most one procedure: by an explicit link when
+   the record has one (FHIR ``Observation.partOf``, OMOP ``measurement_event_id``), else by time:
+   the last score in the baseline window before a procedure is its baseline, and only its
+   baseline (it is not also the previous procedure's follow-up); other scores belong to the
    patient's latest procedure before them, up to the follow-up horizon (and so never past the
-   next procedure).
+   next procedure). Two procedures at the same instant (two kinds in one session): the first
+   recorded takes the score.
 3. :func:`build_cohort` hands the canonical tables to :func:`outcomes.loading.load_records` (so the
    privacy guard, validation and row accounting are the CSV path's) and adds the source-level
    accounting ("fhir:Observation", "omop:measurement", ...) to the cohort.
@@ -40,6 +42,8 @@ REASON_UNLINKED = ("unlinked: not within the baseline window before, or the foll
                    "a procedure of this patient")
 REASON_EARLIER_BASELINE = ("an earlier score in the baseline window (the last score before the "
                            "procedure is its baseline)")
+REMARK_BASELINE_NOT_FOLLOW_UP = ("baseline of the patient's next procedure, so not also a follow-up of the "
+                                 "previous one (a score belongs to at most one procedure)")
 
 
 def excluded(table: str, source: Any, row: Any, column: Any, value: Any, reason: Any,
@@ -99,7 +103,8 @@ def merge_sessions(procs: pd.DataFrame, *, table: str, merge: bool = True) -> tu
     ``procs`` has ``procedure_id, patient_id, procedure, addon, levels, t, procedure_date,
     complication, _source, _row`` and any other fields (first non-missing value of the session
     wins; ``complication`` is true when any record says so). ``levels`` is the levels a record
-    contributes (NaN: not stated; a lone record keeps NaN, in a merged session it counts as 1).
+    contributes (NaN: not stated, and then 1: a first-level code such as CPT 22510 or 22513 is
+    one level treated, as the CSV's ``levels_treated = 1``).
     """
     procs = procs.reset_index(drop=True)
     order = np.lexsort((np.arange(len(procs)), procs["t"].to_numpy(), procs["addon"].to_numpy()))
@@ -119,8 +124,7 @@ def merge_sessions(procs: pd.DataFrame, *, table: str, merge: bool = True) -> tu
     session = session.fillna(addon_session).fillna(day_key)
     procs = procs.assign(_session=session.to_numpy())
     grouped = procs.groupby("_session", sort=False)
-    size = grouped["procedure_id"].transform("size")
-    levels = procs["levels"].astype(float).where(size == 1, procs["levels"].astype(float).fillna(1.0))
+    levels = procs["levels"].astype(float).fillna(1.0)
     total = levels.groupby(procs["_session"].to_numpy(), sort=False).sum(min_count=1)
     kept = grouped.first()
     kept["levels_treated"] = total.reindex(kept.index).to_numpy()
@@ -146,11 +150,13 @@ def _remapped(link: pd.Series, remap: dict[str, str]) -> pd.Series:
 
 
 def _candidates(scores: pd.DataFrame, procs: pd.DataFrame, *, window_hours: float,
-                horizon_hours: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(follow-up pairs, baseline pairs) of score index ``_i`` and procedure id, with hours."""
+                horizon_hours: float, keep_all: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(follow-up pairs, baseline pairs) of score index ``_i`` and procedure id, with hours;
+    ``keep_all`` keeps every procedure at the same instant (else the first in ``procs``)."""
     s = scores[["_i", "patient_id", "t"]].dropna(subset=["t", "patient_id"])
     s = s.assign(patient_id=s["patient_id"].astype(object), t=s["t"].astype("datetime64[ns]")).sort_values("t", kind="stable")
-    p = procs[["procedure_id", "patient_id", "t"]].dropna(subset=["t", "patient_id"])
+    p = procs[["procedure_id", "patient_id", "t"]].assign(_k=np.arange(len(procs)))
+    p = p.dropna(subset=["t", "patient_id"])
     p = p.assign(patient_id=p["patient_id"].astype(object), t=p["t"].astype("datetime64[ns]")).sort_values("t", kind="stable")
     p_times = p[["patient_id", "t"]].drop_duplicates().rename(columns={"t": "t_proc"})
     p_times = p_times.assign(t_key=p_times["t_proc"])
@@ -164,16 +170,21 @@ def _candidates(scores: pd.DataFrame, procs: pd.DataFrame, *, window_hours: floa
         # every procedure of the patient at that instant (two kinds in one session)
         both = hit.merge(p.rename(columns={"t": "t_proc"}), on=["patient_id", "t_proc"], how="inner")
         both["hours_after"] = hours_between(both["t"], both["t_proc"])
+        if not keep_all:  # at most one procedure per score: the first recorded at that instant
+            both = both.sort_values(["_i", "_k"], kind="stable").drop_duplicates("_i")
         pairs[name] = both[["_i", "procedure_id", "hours_after", "t"]]
     return pairs["follow"], pairs["base"]
 
 
 def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *, table: str,
-                window_hours: float, horizon_hours: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assign pain scores to procedures; returns (assessments, exclusions).
+                window_hours: float, horizon_hours: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Assign each pain score to at most one procedure; returns (assessments, exclusions, remarks).
 
     ``scores`` has ``_source, _row, patient_id, t, pain, instrument, link`` (link: a procedure
-    record id or missing). The assessments keep ``_source, _row`` of the score they came from.
+    record id or missing). The assessments keep ``_source, _row`` of the score they came from;
+    each score gives at most one assessment (the rule is in the module docstring). The remarks
+    name the scores taken as a procedure's baseline that also lay within the previous
+    procedure's follow-up.
     """
     scores = scores.reset_index(drop=True).assign(_i=lambda f: np.arange(len(f)))
     procs = procs[["procedure_id", "patient_id", "t"]]
@@ -195,6 +206,10 @@ def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str]
     follow, base = _candidates(free, procs, window_hours=window_hours, horizon_hours=horizon_hours)
     base = base.sort_values(["procedure_id", "t", "_i"], kind="stable")
     last = ~base.duplicated("procedure_id", keep="last")
+    # the last score before a procedure is its baseline only: not also the previous one's follow-up
+    taken = follow["_i"].isin(base.loc[last, "_i"])
+    both_ways = free["_i"].isin(follow.loc[taken, "_i"])
+    follow = follow[~taken]
     used = pd.concat([follow, base[last]], ignore_index=True)
     earlier = free["_i"].isin(base.loc[~last, "_i"]) & ~free["_i"].isin(used["_i"])
     nowhere = ~free["_i"].isin(used["_i"]) & ~earlier
@@ -204,12 +219,22 @@ def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str]
                          shown[earlier], REASON_EARLIER_BASELINE))
     logs.append(excluded(table, free.loc[nowhere, "_source"], free.loc[nowhere, "_row"], "effective",
                          shown[nowhere], REASON_UNLINKED))
+    notes = remarks(table, free.loc[both_ways, "_source"], free.loc[both_ways, "_row"], "effective",
+                    shown[both_ways], REMARK_BASELINE_NOT_FOLLOW_UP)
     timed = used.merge(free.drop(columns=["t"]), on="_i", how="left")
     keep = ["procedure_id", "hours_after", "pain", "instrument", "_source", "_row", "_i"]
-    out = pd.concat([linked[keep], timed[keep]], ignore_index=True)
+    out = _concat([linked[keep], timed[keep]])
     out = out.sort_values("_i", kind="stable").drop(columns="_i").reset_index(drop=True)
-    return out, pd.concat([f for f in logs if not f.empty], ignore_index=True) if any(not f.empty for f in logs) \
-        else pd.DataFrame(columns=EXCLUSION_COLUMNS)
+    frames = [f for f in logs if not f.empty]
+    log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXCLUSION_COLUMNS)
+    return out, log, notes
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` of the non-empty frames (the first when all are empty): pandas 2 warns
+    (FutureWarning) when an empty part would decide the result's dtypes."""
+    parts = [f for f in frames if not f.empty] or frames[:1]
+    return pd.concat(parts, ignore_index=True)
 
 
 def link_nearest(values: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *,
@@ -223,11 +248,11 @@ def link_nearest(values: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str
     link = _remapped(values["link"], remap)
     linked = values[link.notna()].assign(procedure_id=link[link.notna()].to_numpy(), distance=-1.0)
     free = values[link.isna()]
-    follow, base = _candidates(free, procs, window_hours=window_hours, horizon_hours=horizon_hours)
-    timed = pd.concat([follow, base]).merge(free[["_i", "value"]], on="_i")
+    follow, base = _candidates(free, procs, window_hours=window_hours, horizon_hours=horizon_hours, keep_all=True)
+    timed = _concat([follow, base]).merge(free[["_i", "value"]], on="_i")
     timed["distance"] = timed["hours_after"].abs()
-    both = pd.concat([linked[["procedure_id", "value", "distance", "_i"]],
-                      timed[["procedure_id", "value", "distance", "_i"]]], ignore_index=True)
+    both = _concat([linked[["procedure_id", "value", "distance", "_i"]],
+                    timed[["procedure_id", "value", "distance", "_i"]]])
     both = both[isin(both["procedure_id"], procs["procedure_id"])]
     both = both.dropna(subset=["value"]).sort_values(["procedure_id", "distance", "_i"], kind="stable")
     taken = both.drop_duplicates("procedure_id")
@@ -303,10 +328,13 @@ def build_cohort(procedures: pd.DataFrame, assessments: pd.DataFrame, *, source_
                           allow_identifiers=allow_identifiers)
     log = _relabel(cohort.exclusions, "procedures", procedures.reset_index(drop=True))
     log = _relabel(log, "assessments", assessments.reset_index(drop=True))
+    # every part as object columns (the canonical log's dtype): pandas 2 warns (FutureWarning)
+    # when parts of different dtypes meet all-missing columns in a concat
     frames = [f for f in source_log if not f.empty]
-    exclusions = pd.concat([log, *frames], ignore_index=True) if frames else log
+    exclusions = pd.concat([f.astype(object) for f in (log, *frames)], ignore_index=True) if frames else log
     remark_frames = [f for f in source_remarks if not f.empty]
-    rem = pd.concat([cohort.remarks, *remark_frames], ignore_index=True) if remark_frames else cohort.remarks
+    rem = (pd.concat([f.astype(object) for f in (cohort.remarks, *remark_frames)], ignore_index=True)
+           if remark_frames else cohort.remarks)
     return dataclasses.replace(
         cohort,
         exclusions=exclusions,

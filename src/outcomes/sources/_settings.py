@@ -37,6 +37,34 @@ count another operation. Add the ids of your SNOMED edition in the mapping file:
     vertebroplasty = ["snomed|<concept id>"]
     kyphoplasty = ["snomed|<concept id>"]
 
+Pain values with a unit (FHIR ``valueQuantity.code``, else ``.unit``; OMOP
+``unit_source_value``) are read on the scale the unit names, UCUM codes as written:
+
+=================  ==================================================================
+``mm``, ``/100``   a 0-100 visual analogue scale: instrument ``vas100`` (8 mm is 0.8
+                   on the 0-10 scale, never 8)
+``cm``             a 0-10 cm visual analogue scale: ``vas10``
+``{score}``,       the scale of the code (LOINC 72514-3: a 0-10 numeric rating); the
+``/10``, ``1``     same for a value with no unit
+=================  ==================================================================
+
+A value with any other unit is left out, naming its unit. ``pain_units`` in the mapping file
+(``[fhir.pain_units]``, ``[omop.pain_units]``) adds units::
+
+    [fhir.pain_units]
+    "{points}" = ""          # "": the scale of the code
+    "{mm}" = "vas100"
+
+Observation status (FHIR): only results with a status in ``observation_statuses`` count:
+by default ``final``, ``amended`` and ``corrected`` (an amended or corrected result replaces
+the final one, FHIR R4 ObservationStatus). ``preliminary``, ``registered``, ``unknown``,
+``cancelled`` and ``entered-in-error`` (and an Observation without a status, which R4
+requires) are left out, each with its status named in the row accounting. A clinic whose
+system never finalises its questionnaires may accept more::
+
+    [fhir]
+    observation_statuses = ["final", "amended", "corrected", "preliminary"]
+
 Procedure fields that have no standard element (ASA class, height restoration, kyphotic angle
 change) are read from Observations / measurements with the codes under ``[fhir.fields]``; the
 defaults are the package's own codes in the system ``http://example.org/fhir/CodeSystem/outcomes``
@@ -49,6 +77,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import pandas as pd
 
 from ..exceptions import DefinitionsError
 
@@ -107,12 +137,18 @@ _ENCOUNTER_CLASS = {
 _VISIT_CONCEPTS = {"9201": "admitted", "262": "admitted", "9202": "outpatient", "9203": ""}
 DISCHARGE_CLASSES = ("same_day", "overnight", "admitted", "outpatient", "")
 INSTRUMENTS = ("nrs", "vas10", "vas100")
+# UCUM unit of a pain value -> the instrument it implies ("" = the scale of the code).
+_PAIN_UNITS = {"mm": "vas100", "/100": "vas100", "cm": "vas10", "{score}": "", "/10": "", "1": ""}
+# FHIR R4 ObservationStatus: every code, and the ones counted by default.
+OBSERVATION_STATUSES = ("registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                        "entered-in-error", "unknown")
+_ACCEPTED_STATUSES = ("final", "amended", "corrected")
 
 _KEYS = {
     "vertebroplasty", "kyphoplasty", "vertebroplasty_addon", "kyphoplasty_addon", "pain",
     "pain_answers", "fracture_conditions", "complication_conditions", "fields",
     "encounter_class", "visit_concepts", "baseline_window_hours", "follow_up_days",
-    "fracture_lookback_days", "merge_same_session",
+    "fracture_lookback_days", "merge_same_session", "pain_units", "observation_statuses",
 }
 
 
@@ -198,6 +234,11 @@ class SourceSettings:
     merge_same_session : bool, default True
         Procedures of one patient, one day and one kind are one session: an add-on code or a
         second record adds levels instead of a procedure.
+    pain_units : dict
+        UCUM unit -> the instrument a pain value in that unit is on (``""``: the code's own
+        scale); built in: mm and /100 -> vas100, cm -> vas10, {score}, /10 and 1 -> "".
+    observation_statuses : tuple of str
+        The FHIR Observation statuses that count; default final, amended, corrected.
     """
 
     procedures: dict[str, tuple[Code, ...]]
@@ -212,6 +253,8 @@ class SourceSettings:
     follow_up_days: float = 1461.0
     fracture_lookback_days: float = 730.0
     merge_same_session: bool = True
+    pain_units: dict[str, str] = field(default_factory=lambda: dict(_PAIN_UNITS))
+    observation_statuses: tuple[str, ...] = _ACCEPTED_STATUSES
     source: str = "defaults"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -283,6 +326,18 @@ class SourceSettings:
         if not isinstance(merge, bool):
             raise DefinitionsError(f"`{section}.merge_same_session` in {source} must be true or false; got {merge!r}.")
         window = raw.get("baseline_window_hours")
+        units = raw.get("pain_units", {})
+        if not isinstance(units, dict):
+            raise DefinitionsError(f"`{section}.pain_units` in {source} must be a table of unit = instrument; got {units!r}.")
+        for unit, value in units.items():
+            if value not in ("", *INSTRUMENTS):
+                raise DefinitionsError(f"`{section}.pain_units.{unit}` in {source} must be one of '', "
+                                       f"{', '.join(map(repr, INSTRUMENTS))}; got {value!r}.")
+        statuses = raw.get("observation_statuses", list(_ACCEPTED_STATUSES))
+        if isinstance(statuses, str) or not isinstance(statuses, (list, tuple)) or not statuses \
+                or any(st not in OBSERVATION_STATUSES for st in statuses):
+            raise DefinitionsError(f"`{section}.observation_statuses` in {source} must be a list of FHIR "
+                                   f"Observation statuses among {', '.join(OBSERVATION_STATUSES)}; got {statuses!r}.")
         return cls(
             procedures={
                 "vertebroplasty": codes("vertebroplasty", _VERTEBROPLASTY),
@@ -301,6 +356,8 @@ class SourceSettings:
             follow_up_days=_number(raw, "follow_up_days", 1461.0, section=section, source=source),
             fracture_lookback_days=_number(raw, "fracture_lookback_days", 730.0, section=section, source=source),
             merge_same_session=merge,
+            pain_units={**_PAIN_UNITS, **units},
+            observation_statuses=tuple(statuses),
             source=source,
         )
 
@@ -314,6 +371,22 @@ class SourceSettings:
                 for system in c.systems or (None,):
                     rows.append((system, c.code, kind, addon))
         return rows
+
+    def pain_scale(self, instrument: pd.Series, unit: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """(instrument, known) for pain values of the code's ``instrument`` in ``unit``.
+
+        A missing unit keeps the code's instrument; a unit not in ``pain_units`` is not known.
+
+        >>> s = SourceSettings.from_section(None)
+        >>> inst, ok = s.pain_scale(pd.Series(["nrs"] * 3), pd.Series(["mm", "{score}", "kg"]))
+        >>> inst.tolist(), ok.tolist()
+        (['vas100', 'nrs', 'nrs'], [True, True, False])
+        """
+        unit = unit.astype("string").str.strip()
+        implied = unit.map(self.pain_units, na_action="ignore").astype("string")
+        known = unit.isna() | implied.notna()
+        out = instrument.astype("string").mask(implied.notna() & (implied != ""), implied)
+        return out, known.astype(bool)
 
     @staticmethod
     def code_rows(pairs) -> list[tuple[str | None, str, Any]]:

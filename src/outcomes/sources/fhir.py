@@ -2,7 +2,8 @@
 
 :func:`load_fhir` reads a folder of Bulk Data NDJSON files (one resource per line, as a
 ``$export`` writes them: ``Patient.ndjson``, ``Procedure.ndjson``, ``Observation.ndjson``,
-``Condition.ndjson``, ``Encounter.ndjson``, ``Practitioner.ndjson``; gzip allowed) or a single
+``Condition.ndjson``, ``Encounter.ndjson``, ``Practitioner.ndjson``, ``Location.ndjson``,
+``Organization.ndjson``; gzip allowed) or a single
 Bundle (``.json``). Lines are read with pyarrow and taken apart with DuckDB's JSON functions, so a
 large export is never looped over in Python.
 
@@ -14,8 +15,9 @@ procedure                  ``Procedure.code``: CPT 22510-22515 (and the pre-2015
 procedure_id, patient_id   ``Procedure.id``; ``Procedure.subject`` (the Patient's id)
 procedure_date             ``performedDateTime`` or ``performedPeriod.start`` (R5:
                            ``occurrence[x]``); its calendar date as written
-levels_treated             the number of ``Procedure.bodySite`` entries; an add-on code (22512,
-                           22515) or a second record of the same session adds levels
+levels_treated             the number of ``Procedure.bodySite`` entries (1 when none is given:
+                           a first-level code is one level); an add-on code (22512, 22515) or
+                           a second record of the same session adds levels
 fracture_date, etiology    the linked ``Condition`` (``reasonReference``; R5 ``reason``):
                            ``onsetDateTime`` / ``onsetPeriod.start`` and the code's etiology;
                            else the patient's latest fracture Condition within the look-back
@@ -29,8 +31,9 @@ discharge, length of stay  ``Procedure.encounter`` -> ``Encounter.class`` (AMB s
                            IMP, ACUTE, NONAC admitted) and ``Encounter.period``
 age, sex                   ``Patient.birthDate`` (year) against the procedure's year, capped at
                            90; ``Patient.gender``
-pain scores                Observations coded LOINC 72514-3: ``valueInteger``,
-                           ``valueQuantity``, ``valueCodeableConcept`` with LOINC answers (the
+pain scores                Observations coded LOINC 72514-3 with status final, amended or
+                           corrected: ``valueInteger``, ``valueQuantity`` (on the scale its
+                           UCUM unit names: mm -> 0-100 VAS), ``valueCodeableConcept`` with LOINC answers (the
                            answer's position in LL2335-9, never its display text), or a
                            ``component`` of a panel with that code
 asa_class, imaging         Observations with the codes under ``[fhir.fields]``
@@ -77,11 +80,11 @@ __all__ = ["load_fhir", "write_fhir"]
 
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 _BUNDLE_SUFFIXES = (".json", ".json.gz")
-_USED = ("Patient", "Procedure", "Observation", "Condition", "Encounter", "Practitioner")
+_USED = ("Patient", "Procedure", "Observation", "Condition", "Encounter", "Practitioner", "Location", "Organization")
 _PROCEDURE_LEFT_OUT_STATUS = ("not-done", "entered-in-error", "preparation", "in-progress", "on-hold", "stopped")
-_OBSERVATION_LEFT_OUT_STATUS = ("entered-in-error", "cancelled")
 _IDENTIFIER_TYPES = ("MR", "SS", "DL", "PPN", "MB")
 _V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+_DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 _OUTPATIENT_MAX_HOURS = 12.0  # an "outpatient" stay this long or longer was an overnight stay
 
 _CODING = '[{"system":"VARCHAR","code":"VARCHAR"}]'
@@ -108,6 +111,8 @@ _STRUCTURES = {
                  '"serviceProvider":{"reference":"VARCHAR"},"location":[{"location":{"reference":"VARCHAR"}}]}',
     "Patient": '{"id":"VARCHAR","gender":"VARCHAR","birthDate":"VARCHAR"}',
     "Practitioner": '{"id":"VARCHAR"}',
+    "Location": '{"id":"VARCHAR"}',
+    "Organization": '{"id":"VARCHAR"}',
 }
 _MACROS = r"""
 CREATE OR REPLACE TEMP MACRO ref_id(ref) AS CASE WHEN ref IS NULL THEN NULL WHEN ref LIKE 'urn:%' THEN ref
@@ -154,7 +159,7 @@ def _files(path: Path) -> tuple[list[Path], list[Path]]:
         raise InputError(
             f"`path` must be a folder of FHIR Bulk Data files (*.ndjson) or Bundles (*.json); got the folder "
             f"{path.name!r} with none. Export with $export?_type=Patient,Procedure,Observation,Condition,"
-            "Encounter,Practitioner.")
+            "Encounter,Practitioner,Location,Organization.")
     return ndjson, bundles
 
 
@@ -467,7 +472,9 @@ def _encounters(con) -> pd.DataFrame:
                coalesce(json_extract_string(e.t.class, '$.code'),
                         json_extract_string(e.t.class, '$[0].coding[0].code')) AS class,
                instant(e.t.period.start) AS start, instant(e.t.period."end") AS stop,
-               coalesce(resolve(e.t.location[1].location.reference), resolve(e.t.serviceProvider.reference)) AS site
+               coalesce(resolve(e.t.location[1].location.reference), resolve(e.t.serviceProvider.reference)) AS site,
+               resolve(e.t.location[1].location.reference) AS location,
+               resolve(e.t.serviceProvider.reference) AS organization
         FROM t_Encounter e
     """)
     return frame
@@ -564,7 +571,8 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
               privacy: tuple[str, ...], *, label: str, digest: str) -> Cohort:
     logs: list[pd.DataFrame] = []
     counts = _df(con, "SELECT coalesce(type, '(unreadable)') AS type, count(*) AS n FROM res GROUP BY ALL")
-    order = {t: k for k, t in enumerate(("Procedure", "Observation", "Patient", "Condition", "Encounter", "Practitioner"))}
+    order = {t: k for k, t in enumerate(("Procedure", "Observation", "Patient", "Condition", "Encounter", "Practitioner",
+                                         "Location", "Organization"))}
     counts = counts.assign(_k=counts["type"].map(order).fillna(len(order))).sort_values(["_k", "type"])
     read = {f"fhir:{t}": int(n) for t, n in zip(counts["type"], counts["n"])}
     other = _df(con, f"""SELECT file, row, coalesce(type, '(unreadable)') AS type FROM res
@@ -592,7 +600,8 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     procs["length_of_stay_hours"] = los.where(los >= 0)
     procs["discharge"] = _discharge(asm.lookup(procs["encounter"], enc["class"]), procs["length_of_stay_hours"],
                                     settings.encounter_class)
-    procs["site_id"] = procs["location"].fillna(asm.lookup(procs["encounter"], enc["site"]))
+    # (where, not fillna: pandas 2 warns on downcasting an all-missing object column)
+    procs["site_id"] = procs["location"].where(procs["location"].notna(), asm.lookup(procs["encounter"], enc["site"]))
 
     # --- patients: age, sex
     pats = _df(con, "SELECT key, t.gender AS gender, t.birthDate AS birth FROM t_Patient").drop_duplicates("key")
@@ -616,9 +625,11 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     # --- observations: pain scores and procedure fields
     obs = _observations(con, settings)
     table = "fhir:Observation"
-    bad_status = obs["status"].isin(_OBSERVATION_LEFT_OUT_STATUS)
+    bad_status = ~obs["status"].isin(settings.observation_statuses)
+    counted = ", ".join(settings.observation_statuses)
     logs.append(asm.excluded(table, obs.loc[bad_status, "_source"], obs.loc[bad_status, "_row"], "status",
-                             obs.loc[bad_status, "status"], "status entered-in-error or cancelled"))
+                             obs.loc[bad_status, "status"].fillna("(no status)"),
+                             f"status not counted: only {counted} results count ([fhir] observation_statuses)"))
     obs = obs[~bad_status]
     is_pain = obs["instrument"].notna()
     is_field = obs["field"].notna() & ~is_pain
@@ -637,6 +648,12 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
                              pain.loc[no_value, "absent"].fillna(pain.loc[no_value, "value_text"]),
                              "no pain score (no value, or a data-absent reason)"))
     pain = pain[pain["pain"].notna()]
+    instrument, known_unit = settings.pain_scale(pain["instrument"], pain["unit"])
+    logs.append(asm.excluded(table, pain.loc[~known_unit, "_source"], pain.loc[~known_unit, "_row"],
+                             "valueQuantity.code", pain.loc[~known_unit, "unit"],
+                             f"unit not a pain scale unit ({', '.join(settings.pain_units)}; "
+                             "[fhir.pain_units] in the mapping file)"))
+    pain = pain[known_unit].assign(instrument=instrument[known_unit])
     no_time = pain["t"].isna()
     logs.append(asm.excluded(table, pain.loc[no_time, "_source"], pain.loc[no_time, "_row"], "effective",
                              pain.loc[no_time, "effective"], "no effective time (or not a full date)"))
@@ -644,9 +661,10 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     window = settings.baseline_window_hours if settings.baseline_window_hours is not None \
         else definitions.baseline_window_hours
     horizon = settings.follow_up_days * 24.0
-    assessments, link_log = asm.link_scores(pain, procs, remap, table=table, window_hours=window,
-                                            horizon_hours=horizon)
+    assessments, link_log, link_notes = asm.link_scores(pain, procs, remap, table=table, window_hours=window,
+                                                        horizon_hours=horizon)
     logs.append(link_log)
+    remarks.append(link_notes)
     if assessments.empty:
         left = pd.concat([f for f in logs if not f.empty and (f["table"] == table).any()] or [pd.DataFrame(columns=["reason"])])
         why = "; ".join(f"{n} {r}" for r, n in left.loc[left["table"] == table, "reason"].value_counts().items()) if len(left) else ""
@@ -676,10 +694,15 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
                                                                  index=base["procedure_id"].to_numpy()))
 
     # --- the other resource types: used or not
+    analysed_enc = enc[enc.index.isin(set(procs["encounter"].dropna()))]
     for kind, used_keys, reason in (
         ("Patient", set(procs["patient_id"].dropna()), "no analysed vertebroplasty or kyphoplasty procedure"),
         ("Encounter", set(procs["encounter"].dropna()), "not the encounter of an analysed procedure"),
         ("Practitioner", set(procs["physician_id"].dropna()), "not the performer of an analysed procedure"),
+        ("Location", set(procs["location"].dropna()) | set(analysed_enc["location"].dropna()),
+         "not the location of an analysed procedure"),
+        ("Organization", set(procs["site_id"].dropna()) | set(analysed_enc["organization"].dropna()),
+         "not the service provider of an analysed procedure"),
     ):
         rows = _df(con, f"SELECT file, row, key FROM t_{kind}")
         unused_rows = rows[~asm.isin(rows["key"], used_keys)]
@@ -737,7 +760,9 @@ def write_fhir(
         The canonical long form (DESIGN.md); ``assessments`` with ``hours_after``.
     directory : path
         Created if missing; one ``<Resource>.ndjson`` per resource type is written (Patient,
-        Practitioner, Encounter, Condition, Procedure, Observation), or ``bundle.json``.
+        Practitioner, Organization, Location, Encounter, Condition, Procedure, Observation), or
+        ``bundle.json``. Every resource validates against the R4 (R4B) models, and every
+        reference names a resource written.
     link_observations : bool, default True
         Give each Observation ``partOf`` its Procedure; False leaves linking to time, as in
         most real exports.
@@ -756,7 +781,10 @@ def write_fhir(
     -----
     Ids are the canonical ones (Procedure/<procedure_id>, Patient/<patient_id>,
     Practitioner/<physician_id>); birth dates are years only (the procedure's year minus the age
-    at the patient's first procedure); dates and times are UTC. A score whose procedure is not in
+    at the patient's first procedure); dates and times are UTC. A site is an Organization (the
+    Encounter's ``serviceProvider``) and a Location of the same id (the Procedure's
+    ``location``). ``Encounter.class`` is AMB, OBSENC or IMP from ``discharge``, and
+    data-absent-reason ``unknown`` when the discharge is not known. A score whose procedure is not in
     ``procedures`` has no patient and is not written. The fields without a standard element
     (ASA class, height restoration, kyphotic angle change) are Observations coded in
     ``http://example.org/fhir/CodeSystem/outcomes``. Nothing here describes a real patient.
@@ -768,7 +796,7 @@ def write_fhir(
     >>> procedures, assessments, _ = simulate(20, seed=1)
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     sorted(write_fhir(procedures, assessments, tmp))
-    ['Condition', 'Encounter', 'Observation', 'Patient', 'Practitioner', 'Procedure']
+    ['Condition', 'Encounter', 'Location', 'Observation', 'Organization', 'Patient', 'Practitioner', 'Procedure']
     """
     encodings = ("valueInteger", "valueQuantity", "valueCodeableConcept", "component")
     if pain_encoding != "mixed" and pain_encoding not in encodings:
@@ -838,7 +866,8 @@ def _fhir_resources(procs: pd.DataFrame, assessments: pd.DataFrame, *, link_obse
     kind_codes = {"vertebroplasty": ("22510", "Percutaneous vertebroplasty, first level"),
                   "kyphoplasty": ("22513", "Percutaneous vertebral augmentation (kyphoplasty), first level")}
     kinds = [kind_codes.get(str(k).lower()) if not pd.isna(k) else None for k in kind]
-    out: dict[str, list[str]] = {k: [] for k in ("Patient", "Practitioner", "Encounter", "Condition", "Procedure", "Observation")}
+    out: dict[str, list[str]] = {k: [] for k in ("Patient", "Practitioner", "Organization", "Location", "Encounter",
+                                                 "Condition", "Procedure", "Observation")}
 
     # Patient: gender and birth year only
     age = number("age")
@@ -857,6 +886,11 @@ def _fhir_resources(procs: pd.DataFrame, assessments: pd.DataFrame, *, link_obse
         out["Patient"].append(_dumps(res))
     for doc in sorted(physician.dropna().unique()):
         out["Practitioner"].append(_dumps({"resourceType": "Practitioner", "id": str(doc), "active": True}))
+    # a site is an Organization (the Encounter's serviceProvider) with its Location (the Procedure's)
+    for place in sorted(site.dropna().unique()):
+        out["Organization"].append(_dumps({"resourceType": "Organization", "id": str(place), "active": True}))
+        out["Location"].append(_dumps({"resourceType": "Location", "id": str(place), "status": "active",
+                                       "managingOrganization": {"reference": f"Organization/{place}"}}))
 
     los = number("length_of_stay_hours")
     discharge = text("discharge")
@@ -874,8 +908,8 @@ def _fhir_resources(procs: pd.DataFrame, assessments: pd.DataFrame, *, link_obse
         subject = {"reference": f"Patient/{patient[i]}"} if not pd.isna(patient[i]) else None
         enc = {"resourceType": "Encounter", "id": f"E-{p}", "status": "finished"}
         cls = _CLASS.get(discharge[i]) if not pd.isna(discharge[i]) else None
-        if cls:
-            enc["class"] = _coding(_V3_ACT_CODE, *cls)
+        # Encounter.class is required (1..1 in R4): "unknown" from data-absent-reason when not known
+        enc["class"] = _coding(_V3_ACT_CODE, *cls) if cls else _coding(_DATA_ABSENT, "unknown", "Unknown")
         if subject:
             enc["subject"] = subject
         if not pd.isna(start[i]):
@@ -957,7 +991,7 @@ def _pain_observations(procs, assessments, date, patient, link: bool, encoding: 
             form = "valueQuantity"
         value: dict[str, Any]
         if np.isnan(score):
-            value = {"dataAbsentReason": {"coding": [_coding("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown")]}}
+            value = {"dataAbsentReason": {"coding": [_coding(_DATA_ABSENT, "unknown")]}}
         elif form == "valueInteger":
             value = {"valueInteger": int(score)}
         elif form == "valueCodeableConcept":

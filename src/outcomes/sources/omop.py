@@ -31,7 +31,8 @@ complication               a condition coded T81, T84 or M96 recorded in the pro
 age, sex                   ``person.year_of_birth`` against the procedure's year (capped at
                            90); ``gender_concept_id`` 8532 female, 8507 male
 pain scores                ``measurement`` (and ``observation``) with LOINC 72514-3 in
-                           ``*_source_value`` or as concept; ``value_as_number``, or
+                           ``*_source_value`` or as concept; ``value_as_number`` (on the
+                           scale of ``unit_source_value``: mm -> 0-100 VAS), or
                            ``value_as_concept_id`` / ``value_source_value`` holding an LL2335-9
                            answer (LA6111-4 = 0 ... LA13942-0 = 10)
 =========================  ===============================================================
@@ -592,7 +593,9 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         number = pd.to_numeric(frame["value_as_number"], errors="coerce")
         if "value_as_string" in frame:
             number = number.fillna(pd.to_numeric(frame["value_as_string"], errors="coerce"))
-        answer = answer_pos.map(lambda k: answer_rows[k][2] if not pd.isna(k) else np.nan).astype(float)
+        answer_scores = np.array([row[2] for row in answer_rows] + [np.nan], dtype=float)
+        answer = pd.Series(answer_scores[answer_pos.fillna(len(answer_rows)).astype(int).to_numpy()],
+                           index=frame.index)
         frame["value"] = number.fillna(answer)
         frame["t"] = _when(frame["record_date"], frame["record_datetime"])
         frame["patient_id"] = _ids(frame["person_id"])
@@ -612,6 +615,12 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                                  pain.loc[no_value, "value_source_value"] if "value_source_value" in pain else None,
                                  "no pain score (no number, and no LL2335-9 answer)"))
         pain = pain[~no_value]
+        instrument, known_unit = settings.pain_scale(pain["instrument"], pain["unit"])
+        logs.append(asm.excluded(ttable, pain.loc[~known_unit, "_source"], pain.loc[~known_unit, "_row"],
+                                 "unit_source_value", pain.loc[~known_unit, "unit"],
+                                 f"unit not a pain scale unit ({', '.join(settings.pain_units)}; "
+                                 "[omop.pain_units] in the mapping file)"))
+        pain = pain[known_unit].assign(instrument=instrument[known_unit])
         no_time = pain["t"].isna()
         logs.append(asm.excluded(ttable, pain.loc[no_time, "_source"], pain.loc[no_time, "_row"], f"{prefix}_date",
                                  None, "no date"))
@@ -621,9 +630,11 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
 
     assessments_parts = []
     for ttable, pain in scores:
-        part, link_log = asm.link_scores(pain, procs, remap, table=ttable, window_hours=window, horizon_hours=horizon)
+        part, link_log, link_notes = asm.link_scores(pain, procs, remap, table=ttable, window_hours=window,
+                                                     horizon_hours=horizon)
         assessments_parts.append(part)
         logs.append(link_log)
+        remarks.append(link_notes)
     assessments = pd.concat(assessments_parts, ignore_index=True) if assessments_parts else pd.DataFrame(
         columns=["procedure_id", "hours_after", "pain", "instrument", "_source", "_row"])
     for name in FIELD_CODES:
@@ -692,7 +703,7 @@ def _scores(db: _Database, table: str, prefix: str, codes: list[Code], persons_s
         SELECT x.{prefix}_id AS record_id, x.person_id, x.{prefix}_date AS record_date,
                {col(prefix + '_datetime', 'record_datetime')}, x.value_as_number,
                {col('value_as_concept_id', 'value_as_concept_id')}, {col('value_as_string', 'value_as_string')},
-               {col('value_source_value', 'value_source_value')},
+               {col('value_source_value', 'value_source_value')}, {col('unit_source_value', 'unit')},
                x.{prefix}_source_value AS source_value, x.{prefix}_concept_id AS concept_id,
                {col(prefix + '_source_concept_id', 'source_concept_id')},
                {col(prefix + '_event_id', 'event_id')}, {col(short + '_event_field_concept_id', 'event_field')}{extra}
@@ -705,78 +716,80 @@ def _scores(db: _Database, table: str, prefix: str, codes: list[Code], persons_s
 # ------------------------------------------------------------------------------------------
 # writing
 
-_INT, _BIG, _DATE, _TS, _NUM = "INTEGER", "BIGINT", "DATE", "TIMESTAMP", "NUMERIC"
+_INT, _DATE, _TS, _NUM = "INTEGER", "DATE", "TIMESTAMP", "NUMERIC"
 
 
 def _v(n: int) -> str:
     return f"VARCHAR({n})"
 
 
-# OMOP CDM v5.4 (the tables written here), columns in the order of the official DDL.
+# OMOP CDM v5.4 (the tables written here): columns, types and NOT NULL as in the official DDL
+# (OHDSI/CommonDataModel inst/ddl/5.4; a test compares them), in its order; the first column is
+# the table's primary key (xpk_<table>).
 DDL: dict[str, list[tuple[str, str, bool]]] = {
-    "person": [("person_id", _BIG, True), ("gender_concept_id", _INT, True), ("year_of_birth", _INT, True),
+    "person": [("person_id", _INT, True), ("gender_concept_id", _INT, True), ("year_of_birth", _INT, True),
                ("month_of_birth", _INT, False), ("day_of_birth", _INT, False), ("birth_datetime", _TS, False),
-               ("race_concept_id", _INT, True), ("ethnicity_concept_id", _INT, True), ("location_id", _BIG, False),
-               ("provider_id", _BIG, False), ("care_site_id", _BIG, False), ("person_source_value", _v(50), False),
+               ("race_concept_id", _INT, True), ("ethnicity_concept_id", _INT, True), ("location_id", _INT, False),
+               ("provider_id", _INT, False), ("care_site_id", _INT, False), ("person_source_value", _v(50), False),
                ("gender_source_value", _v(50), False), ("gender_source_concept_id", _INT, False),
                ("race_source_value", _v(50), False), ("race_source_concept_id", _INT, False),
                ("ethnicity_source_value", _v(50), False), ("ethnicity_source_concept_id", _INT, False)],
-    "care_site": [("care_site_id", _BIG, True), ("care_site_name", _v(255), False),
-                  ("place_of_service_concept_id", _INT, False), ("location_id", _BIG, False),
+    "care_site": [("care_site_id", _INT, True), ("care_site_name", _v(255), False),
+                  ("place_of_service_concept_id", _INT, False), ("location_id", _INT, False),
                   ("care_site_source_value", _v(50), False), ("place_of_service_source_value", _v(50), False)],
-    "provider": [("provider_id", _BIG, True), ("provider_name", _v(255), False), ("npi", _v(20), False),
-                 ("dea", _v(20), False), ("specialty_concept_id", _INT, False), ("care_site_id", _BIG, False),
+    "provider": [("provider_id", _INT, True), ("provider_name", _v(255), False), ("npi", _v(20), False),
+                 ("dea", _v(20), False), ("specialty_concept_id", _INT, False), ("care_site_id", _INT, False),
                  ("year_of_birth", _INT, False), ("gender_concept_id", _INT, False),
                  ("provider_source_value", _v(50), False), ("specialty_source_value", _v(50), False),
                  ("specialty_source_concept_id", _INT, False), ("gender_source_value", _v(50), False),
                  ("gender_source_concept_id", _INT, False)],
-    "visit_occurrence": [("visit_occurrence_id", _BIG, True), ("person_id", _BIG, True),
+    "visit_occurrence": [("visit_occurrence_id", _INT, True), ("person_id", _INT, True),
                          ("visit_concept_id", _INT, True), ("visit_start_date", _DATE, True),
                          ("visit_start_datetime", _TS, False), ("visit_end_date", _DATE, True),
                          ("visit_end_datetime", _TS, False), ("visit_type_concept_id", _INT, True),
-                         ("provider_id", _BIG, False), ("care_site_id", _BIG, False),
+                         ("provider_id", _INT, False), ("care_site_id", _INT, False),
                          ("visit_source_value", _v(50), False), ("visit_source_concept_id", _INT, False),
                          ("admitted_from_concept_id", _INT, False), ("admitted_from_source_value", _v(50), False),
                          ("discharged_to_concept_id", _INT, False), ("discharged_to_source_value", _v(50), False),
-                         ("preceding_visit_occurrence_id", _BIG, False)],
-    "procedure_occurrence": [("procedure_occurrence_id", _BIG, True), ("person_id", _BIG, True),
+                         ("preceding_visit_occurrence_id", _INT, False)],
+    "procedure_occurrence": [("procedure_occurrence_id", _INT, True), ("person_id", _INT, True),
                              ("procedure_concept_id", _INT, True), ("procedure_date", _DATE, True),
                              ("procedure_datetime", _TS, False), ("procedure_end_date", _DATE, False),
                              ("procedure_end_datetime", _TS, False), ("procedure_type_concept_id", _INT, True),
                              ("modifier_concept_id", _INT, False), ("quantity", _INT, False),
-                             ("provider_id", _BIG, False), ("visit_occurrence_id", _BIG, False),
-                             ("visit_detail_id", _BIG, False), ("procedure_source_value", _v(50), False),
+                             ("provider_id", _INT, False), ("visit_occurrence_id", _INT, False),
+                             ("visit_detail_id", _INT, False), ("procedure_source_value", _v(50), False),
                              ("procedure_source_concept_id", _INT, False), ("modifier_source_value", _v(50), False)],
-    "condition_occurrence": [("condition_occurrence_id", _BIG, True), ("person_id", _BIG, True),
+    "condition_occurrence": [("condition_occurrence_id", _INT, True), ("person_id", _INT, True),
                              ("condition_concept_id", _INT, True), ("condition_start_date", _DATE, True),
                              ("condition_start_datetime", _TS, False), ("condition_end_date", _DATE, False),
                              ("condition_end_datetime", _TS, False), ("condition_type_concept_id", _INT, True),
                              ("condition_status_concept_id", _INT, False), ("stop_reason", _v(20), False),
-                             ("provider_id", _BIG, False), ("visit_occurrence_id", _BIG, False),
-                             ("visit_detail_id", _BIG, False), ("condition_source_value", _v(50), False),
+                             ("provider_id", _INT, False), ("visit_occurrence_id", _INT, False),
+                             ("visit_detail_id", _INT, False), ("condition_source_value", _v(50), False),
                              ("condition_source_concept_id", _INT, False),
                              ("condition_status_source_value", _v(50), False)],
-    "measurement": [("measurement_id", _BIG, True), ("person_id", _BIG, True), ("measurement_concept_id", _INT, True),
+    "measurement": [("measurement_id", _INT, True), ("person_id", _INT, True), ("measurement_concept_id", _INT, True),
                     ("measurement_date", _DATE, True), ("measurement_datetime", _TS, False),
                     ("measurement_time", _v(10), False), ("measurement_type_concept_id", _INT, True),
                     ("operator_concept_id", _INT, False), ("value_as_number", _NUM, False),
                     ("value_as_concept_id", _INT, False), ("unit_concept_id", _INT, False),
-                    ("range_low", _NUM, False), ("range_high", _NUM, False), ("provider_id", _BIG, False),
-                    ("visit_occurrence_id", _BIG, False), ("visit_detail_id", _BIG, False),
+                    ("range_low", _NUM, False), ("range_high", _NUM, False), ("provider_id", _INT, False),
+                    ("visit_occurrence_id", _INT, False), ("visit_detail_id", _INT, False),
                     ("measurement_source_value", _v(50), False), ("measurement_source_concept_id", _INT, False),
                     ("unit_source_value", _v(50), False), ("unit_source_concept_id", _INT, False),
-                    ("value_source_value", _v(50), False), ("measurement_event_id", _BIG, False),
+                    ("value_source_value", _v(50), False), ("measurement_event_id", _INT, False),
                     ("meas_event_field_concept_id", _INT, False)],
-    "observation": [("observation_id", _BIG, True), ("person_id", _BIG, True), ("observation_concept_id", _INT, True),
+    "observation": [("observation_id", _INT, True), ("person_id", _INT, True), ("observation_concept_id", _INT, True),
                     ("observation_date", _DATE, True), ("observation_datetime", _TS, False),
                     ("observation_type_concept_id", _INT, True), ("value_as_number", _NUM, False),
                     ("value_as_string", _v(60), False), ("value_as_concept_id", _INT, False),
                     ("qualifier_concept_id", _INT, False), ("unit_concept_id", _INT, False),
-                    ("provider_id", _BIG, False), ("visit_occurrence_id", _BIG, False),
-                    ("visit_detail_id", _BIG, False), ("observation_source_value", _v(50), False),
+                    ("provider_id", _INT, False), ("visit_occurrence_id", _INT, False),
+                    ("visit_detail_id", _INT, False), ("observation_source_value", _v(50), False),
                     ("observation_source_concept_id", _INT, False), ("unit_source_value", _v(50), False),
                     ("qualifier_source_value", _v(50), False), ("value_source_value", _v(50), False),
-                    ("observation_event_id", _BIG, False), ("obs_event_field_concept_id", _INT, False)],
+                    ("observation_event_id", _INT, False), ("obs_event_field_concept_id", _INT, False)],
     "concept": [("concept_id", _INT, True), ("concept_name", _v(255), True), ("domain_id", _v(20), True),
                 ("vocabulary_id", _v(20), True), ("concept_class_id", _v(20), True),
                 ("standard_concept", _v(1), False), ("concept_code", _v(50), True),
@@ -792,7 +805,7 @@ def _frame(table: str, data: dict[str, Any], n: int) -> pd.DataFrame:
         if value is None:
             value = pd.Series([None] * n, dtype=object)
         out[name] = pd.Series(value).reset_index(drop=True) if not np.isscalar(value) else pd.Series([value] * n)
-        if kind in (_INT, _BIG):
+        if kind == _INT:
             out[name] = pd.to_numeric(out[name], errors="coerce").astype("Int64")
         elif kind == _NUM:
             out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
@@ -819,11 +832,10 @@ def write_omop(
     Parameters
     ----------
     procedures, assessments : pandas.DataFrame
-        The canonical long form; ``assessments`` with ``hours_after``.
+        The canonical long form; ``assessments`` with ``hours_after``. Every patient needs an
+        ``age`` (``person.year_of_birth`` is required).
     target : str or path
-        A PostgreSQL URL, or a DuckDB / SQLite file (created if missing). The tables written
-        (person, care_site, provider, visit_occurrence, procedure_occurrence,
-        condition_occurrence, measurement, observation, concept) are dropped and created anew.
+        A PostgreSQL URL, or a DuckDB / SQLite file (created if missing).
     schema : str, optional
         Created if missing (PostgreSQL, DuckDB).
     link_measurements : bool, default True
@@ -840,15 +852,35 @@ def write_omop(
     dict
         Table -> rows written.
 
+    Raises
+    ------
+    InputError
+        A patient without an age, or an existing table without a column of the v5.4 DDL.
+
     Notes
     -----
-    Ids: ``procedure_occurrence_id`` is the procedure's position in ``procedures`` (1, 2, ...),
+    Tables that exist (e.g. a schema made with the official DDL, its primary and foreign keys)
+    are written into, never dropped: rows are added after the highest id in use, and
+    ``concept`` rows only where the concept id is new. Tables that do not exist are created as
+    the v5.4 DDL has them (INTEGER ids, NOT NULL, the primary key); with foreign keys in force the
+    concepts written must be in ``concept`` (they are in any OMOP vocabulary: 0, 8507, 8532,
+    9201, 9202, 32817, 1147082) and so must the vocabulary, domain and concept class of the
+    package's own concepts (LOINC; Measurement, Meas Value; Clinical Observation, Answer).
+
+    Ids: ``procedure_occurrence_id`` follows the procedure's position in ``procedures``,
     ``person_id`` and ``provider_id`` number patients and physicians in order of appearance,
-    ``care_site_id`` the sites; the canonical ids are kept in ``*_source_value``. A procedure of
-    several levels is one row with quantity 1 and an add-on row (22512 / 22515) with quantity
-    levels - 1. Fractures and complications (T81.89XA) are conditions of the procedure's visit.
-    The concept table holds only the package's own concepts (ids above 2,000,000,000, the local
-    range): LOINC 72514-3 and the LL2335-9 answers. Nothing here describes a real patient.
+    ``care_site_id`` the sites. The canonical ids are kept in ``*_source_value`` columns: the
+    patient's in ``person_source_value``, the physician's and site's in
+    ``provider_source_value`` / ``care_site_source_value``, and the procedure's in
+    ``visit_source_value`` of the procedure's own visit (``procedure_source_value`` holds the
+    CPT code, as a warehouse has it). A procedure of several levels is one row with quantity 1
+    and an add-on row (22512 / 22515) with quantity levels - 1. The visit: 9202 outpatient for
+    same_day and overnight, 9201 inpatient for admitted, 0 when neither the discharge nor the
+    length of stay is known; it ends ``length_of_stay_hours`` after the procedure, or, without
+    one, on the next day for an overnight stay or admission (so it reads back as overnight,
+    never as a zero-length visit). Fractures and complications (T81.89XA) are conditions of the
+    procedure's visit. The package's own concepts (LOINC 72514-3 and the LL2335-9 answers) have
+    ids above 2,000,000,000, the local range. Nothing here describes a real patient.
 
     Examples
     --------
@@ -862,25 +894,54 @@ def write_omop(
     """
     if pain_encoding not in ("mixed", "number"):
         raise InputError(f"`pain_encoding` must be 'mixed' or 'number'; got {pain_encoding!r}.")
-    tables = _omop_tables(procedures.reset_index(drop=True), assessments.reset_index(drop=True),
-                          link=link_measurements, mixed=pain_encoding == "mixed")
+    procs = procedures.reset_index(drop=True)
+    if len(procs) and ("age" not in procs or pd.to_numeric(procs["age"], errors="coerce").isna().any()):
+        row = 0 if "age" not in procs else int(np.flatnonzero(pd.to_numeric(procs["age"], errors="coerce").isna())[0])
+        raise InputError(f"`age` must be given for every procedure written to OMOP (person.year_of_birth is "
+                         f"required); got a missing age in row {row + 1} of procedures.")
     db = _Database(target, schema, create=True)
     try:
         if schema and db.kind == "duckdb":
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{db.catalog}"."{schema}"')
         elif schema and db.kind == "postgres":
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        for table, frame in tables.items():
-            db.execute(f"DROP TABLE IF EXISTS {db.name(table)}")
-            cols = ", ".join(f"{name} {kind}{' NOT NULL' if required else ''}" for name, kind, required in DDL[table])
-            db.execute(f"CREATE TABLE {db.name(table)} ({cols})")
-            db.insert(table, frame)
+        existing = db.tables()
+        offsets = {}
+        for table, columns in DDL.items():
+            if table not in existing:
+                cols = ", ".join(f"{name} {kind}{' NOT NULL' if required else ''}" for name, kind, required in columns)
+                db.execute(f"CREATE TABLE {db.name(table)} ({cols}, PRIMARY KEY ({columns[0][0]}))")
+                offsets[table] = 0
+                continue
+            missing = [name for name, _, _ in columns if name not in db.columns(table)]
+            if missing:
+                raise InputError(f"`{table}` in {db.label} must have the columns of the OMOP CDM v5.4 DDL; got a "
+                                 f"table without {', '.join(missing)}.")
+            top = db.query(f"SELECT max({columns[0][0]}) AS top FROM {db.name(table)}")
+            value = pd.to_numeric(top["top"], errors="coerce").iloc[0] if len(top) else np.nan
+            offsets[table] = 0 if pd.isna(value) else int(value)
+        tables = _omop_tables(procs, assessments.reset_index(drop=True), link=link_measurements,
+                              mixed=pain_encoding == "mixed", offsets=offsets)
+        if "concept" in existing and not tables["concept"].empty:
+            ids = ", ".join(str(int(i)) for i in tables["concept"]["concept_id"])
+            have = db.query(f"SELECT concept_id FROM {db.name('concept')} WHERE concept_id IN ({ids})")
+            held = set(pd.to_numeric(have["concept_id"], errors="coerce").dropna().astype(int)) if len(have) else set()
+            tables["concept"] = tables["concept"][~tables["concept"]["concept_id"].astype(int).isin(held)]
+        for table in _WRITE_ORDER:  # referenced rows first: foreign keys hold after each insert
+            db.insert(table, tables[table])
     finally:
         db.close()
     return {table: len(frame) for table, frame in tables.items()}
 
 
-def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: bool) -> dict[str, pd.DataFrame]:
+_WRITE_ORDER = ("concept", "care_site", "provider", "person", "visit_occurrence", "procedure_occurrence",
+                "condition_occurrence", "measurement", "observation")
+
+
+def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: bool,
+                 offsets: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """The rows of each table; ids start after ``offsets[table]`` (the highest id in use)."""
+    offsets = dict.fromkeys(DDL, 0) | (offsets or {})
     n = len(procs)
     text = {c: procs[c].astype("string").str.strip().replace("", pd.NA) if c in procs else pd.Series(pd.NA, index=procs.index, dtype="string")
             for c in ("procedure_id", "patient_id", "procedure", "procedure_date", "fracture_date", "etiology", "sex",
@@ -889,13 +950,14 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
               for c in ("age", "levels_treated", "length_of_stay_hours", *FIELD_CODES)}
     date = pd.to_datetime(text["procedure_date"], errors="coerce")
     ok = date.notna() & text["patient_id"].notna()
-    proc_id = pd.Series(np.arange(1, n + 1), index=procs.index)
+    proc_id = pd.Series(offsets["procedure_occurrence"] + np.arange(1, n + 1), index=procs.index)
+    visit_id = pd.Series(offsets["visit_occurrence"] + np.arange(1, n + 1), index=procs.index)
     person_codes, person_keys = pd.factorize(text["patient_id"])
-    person_id = pd.Series(person_codes + 1, index=procs.index).where(person_codes >= 0)
+    person_id = pd.Series(offsets["person"] + person_codes + 1, index=procs.index).where(person_codes >= 0)
     doc_codes, doc_keys = pd.factorize(text["physician_id"])
-    provider_id = pd.Series(doc_codes + 1, index=procs.index).where(doc_codes >= 0)
+    provider_id = pd.Series(offsets["provider"] + doc_codes + 1, index=procs.index).where(doc_codes >= 0)
     site_codes, site_keys = pd.factorize(text["site_id"])
-    site_id = pd.Series(site_codes + 1, index=procs.index).where(site_codes >= 0)
+    site_id = pd.Series(offsets["care_site"] + site_codes + 1, index=procs.index).where(site_codes >= 0)
 
     first = ~text["patient_id"].duplicated() & text["patient_id"].notna()
     sex = text["sex"].str.upper()
@@ -905,18 +967,25 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
         "person_source_value": text["patient_id"][first], "gender_source_value": sex[first],
     }, int(first.sum()))
     person = person[person["year_of_birth"].notna()]
-    care_site = _frame("care_site", {"care_site_id": np.arange(1, len(site_keys) + 1), "care_site_name": list(site_keys),
+    care_site = _frame("care_site", {"care_site_id": offsets["care_site"] + np.arange(1, len(site_keys) + 1),
+                                     "care_site_name": list(site_keys),
                                      "care_site_source_value": list(site_keys)}, len(site_keys))
     doc_site = pd.Series(site_id.to_numpy(), index=provider_id.to_numpy()).groupby(level=0).first()
-    provider = _frame("provider", {"provider_id": np.arange(1, len(doc_keys) + 1),
-                                   "care_site_id": doc_site.reindex(np.arange(1, len(doc_keys) + 1)).to_numpy(),
+    doc_ids = offsets["provider"] + np.arange(1, len(doc_keys) + 1)
+    provider = _frame("provider", {"provider_id": doc_ids, "care_site_id": doc_site.reindex(doc_ids).to_numpy(),
                                    "provider_source_value": list(doc_keys)}, len(doc_keys))
 
     los = number["length_of_stay_hours"]
-    end = date + pd.to_timedelta(los.fillna(0.0), unit="h")
-    visit_concept = text["discharge"].map({"same_day": 9202, "overnight": 9202, "admitted": 9201}).fillna(9202)
+    discharge = text["discharge"].str.lower()
+    # without a length of stay an overnight stay or admission ends the next day (never a
+    # zero-length visit, which reads back as same day); a same-day visit ends on its day
+    nights = discharge.isin(["overnight", "admitted"]).astype(float)
+    end = date + pd.to_timedelta(los.where(los.notna(), nights * 24.0), unit="h")
+    # 0 (no matching concept) when neither the discharge nor the length of stay is known
+    visit_concept = discharge.map({"same_day": 9202, "overnight": 9202, "admitted": 9201})
+    visit_concept = visit_concept.fillna(9202).where(discharge.notna() | los.notna(), 0)
     visit = _frame("visit_occurrence", {
-        "visit_occurrence_id": proc_id, "person_id": person_id, "visit_concept_id": visit_concept,
+        "visit_occurrence_id": visit_id, "person_id": person_id, "visit_concept_id": visit_concept,
         "visit_start_date": date, "visit_start_datetime": date, "visit_end_date": end,
         "visit_end_datetime": end.where(los.notna()), "visit_type_concept_id": _EHR, "provider_id": provider_id,
         "care_site_id": site_id, "visit_source_value": text["procedure_id"],
@@ -929,14 +998,15 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
     primary = _frame("procedure_occurrence", {
         "procedure_occurrence_id": proc_id, "person_id": person_id, "procedure_concept_id": 0,
         "procedure_date": date, "procedure_datetime": date, "procedure_type_concept_id": _EHR, "quantity": 1,
-        "provider_id": provider_id, "visit_occurrence_id": proc_id, "procedure_source_value": primary_code,
+        "provider_id": provider_id, "visit_occurrence_id": visit_id, "procedure_source_value": primary_code,
     }, n)[ok.to_numpy()]
     more = ok & (levels > 1) & addon_code.notna()
     addon = _frame("procedure_occurrence", {
-        "procedure_occurrence_id": n + np.arange(1, int(more.sum()) + 1), "person_id": person_id[more],
+        "procedure_occurrence_id": offsets["procedure_occurrence"] + n + np.arange(1, int(more.sum()) + 1),
+        "person_id": person_id[more],
         "procedure_concept_id": 0, "procedure_date": date[more], "procedure_datetime": date[more],
         "procedure_type_concept_id": _EHR, "quantity": (levels - 1)[more], "provider_id": provider_id[more],
-        "visit_occurrence_id": proc_id[more], "procedure_source_value": addon_code[more],
+        "visit_occurrence_id": visit_id[more], "procedure_source_value": addon_code[more],
     }, int(more.sum()))
     procedure = pd.concat([primary, addon], ignore_index=True)
 
@@ -948,14 +1018,14 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
     cond = pd.concat([
         _frame("condition_occurrence", {
             "person_id": person_id[has_fx], "condition_concept_id": 0, "condition_start_date": fracture[has_fx],
-            "condition_type_concept_id": _EHR, "visit_occurrence_id": proc_id[has_fx],
+            "condition_type_concept_id": _EHR, "visit_occurrence_id": visit_id[has_fx],
             "condition_source_value": fx_code[has_fx]}, int(has_fx.sum())),
         _frame("condition_occurrence", {
             "person_id": person_id[comp], "condition_concept_id": 0, "condition_start_date": date[comp],
-            "condition_type_concept_id": _EHR, "visit_occurrence_id": proc_id[comp],
+            "condition_type_concept_id": _EHR, "visit_occurrence_id": visit_id[comp],
             "condition_source_value": "T81.89XA"}, int(comp.sum())),
     ], ignore_index=True)
-    cond["condition_occurrence_id"] = np.arange(1, len(cond) + 1)
+    cond["condition_occurrence_id"] = offsets["condition_occurrence"] + np.arange(1, len(cond) + 1)
 
     # pain scores (and the procedure fields) as measurements / observations
     pos = ass["procedure_id"].astype("string").map(pd.Series(np.arange(n), index=text["procedure_id"]).loc[
@@ -976,6 +1046,7 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
     answer_ids = {code: _LOCAL_CONCEPT + 1 + i for i, code in enumerate(LL2335_9)}
     pain_concept = _LOCAL_CONCEPT
     proc_of = proc_id.iloc[ass["_pos"]].to_numpy()
+    visit_of = visit_id.iloc[ass["_pos"]].to_numpy()
     person_of = person_id.iloc[ass["_pos"]].to_numpy()
     m = ~in_observation
     answer = ass["score"].where(whole, 0).astype(int).map(lambda s: answer_ids[LL2335_9[s]])
@@ -984,7 +1055,7 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
         "measurement_date": at[m], "measurement_datetime": at[m], "measurement_type_concept_id": _EHR,
         "value_as_number": ass["score"].where(~as_answer).to_numpy()[m],
         "value_as_concept_id": answer.where(pd.Series(as_answer, index=ass.index)).to_numpy()[m],
-        "visit_occurrence_id": proc_of[m],
+        "visit_occurrence_id": visit_of[m],
         "measurement_source_value": np.where(by_concept[m], None, "72514-3"),
         "unit_source_value": "{score}",
         "value_source_value": np.where(as_answer[m], answer.map({v: k_ for k_, v in answer_ids.items()}).to_numpy()[m], None),
@@ -995,7 +1066,7 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
         "person_id": person_of[in_observation], "observation_concept_id": 0,
         "observation_date": at[in_observation], "observation_datetime": at[in_observation],
         "observation_type_concept_id": _EHR, "value_as_number": ass["score"].to_numpy()[in_observation],
-        "visit_occurrence_id": proc_of[in_observation], "observation_source_value": "72514-3",
+        "visit_occurrence_id": visit_of[in_observation], "observation_source_value": "72514-3",
         "observation_event_id": proc_of[in_observation] if link else None,
         "obs_event_field_concept_id": PROCEDURE_EVENT_FIELD if link else None,
     }, int(in_observation.sum()))
@@ -1005,14 +1076,14 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
         field_rows.append(_frame("measurement", {
             "person_id": person_id[has], "measurement_concept_id": 0, "measurement_date": date[has],
             "measurement_datetime": date[has], "measurement_type_concept_id": _EHR,
-            "value_as_number": number[name][has], "visit_occurrence_id": proc_id[has],
+            "value_as_number": number[name][has], "visit_occurrence_id": visit_id[has],
             "measurement_source_value": code,
             "measurement_event_id": proc_id[has] if link else None,
             "meas_event_field_concept_id": PROCEDURE_EVENT_FIELD if link else None,
         }, int(has.sum())))
     measurement = pd.concat([measurement, *field_rows], ignore_index=True)
-    measurement["measurement_id"] = np.arange(1, len(measurement) + 1)
-    observation["observation_id"] = np.arange(1, len(observation) + 1)
+    measurement["measurement_id"] = offsets["measurement"] + np.arange(1, len(measurement) + 1)
+    observation["observation_id"] = offsets["observation"] + np.arange(1, len(observation) + 1)
     concept = _frame("concept", {
         "concept_id": [pain_concept, *answer_ids.values()],
         "concept_name": ["Pain severity - 0-10 verbal numeric rating [Score] - Reported",
