@@ -313,7 +313,17 @@ def test_nobs_zero_warns_and_returns_nan():
     assert res.n_to_settle is None and res.pvalue is None
     with pytest.warns(StatisticalWarning, match="has no patients"):
         rd = risk_difference(0, 0, 3, 10)
-    assert math.isnan(rd.estimate) and math.isnan(rd.pvalue)
+    assert math.isnan(rd.estimate) and math.isnan(rd.ci.low) and math.isnan(rd.odds_ratio)
+
+
+@pytest.mark.parametrize("test", ["fisher", "boschloo"])
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_empty_group_exact_test_p_is_one_as_r(test, alternative):
+    # R 4.2.2: fisher.test(matrix(c(3, 7, 0, 0), 2), alternative = a)$p.value is 1 for a in
+    # "two.sided", "less", "greater" (the observed table is the only one with these margins).
+    with pytest.warns(StatisticalWarning, match="has no patients"):
+        rd = risk_difference(3, 10, 0, 0, test=test, alternative=alternative)
+    assert rd.pvalue == 1.0
 
 
 def test_zero_cell_warns_haldane():

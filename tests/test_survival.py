@@ -192,11 +192,17 @@ def test_survival_reaching_zero_follows_r_conventions():
     assert km.median == 8.0
 
 
-def test_censoring_before_first_event_gives_degenerate_interval():
-    # S = 1 before the first event: interval (1, 1), se 0 (R survfit.km: surv == 1 -> limits 1).
+def test_censoring_before_first_event_gives_nan_interval():
+    # S = 1 at a censored time before the first event: se 0, interval NA in R survival 3.5-3:
+    # summary(survfit(Surv(c(1, 2, 3, 4), c(0, 1, 1, 0)) ~ 1, conf.type = "log-log"), censored = TRUE)
+    # gives time 1: survival 1, std.err 0, lower NA, upper NA. Before the first time,
+    # summary(..., times = 0.5) gives survival 1 with limits 1 and 1.
     km = kaplan_meier([1, 2, 3, 4], [0, 1, 1, 0])
     first = km.table.iloc[0]
-    assert (first["survival"], first["se"], first["ci_low"], first["ci_high"]) == (1, 0, 1, 1)
+    assert (first["survival"], first["se"]) == (1, 0)
+    assert np.isnan(first["ci_low"]) and np.isnan(first["ci_high"])
+    assert km.at(0.5)[["survival", "ci_low", "ci_high"]].iloc[0].tolist() == [1.0, 1.0, 1.0]
+    assert np.isnan(km.at(1.5)["ci_low"].iloc[0])
 
 
 def test_median_not_reached():
@@ -591,3 +597,30 @@ def test_input_validation_evaluation_times():
     with pytest.raises(InputError, match="`t` must be numbers without NaN"):
         km.survival_at(np.nan)
     assert isinstance(km.at(1), pd.DataFrame)
+
+
+def test_median_ci_never_at_the_time_survival_reaches_zero():
+    # R survival 3.5-3: d <- data.frame(t = c(1, 2, 2, 3, 4, 5, 5, 6), e = c(0, 1, 1, 0, 1, 1, 1, 1));
+    # quantile(survfit(Surv(t, e) ~ 1, d, conf.type = "log-log"), 0.5) gives median 5, lower 2,
+    # upper NA: the band is NA at t = 6 where S reaches 0, so no upper limit (here inf).
+    km = kaplan_meier([1, 2, 2, 3, 4, 5, 5, 6], [0, 1, 1, 0, 1, 1, 1, 1])
+    assert km.median == 5.0
+    assert km.median_ci.low == 2.0 and km.median_ci.high == np.inf
+    # all five die: R gives median 3, lower 1, upper NA
+    km = kaplan_meier([1, 2, 3, 4, 5], [1, 1, 1, 1, 1])
+    assert (km.median, km.median_ci.low, km.median_ci.high) == (3.0, 1.0, np.inf)
+
+
+def test_stratified_logrank_singular_warns_nan_where_r_stops():
+    # R survival 3.5-3: survdiff(Surv(t, e) ~ g + strata(s)) with t = 1:6, e = 1, g = a,a,a,b,b,b,
+    # s = 1,1,1,2,2,2 stops with "Lapack routine dgesv: system is exactly singular".
+    with pytest.warns(StatisticalWarning, match="singular"):
+        res = logrank([1, 2, 3, 4, 5, 6], [1] * 6, ["a"] * 3 + ["b"] * 3, strata=[1, 1, 1, 2, 2, 2])
+    assert np.isnan(res.statistic) and np.isnan(res.pvalue) and res.df == 1
+
+
+def test_logrank_no_events_gives_zero_statistic_as_r():
+    # R: survdiff(Surv(1:4, rep(0, 4)) ~ c("a", "a", "b", "b")) gives chisq 0, df -1, p NA
+    with pytest.warns(StatisticalWarning, match="no log-rank comparison"):
+        res = logrank([1, 2, 3, 4], [0, 0, 0, 0], ["a", "a", "b", "b"])
+    assert res.statistic == 0.0 and np.isnan(res.pvalue) and res.df == -1
