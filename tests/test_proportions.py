@@ -526,3 +526,50 @@ def test_simulation_full():
     _check_newcombe_coverage(rng, newcombe_grid, reps=10_000)
     size_grid = [(p0, n) for p0 in (0.5, 0.75, 0.9) for n in (20, 50, 100, 300)]
     _check_binomial_test_size(rng, size_grid, reps=10_000)
+
+
+# --------------------------------------------------------------------------------------------
+# no statistic raises on valid input (small and degenerate cases, generated)
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LEVELS = st.sampled_from([0.5, 0.8, 0.9, 0.95, 0.99])
+_ALTERNATIVES = st.sampled_from(["two-sided", "less", "greater"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), nobs=st.integers(0, 40), level=_LEVELS, alternative=_ALTERNATIVES,
+       method=st.sampled_from(["wilson", "exact", "jeffreys"]),
+       stated=st.none() | st.floats(0.01, 0.99))
+def test_proportion_never_raises_on_valid_input(data, nobs, level, alternative, method, stated):
+    count = data.draw(st.integers(0, nobs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = proportion(count, nobs, stated=stated, confidence_level=level, method=method,
+                         alternative=alternative)
+    if nobs:
+        assert 0 <= res.ci.low <= res.ci.high <= 1
+        assert stated is None or 0 <= res.pvalue <= 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), nobs1=st.integers(0, 25), nobs2=st.integers(0, 25), level=_LEVELS,
+       alternative=_ALTERNATIVES, method=st.sampled_from(["newcombe", "wald"]),
+       test=st.sampled_from(["fisher", "boschloo"]))
+def test_risk_difference_never_raises_on_valid_input(data, nobs1, nobs2, level, alternative, method, test):
+    count1, count2 = data.draw(st.integers(0, nobs1)), data.draw(st.integers(0, nobs2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = risk_difference(count1, nobs1, count2, nobs2, confidence_level=level, method=method,
+                              alternative=alternative, test=test)
+    assert 0 <= res.pvalue <= 1 + 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.none() | st.floats(0, 1), max_size=12))
+def test_holm_never_raises_on_valid_input(pvalues):
+    adjusted = holm(pvalues)
+    present = ~np.isnan(adjusted)
+    assert np.all((adjusted[present] >= 0) & (adjusted[present] <= 1))

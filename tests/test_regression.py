@@ -559,3 +559,46 @@ def test_firth_matches_logistf_published_sex2_example():
         assert math.log(row["ci_low"]) == pytest.approx(low, abs=0.005 + 1e-9)
         assert math.log(row["ci_high"]) == pytest.approx(high, abs=0.005 + 1e-9)
         assert stats.chi2.isf(row["pvalue"], 1) == pytest.approx(chisq, abs=0.005 + 1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# no statistic raises on valid input (small and degenerate cases, generated)
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), n=st.integers(2, 14), ties=st.sampled_from(["efron", "breslow"]),
+       adjust=st.booleans())
+def test_hazard_ratio_never_raises_on_valid_input(data, n, ties, adjust):
+    t = data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.5, 10.0]), min_size=n, max_size=n))
+    e = data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    g = data.draw(st.lists(st.sampled_from(["kyphoplasty", "vertebroplasty"]), min_size=n, max_size=n))
+    x = data.draw(st.lists(st.floats(-3, 3, allow_subnormal=False), min_size=n, max_size=n))
+    assume(len(set(g)) == 2)
+    covariates = pd.DataFrame({"x": x}) if adjust else None
+    if adjust:  # documented input errors: a constant or collinear covariate
+        design = np.column_stack([np.ones(n), np.array(g) == "vertebroplasty", x]).astype(float)
+        assume(len(set(x)) > 1 and np.linalg.matrix_rank(design) == 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = hazard_ratio(t, e, g, covariates=covariates, ties=ties)
+    assert math.isnan(res.pvalue) or 0 <= res.pvalue <= 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), n=st.integers(4, 16), firth=st.sampled_from(["auto", True, False]))
+def test_odds_ratios_never_raise_on_valid_input(data, n, firth):
+    y = data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    b = data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    c = data.draw(st.lists(st.sampled_from([-2.0, -0.5, 0.0, 0.3, 1.0, 2.5]), min_size=n, max_size=n))
+    design = np.column_stack([np.ones(n), b, c])
+    # documented input errors: an outcome or term that does not vary, a collinear design
+    assume(len(set(y)) == 2 and len(set(b)) == 2 and len(set(c)) > 1 and np.linalg.matrix_rank(design) == 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = odds_ratios(y, pd.DataFrame({"b": b, "c": c}), firth=firth)
+    table = res.table
+    assert ((table["ci_low"] <= table["ci_high"]) | table["ci_low"].isna()).all()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -624,3 +626,60 @@ def test_logrank_no_events_gives_zero_statistic_as_r():
     with pytest.warns(StatisticalWarning, match="no log-rank comparison"):
         res = logrank([1, 2, 3, 4], [0, 0, 0, 0], ["a", "a", "b", "b"])
     assert res.statistic == 0.0 and np.isnan(res.pvalue) and res.df == -1
+
+
+# --------------------------------------------------------------------------------------------
+# no statistic raises on valid input (small and degenerate cases, generated)
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# few distinct times, so ties, all-censored and all-event samples come up often
+_TIMES = st.sampled_from([0.0, 1.0, 2.0, 2.5, 7.0, 48.0])
+
+
+@st.composite
+def _survival_data(draw, min_size=1, groups=False):
+    n = draw(st.integers(min_size, 14))
+    t = draw(st.lists(_TIMES, min_size=n, max_size=n))
+    e = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    if not groups:
+        return t, e
+    g = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
+    s = draw(st.lists(st.sampled_from(["s1", "s2"]), min_size=n, max_size=n))
+    return t, e, g, s
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_survival_data(), level=st.sampled_from([0.5, 0.9, 0.95, 0.99]),
+       probe=st.floats(-1, 60))
+def test_kaplan_meier_never_raises_on_valid_input(data, level, probe):
+    t, e = data
+    km = kaplan_meier(t, e, confidence_level=level)
+    km.median, km.median_ci, km.to_frame(), km.at(probe), km.cumulative_incidence_at([probe])
+    surv = km.table["survival"].to_numpy()
+    assert np.all((surv >= 0) & (surv <= 1))
+    band = km.table[["ci_low", "ci_high"]].to_numpy()
+    ok = ~np.isnan(band)
+    assert np.all((band[ok] >= 0) & (band[ok] <= 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_survival_data(min_size=2, groups=True), stratified=st.booleans())
+def test_logrank_never_raises_on_valid_input(data, stratified):
+    t, e, g, s = data
+    assume(len(set(g)) >= 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = logrank(t, e, g, strata=s if stratified else None)
+    assert math.isnan(res.pvalue) or 0 <= res.pvalue <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(1, 10))
+def test_turnbull_never_raises_on_valid_input(data, n):
+    left = data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 5.0]), min_size=n, max_size=n))
+    width = data.draw(st.lists(st.sampled_from([0.0, 1.0, 3.0, np.inf]), min_size=n, max_size=n))
+    fit = turnbull(left, [a + w for a, w in zip(left, width)])
+    fit.survival_at([0.0, 1.5, 10.0])

@@ -389,7 +389,9 @@ def _cox_fit(
             converged = True
             break
     try:
-        cov = linalg.inv(info)
+        with warnings.catch_warnings():  # a near-singular information is flagged by the caller
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            cov = linalg.inv(info)
     except (linalg.LinAlgError, ValueError):
         cov = np.full((p, p), np.nan)
     return beta, cov, converged, loglik
@@ -1017,8 +1019,8 @@ def odds_ratios(
     relative of the cut-off. Each profile point is maximised from the neighbouring profile points
     on both sides and from the estimate (Newton, then BFGS when Newton stalls), keeping the best,
     since far in the tails the profile can have two local maxima. A limit whose deviance stays
-    under the cut-off out to 700 on the log-odds scale (the largest odds ratio a float holds) is
-    reported as 0 or inf with a :class:`StatisticalWarning` naming the term; no limit raises.
+    under the cut-off out to 700 beyond the estimate on the log-odds scale (about the largest
+    odds ratio a float holds) is reported as 0 or inf with a :class:`StatisticalWarning` naming the term; no limit raises.
 
     Separation is detected with the linear programme of Konis (2007), which finds a direction
     along which the likelihood increases for ever, and names the terms on it.
