@@ -142,7 +142,8 @@ class RiskDifferenceResult:
     odds_ratio_ci : ConfidenceInterval
         Woolf logit interval for the odds ratio.
     pvalue : float
-        Fisher or Boschloo exact test of ``p1 = p2``.
+        Fisher or Boschloo exact test of ``p1 = p2`` (1 when a group is empty, as R
+        ``fisher.test``).
     test : str
         ``"fisher"`` or ``"boschloo"``.
     alternative : str

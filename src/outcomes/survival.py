@@ -190,7 +190,8 @@ class KaplanMeierResult:
         One row per distinct time, columns ``time, at_risk, events, censored, survival, se,
         ci_low, ci_high``. ``at_risk`` counts subjects with a time >= ``time``; ``survival`` is
         S(time), the value just after ``time``; ``se`` is Greenwood's standard error on the survival
-        scale; ``ci_low``/``ci_high`` the pointwise log-log interval.
+        scale; ``ci_low``/``ci_high`` the pointwise log-log interval, NaN where S is 1 or 0 (as
+        R survival 3.x, which gives NA there).
     confidence_level : float
     n : int or float
         Number of subjects (sum of weights when weights are given).
@@ -232,7 +233,9 @@ class KaplanMeierResult:
         """Survival, its interval and the number at risk at chosen times, one row per time.
 
         ``at_risk`` is the number with a time >= t (subjects still under observation and without the
-        event just before t), as R ``summary.survfit``'s ``n.risk``.
+        event just before t), as R ``summary.survfit``'s ``n.risk``. Before the first time the
+        interval is (1, 1), as R ``summary(survfit, times = t)``; afterwards it is the table row's
+        (NaN where S is 1 or 0).
         """
         tt, idx, _ = self._rows(t)
         tab = self.table
@@ -444,9 +447,11 @@ class LogrankResult:
     Attributes
     ----------
     statistic : float
-        Chi-square statistic :math:`U^T V^- U`.
+        Chi-square statistic :math:`U^T V^- U`; 0 when fewer than two groups are at risk at an
+        event time (as R), NaN when the variance matrix is singular (R stops there).
     pvalue : float
-        Upper tail of the chi-square distribution with ``df`` degrees of freedom.
+        Upper tail of the chi-square distribution with ``df`` degrees of freedom; NaN when no
+        test is possible (``df`` < 1 or a singular variance matrix).
     df : int
         Number of groups with a positive expected count, minus one (as R survdiff).
     table : pandas.DataFrame
