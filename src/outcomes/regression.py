@@ -867,7 +867,7 @@ def _firth_profile_limit(
     stepping out geometrically from the estimate (steps of se, 2 se, 4 se, ...) until the deviance
     exceeds ``chi2``; the crossing inside it is then found by Brent's method on cached profile
     values (so the end points keep their signs) and refined by bisection until the deviance is
-    within 1e-6 relative of ``chi2``. When the deviance stays below ``chi2`` up to
+    within 1e-7 relative of ``chi2``. When the deviance stays below ``chi2`` up to
     ``_FIRTH_LIMIT_BOUND`` on the log-odds scale the limit is infinite.
     """
     solutions: dict[float, np.ndarray] = {float(beta_hat[j]): beta_hat.copy()}
@@ -909,7 +909,11 @@ def _firth_profile_limit(
         outer = origin + direction * min(abs(outer - origin) + step, _FIRTH_LIMIT_BOUND)
     values.setdefault(origin, -chi2)  # the estimate itself: deviance 0, below the cut-off
     lo, hi = sorted((inner, outer))
-    root = float(optimize.brentq(drop, lo, hi, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200))
+    try:  # Brent on a finite function (an infinite deviance counts as a large one)
+        root = float(optimize.brentq(lambda b: min(drop(b), 1e6), lo, hi, xtol=1e-12,
+                                     rtol=4 * np.finfo(float).eps, maxiter=200, disp=False))
+    except (ValueError, RuntimeError, FloatingPointError):
+        root = 0.5 * (lo + hi)  # the bisection below finds the crossing
     # Brent stops on the width of the bracket; the deviance must also be at the cut-off.
     a, b = lo, hi
     for _ in range(200):

@@ -614,7 +614,8 @@ def logrank(
         sub = cov[np.ix_(live, live)]
         # singular as R's solve(): reciprocal condition number (1-norm) below machine epsilon
         with np.errstate(divide="ignore", invalid="ignore"):
-            singular = not np.isfinite(rcond := 1.0 / np.linalg.cond(sub, 1)) or rcond < np.finfo(float).eps
+            condition = float(np.linalg.cond(sub, 1))
+        singular = not condition * np.finfo(float).eps < 1.0  # also when the condition is inf or nan
         if singular:
             # R survdiff stops here ("system is exactly singular"): typically every group is
             # alone in its stratum, so no stratum compares two groups. No test is defined.
