@@ -103,7 +103,8 @@ class OddsRatioResult:
     table : pandas.DataFrame
         One row per exposure or covariate term, columns ``term, role, reference, odds_ratio,
         ci_low, ci_high, pvalue, log_odds, se, method``. ``role`` is "exposure" or "covariate";
-        ``reference`` names the reference level of a dummy-coded term (else None).
+        ``reference`` names the reference level of a dummy-coded term (else None). A Firth
+        profile limit the penalised profile never reaches is 0 or inf (with a warning).
     n, n_events, n_dropped : int
         Rows analysed, rows with the outcome, rows dropped for a missing value.
     method : str
