@@ -313,7 +313,17 @@ def test_nobs_zero_warns_and_returns_nan():
     assert res.n_to_settle is None and res.pvalue is None
     with pytest.warns(StatisticalWarning, match="has no patients"):
         rd = risk_difference(0, 0, 3, 10)
-    assert math.isnan(rd.estimate) and math.isnan(rd.pvalue)
+    assert math.isnan(rd.estimate) and math.isnan(rd.ci.low) and math.isnan(rd.odds_ratio)
+
+
+@pytest.mark.parametrize("test", ["fisher", "boschloo"])
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_empty_group_exact_test_p_is_one_as_r(test, alternative):
+    # R 4.2.2: fisher.test(matrix(c(3, 7, 0, 0), 2), alternative = a)$p.value is 1 for a in
+    # "two.sided", "less", "greater" (the observed table is the only one with these margins).
+    with pytest.warns(StatisticalWarning, match="has no patients"):
+        rd = risk_difference(3, 10, 0, 0, test=test, alternative=alternative)
+    assert rd.pvalue == 1.0
 
 
 def test_zero_cell_warns_haldane():
@@ -516,3 +526,50 @@ def test_simulation_full():
     _check_newcombe_coverage(rng, newcombe_grid, reps=10_000)
     size_grid = [(p0, n) for p0 in (0.5, 0.75, 0.9) for n in (20, 50, 100, 300)]
     _check_binomial_test_size(rng, size_grid, reps=10_000)
+
+
+# --------------------------------------------------------------------------------------------
+# no statistic raises on valid input (small and degenerate cases, generated)
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LEVELS = st.sampled_from([0.5, 0.8, 0.9, 0.95, 0.99])
+_ALTERNATIVES = st.sampled_from(["two-sided", "less", "greater"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), nobs=st.integers(0, 40), level=_LEVELS, alternative=_ALTERNATIVES,
+       method=st.sampled_from(["wilson", "exact", "jeffreys"]),
+       stated=st.none() | st.floats(0.01, 0.99))
+def test_proportion_never_raises_on_valid_input(data, nobs, level, alternative, method, stated):
+    count = data.draw(st.integers(0, nobs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = proportion(count, nobs, stated=stated, confidence_level=level, method=method,
+                         alternative=alternative)
+    if nobs:
+        assert 0 <= res.ci.low <= res.ci.high <= 1
+        assert stated is None or 0 <= res.pvalue <= 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), nobs1=st.integers(0, 25), nobs2=st.integers(0, 25), level=_LEVELS,
+       alternative=_ALTERNATIVES, method=st.sampled_from(["newcombe", "wald"]),
+       test=st.sampled_from(["fisher", "boschloo"]))
+def test_risk_difference_never_raises_on_valid_input(data, nobs1, nobs2, level, alternative, method, test):
+    count1, count2 = data.draw(st.integers(0, nobs1)), data.draw(st.integers(0, nobs2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = risk_difference(count1, nobs1, count2, nobs2, confidence_level=level, method=method,
+                              alternative=alternative, test=test)
+    assert 0 <= res.pvalue <= 1 + 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.none() | st.floats(0, 1), max_size=12))
+def test_holm_never_raises_on_valid_input(pvalues):
+    adjusted = holm(pvalues)
+    present = ~np.isnan(adjusted)
+    assert np.all((adjusted[present] >= 0) & (adjusted[present] <= 1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -192,11 +194,17 @@ def test_survival_reaching_zero_follows_r_conventions():
     assert km.median == 8.0
 
 
-def test_censoring_before_first_event_gives_degenerate_interval():
-    # S = 1 before the first event: interval (1, 1), se 0 (R survfit.km: surv == 1 -> limits 1).
+def test_censoring_before_first_event_gives_nan_interval():
+    # S = 1 at a censored time before the first event: se 0, interval NA in R survival 3.5-3:
+    # summary(survfit(Surv(c(1, 2, 3, 4), c(0, 1, 1, 0)) ~ 1, conf.type = "log-log"), censored = TRUE)
+    # gives time 1: survival 1, std.err 0, lower NA, upper NA. Before the first time,
+    # summary(..., times = 0.5) gives survival 1 with limits 1 and 1.
     km = kaplan_meier([1, 2, 3, 4], [0, 1, 1, 0])
     first = km.table.iloc[0]
-    assert (first["survival"], first["se"], first["ci_low"], first["ci_high"]) == (1, 0, 1, 1)
+    assert (first["survival"], first["se"]) == (1, 0)
+    assert np.isnan(first["ci_low"]) and np.isnan(first["ci_high"])
+    assert km.at(0.5)[["survival", "ci_low", "ci_high"]].iloc[0].tolist() == [1.0, 1.0, 1.0]
+    assert np.isnan(km.at(1.5)["ci_low"].iloc[0])
 
 
 def test_median_not_reached():
@@ -591,3 +599,87 @@ def test_input_validation_evaluation_times():
     with pytest.raises(InputError, match="`t` must be numbers without NaN"):
         km.survival_at(np.nan)
     assert isinstance(km.at(1), pd.DataFrame)
+
+
+def test_median_ci_never_at_the_time_survival_reaches_zero():
+    # R survival 3.5-3: d <- data.frame(t = c(1, 2, 2, 3, 4, 5, 5, 6), e = c(0, 1, 1, 0, 1, 1, 1, 1));
+    # quantile(survfit(Surv(t, e) ~ 1, d, conf.type = "log-log"), 0.5) gives median 5, lower 2,
+    # upper NA: the band is NA at t = 6 where S reaches 0, so no upper limit (here inf).
+    km = kaplan_meier([1, 2, 2, 3, 4, 5, 5, 6], [0, 1, 1, 0, 1, 1, 1, 1])
+    assert km.median == 5.0
+    assert km.median_ci.low == 2.0 and km.median_ci.high == np.inf
+    # all five die: R gives median 3, lower 1, upper NA
+    km = kaplan_meier([1, 2, 3, 4, 5], [1, 1, 1, 1, 1])
+    assert (km.median, km.median_ci.low, km.median_ci.high) == (3.0, 1.0, np.inf)
+
+
+def test_stratified_logrank_singular_warns_nan_where_r_stops():
+    # R survival 3.5-3: survdiff(Surv(t, e) ~ g + strata(s)) with t = 1:6, e = 1, g = a,a,a,b,b,b,
+    # s = 1,1,1,2,2,2 stops with "Lapack routine dgesv: system is exactly singular".
+    with pytest.warns(StatisticalWarning, match="singular"):
+        res = logrank([1, 2, 3, 4, 5, 6], [1] * 6, ["a"] * 3 + ["b"] * 3, strata=[1, 1, 1, 2, 2, 2])
+    assert np.isnan(res.statistic) and np.isnan(res.pvalue) and res.df == 1
+
+
+def test_logrank_no_events_gives_zero_statistic_as_r():
+    # R: survdiff(Surv(1:4, rep(0, 4)) ~ c("a", "a", "b", "b")) gives chisq 0, df -1, p NA
+    with pytest.warns(StatisticalWarning, match="no log-rank comparison"):
+        res = logrank([1, 2, 3, 4], [0, 0, 0, 0], ["a", "a", "b", "b"])
+    assert res.statistic == 0.0 and np.isnan(res.pvalue) and res.df == -1
+
+
+# --------------------------------------------------------------------------------------------
+# no statistic raises on valid input (small and degenerate cases, generated)
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# few distinct times, so ties, all-censored and all-event samples come up often
+_TIMES = st.sampled_from([0.0, 1.0, 2.0, 2.5, 7.0, 48.0])
+
+
+@st.composite
+def _survival_data(draw, min_size=1, groups=False):
+    n = draw(st.integers(min_size, 14))
+    t = draw(st.lists(_TIMES, min_size=n, max_size=n))
+    e = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    if not groups:
+        return t, e
+    g = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
+    s = draw(st.lists(st.sampled_from(["s1", "s2"]), min_size=n, max_size=n))
+    return t, e, g, s
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_survival_data(), level=st.sampled_from([0.5, 0.9, 0.95, 0.99]),
+       probe=st.floats(-1, 60))
+def test_kaplan_meier_never_raises_on_valid_input(data, level, probe):
+    t, e = data
+    km = kaplan_meier(t, e, confidence_level=level)
+    km.median, km.median_ci, km.to_frame(), km.at(probe), km.cumulative_incidence_at([probe])
+    surv = km.table["survival"].to_numpy()
+    assert np.all((surv >= 0) & (surv <= 1))
+    band = km.table[["ci_low", "ci_high"]].to_numpy()
+    ok = ~np.isnan(band)
+    assert np.all((band[ok] >= 0) & (band[ok] <= 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_survival_data(min_size=2, groups=True), stratified=st.booleans())
+def test_logrank_never_raises_on_valid_input(data, stratified):
+    t, e, g, s = data
+    assume(len(set(g)) >= 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = logrank(t, e, g, strata=s if stratified else None)
+    assert math.isnan(res.pvalue) or 0 <= res.pvalue <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(1, 10))
+def test_turnbull_never_raises_on_valid_input(data, n):
+    left = data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 5.0]), min_size=n, max_size=n))
+    width = data.draw(st.lists(st.sampled_from([0.0, 1.0, 3.0, np.inf]), min_size=n, max_size=n))
+    fit = turnbull(left, [a + w for a, w in zip(left, width)])
+    fit.survival_at([0.0, 1.5, 10.0])

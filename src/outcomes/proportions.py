@@ -142,7 +142,8 @@ class RiskDifferenceResult:
     odds_ratio_ci : ConfidenceInterval
         Woolf logit interval for the odds ratio.
     pvalue : float
-        Fisher or Boschloo exact test of ``p1 = p2``.
+        Fisher or Boschloo exact test of ``p1 = p2`` (1 when a group is empty, as R
+        ``fisher.test``).
     test : str
         ``"fisher"`` or ``"boschloo"``.
     alternative : str
@@ -514,8 +515,9 @@ def risk_difference(
     Warns
     -----
     StatisticalWarning
-        When a group has no patients (everything NaN), or a cell of the 2x2 table is zero (the
-        odds ratio is then Haldane-Anscombe corrected).
+        When a group has no patients (difference, odds ratio and intervals NaN; the p-value is
+        1, as R ``fisher.test``: the observed table is the only one with its margins), or a cell
+        of the 2x2 table is zero (the odds ratio is then Haldane-Anscombe corrected).
 
     Notes
     -----
@@ -569,15 +571,17 @@ def risk_difference(
 
     if nobs1 == 0 or nobs2 == 0:
         warnings.warn(
-            f"A group has no patients (`nobs1` = {nobs1}, `nobs2` = {nobs2}); the difference, "
-            "odds ratio and test are undefined (NaN).",
+            f"A group has no patients (`nobs1` = {nobs1}, `nobs2` = {nobs2}); the difference and "
+            "odds ratio are undefined (NaN) and the exact test has p = 1 (as R fisher.test).",
             StatisticalWarning,
             stacklevel=2,
         )
         nan_ci = ConfidenceInterval(math.nan, math.nan)
+        # With an empty group the table is the only one with its margins: both exact tests give
+        # p = 1, as R fisher.test(matrix(c(x, n - x, 0, 0), 2)) for every alternative.
         return RiskDifferenceResult(
             count1, nobs1, count2, nobs2, math.nan, nan_ci, confidence_level, method,
-            math.nan, nan_ci, math.nan, test, alternative,
+            math.nan, nan_ci, 1.0, test, alternative,
         )  # fmt: skip
 
     p1, p2 = count1 / nobs1, count2 / nobs2

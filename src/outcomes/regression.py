@@ -103,7 +103,8 @@ class OddsRatioResult:
     table : pandas.DataFrame
         One row per exposure or covariate term, columns ``term, role, reference, odds_ratio,
         ci_low, ci_high, pvalue, log_odds, se, method``. ``role`` is "exposure" or "covariate";
-        ``reference`` names the reference level of a dummy-coded term (else None).
+        ``reference`` names the reference level of a dummy-coded term (else None). A Firth
+        profile limit the penalised profile never reaches is 0 or inf (with a warning).
     n, n_events, n_dropped : int
         Rows analysed, rows with the outcome, rows dropped for a missing value.
     method : str
@@ -371,7 +372,9 @@ def _cox_fit(
     converged = False
     for _ in range(max_iter):  # Newton iterations, not a loop over subjects
         try:
-            step = linalg.solve(info, grad, assume_a="pos")
+            with warnings.catch_warnings():  # an ill-conditioned step is caught by the divergence check
+                warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                step = linalg.solve(info, grad, assume_a="pos")
         except (linalg.LinAlgError, ValueError):
             break
         for _ in range(30):  # step halving keeps the likelihood from decreasing
@@ -387,7 +390,9 @@ def _cox_fit(
             converged = True
             break
     try:
-        cov = linalg.inv(info)
+        with warnings.catch_warnings():  # a near-singular information is flagged by the caller
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            cov = linalg.inv(info)
     except (linalg.LinAlgError, ValueError):
         cov = np.full((p, p), np.nan)
     return beta, cov, converged, loglik
@@ -712,24 +717,37 @@ def _separated_terms(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
     return np.flatnonzero(np.abs(res.x) > 1e-7)
 
 
+#: Profile limits are searched out to this distance from the estimate on the log-odds scale: an
+#: odds ratio of exp(700) is the largest a float holds. Beyond it a limit is reported as infinite.
+_FIRTH_LIMIT_BOUND = 700.0
+
+
 def _firth_quantities(
     x: np.ndarray, y: np.ndarray, beta: np.ndarray, w: np.ndarray | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Penalised log-likelihood, modified score and Fisher information at ``beta``.
 
     With frequency weights ``w`` a row stands for w identical rows: the hat value computed with
-    the weights is the sum of the repeated rows' hat values.
+    the weights is the sum of the repeated rows' hat values. The modified score is the exact
+    gradient of the penalised log-likelihood (canonical link). Raises
+    :class:`numpy.linalg.LinAlgError` when the information is not positive definite (fitted
+    probabilities of exactly 0 or 1 in floating point), where the penalty is -inf.
     """
     w = np.ones(len(y)) if w is None else w
     eta = x @ beta
     prob = special.expit(eta)
-    weight = w * prob * (1 - prob)
+    weight = w * prob * special.expit(-eta)  # p (1 - p) without the cancellation of 1 - p
     xw = x * np.sqrt(weight)[:, None]
     info = xw.T @ xw
-    chol = linalg.cholesky(info, lower=True)
+    # numpy, not scipy.linalg: for a few columns its small-matrix calls cost microseconds, and the
+    # profile limits evaluate this thousands of times
+    chol = np.linalg.cholesky(info)
+    diag = np.diag(chol)
+    if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
+        raise linalg.LinAlgError("information matrix is not positive definite")
     loglik = float(np.sum(w * (y * eta - np.logaddexp(0, eta))))
-    penalised = loglik + float(np.sum(np.log(np.diag(chol))))  # + 0.5 log det I(beta)
-    hat = np.sum(linalg.solve_triangular(chol, xw.T, lower=True) ** 2, axis=0)
+    penalised = loglik + float(np.sum(np.log(diag)))  # + 0.5 log det I(beta)
+    hat = np.sum(np.linalg.solve(chol, xw.T) ** 2, axis=0)
     score = x.T @ (w * (y - prob) + hat * (0.5 - prob))
     return penalised, score, info
 
@@ -751,15 +769,25 @@ def _firth_fit(
 
     With ``fixed = j`` the coefficient j is held at ``beta0[j]`` and the others maximise the
     penalised likelihood, the penalty still using the full information matrix (as logistf's
-    profile likelihood and penalised likelihood-ratio tests).
+    profile likelihood and penalised likelihood-ratio tests). Returns (beta, penalised
+    log-likelihood, converged); the penalised log-likelihood is -inf when ``beta0`` itself has a
+    singular information matrix (no step is then taken).
     """
     p = x.shape[1]
     beta = np.zeros(p) if beta0 is None else np.array(beta0, dtype=float)
-    free = np.array([k for k in range(p) if k != fixed])
-    penalised, score, info = _firth_quantities(x, y, beta, w)
+    free = np.array([k for k in range(p) if k != fixed], dtype=int)
+    try:
+        penalised, score, info = _firth_quantities(x, y, beta, w)
+    except (linalg.LinAlgError, ValueError):
+        return beta, -math.inf, False
+    if free.size == 0:
+        return beta, penalised, True
     for _ in range(max_iter):
         delta = np.zeros(p)
-        delta[free] = linalg.solve(info[np.ix_(free, free)], score[free], assume_a="pos")
+        try:
+            delta[free] = linalg.solve(info[np.ix_(free, free)], score[free], assume_a="pos")
+        except (linalg.LinAlgError, ValueError):
+            return beta, penalised, False
         largest = np.max(np.abs(delta))
         if largest > max_step:
             delta *= max_step / largest
@@ -767,7 +795,7 @@ def _firth_fit(
             candidate = beta + delta
             try:
                 new = _firth_quantities(x, y, candidate, w)
-            except linalg.LinAlgError:
+            except (linalg.LinAlgError, ValueError):
                 delta /= 2
                 continue
             if new[0] >= penalised - 1e-12 * max(1.0, abs(penalised)):
@@ -782,56 +810,149 @@ def _firth_fit(
     return beta, penalised, False
 
 
+def _firth_profile(
+    x: np.ndarray, y: np.ndarray, j: int, b: float, starts: list[np.ndarray], w: np.ndarray | None
+) -> tuple[np.ndarray, float]:
+    """max over the other coefficients of the penalised log-likelihood with beta_j = b.
+
+    Newton from each start (the nearest profile point already found, and the full estimate); a
+    fit that stops short of convergence (step-halving exhausted) is polished by BFGS on the same
+    function, and the best value over the starts is returned (-inf when every start has a
+    singular information matrix, i.e. fitted probabilities of 0 or 1 in floating point, where the
+    penalty is -inf). Far out in the tails the profile can have two local maxima (the other
+    coefficients trading off); following only the nearest one would give a profile with a jump,
+    and a limit where the deviance is not at the cut-off.
+    """
+    best_beta, best = starts[0].copy(), -math.inf
+    best_beta[j] = b
+    free = np.array([k for k in range(x.shape[1]) if k != j], dtype=int)
+    for start in starts:
+        start = start.copy()
+        start[j] = b
+        beta, penalised, converged = _firth_fit(
+            x, y, beta0=start, fixed=j, w=w, tol=1e-10, gtol=1e-8, max_iter=200
+        )
+        if not converged and np.isfinite(penalised) and free.size:
+            def negative(v: np.ndarray) -> tuple[float, np.ndarray]:
+                trial = beta.copy()
+                trial[free] = v
+                try:
+                    value, score, _ = _firth_quantities(x, y, trial, w)
+                except (linalg.LinAlgError, ValueError):
+                    return math.inf, np.zeros(free.size)
+                return -value, -score[free]
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = optimize.minimize(negative, beta[free], jac=True, method="BFGS",
+                                        options={"gtol": 1e-9, "maxiter": 2000})
+            if np.isfinite(res.fun) and -res.fun > penalised:
+                beta = beta.copy()
+                beta[free] = res.x
+                penalised = -float(res.fun)
+                converged = True
+        if penalised > best:
+            best_beta, best = beta, penalised
+    return best_beta, best
+
+
 def _firth_profile_limit(
     x: np.ndarray, y: np.ndarray, beta_hat: np.ndarray, penalised_hat: float, j: int,
     se: float, chi2: float, direction: int, w: np.ndarray | None = None,
-) -> float:
-    """One profile penalised likelihood confidence limit for coefficient j."""
-    state = {"beta": beta_hat.copy()}
+) -> tuple[float, str]:
+    """One profile penalised likelihood confidence limit for coefficient j, and a reason when
+    it is infinite (else "").
+
+    The limit is the first b beyond the estimate (in ``direction``) where the profile deviance
+    2[l*(beta_hat) - max_{beta_j = b} l*(beta)] reaches ``chi2``. A bracket is found by
+    stepping out geometrically from the estimate (steps of se, 2 se, 4 se, ...) until the deviance
+    exceeds ``chi2``; the crossing inside it is then found by Brent's method on cached profile
+    values (so the end points keep their signs) and refined by bisection until the deviance is
+    within 1e-7 relative of ``chi2``. When the deviance stays below ``chi2`` up to
+    ``_FIRTH_LIMIT_BOUND`` on the log-odds scale the limit is infinite.
+    """
+    solutions: dict[float, np.ndarray] = {float(beta_hat[j]): beta_hat.copy()}
+    values: dict[float, float] = {}
 
     def drop(b: float) -> float:
-        start = state["beta"].copy()
-        start[j] = b
-        # Profile fits stop at logistf's profile tolerances' order (its xconv 1e-4, gconv 1e-5),
-        # tighter here; the limit itself is found to 1e-8 on the log-odds scale.
-        beta, penalised, _ = _firth_fit(x, y, beta0=start, fixed=j, w=w, tol=1e-7, gtol=1e-6, max_iter=100)
-        state["beta"] = beta
-        return 2 * (penalised_hat - penalised) - chi2
+        b = float(b)
+        if b in values:
+            return values[b]
+        # continue from the nearest profile point found on each side, and from the estimate
+        below = [s for s in solutions if s <= b]
+        above = [s for s in solutions if s >= b]
+        starts = [solutions[max(below)]] if below else []
+        starts += [solutions[min(above)]] if above else []
+        starts.append(beta_hat)
+        beta, penalised = _firth_profile(x, y, j, b, starts, w)
+        if np.isfinite(penalised):
+            solutions[b] = beta
+        # +inf when the penalty is -inf (probabilities of 0 or 1 in floating point)
+        value = 2 * (penalised_hat - penalised) - chi2 if np.isfinite(penalised) else math.inf
+        values[b] = value
+        return value
 
-    step = se if np.isfinite(se) and se > 0 else 1.0
-    inner = beta_hat[j]
-    outer = inner + direction * step
-    for _ in range(60):
-        if drop(outer) > 0:
+    origin = float(beta_hat[j])
+    step = float(se) if np.isfinite(se) and se > 0 else 1.0
+    step = min(max(step, 1e-3), 10.0)
+    inner, outer = origin, origin + direction * step
+    while True:
+        value = drop(outer)
+        if value > 0:
             break
-        inner, outer = outer, outer + direction * step
-        step *= 1.5
-    else:
-        return direction * math.inf
-    state["beta"] = beta_hat.copy()
+        if abs(outer - origin) >= _FIRTH_LIMIT_BOUND:
+            return direction * math.inf, (
+                f"the profile penalised deviance stays below the {chi2:.4g} cut-off up to "
+                f"{_FIRTH_LIMIT_BOUND:g} on the log-odds scale"
+            )
+        step *= 2
+        inner = outer
+        outer = origin + direction * min(abs(outer - origin) + step, _FIRTH_LIMIT_BOUND)
+    values.setdefault(origin, -chi2)  # the estimate itself: deviance 0, below the cut-off
     lo, hi = sorted((inner, outer))
-    return float(optimize.brentq(drop, lo, hi, xtol=1e-8, rtol=1e-10))
+    try:  # Brent on a finite function (an infinite deviance counts as a large one)
+        root = float(optimize.brentq(lambda b: min(drop(b), 1e6), lo, hi, xtol=1e-12,
+                                     rtol=4 * np.finfo(float).eps, maxiter=200, disp=False))
+    except (ValueError, RuntimeError, FloatingPointError):
+        root = 0.5 * (lo + hi)  # the bisection below finds the crossing
+    # Brent stops on the width of the bracket; the deviance must also be at the cut-off.
+    a, b = lo, hi
+    for _ in range(200):
+        value = drop(root)
+        if abs(value) <= 1e-7 * chi2:
+            break
+        if (value > 0) == (drop(a) > 0):
+            a = root
+        else:
+            b = root
+        root = 0.5 * (a + b)
+    return root, ""
 
 
 def _firth_inference(
     x: np.ndarray, y: np.ndarray, confidence_level: float, terms: range, w: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Firth estimates, Wald SEs, profile penalised likelihood limits and penalised LR p-values."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, list[tuple[int, str, str]]]:
+    """Firth estimates, Wald SEs, profile penalised likelihood limits and penalised LR p-values,
+    with the fit's convergence and one (term index, "lower"/"upper", reason) per infinite limit."""
     beta, penalised, converged = _firth_fit(x, y, w=w)
-    _, _, info = _firth_quantities(x, y, beta, w)
-    se = np.sqrt(np.diag(linalg.inv(info)))
+    try:
+        _, _, info = _firth_quantities(x, y, beta, w)
+        se = np.sqrt(np.diag(linalg.inv(info)))
+    except (linalg.LinAlgError, ValueError):
+        se = np.full(len(beta), np.nan)
     chi2 = stats.chi2.ppf(confidence_level, 1)
     low = np.full(len(beta), np.nan)
     high = np.full(len(beta), np.nan)
     pvalue = np.full(len(beta), np.nan)
+    notes: list[tuple[int, str, str]] = []
     for j in terms:
-        low[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, -1, w)
-        high[j] = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, +1, w)
-        start = beta.copy()
-        start[j] = 0.0
-        _, penalised0, _ = _firth_fit(x, y, beta0=start, fixed=j, w=w)
+        for direction, target in ((-1, low), (+1, high)):
+            target[j], reason = _firth_profile_limit(x, y, beta, penalised, j, se[j], chi2, direction, w)
+            if reason:
+                notes.append((j, "lower" if direction < 0 else "upper", reason))
+        _, penalised0 = _firth_profile(x, y, j, 0.0, [beta, np.zeros(len(beta))], w)
         pvalue[j] = stats.chi2.sf(max(2 * (penalised - penalised0), 0.0), 1)
-    return beta, se, low, high, pvalue, converged
+    return beta, se, low, high, pvalue, converged, notes
 
 
 def odds_ratios(
@@ -875,7 +996,7 @@ def odds_ratios(
     -----
     StatisticalWarning
         When the data separate or the maximum likelihood fit does not converge; the message
-        names the terms and the method used.
+        names the terms and the method used. Also when a Firth profile limit is infinite.
 
     Notes
     -----
@@ -896,6 +1017,15 @@ def odds_ratios(
     :math:`\\beta_k = 0`, both with the penalty from the full model's information matrix, as the
     defaults of R ``logistf`` (Heinze & Schemper 2002). Firth estimates are finite under
     separation.
+
+    Each profile limit is bracketed by stepping out from the estimate geometrically (1, 3, 7,
+    15, ... standard errors) until the profile deviance exceeds the chi-square cut-off; the
+    crossing is then found by Brent's method and refined until the deviance is within 1e-7
+    relative of the cut-off. Each profile point is maximised from the neighbouring profile points
+    on both sides and from the estimate (Newton, then BFGS when Newton stalls), keeping the best,
+    since far in the tails the profile can have two local maxima. A limit whose deviance stays
+    under the cut-off out to 700 beyond the estimate on the log-odds scale (about the largest
+    odds ratio a float holds) is reported as 0 or inf with a :class:`StatisticalWarning` naming the term; no limit raises.
 
     Separation is detected with the linear programme of Konis (2007), which finds a direction
     along which the likelihood increases for ever, and names the terms on it.
@@ -1010,7 +1140,9 @@ def odds_ratios(
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = GLM(y, x, family=families.Binomial(), freq_weights=case_weights).fit()
+            # IRLS to a deviance change of 1e-12 (statsmodels stops at 1e-8 by default, leaving the
+            # coefficients ~1e-7 from the maximum; R glm.control(epsilon = 1e-15) agrees to 1e-10)
+            fit = GLM(y, x, family=families.Binomial(), freq_weights=case_weights).fit(tol=1e-12, maxiter=100)
         coef = np.asarray(fit.params, dtype=float)
         se = np.asarray(fit.bse, dtype=float)
         converged = bool(fit.converged) and not any(
@@ -1051,9 +1183,17 @@ def odds_ratios(
                 StatisticalWarning,
                 stacklevel=2,
             )
-        coef, se, low, high, pvalue, converged = _firth_inference(
+        coef, se, low, high, pvalue, converged, notes = _firth_inference(
             x, y, confidence_level, range(1, x.shape[1]), case_weights
         )
+        if notes:
+            named = [f"{side} limit of {terms[k - 1]!r} ({reason})" for k, side, reason in notes]
+            warnings.warn(
+                "Firth profile penalised likelihood limit(s) reported as infinite: "
+                + "; ".join(named) + ".",
+                StatisticalWarning,
+                stacklevel=2,
+            )
         if not converged:
             warnings.warn(
                 "Firth's penalised likelihood did not converge; treat the odds ratios as unreliable.",

@@ -161,19 +161,17 @@ def _check_labels(name: str, values: Any, n: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _loglog_interval(surv: np.ndarray, var_cumhaz: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise log(-log S) interval; S = 1 gives (1, 1) and S = 0 gives NaN, as R survfit.km."""
+    """Pointwise log(-log S) interval; NaN where S = 1 or S = 0 (log(-log S) is undefined there),
+    as R survival 3.x ``survfit(conf.type = "log-log")``, which gives NA at both."""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_s = np.log(surv)
         # sd of log(-log S) by the delta method: sqrt(sum d / (n (n - d))) / |log S|
         sd = np.sqrt(var_cumhaz) / np.abs(log_s)
         low = surv ** np.exp(z * sd)
         high = surv ** np.exp(-z * sd)
-    one = surv >= 1.0
-    low = np.where(one, 1.0, low)
-    high = np.where(one, 1.0, high)
-    zero = surv <= 0.0
-    low = np.where(zero, np.nan, low)
-    high = np.where(zero, np.nan, high)
+    undefined = (surv >= 1.0) | (surv <= 0.0)  # as R survfit (survival 3.x): NA at S = 1 and S = 0
+    low = np.where(undefined, np.nan, low)
+    high = np.where(undefined, np.nan, high)
     return low, high
 
 
@@ -192,7 +190,8 @@ class KaplanMeierResult:
         One row per distinct time, columns ``time, at_risk, events, censored, survival, se,
         ci_low, ci_high``. ``at_risk`` counts subjects with a time >= ``time``; ``survival`` is
         S(time), the value just after ``time``; ``se`` is Greenwood's standard error on the survival
-        scale; ``ci_low``/``ci_high`` the pointwise log-log interval.
+        scale; ``ci_low``/``ci_high`` the pointwise log-log interval, NaN where S is 1 or 0 (as
+        R survival 3.x, which gives NA there).
     confidence_level : float
     n : int or float
         Number of subjects (sum of weights when weights are given).
@@ -234,7 +233,9 @@ class KaplanMeierResult:
         """Survival, its interval and the number at risk at chosen times, one row per time.
 
         ``at_risk`` is the number with a time >= t (subjects still under observation and without the
-        event just before t), as R ``summary.survfit``'s ``n.risk``.
+        event just before t), as R ``summary.survfit``'s ``n.risk``. Before the first time the
+        interval is (1, 1), as R ``summary(survfit, times = t)``; afterwards it is the table row's
+        (NaN where S is 1 or 0).
         """
         tt, idx, _ = self._rows(t)
         tab = self.table
@@ -283,17 +284,18 @@ class KaplanMeierResult:
         """Brookmeyer-Crowley interval for the median from the log-log band, as R survfit.
 
         The lower limit is the first time the lower band is <= 0.5, the upper limit the first time
-        the upper band is <= 0.5 (the horizontal line at 0.5 meets the lower band first). A lower
-        limit never reached is NaN; an upper limit never reached is ``inf`` (R prints NA).
+        the upper band is <= 0.5 (the horizontal line at 0.5 meets the lower band first). Rows
+        where the band is undefined (S = 1 or S = 0, see :func:`kaplan_meier`) are skipped, as R
+        ``quantile.survfit`` skips NA limits: in particular the time where S first reaches 0 is
+        never a limit (R survival 3.x gives NA there). A lower limit never reached is NaN, as R;
+        an upper limit never reached is ``inf`` (R gives NA): the interval is open above. Where a
+        band equals 0.5 exactly over a flat stretch R takes the midpoint of the flat, here its
+        left end (as for :attr:`median`).
         """
         tab = self.table
         times = tab["time"].to_numpy()
-        surv = tab["survival"].to_numpy()
-        # where S = 0 the band is undefined (NaN); the curve itself is 0 there, below 0.5
-        low = np.where(surv <= 0, 0.0, tab["ci_low"].to_numpy())
-        high = np.where(surv <= 0, 0.0, tab["ci_high"].to_numpy())
-        lower = _first_time_at_or_below_half(times, low)
-        upper = _first_time_at_or_below_half(times, high)
+        lower = _first_time_at_or_below_half(times, tab["ci_low"].to_numpy())
+        upper = _first_time_at_or_below_half(times, tab["ci_high"].to_numpy())
         return ConfidenceInterval(lower, math.inf if math.isnan(upper) else upper)
 
     # -- frames -----------------------------------------------------------------------------
@@ -357,9 +359,12 @@ def kaplan_meier(
     time (events come first), as R survival. The log-log interval is
     :math:`\\hat S^{\\exp(\\pm z\\,\\sigma / \\log \\hat S)}` with
     :math:`\\sigma^2 = \\sum d_j / \\{n_j(n_j-d_j)\\}`; it stays inside [0, 1]. Where
-    :math:`\\hat S = 1` the interval is (1, 1); where :math:`\\hat S = 0` the standard error and
-    interval are NaN -- both as R ``survfit.km``. The median's interval is the Brookmeyer-Crowley
-    interval read off the log-log band, as R.
+    :math:`\\hat S = 1` (censorings before the first event) the interval is NaN, and where
+    :math:`\\hat S = 0` the standard error and interval are NaN -- both as R survival 3.x
+    ``survfit(conf.type = "log-log")``, since :math:`\\log(-\\log S)` is undefined there. Before
+    the first time, :meth:`KaplanMeierResult.at` gives S = 1 with the interval (1, 1), as R
+    ``summary(survfit, times = t)``. The median's interval is the Brookmeyer-Crowley interval
+    read off the log-log band, as R (see :attr:`KaplanMeierResult.median_ci`).
 
     References
     ----------
@@ -442,9 +447,11 @@ class LogrankResult:
     Attributes
     ----------
     statistic : float
-        Chi-square statistic :math:`U^T V^- U`.
+        Chi-square statistic :math:`U^T V^- U`; 0 when fewer than two groups are at risk at an
+        event time (as R), NaN when the variance matrix is singular (R stops there).
     pvalue : float
-        Upper tail of the chi-square distribution with ``df`` degrees of freedom.
+        Upper tail of the chi-square distribution with ``df`` degrees of freedom; NaN when no
+        test is possible (``df`` < 1 or a singular variance matrix).
     df : int
         Number of groups with a positive expected count, minus one (as R survdiff).
     table : pandas.DataFrame
@@ -497,6 +504,12 @@ def logrank(
         ``statistic`` (chi-square), ``pvalue``, ``df``, ``table`` (group, n, observed, expected,
         variance), ``method``.
 
+    Warns
+    -----
+    StatisticalWarning
+        When no comparison is possible (fewer than two groups at risk at an event time, or a
+        singular variance matrix); see Notes.
+
     Notes
     -----
     At each distinct event time (within a stratum) with :math:`N` at risk, :math:`D` events and
@@ -508,8 +521,16 @@ def logrank(
                  \\Bigl(\\delta_{gh} - \\frac{n_h}{N}\\Bigr), \\qquad
         X^2 = (O - E)^T V^{-} (O - E) \\sim \\chi^2_{k-1},
 
-    with :math:`V^-` a generalised inverse. Subjects censored at an event time are at risk at that
-    time, as R.
+    with :math:`V^-` the inverse of V without its last group, groups with no expected events left
+    out (as R ``survdiff``). Subjects censored at an event time are at risk at that time, as R.
+
+    Two degenerate cases follow R survival 3.x where it defines a result and are NaN with a
+    warning where it does not: with fewer than two groups at risk at any event time the
+    statistic is 0 (as R) and the p-value NaN (R reports ``pchisq(0, df)``); when the variance
+    matrix is singular (e.g. a stratified test in which each group sits in its own stratum, so
+    no stratum compares two groups) R ``survdiff`` stops with "system is exactly singular", and
+    here the statistic and p-value are NaN. Singular means a reciprocal condition number below
+    machine epsilon, R ``solve``'s criterion.
 
     References
     ----------
@@ -576,15 +597,38 @@ def logrank(
     u = observed - expected
     # U'V^-U with V of rank k - 1: leave out one group and solve (as R survdiff). A pseudo-inverse
     # of the full V can invert a rounding-size eigenvalue when counts are in the millions.
+    # Groups with no expected deaths (never at risk at an event time) are left out, as R.
     live = np.flatnonzero(expected > 0)[:-1]
-    try:
-        statistic = float(u[live] @ np.linalg.solve(cov[np.ix_(live, live)], u[live])) if live.size else math.nan
-    except np.linalg.LinAlgError:
-        statistic = math.nan
-    if not math.isfinite(statistic):
-        statistic = float(u @ np.linalg.pinv(cov) @ u)
     df = int((expected > 0).sum()) - 1
-    pvalue = float(stats.chi2.sf(statistic, df)) if df > 0 else math.nan
+    if df < 1:
+        # as R survdiff: fewer than two groups at risk at any event time -> chi-square 0; R's
+        # p-value is then pchisq(0, df) (1 for df = 0, NA for df = -1), here NaN: no test.
+        statistic, pvalue = 0.0, math.nan
+        warnings.warn(
+            "Fewer than two groups are at risk at an event time; no log-rank comparison is "
+            "possible (chi-square 0 and p-value NaN).",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+    else:
+        sub = cov[np.ix_(live, live)]
+        # singular as R's solve(): reciprocal condition number (1-norm) below machine epsilon
+        with np.errstate(divide="ignore", invalid="ignore"):
+            condition = float(np.linalg.cond(sub, 1))
+        singular = not condition * np.finfo(float).eps < 1.0  # also when the condition is inf or nan
+        if singular:
+            # R survdiff stops here ("system is exactly singular"): typically every group is
+            # alone in its stratum, so no stratum compares two groups. No test is defined.
+            statistic, pvalue = math.nan, math.nan
+            warnings.warn(
+                "The log-rank variance matrix is singular (no stratum compares two groups at an "
+                "event time); the statistic and p-value are NaN. R survdiff stops with an error here.",
+                StatisticalWarning,
+                stacklevel=2,
+            )
+        else:
+            statistic = float(u[live] @ np.linalg.solve(sub, u[live]))
+            pvalue = float(stats.chi2.sf(statistic, df))
     table = pd.DataFrame(
         {
             "group": labels,
