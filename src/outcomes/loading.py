@@ -158,6 +158,7 @@ def _unique_columns(names: list[str], role: str, source: str, meaningful: Any, n
     """Column names made unique: a repeated name that means something (a canonical or wide pain
     column, or one the mapping renames) is an error; any other repeat gets a suffix and a note."""
     seen: dict[str, int] = {}
+    repeats: dict[str, list[int]] = {}
     out = []
     for position, name in enumerate(names, start=1):
         if name in seen:
@@ -165,13 +166,16 @@ def _unique_columns(names: list[str], role: str, source: str, meaningful: Any, n
                 raise InputError(
                     f"Columns {seen[name]} and {position} of {source} must have different names; both are "
                     f"{name!r} (after trimming spaces). Rename or remove one of them.")
+            repeats.setdefault(name, []).append(position)
             k = 2
             while f"{name} ({k})" in seen or f"{name} ({k})" in names:
                 k += 1
-            notes.append(f"{source}: column {position} repeats the name {name!r}; read as '{name} ({k})'")
             name = f"{name} ({k})"
         seen.setdefault(name, position)
         out.append(name)
+    for name, positions in repeats.items():
+        notes.append(f"{source}: column{'s' if len(positions) > 1 else ''} {', '.join(map(str, positions))} "
+                     f"repeat{'' if len(positions) > 1 else 's'} the name {name!r}; read as {name!r} (2), (3), ...")
     return out
 
 
