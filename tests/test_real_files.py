@@ -266,3 +266,33 @@ def test_timestamps_need_a_date(procedures_frame, assessments_frame):
     assert cohort.assessments.empty
     assert set(cohort.exclusions["reason"]) == {
         "assessed_at needs the procedure's date, and the procedure has only a year (give hours_after)"}
+
+
+def test_safe_harbor_example_loads_and_monitoring_falls_back_to_years():
+    from pathlib import Path
+
+    from outcomes import evaluate_claims
+    from outcomes.monitoring import control_chart, cusum
+
+    examples = Path(__file__).parents[1] / "data" / "examples"
+    cohort = load_records(examples / "safe_harbor_procedures.csv", examples / "safe_harbor_assessments.csv")
+    assert cohort.exclusions.empty and cohort.procedures["procedure_date"].isna().all()
+    ep = derive_endpoints(cohort)
+    # every claim that needs no calendar is evaluated as on the dated long form of the same patients
+    dated = evaluate_claims(load_records(examples / "long_procedures.csv", examples / "long_assessments.csv"))
+    undated = evaluate_claims(cohort)
+    pd.testing.assert_frame_equal(undated.table, dated.table)
+    from outcomes.exceptions import StatisticalWarning
+
+    with pytest.warns(StatisticalWarning, match="Only 3 years have patients"):
+        chart = control_chart(ep)
+    assert chart.period == "year" and chart.table["period"].tolist() == ["2021", "2022", "2023"]
+    assert chart.period_reason.startswith("yearly: the records give only the year")
+    with pytest.raises(InputError, match=r"`period` must be 'year' or 'auto' for records that give only the year"):
+        control_chart(ep, period="month")
+    result = cusum(ep, n_sim=200, seed=1)
+    assert result.time_resolution == "year" and result.n == int(ep["success"].notna().sum())
+    assert (result.table["date"].dt.dayofyear == 1).all()
+    # no year either: the records' order alone
+    seq = cusum(ep.drop(columns=["procedure_date", "procedure_year"]).assign(procedure_date=pd.NaT), n_sim=200, seed=1)
+    assert seq.time_resolution == "sequence" and seq.n == result.n

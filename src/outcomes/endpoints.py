@@ -24,7 +24,7 @@ ENDPOINT_COLUMNS = (
     "overnight",
 )
 # also, when the fields exist: poor_general_health (ASA >= 3), multiple_levels (>= 2 levels)
-_CARRIED = ("physician_id", "site_id", "procedure_date", "age", "sex", "asa_class", "levels_treated",
+_CARRIED = ("physician_id", "site_id", "procedure_date", "procedure_year", "age", "sex", "asa_class", "levels_treated",
             "etiology", "complication", "discharge", "length_of_stay_hours", "height_restoration_pct",
             "kyphotic_angle_change_deg")
 
