@@ -210,7 +210,7 @@ def _cells_hashable(frame: pd.DataFrame, role: str, notes: list[str]) -> pd.Data
     try:
         pd.util.hash_pandas_object(frame, index=False)
         return frame
-    except TypeError:
+    except (TypeError, ValueError):
         pass
     frame = frame.copy()
     odd = (dict, list, set, bytearray)
@@ -219,7 +219,7 @@ def _cells_hashable(frame: pd.DataFrame, role: str, notes: list[str]) -> pd.Data
         if values.dtype == object:
             mask = values.map(lambda v: isinstance(v, odd)).astype(bool)
             if mask.any():
-                frame[column] = values.where(~mask, values[mask].map(str))
+                frame[column] = values.map(lambda v: str(v) if isinstance(v, odd) else v)
                 notes.append(f"{role} (DataFrame): column {column!r} holds lists or dicts; read as text")
     return frame
 
@@ -349,7 +349,11 @@ def read_table(
             raise InputError(f"`{role}` must have at least one row; got an empty DataFrame.")
         frame.columns = _unique_columns([str(c).strip() for c in frame.columns], role, name, meaningful, notes)
         frame = _cells_hashable(frame, role, notes)
-        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+        try:
+            hashed = pd.util.hash_pandas_object(frame, index=False)
+        except (TypeError, ValueError):  # cells of several kinds in one column: hash their text
+            hashed = pd.util.hash_pandas_object(frame.astype(str), index=False)
+        digest = hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
         frame.insert(0, "_row", range(len(frame)))
         return frame.reset_index(drop=True), name, digest
     if not isinstance(source, (str, os.PathLike)):

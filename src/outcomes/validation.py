@@ -518,8 +518,10 @@ def validate_assessments(
     if "assessed_at" in df:
         stamp, _ = parse_dates(df["assessed_at"], mapping.date_format_for("assessed_at"), column="assessed_at",
                                source=source, notes=notes)
-        start = df["procedure_id"].map(procedures.set_index("procedure_id")["procedure_date"])
-        start = pd.to_datetime(start).astype("datetime64[ns]")
+        # each score's procedure date (ids are unique in the validated procedures)
+        where = pd.Index(procedures["procedure_id"]).get_indexer(df["procedure_id"])
+        dates = pd.to_datetime(procedures["procedure_date"]).astype("datetime64[ns]").array
+        start = pd.Series(dates.take(where, allow_fill=True), index=df.index)
         hours = hours.fillna((stamp - start).dt.total_seconds() / 3600.0)
         undated = hours.isna() & stamp.notna() & start.isna()
     df = log.exclude(df, undated, "assessed_at",
