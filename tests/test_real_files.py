@@ -292,7 +292,7 @@ def test_safe_harbor_example_loads_and_monitoring_falls_back_to_years():
         control_chart(ep, period="month")
     result = cusum(ep, n_sim=200, seed=1)
     assert result.time_resolution == "year" and result.n == int(ep["success"].notna().sum())
-    assert (result.table["date"].dt.dayofyear == 1).all()
+    assert (result.table["date"].dt.day_of_year == 1).all()
     # no year either: the records' order alone
     seq = cusum(ep.drop(columns=["procedure_date", "procedure_year"]).assign(procedure_date=pd.NaT), n_sim=200, seed=1)
     assert seq.time_resolution == "sequence" and seq.n == result.n

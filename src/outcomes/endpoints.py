@@ -24,7 +24,7 @@ ENDPOINT_COLUMNS = (
     "overnight",
 )
 # also, when the fields exist: poor_general_health (ASA >= 3), multiple_levels (>= 2 levels)
-_CARRIED = ("physician_id", "site_id", "procedure_date", "procedure_year", "age", "sex", "asa_class", "levels_treated",
+_CARRIED = ("physician_id", "site_id", "procedure_date", "age", "sex", "asa_class", "levels_treated",
             "etiology", "complication", "discharge", "length_of_stay_hours", "height_restoration_pct",
             "kyphotic_angle_change_deg")
 
@@ -253,5 +253,8 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     for column in _CARRIED:
         if column in procs:
             out[column] = procs[column]
+    if "procedure_year" in procs and ("procedure_date" not in procs or procs["procedure_date"].isna().any()):
+        # Safe Harbor records (some procedures dated by year only): monitoring charts by year
+        out["procedure_year"] = procs["procedure_year"]
     out.attrs["definitions"] = d.to_dict()
     return out.reset_index(drop=True)
