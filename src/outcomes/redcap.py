@@ -54,7 +54,7 @@ from .cohort import EXCLUSION_COLUMNS
 from .exceptions import InputError
 from .mapping import PROCEDURE_COLUMNS, Mapping
 
-__all__ = ["RedcapExport", "read_dictionary", "split_export"]
+__all__ = ["RedcapDictionary", "RedcapExport", "parse_choices", "read_dictionary", "split_export"]
 
 RECORD, EVENT, INSTRUMENT, INSTANCE = ("record_id", "redcap_event_name", "redcap_repeat_instrument",
                                        "redcap_repeat_instance")
@@ -141,14 +141,16 @@ def parse_choices(text: Any) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class _Dictionary:
+class RedcapDictionary:
+    """A REDCap data dictionary: field names in order, their types, labels and choices."""
+
     fields: tuple[str, ...]
     types: dict[str, str]
     labels: dict[str, str]
     choices: dict[str, dict[str, str]]
 
 
-def read_dictionary(path: Any, *, notes: list[str] | None = None) -> _Dictionary:
+def read_dictionary(path: Any, *, notes: list[str] | None = None) -> RedcapDictionary:
     """Read a REDCap data dictionary (the CSV REDCap downloads, or the API's column names)."""
     from .loading import read_table
 
@@ -174,7 +176,7 @@ def read_dictionary(path: Any, *, notes: list[str] | None = None) -> _Dictionary
             out_choices[field] = {"1": "True", "0": "False"}
         elif kind in ("radio", "dropdown", "checkbox"):
             out_choices[field] = parse_choices(choice)
-    return _Dictionary(tuple(f for f in fields if not pd.isna(f)), out_types, out_labels, out_choices)
+    return RedcapDictionary(tuple(f for f in fields if not pd.isna(f)), out_types, out_labels, out_choices)
 
 
 def _checkbox_code(code: str) -> str:
@@ -182,7 +184,7 @@ def _checkbox_code(code: str) -> str:
     return re.sub(r"[^0-9a-z_]", "_", code.lower())
 
 
-def _field_names(columns: list[str], dictionary: _Dictionary | None) -> tuple[list[str], bool]:
+def _field_names(columns: list[str], dictionary: RedcapDictionary | None) -> tuple[list[str], bool]:
     """Headers as field names, and whether the export is a labels export."""
     raw = any(c in (EVENT, INSTRUMENT, RECORD) for c in columns) or (
         dictionary is not None and columns and columns[0] in dictionary.types)
@@ -218,7 +220,7 @@ def _text(series: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _decode(frame: pd.DataFrame, dictionary: _Dictionary, labels_export: bool, notes: list[str],
+def _decode(frame: pd.DataFrame, dictionary: RedcapDictionary, labels_export: bool, notes: list[str],
             source: str) -> pd.DataFrame:
     """Coded values to labels; checkbox columns to one column listing the checked choices."""
     decoded = []
