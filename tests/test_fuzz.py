@@ -176,3 +176,25 @@ def test_the_reported_cases_are_handled(tmp_path):
     cells.iat[1, cells.columns.get_loc("pain")] = [3]
     cohort = load_records(PROCS, cells)
     assert cohort.exclusions["reason"].tolist() == ["pain is not a number"] * 2
+
+
+EXAMPLES = __import__("pathlib").Path(__file__).parents[1] / "data" / "examples"
+REDCAP = pd.read_csv(EXAMPLES / "redcap_export_raw.csv", dtype=str).head(60)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(export=mutated(REDCAP))
+def test_redcap_exports_never_end_in_a_traceback(export):
+    from outcomes import Mapping
+
+    mapping = Mapping.from_toml(EXAMPLES / "redcap_mapping.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            cohort = load_records(export, mapping=mapping)
+        except OutcomesError:
+            return
+    flow = cohort.flow()
+    assert (flow["read"] == flow["analysed"] + flow["excluded"]).all(), flow
+    assert len(derive_endpoints(cohort)) == len(cohort.procedures)

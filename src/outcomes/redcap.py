@@ -199,7 +199,9 @@ def _field_names(columns: list[str], dictionary: RedcapDictionary | None) -> tup
         text = str(column).strip()
         fixed = _LABEL_HEADERS.get(text.lower())
         checkbox = re.match(r"^(.*)\s+\(choice=(.*)\)$", text)
-        if position == 0:
+        record_label = dictionary.labels.get(dictionary.fields[0]) if dictionary is not None and dictionary.fields else None
+        if position == 0 or (record_label is not None and text.lower() == record_label.lower()) or \
+                text.lower() == "record id":
             out.append(dictionary.fields[0] if dictionary is not None and dictionary.fields else RECORD)
         elif fixed:
             out.append(fixed)
@@ -281,9 +283,15 @@ def split_export(raw: pd.DataFrame, mapping: Mapping, *, source: str, notes: lis
     names, labels_export = _field_names(columns, dictionary)
     frame = raw.rename(columns=dict(zip(columns, names)))
     frame = frame.loc[:, ~pd.Index(frame.columns).duplicated()]
-    record = names[0] if names else RECORD
+    # the record id: the dictionary's first field, else record_id, else the first column (REDCap's order)
+    first_field = dictionary.fields[0] if dictionary is not None and dictionary.fields else None
+    record = next((c for c in (first_field, RECORD) if c is not None and c in frame.columns),
+                  names[0] if names else RECORD)
     if dictionary is not None:
         frame = _decode(frame, dictionary, labels_export, notes, source)
+    if record not in frame.columns:
+        raise InputError(f"{source} (a REDCap export) must have its record id column ({record!r}) first; got "
+                         f"{', '.join(map(repr, names[:4]))} ... .")
     ids = _text(frame[record])
     frame = frame.loc[ids.notna()].copy()
     ids = ids.loc[frame.index]
