@@ -314,3 +314,52 @@ def test_adjusted_odds_ratio_needs_enough_events():
     assert rows.loc["adjusted", "verdict"] == "not assessable"
     assert "Too few events to adjust for 7 covariate terms" in rows.loc["adjusted", "note"]
     assert rows.loc["complete case", "verdict"] != "not assessable"
+
+
+# ---- a claim that cannot be computed does not stop the others --------------------------------
+
+def test_one_value_only_makes_that_claim_not_assessable(demo):
+    # every discharge the same (an unmapped label set them all to one value): the overnight model
+    # cannot be fitted; before, evaluate_claims raised and took all claims down
+    ep = demo[1].assign(same_day_discharge=True, overnight=False)
+    ep["same_day_discharge"] = ep["same_day_discharge"].astype("boolean")
+    ep["overnight"] = ep["overnight"].astype("boolean")
+    result = evaluate_claims(ep)
+    verdicts = result.verdicts()
+    assert verdicts["overnight_reasons"] == "not assessable"
+    note = result.table.loc[result.table["claim_id"] == "overnight_reasons", "note"].iloc[0]
+    assert note.startswith("Could not be computed: ") and "both values" in note
+    assert verdicts["success_rate"] != "not assessable"
+    assert len(result.summary()) == len(result.claims)
+
+
+def test_a_failing_model_is_not_assessable_and_warnings_are_collected(demo, monkeypatch):
+    import warnings
+
+    import outcomes.claims as claims_module
+    from outcomes.exceptions import StatisticalWarning
+
+    def broken(*args, **kwargs):
+        warnings.warn("the fit did not converge", StatisticalWarning, stacklevel=2)
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(claims_module, "hazard_ratio", broken)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StatisticalWarning)  # nothing may escape as a warning
+        result = evaluate_claims(demo[0])
+    row = result.table[result.table["claim_id"] == "kyphoplasty_faster"]
+    assert row["verdict"].tolist() == ["not assessable"]
+    assert row["note"].iloc[0] == "Could not be computed: Singular matrix"
+    assert row["measure"].iloc[0] == "hazard ratio"
+    assert "kyphoplasty_faster: the fit did not converge" in result.warnings
+    assert result.verdicts()["success_rate"] != "not assessable"
+
+
+def test_no_events_at_all(demo):
+    ep = demo[1].assign(relief_observed=False, horizon_event=False, loss_observed=False)
+    for column in ("relief_observed", "horizon_event", "loss_observed"):
+        ep[column] = ep[column].astype("boolean")
+    result = evaluate_claims(ep)
+    assert set(result.verdicts()) == {c.id for c in result.claims}
+    assert result.table["verdict"].isin(["below", "above", "consistent", "inconclusive", "supported",
+                                          "contradicted", "not assessable", ""]).all()

@@ -81,14 +81,14 @@ def test_unreadable_file(tmp_path):
 def test_unknown_extension(tmp_path):
     path = tmp_path / "records.sav"
     path.write_text("x")
-    with pytest.raises(InputError, match=r"must be \.csv, \.xlsx or \.parquet; got '\.sav'"):
+    with pytest.raises(InputError, match=r"must be \.csv \(or \.csv\.gz\), \.tsv, \.xlsx or \.parquet; got '\.sav'"):
         load_records(path)
 
 
 def test_binary_garbage_is_named_not_dumped(tmp_path):
     path = tmp_path / "scan.csv"
     path.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(InputError, match=r"scan\.csv must have the columns .*is this a text table with a header row") as info:
+    with pytest.raises(InputError, match=r"scan\.csv must be a text table \(CSV\); got binary data") as info:
         load_records(path)
     assert len(str(info.value)) < 600
 

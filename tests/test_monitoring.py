@@ -542,7 +542,7 @@ def test_cusum_is_reproducible_with_a_seed(clinic_1500):
     (lambda ep: funnel(ep, winsorize=0.5), "`winsorize` must be a fraction in \\[0, 0.5\\); got 0.5."),
     (lambda ep: funnel_limits([0, 10], 0.9), "`n` must be whole numbers >= 1"),
     (lambda ep: funnel_limits([10], 1.0), "`target` must be a proportion strictly between 0 and 1; got 1.0."),
-    (lambda ep: control_chart(ep, period="week"), "`period` must be one of 'auto', 'month', 'quarter'; got 'week'."),
+    (lambda ep: control_chart(ep, period="week"), "`period` must be one of 'auto', 'month', 'quarter', 'year'; got 'week'."),
     (lambda ep: control_chart(ep, run_length=1), "`run_length` must be a whole number >= 2; got 1."),
     (lambda ep: control_chart(ep.drop(columns="procedure_date")), "must have a 'procedure_date' column"),
     (lambda ep: control_chart(ep, higher_is_better="yes"), "`higher_is_better` must be True or False"),

@@ -259,12 +259,18 @@ class ClaimsResult:
         log-rank tests, regression fits), for figures.
     claims : tuple of Claim
     definitions : Definitions
+    warnings : tuple of str
+        The statistical warnings raised while evaluating (a fragile fit, an interval that could
+        not be computed), each as "claim_id: message"; collected here rather than raised so
+        that one claim cannot stop the report. A claim that could not be computed at all is
+        ``not assessable`` with the reason in its note.
     """
 
     table: pd.DataFrame
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     claims: tuple[Claim, ...] = ()
     definitions: Definitions = field(default_factory=Definitions)
+    warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The result table (a copy)."""
@@ -794,10 +800,25 @@ def _evaluate(frame_for: Any, registry: tuple[Claim, ...], d: Definitions, confi
     column of the columns the claim reads) and assemble the result with Holm-adjusted p-values."""
     all_rows: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
+    collected: list[str] = []
     for claim in registry:
         rows = _Rows(claim)
         claim_details: dict[str, Any] = {}
-        _EVALUATORS[claim.kind](claim, frame_for(claim), rows, claim_details, confidence_level, d)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                _EVALUATORS[claim.kind](claim, frame_for(claim), rows, claim_details, confidence_level, d)
+            except Exception as exc:  # noqa: BLE001 -- one claim that cannot be computed must not stop the others
+                rows.rows, claim_details = [], {}
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                rows.not_assessable(f"Could not be computed: {reason}", **_not_assessable_fields(claim))
+        for w in caught:
+            if issubclass(w.category, RuntimeWarning):  # StatisticalWarning and numerical ones
+                text = f"{claim.id}: {w.message}"
+                if text not in collected:
+                    collected.append(text)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         all_rows.extend(rows.rows)
         details[claim.id] = claim_details
     table = pd.DataFrame(all_rows)
@@ -806,4 +827,17 @@ def _evaluate(frame_for: Any, registry: tuple[Claim, ...], d: Definitions, confi
     if primary.any():
         table.loc[primary, "p_holm"] = holm(table.loc[primary, "p_value"].to_numpy(float))
     table = table[RESULT_COLUMNS]
-    return ClaimsResult(table=table, details=details, claims=registry, definitions=d)
+    return ClaimsResult(table=table, details=details, claims=registry, definitions=d, warnings=tuple(collected))
+
+
+_MEASURES = {"proportion": "proportion", "relief_by": "relieved by", "kept_by": "still relieved at",
+             "faster": "hazard ratio", "difference": "risk difference", "odds_ratios": "odds ratio",
+             "mean_difference": "mean difference"}
+
+
+def _not_assessable_fields(claim: Claim) -> dict[str, Any]:
+    """The fields of the one row standing for a claim that could not be computed."""
+    out: dict[str, Any] = {"measure": _MEASURES[claim.kind]}
+    if claim.stated is not None:
+        out.update(stated=claim.stated, margin=claim.margin)
+    return out

@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check the records and account for every row")
     _add_input_arguments(validate)
+    validate.add_argument("--sheet", metavar="NAME",
+                          help="the procedures workbook's sheet, by name or number from 1 (default: the first "
+                               "with known columns; the mapping's [procedures] sheet = ... does the same)")
+    validate.add_argument("--header-row", metavar="N", type=int,
+                          help="the procedures file's header row as a spreadsheet numbers it (default: found)")
+    validate.add_argument("--encoding", metavar="NAME", help="the procedures file's text encoding (default: detected)")
+    validate.add_argument("--exclusions", metavar="FILE.csv",
+                          help="write every excluded row (table, source, row, column, value, reason) to this CSV")
 
     demo = commands.add_parser("demo", help="write fresh synthetic demo records")
     demo.add_argument("--output", metavar="DIR", required=True, help="folder to write procedures.csv and assessments.csv")
@@ -65,20 +73,61 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace):
     from .definitions import Definitions
+    from .mapping import Mapping
     from .sources import load_cohort
 
     definitions = Definitions.from_toml(args.definitions) if args.definitions else Definitions()
+    mapping = args.mapping
+    reading = {k: getattr(args, k, None) for k in ("sheet", "header_row", "encoding")}
+    if any(v is not None for v in reading.values()):
+        if reading["sheet"] is not None and reading["sheet"].isdigit():
+            reading["sheet"] = int(reading["sheet"])
+        mapping = Mapping.coerce(mapping).with_reading("procedures", **reading)
     cohort = load_cohort(args.procedures, args.assessments, fhir=args.fhir, omop=args.omop, schema=args.schema,
-                         mapping=args.mapping, definitions=definitions, allow_identifiers=args.allow_identifiers)
+                         mapping=mapping, definitions=definitions, allow_identifiers=args.allow_identifiers)
     return cohort, definitions
 
 
+# What to try when every row of a table is excluded, by the most common reason.
+_HINTS = {
+    "procedure_date missing or unreadable": "declare the dates' format in the mapping file "
+                                            "([procedures] date_format = \"%m/%d/%Y\"), or give procedure_year",
+    "pain is not a number": "check the decimal separator and the pain column (a mapping file can rename it)",
+    "unknown procedure id (not in the procedures table)": "check that both files use the same procedure ids",
+    "its procedure was excluded": "fix the procedures table first (see its exclusions above)",
+    "unknown procedure type (not vertebroplasty or kyphoplasty)": "map the clinic's procedure codes in the mapping "
+                                                                  "file ([procedures.values.procedure])",
+    "time missing": "give hours_after or assessed_at for each score (a mapping file can rename the time column)",
+}
+
+
 def _validate(args: argparse.Namespace) -> int:
+    from .limits import check_output
     from .privacy import data_class
 
+    if args.exclusions:
+        check_output(args.exclusions, name="exclusions")  # before the records are read
     cohort, _ = _load(args)
     print(cohort.describe())
     print(f"data class (HIPAA): {data_class(cohort)}")
+    if args.exclusions:
+        log = cohort.exclusion_log()
+        log.to_csv(args.exclusions, index=False)
+        print(f"wrote {len(log)} excluded rows to {args.exclusions}")
+    empty = cohort.empty_tables()
+    if empty:
+        table = empty[0]
+        counts = cohort.exclusion_counts()
+        counts = counts[counts["table"] == table]
+        if counts.empty:
+            why = "it has no rows"
+            hint = "check that the file holds records"
+        else:
+            reason = str(counts["reason"].iloc[0])
+            why = f"all {int(counts['rows'].sum())} rows were excluded, most as '{reason}'"
+            hint = _HINTS.get(reason, "see the exclusions above (--exclusions FILE.csv lists every row)")
+        print(f"outcomes validate: nothing analysed in {table}: {why}; try: {hint}.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -34,6 +34,10 @@ class Cohort:
         The name and SHA-256 of each input (file name only, never the path).
     privacy_warnings : tuple of str
         Present when identifiers were allowed through on request; reports repeat them.
+    notes : tuple of str
+        How the inputs were read, one line each: the encoding when not plain UTF-8, a header row
+        under title rows, the sheet, decimal commas, date formats detected, which wide columns
+        were read as which hours, how a REDCap export was split.
     """
 
     procedures: pd.DataFrame
@@ -44,6 +48,7 @@ class Cohort:
     sources: dict[str, str] = field(default_factory=dict)
     input_hashes: dict[str, str] = field(default_factory=dict)
     privacy_warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def flow(self) -> pd.DataFrame:
         """Rows read, excluded and analysed per table (read = analysed + excluded)."""
@@ -71,9 +76,18 @@ class Cohort:
     def n_patients(self) -> int:
         return int(self.procedures["patient_id"].nunique())
 
+    def exclusion_log(self) -> pd.DataFrame:
+        """Every excluded row: table, source, row (as a spreadsheet numbers it), column, value,
+        reason, procedure_id (what ``outcomes validate --exclusions FILE.csv`` writes)."""
+        return self.exclusions.reindex(columns=EXCLUSION_COLUMNS).reset_index(drop=True)
+
+    def empty_tables(self) -> list[str]:
+        """The canonical tables in which no row is analysed."""
+        return [t for t, frame in (("procedures", self.procedures), ("assessments", self.assessments)) if frame.empty]
+
     def describe(self) -> str:
         """The row accounting as plain text (what ``outcomes validate`` prints)."""
-        lines = []
+        lines = [f"read: {note}" for note in self.notes]
         for row in self.flow().itertuples(index=False):
             source = self.sources.get(row.table, row.table)
             lines.append(f"{row.table} ({source}): read {row.read}, analysed {row.analysed}, excluded {row.excluded}")

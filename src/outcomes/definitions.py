@@ -80,7 +80,10 @@ class Definitions:
     early_max_fracture_age_days : float, default 42
         Treatment within this many days of the fracture is "early".
     baseline_window_hours : float, default 720
-        How long before the procedure a baseline pain score may lie.
+        How long before the procedure a baseline pain score may lie. A score at or before 0 h
+        and inside the window (say at -0.5 h) is a baseline candidate and the last one is the
+        baseline when the procedures table gives none; a score further before the procedure is
+        excluded at loading ("time before the procedure, outside the baseline window").
     relief_horizon_hours : float, default 48
         The horizon of "better within 48 hours".
     relief_horizon_grace_hours : float, default 6

@@ -253,5 +253,8 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     for column in _CARRIED:
         if column in procs:
             out[column] = procs[column]
+    if "procedure_year" in procs and ("procedure_date" not in procs or procs["procedure_date"].isna().any()):
+        # Safe Harbor records (some procedures dated by year only): monitoring charts by year
+        out["procedure_year"] = procs["procedure_year"]
     out.attrs["definitions"] = d.to_dict()
     return out.reset_index(drop=True)

@@ -12,19 +12,35 @@ A mapping file (TOML) renames columns, maps codes and declares formats::
     "Cement augmentation" = "vertebroplasty"
 
     [procedures]
-    date_format = "%d/%m/%Y"      # dates in the clinic's format (default ISO 8601)
+    date_format = "%d/%m/%Y"      # dates in the clinic's format (default: detected, see below)
     drop = ["Notes", "Comment"]   # columns left out before the privacy guard (free text, ...)
+    sheet = "Data"                # Excel: the sheet to read (default: the first with known columns)
+    header_row = 3                # the header's row as a spreadsheet numbers it (default: found)
+    encoding = "cp1252"           # text files: the encoding (default: detected)
+    [procedures.date_formats]     # a format per column, over date_format
+    "fracture_date" = "%Y-%m-%d"
 
     [assessments.columns]
     "Case number" = "procedure_id"
 
     [assessments]
     instrument = "vas100"         # the scale when the file has no instrument column
+    date_format = "%m/%d/%Y %H:%M"  # assessed_at (also sheet, header_row, encoding, date_formats)
 
     [wide]                        # one row per procedure, pain columns such as pain_24h, vas_3mo
     vas_instrument = "vas100"     # what a "vas_" column holds: "vas100" (0-100 mm) or "vas10"
     [wide.timepoints]             # extra time labels -> hours after the procedure
     "discharge" = 4
+
+    [redcap]                      # a REDCap records export (see outcomes.redcap)
+    dictionary = "DataDictionary.csv"
+    procedure_event = "procedure_arm_1"
+    [redcap.events]               # event -> hours after the procedure
+    "baseline_arm_1" = 0
+    "48h_arm_1" = 48
+
+Months: a month is 30.4375 days (730.5 hours, a year of 365.25 days over 12), in wide labels
+(``3mo`` = 2191.5 h) as everywhere else in the package.
 
 Built in, always: procedure synonyms (PVP, VP, BKP, KP, CPT 22510-22512 vertebroplasty and
 22513-22515 kyphoplasty), discharge labels, sex labels, and wide time labels such as ``24h``,
@@ -33,6 +49,7 @@ Built in, always: procedure synonyms (PVP, VP, BKP, KP, CPT 22510-22512 vertebro
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +61,11 @@ import pandas as pd
 from ._toml import read_toml
 from .exceptions import DefinitionsError
 
-__all__ = ["Mapping"]
+__all__ = ["HOURS_PER_MONTH", "HOURS_PER_YEAR", "Mapping", "RedcapSettings"]
 
 PROCEDURE_COLUMNS = (
-    "procedure_id", "patient_id", "procedure", "procedure_date", "fracture_date", "fracture_age_days",
+    "procedure_id", "patient_id", "procedure", "procedure_date", "procedure_year", "fracture_date",
+    "fracture_age_days",
     "baseline_pain", "levels_treated", "etiology", "age", "sex", "asa_class", "discharge",
     "length_of_stay_hours", "complication", "physician_id", "site_id", "height_restoration_pct",
     "kyphotic_angle_change_deg",
@@ -75,7 +93,11 @@ INSTRUMENT_SYNONYMS = {
 }
 INSTRUMENT_SCALE = {"nrs": 1.0, "vas10": 1.0, "vas100": 0.1}
 
-_UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "m": 730.5, "y": 8766.0}
+# One convention for months and years everywhere: a year is 365.25 days, a month a twelfth of it
+# (30.4375 days = 730.5 h), as the Julian year of astronomy and R's lubridate::dmonths().
+HOURS_PER_YEAR = 8766.0
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12
+_UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "m": HOURS_PER_MONTH, "y": HOURS_PER_YEAR}
 _UNIT_ALIASES = {
     "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
     "d": "d", "day": "d", "days": "d",
@@ -88,6 +110,33 @@ WIDE_PATTERN = re.compile(
     r"^(?P<prefix>pain|nrs|nprs|vas|vas10|vas100)[_ ]?(?P<label>[a-z0-9_. ]+)$", re.IGNORECASE
 )
 _LABEL_PATTERN = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*_?(?P<unit>[a-z]+)$")
+
+
+_READING_KEYS = ("sheet", "header_row", "encoding")
+_DATE_COLUMNS = {"procedures": ("procedure_date", "fracture_date"), "assessments": ("assessed_at",)}
+_SECTION_KEYS = {
+    "procedures": {"columns", "values", "date_format", "date_formats", *_READING_KEYS},
+    "assessments": {"columns", "values", "date_format", "date_formats", "instrument", *_READING_KEYS},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RedcapSettings:
+    """The ``[redcap]`` section of a mapping file: how a REDCap records export is read.
+
+    Attributes
+    ----------
+    dictionary : Path or None
+        The project's data dictionary (CSV), to decode raw coded fields and label headers.
+    procedure_event : str or None
+        The event whose row holds the procedure fields (longitudinal projects).
+    events : dict
+        Event (unique name or label) -> hours after the procedure of the scores on its rows.
+    """
+
+    dictionary: Path | None = None
+    procedure_event: str | None = None
+    events: dict[str, float] = field(default_factory=dict)
 
 
 def normalise_label(value: Any) -> str:
@@ -118,6 +167,10 @@ class Mapping:
     source: str = "mapping"
     procedure_drop: tuple[str, ...] = ()
     assessment_drop: tuple[str, ...] = ()
+    assessment_date_format: str | None = None
+    date_formats: dict[str, str] = field(default_factory=dict)
+    reading: dict[str, dict[str, Any]] = field(default_factory=dict)
+    redcap: RedcapSettings | None = None
 
     @classmethod
     def coerce(cls, mapping: Mapping | str | Path | None) -> Mapping:
@@ -130,20 +183,37 @@ class Mapping:
     def from_toml(cls, path: str | Path) -> Mapping:
         """Read a mapping file."""
         path = Path(path)
-        return cls.from_dict(read_toml(path, "Mapping"), source=path.name)
+        return cls.from_dict(read_toml(path, "Mapping"), source=path.name, base=path.parent)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, source: str = "mapping") -> Mapping:
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "mapping", base: str | Path | None = None) -> Mapping:
+        """A Mapping from the nested dictionary of a mapping file; ``base`` is the folder that
+        relative paths in it (the REDCap dictionary) are read from (default: the working folder)."""
         # [fhir] and [omop] configure outcomes.sources (SourceSettings); they are read there.
-        unknown = set(raw) - {"procedures", "assessments", "wide", "fhir", "omop"}
+        unknown = set(raw) - {"procedures", "assessments", "wide", "fhir", "omop", "redcap"}
         if unknown:
             raise DefinitionsError(
                 f"`{sorted(unknown)[0]}` in {source} must be one of [procedures], [assessments], [wide], "
-                "[fhir], [omop]; got an unknown section."
+                "[redcap], [fhir], [omop]; got an unknown section."
             )
         proc = raw.get("procedures", {})
         assess = raw.get("assessments", {})
         wide = raw.get("wide", {})
+        reading: dict[str, dict[str, Any]] = {}
+        date_formats: dict[str, str] = {}
+        for role, section in (("procedures", proc), ("assessments", assess)):
+            extra = set(section) - _SECTION_KEYS[role]
+            if extra:
+                raise DefinitionsError(
+                    f"`{role}.{sorted(extra)[0]}` in {source} must be one of "
+                    f"{', '.join(sorted(_SECTION_KEYS[role]))}; got an unknown key.")
+            reading[role] = _reading_options(role, section, source)
+            for column, fmt in section.get("date_formats", {}).items():
+                if column not in _DATE_COLUMNS[role] or not isinstance(fmt, str):
+                    raise DefinitionsError(
+                        f"`{role}.date_formats.{column}` in {source} must give a strftime format for one of "
+                        f"{', '.join(_DATE_COLUMNS[role])}; got {fmt!r}.")
+                date_formats[column] = fmt
         for role, section, allowed in (("procedures", proc, PROCEDURE_COLUMNS),
                                        ("assessments", assess, ASSESSMENT_COLUMNS)):
             for clinic, canonical in section.get("columns", {}).items():
@@ -171,7 +241,28 @@ class Mapping:
             source=source,
             procedure_drop=tuple(map(str, proc.get("drop", ()))),
             assessment_drop=tuple(map(str, assess.get("drop", ()))),
+            assessment_date_format=assess.get("date_format"),
+            date_formats=date_formats,
+            reading=reading,
+            redcap=_redcap_settings(raw["redcap"], source, base) if "redcap" in raw else None,
         )
+
+    def date_format_for(self, column: str) -> str | None:
+        """The declared strftime format of a date column (None: detect it)."""
+        if column in self.date_formats:
+            return self.date_formats[column]
+        return self.assessment_date_format if column == "assessed_at" else self.date_format
+
+    def reading_for(self, role: str) -> dict[str, Any]:
+        """How to read the ``role`` file: ``sheet``, ``header_row``, ``encoding`` (None: find out)."""
+        return {key: self.reading.get(role, {}).get(key) for key in _READING_KEYS}
+
+    def with_reading(self, role: str, **options: Any) -> Mapping:
+        """A copy that reads the ``role`` file with these options (None leaves one as it is)."""
+        reading = {r: dict(v) for r, v in self.reading.items()}
+        given = {k: v for k, v in options.items() if v is not None}
+        reading[role] = _reading_options(role, {**reading.get(role, {}), **given}, "the options")
+        return dataclasses.replace(self, reading=reading)
 
     # -- columns -----------------------------------------------------------------------------
     def rename(self, frame: pd.DataFrame, role: str) -> pd.DataFrame:
@@ -244,3 +335,49 @@ class Mapping:
         long["instrument"] = long["_column"].map({c: self.wide_instrument(c) for c in columns})
         order = np.argsort(long["_row"].to_numpy(), kind="stable") if "_row" in long else slice(None)
         return long.iloc[order].reset_index(drop=True)
+
+
+def _reading_options(role: str, section: dict[str, Any], source: str) -> dict[str, Any]:
+    """The sheet, header_row and encoding of a [procedures] / [assessments] section, checked."""
+    sheet, header_row, encoding = (section.get(k) for k in _READING_KEYS)
+    if sheet is not None and not (isinstance(sheet, str) and sheet.strip()) and not (
+            isinstance(sheet, int) and not isinstance(sheet, bool) and sheet >= 1):
+        raise DefinitionsError(f"`{role}.sheet` in {source} must be a sheet name or number (1 = first); got {sheet!r}.")
+    if header_row is not None and not (isinstance(header_row, int) and not isinstance(header_row, bool)
+                                       and header_row >= 1):
+        raise DefinitionsError(
+            f"`{role}.header_row` in {source} must be a row number (1 = the first row); got {header_row!r}.")
+    if encoding is not None:
+        import codecs
+
+        try:
+            codecs.lookup(str(encoding))
+        except LookupError:
+            raise DefinitionsError(
+                f"`{role}.encoding` in {source} must be a text encoding such as 'utf-8' or 'cp1252'; "
+                f"got {encoding!r}.") from None
+    return {"sheet": sheet, "header_row": header_row, "encoding": encoding}
+
+
+def _redcap_settings(section: Any, source: str, base: str | Path | None) -> RedcapSettings:
+    if not isinstance(section, dict):
+        raise DefinitionsError(f"`redcap` in {source} must be a [redcap] section; got {section!r}.")
+    unknown = set(section) - {"dictionary", "procedure_event", "events"}
+    if unknown:
+        raise DefinitionsError(
+            f"`redcap.{sorted(unknown)[0]}` in {source} must be one of dictionary, procedure_event, events; "
+            "got an unknown key.")
+    events = section.get("events", {})
+    hours: dict[str, float] = {}
+    for event, value in events.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise DefinitionsError(
+                f"`redcap.events.{event}` in {source} must be hours after the procedure (a number); got {value!r}.")
+        hours[str(event)] = float(value)
+    dictionary = section.get("dictionary")
+    if dictionary is not None:
+        dictionary = Path(dictionary)
+        if not dictionary.is_absolute() and base is not None:
+            dictionary = Path(base) / dictionary
+    event = section.get("procedure_event")
+    return RedcapSettings(dictionary=dictionary, procedure_event=None if event is None else str(event), events=hours)

@@ -67,10 +67,10 @@ __all__ = [
 ]
 
 Overdispersion = Literal["auto", "none", "multiplicative", "additive"]
-Period = Literal["auto", "month", "quarter"]
+Period = Literal["auto", "month", "quarter", "year"]
 
 OVERDISPERSION_CHOICES: tuple[str, ...] = ("auto", "none", "multiplicative", "additive")
-PERIOD_CHOICES: tuple[str, ...] = ("auto", "month", "quarter")
+PERIOD_CHOICES: tuple[str, ...] = ("auto", "month", "quarter", "year")
 
 # "auto" periods: quarters when the median month holds fewer patients than this.
 MIN_MEDIAN_MONTHLY = 20
@@ -308,6 +308,9 @@ class CusumResult:
     n_sim: int
     seed: int | None
     method: str = "Bernoulli CUSUM (Steiner et al. 2000)"
+    # "day"; "year" when the records give only years (the date column then holds 1 January of
+    # the year: show the year only); "sequence" when they give no time at all
+    time_resolution: str = "day"
 
     @property
     def first_signal_date(self) -> pd.Timestamp | None:
@@ -397,6 +400,24 @@ def _dates(endpoints: pd.DataFrame) -> pd.Series:
                 f"`procedure_date` must hold dates; got {endpoints['procedure_date'].dropna().iloc[0]!r}."
             ) from exc
     return dates
+
+
+def _dates_or_years(endpoints: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Procedure dates, or for Safe Harbor records without them the first day of each
+    ``procedure_year``: (dates, "day" or "year"). With neither, the dates (all missing) and
+    "sequence": the records' own order is all there is."""
+    if "procedure_date" not in endpoints.columns and "procedure_year" in endpoints.columns:
+        dates = pd.Series(pd.NaT, index=endpoints.index, dtype="datetime64[ns]")
+    else:
+        dates = _dates(endpoints)
+    if dates.notna().any():
+        return dates, "day"
+    if "procedure_year" in endpoints.columns:
+        years = pd.to_numeric(endpoints["procedure_year"], errors="coerce")
+        if years.notna().any():
+            text = years.round().astype("Int64").astype("string") + "-01-01"
+            return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]"), "year"
+    return dates, "sequence"
 
 
 # --------------------------------------------------------------------------------------------
@@ -776,10 +797,11 @@ def control_chart(
         From :func:`outcomes.derive_endpoints`; needs ``procedure_date``.
     outcome : str, default "success"
         A yes/no column; missing values are dropped and counted.
-    period : {"auto", "month", "quarter"}, default "auto"
+    period : {"auto", "month", "quarter", "year"}, default "auto"
         "auto" charts months unless the median month (over every calendar month from the first
         procedure to the last, empty ones included) has fewer than 20 patients with a known
-        outcome, then quarters; ``period_reason`` says which and why.
+        outcome, then quarters; ``period_reason`` says which and why. Records that give only
+        the year of each procedure (``procedure_year``, Safe Harbor) are charted by year.
     stated : float, optional
         The stated proportion, carried for the figure (drawn as "stated 90%"); it does not move
         the centre line.
@@ -850,7 +872,10 @@ def control_chart(
     trend_length = _check_positive_int("trend_length", trend_length, 3)
     if not isinstance(higher_is_better, (bool, np.bool_)):
         raise InputError(f"`higher_is_better` must be True or False; got {higher_is_better!r}.")
-    dates = _dates(endpoints)
+    dates, resolution = _dates_or_years(endpoints)
+    if resolution == "year" and period not in ("auto", "year"):
+        raise InputError(f"`period` must be 'year' or 'auto' for records that give only the year of each "
+                         f"procedure; got {period!r}.")
 
     has_date = dates.notna()
     n_missing_date = int((~has_date).sum())
@@ -865,7 +890,10 @@ def control_chart(
     month_range = pd.period_range(months.min(), months.max(), freq="M")
     per_month = months.value_counts().reindex(month_range, fill_value=0)
     median_monthly = float(per_month.median())
-    if period == "auto":
+    if resolution == "year":
+        used = "year"
+        period_reason = "yearly: the records give only the year of each procedure (no finer date)"
+    elif period == "auto":
         used = "month" if median_monthly >= MIN_MEDIAN_MONTHLY else "quarter"
         period_reason = (
             f"{'monthly' if used == 'month' else 'quarterly'}: the median month has "
@@ -874,9 +902,9 @@ def control_chart(
         )
     else:
         used = period
-        period_reason = f"{'monthly' if used == 'month' else 'quarterly'}, as requested"
+        period_reason = f"{ {'month': 'monthly', 'quarter': 'quarterly', 'year': 'yearly'}[used]}, as requested"
 
-    freq = "M" if used == "month" else "Q"
+    freq = {"month": "M", "quarter": "Q", "year": "Y"}[used]
     periods = d.dt.to_period(freq)
     full = pd.period_range(periods.min(), periods.max(), freq=freq)
     counts = pd.DataFrame({"period": periods.array, "event": v}).groupby("period")["event"].agg(["size", "sum"])
@@ -916,7 +944,7 @@ def control_chart(
     flags = np.column_stack([beyond, run, trend])
     rule = np.array([" + ".join(labels[row]) for row in flags]) if size else np.array([], dtype=str)
 
-    label = [str(p) if used == "month" else f"{p.year}Q{p.quarter}" for p in full]
+    label = [str(p) if used == "month" else str(p.year) if used == "year" else f"{p.year}Q{p.quarter}" for p in full]
     table = pd.DataFrame({
         "period": label, "period_start": full.start_time, "n": n, "events": events,
         "proportion": prop, "centre": p_bar, "lcl": np.where(has, lcl, np.nan),
@@ -1360,11 +1388,13 @@ def cusum(
     if covariates is not RISK_COVARIATES:
         for name in covariates:
             _check_column(endpoints, "covariates", name, "a patient factor for the risk model")
-    dates = _dates(endpoints)
+    dates, resolution = _dates_or_years(endpoints)
 
-    keep = y.notna() & dates.notna()
+    # Safe Harbor records: cases in year order, then in the records' order; with no year either,
+    # in the records' order (sequence) alone.
+    keep = y.notna() & (dates.notna() if resolution != "sequence" else True)
     n_missing_outcome = int(y.isna().sum())
-    n_missing_date = int((y.notna() & dates.isna()).sum())
+    n_missing_date = int((y.notna() & dates.isna()).sum()) if resolution != "sequence" else 0
     units = endpoints[by].astype("string") if by is not None else pd.Series("clinic", index=endpoints.index, dtype="string")
     n_missing_unit = int((keep & units.isna()).sum())
     keep &= units.notna()
@@ -1405,7 +1435,12 @@ def cusum(
         shared = _simulate_limit(np.array([p0]), odds_ratio, float(arl0), n_sim, np.random.default_rng(seeds[0]))
 
     paths, flags, limit_rows, detection_rows = [], [], [], []
-    span_months = max((frame["date"].max() - frame["date"].min()).days / 30.4375, 1.0)
+    if resolution == "year":
+        span_months = 12.0 * (frame["date"].max().year - frame["date"].min().year + 1)
+    elif resolution == "sequence":
+        span_months = math.nan  # no calendar: detection times in months are unknown
+    else:
+        span_months = max((frame["date"].max() - frame["date"].min()).days / 30.4375, 1.0)
     for i, (name, group) in enumerate(frame.groupby("unit", sort=True)):
         risks = group["expected"].to_numpy(float)
         h, arl_sim, arl_se = shared if shared is not None else _simulate_limit(
@@ -1434,6 +1469,7 @@ def cusum(
         by=by, n=len(frame), n_missing_outcome=n_missing_outcome, n_missing_date=n_missing_date,
         n_missing_unit=n_missing_unit, n_sim=n_sim, seed=None if seed is None else int(seed),
         method=("risk-adjusted " if risk_adjust else "") + "Bernoulli CUSUM (Steiner et al. 2000)",
+        time_resolution=resolution,
     )
 
 

@@ -8,6 +8,8 @@ Everything is vectorised: no Python loop over rows.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -15,7 +17,7 @@ from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
 from .exceptions import InputError
 from .mapping import INSTRUMENT_SCALE, Mapping, normalise_label
 
-__all__ = ["validate_assessments", "validate_procedures"]
+__all__ = ["parse_dates", "validate_assessments", "validate_procedures"]
 
 PROCEDURE_REQUIRED = ("procedure_id", "patient_id", "procedure", "procedure_date")
 DISCHARGE_VALUES = ("same_day", "overnight", "admitted")
@@ -27,6 +29,10 @@ _SAME_DAY_MAX_HOURS = 12.0
 # pandas 3 copies on write: a shallow copy is enough before replacing columns.
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _OVERNIGHT_MAX_HOURS = 48.0
+# A fracture older than this (or a time after the procedure further away than the next) is a
+# typing error, not a record: 100 years of fracture age, 20 years of follow-up.
+_MAX_FRACTURE_AGE_DAYS = 36525.0
+MAX_HOURS_AFTER = 20 * 8766.0
 
 
 class _Log:
@@ -117,13 +123,96 @@ def _number(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
 
 
 def _dates(series: pd.Series, date_format: str | None) -> pd.Series:
+    """Dates of a column (NaT where unreadable): :func:`parse_dates` without its notes."""
+    return parse_dates(series, date_format)[0]
+
+
+# Dates outside these years are typing errors (and would overflow nanosecond timestamps).
+_FIRST_YEAR, _LAST_YEAR = 1800, 2200
+_YEAR_ONLY = r"\s*(\d{4})(?:\.0+)?\s*"
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T].*)?$")
+_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
+
+
+def _naive(parsed: pd.Series | pd.DatetimeIndex) -> pd.Series:
+    """Timestamps as naive nanosecond values; time-zone-aware ones converted to UTC first."""
+    parsed = pd.Series(parsed)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    years = parsed.dt.year
+    parsed = parsed.mask((years < _FIRST_YEAR) | (years > _LAST_YEAR))
+    return parsed.astype("datetime64[ns]")
+
+
+def parse_dates(
+    series: pd.Series, date_format: str | None, *, column: str | None = None, source: str = "",
+    notes: list[str] | None = None,
+) -> tuple[pd.Series, pd.Series]:
+    """Read a date column: (timestamps, years of year-only values), NaT / NA where unreadable.
+
+    With ``date_format`` (a strftime format) every value must have it. Without, ISO 8601 dates
+    (with or without a time and a time zone) are read first; other numeric dates (03/01/2022,
+    3.1.2022) are read day first when a first part is over 12, month first when a second part
+    is, and when every part is 12 or under (ambiguous) month first after "/" (US usage) and day
+    first after "." or "-"; a note says so and how to declare the format. Values with a time
+    zone are converted to UTC and the zone dropped (so they compare with naive ones). A value
+    that is only a year ("2022", Safe Harbor's finest date) gives a year and no date. Dates
+    before 1800 or after 2200 are unreadable.
+
+    Examples
+    --------
+    >>> dates, years = parse_dates(pd.Series(["2022-03-04", "2021", "13/02/2022", None]), None)
+    >>> [str(d.date()) if pd.notna(d) else None for d in dates], years.tolist()
+    (['2022-03-04', None, '2022-02-13', None], [<NA>, 2021, <NA>, <NA>])
+    """
+    notes = [] if notes is None else notes
+    label = f"{column!r} in {source}" if column else "dates"
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series.astype("datetime64[ns]")
+        if getattr(series.dt, "tz", None) is not None:
+            notes.append(f"{label}: times with a time zone converted to UTC")
+        return _naive(series), pd.Series(pd.NA, index=series.index, dtype="Int64")
     text = _text(series)
     # A registry has a few thousand distinct dates: parse each once, then spread them over the rows.
     codes, distinct = pd.factorize(text)
-    parsed = pd.to_datetime(pd.Series(distinct, dtype=text.dtype), format=date_format or "ISO8601", errors="coerce")
-    return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index, name=text.name)
+    distinct = pd.Series(distinct, dtype="string")
+    year_text = distinct.str.fullmatch(_YEAR_ONLY).fillna(False).astype(bool)
+    years = pd.to_numeric(distinct.str.extract(_YEAR_ONLY, expand=False), errors="coerce").where(year_text)
+    years = years.where((years >= _FIRST_YEAR) & (years <= _LAST_YEAR)).astype("Int64")
+    candidates = distinct.mask(year_text)
+    zoned = candidates.str.contains(_ZONE, regex=True).fillna(False).astype(bool)
+    if zoned.any():
+        notes.append(f"{label}: {int(zoned.sum())} distinct times with a time zone converted to UTC "
+                     "(times without one are taken as they are)")
+    if date_format:
+        parsed = pd.to_datetime(candidates, format=date_format, errors="coerce", utc=True)
+    else:
+        parsed = pd.to_datetime(candidates, format="ISO8601", errors="coerce", utc=True)
+        left = candidates.notna() & parsed.isna()
+        parts = candidates[left].str.extract(_NUMERIC_DATE)
+        numeric = parts[0].notna()
+        if numeric.any():
+            first, second = parts.loc[numeric, 0].astype(int), parts.loc[numeric, 2].astype(int)
+            day_first_votes, month_first_votes = int((first > 12).sum()), int((second > 12).sum())
+            sep = parts.loc[numeric, 1].mode().iloc[0]
+            if day_first_votes or month_first_votes:
+                day_first = day_first_votes >= month_first_votes
+                how = "day first (DD/MM/YYYY)" if day_first else "month first (MM/DD/YYYY)"
+                notes.append(f"{label}: dates read {how}, as a day or month over 12 shows")
+            else:
+                day_first = sep != "/"
+                shown = f"%d{sep}%m{sep}%Y" if day_first else f"%m{sep}%d{sep}%Y"
+                other = f"%m{sep}%d{sep}%Y" if day_first else f"%d{sep}%m{sep}%Y"
+                notes.append(f"{label}: dates are ambiguous (no day or month over 12); read as {shown}. "
+                             f"If they are {other}, set date_format = '{other}' in the mapping file")
+            index = parts.index[numeric]
+            parsed_left = pd.to_datetime(candidates[index], format="mixed", dayfirst=day_first, errors="coerce",
+                                         utc=True)
+            parsed = parsed.copy()
+            parsed[index] = parsed_left
+    dates = _naive(pd.Series(parsed, index=distinct.index))
+    out = pd.Series(dates.array.take(codes, allow_fill=True), index=text.index, name=text.name)
+    year_out = pd.Series(years.array.take(codes, allow_fill=True), index=text.index, name=text.name)
+    return out, year_out
 
 
 def _text_codes(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -229,11 +318,22 @@ def _repeats_if_sorted(ids: pd.Series, hours: pd.Series) -> np.ndarray | None:
 
 
 def validate_procedures(
-    frame: pd.DataFrame, *, source: str, mapping: Mapping
+    frame: pd.DataFrame, *, source: str, mapping: Mapping, notes: list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Validate the procedures table; returns (procedures, exclusions, remarks)."""
-    _require(frame, PROCEDURE_REQUIRED, source,
-             "A mapping file (--mapping) can rename a clinic's own column names to these.")
+    """Validate the procedures table; returns (procedures, exclusions, remarks).
+
+    ``procedure_date`` may be replaced by ``procedure_year`` (or hold only years): a Safe Harbor
+    file. The result always has both columns (``procedure_date`` NaT where only the year is
+    known). ``notes`` receives how dates were read.
+    """
+    notes = [] if notes is None else notes
+    if "procedure_date" in frame or "procedure_year" in frame:
+        _require(frame, PROCEDURE_REQUIRED[:3], source,
+                 "A mapping file (--mapping) can rename a clinic's own column names to these.")
+    else:
+        # (the registry engine words this error the same way)
+        _require(frame, PROCEDURE_REQUIRED, source,
+                 "A mapping file (--mapping) can rename a clinic's own column names to these.")
     log = _Log("procedures", source)
     df = frame.copy(deep=not _COPY_ON_WRITE)
     df["procedure_id"] = _text(df["procedure_id"])
@@ -255,12 +355,27 @@ def validate_procedures(
     df = log.exclude(df, kind.isna(), "procedure", "unknown procedure type (not vertebroplasty or kyphoplasty)")
     df["procedure"] = _at(kind, df.index)
 
-    when = _dates(df["procedure_date"], mapping.date_format)
-    df = log.exclude(df, when.isna(), "procedure_date", "procedure_date missing or unreadable")
+    if "procedure_date" in df:
+        when, year_only = parse_dates(df["procedure_date"], mapping.date_format_for("procedure_date"),
+                                      column="procedure_date", source=source, notes=notes)
+    else:
+        when = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        year_only = pd.Series(pd.NA, index=df.index, dtype="Int64")
+    year = year_only.fillna(pd.Series(when.dt.year, index=df.index).astype("Int64"))
+    if "procedure_year" in df:
+        given, bad = _number(df, "procedure_year")
+        odd = given.notna() & ((given % 1 != 0) | (given < _FIRST_YEAR) | (given > _LAST_YEAR))
+        log.remark(df, bad | odd, "procedure_year", "not a year; set to missing")
+        year = year.fillna(given.mask(odd).astype("Int64"))
+    has_date = "procedure_date" in frame
+    df = log.exclude(df, when.isna() & year.isna(), "procedure_date" if has_date else "procedure_year",
+                     "procedure_date missing or unreadable" if has_date else "procedure_year missing or not a year")
     df["procedure_date"] = _at(when, df.index)
+    df["procedure_year"] = _at(year, df.index)
 
     if "fracture_date" in df:
-        fracture = _dates(df["fracture_date"], mapping.date_format)
+        fracture, _ = parse_dates(df["fracture_date"], mapping.date_format_for("fracture_date"),
+                                  column="fracture_date", source=source, notes=notes)
         log.remark(df, _text(df["fracture_date"]).notna() & fracture.isna(), "fracture_date",
                    "unreadable date set to missing")
         age_days = (df["procedure_date"] - fracture).dt.total_seconds() / 86400.0
@@ -273,6 +388,10 @@ def validate_procedures(
         df["fracture_age_days"], bad = _number(df, "fracture_age_days")
         log.remark(df, bad, "fracture_age_days", "not a number; set to missing")
     if "fracture_age_days" in df:
+        age_days = df["fracture_age_days"]
+        absurd = age_days.notna() & ~(age_days.abs() <= _MAX_FRACTURE_AGE_DAYS)
+        log.remark(df, absurd, "fracture_age_days", f"not finite or over {_MAX_FRACTURE_AGE_DAYS:g} days; set to missing")
+        df["fracture_age_days"] = age_days.mask(absurd)
         df = log.exclude(df, df["fracture_age_days"] < 0, "fracture_age_days",
                          "fracture dated after the procedure (negative fracture age)")
 
@@ -340,8 +459,16 @@ def validate_assessments(
     source: str,
     mapping: Mapping,
     baseline_window_hours: float,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Validate the assessments table against the validated procedures."""
+    """Validate the assessments table against the validated procedures.
+
+    A time is hours after the procedure (``hours_after``, or ``assessed_at`` minus the
+    procedure's date). Rows are excluded when the time is missing, not a number, not finite or
+    more than 20 years away, or before the procedure by more than ``baseline_window_hours``: a
+    score before the procedure but inside that window (say at -0.5 h) is a baseline candidate,
+    and the endpoints take the last one as the baseline when the procedures table gives none.
+    """
     _require(frame, ("procedure_id", "pain"), source,
              "A mapping file (--mapping) can rename a clinic's own column names; a wide export "
              "(pain_24h, vas_3mo, ...) is made long automatically.")
@@ -387,12 +514,23 @@ def validate_assessments(
     else:
         hours = pd.Series(np.nan, index=df.index)
         bad = pd.Series(False, index=df.index)
+    undated = pd.Series(False, index=df.index)
     if "assessed_at" in df:
-        stamp = _dates(df["assessed_at"], None)
-        start = df["procedure_id"].map(procedures.set_index("procedure_id")["procedure_date"])
+        stamp, _ = parse_dates(df["assessed_at"], mapping.date_format_for("assessed_at"), column="assessed_at",
+                               source=source, notes=notes)
+        # each score's procedure date (ids are unique in the validated procedures)
+        where = pd.Index(procedures["procedure_id"]).get_indexer(df["procedure_id"])
+        dates = pd.to_datetime(procedures["procedure_date"]).astype("datetime64[ns]").array
+        start = pd.Series(dates.take(where, allow_fill=True), index=df.index)
         hours = hours.fillna((stamp - start).dt.total_seconds() / 3600.0)
-    df = log.exclude(df, hours.isna() & ~bad, "hours_after", "time missing")
+        undated = hours.isna() & stamp.notna() & start.isna()
+    df = log.exclude(df, undated, "assessed_at",
+                     "assessed_at needs the procedure's date, and the procedure has only a year (give hours_after)")
+    df = log.exclude(df, _at(hours, df.index).isna() & ~_at(bad, df.index), "hours_after", "time missing")
     df = log.exclude(df, _at(bad, df.index) & _at(hours, df.index).isna(), "hours_after", "time is not a number")
+    hours = _at(hours, df.index)
+    df = log.exclude(df, ~np.isfinite(hours) | (hours.abs() > MAX_HOURS_AFTER), "hours_after",
+                     f"time not finite or more than {MAX_HOURS_AFTER / 8766:g} years from the procedure")
     df["hours_after"] = _at(hours, df.index)
     df = log.exclude(
         df, df["hours_after"] < -baseline_window_hours, "hours_after",
