@@ -121,6 +121,18 @@ def test_free_text_dropped_through_the_mapping(procedures_frame, assessments_fra
     assert load_records(path, assessments_frame, mapping=Mapping(procedure_drop=("notes",))).privacy_warnings == ()
 
 
+def test_a_name_like_column_mapped_onto_the_contract_is_refused_only_for_names(procedures_frame, assessments_frame):
+    """'Pt' mapped to patient_id holds pseudonymous ids (passes); holding people's names it is refused (A)."""
+    mapping = Mapping(procedure_columns={"Pt": "patient_id"})
+    ids = procedures_frame.rename(columns={"patient_id": "Pt"})
+    assert len(load_records(ids, assessments_frame, mapping=mapping).procedures) == len(procedures_frame)
+    with pytest.raises(PrivacyError, match=r"column 'Pt': its name suggests"):
+        load_records(ids, assessments_frame)  # not declared by a mapping: the name alone refuses it
+    names = ids.assign(Pt=["Ann Lee", "Bob Stone", "Carla Diaz", "Dan Moss"][:len(ids)])
+    with pytest.raises(PrivacyError, match=r"column 'Pt': values look like people's names .*\[Safe Harbor \(A\)"):
+        load_records(names, assessments_frame, mapping=mapping)
+
+
 def test_assessments_checked_too(procedures_frame, assessments_frame):
     with pytest.raises(PrivacyError, match=r"assessments \(DataFrame\) looks identifying: column 'phone'"):
         load_records(procedures_frame, assessments_frame.assign(phone="x"))

@@ -205,9 +205,9 @@ def test_renamed_columns_that_collide_are_one_clear_line(procedures_frame, asses
 
 def test_repeated_other_headers_get_a_suffix(tmp_path, scores):
     path = tmp_path / "p.csv"
-    path.write_text(PROCS.replace("baseline_pain", "notes").replace("physician_id", "notes"), encoding="utf-8")
+    path.write_text(PROCS.replace("baseline_pain", "ward").replace("physician_id", "ward"), encoding="utf-8")
     cohort = load_records(path, scores)
-    assert any("repeats the name 'notes'" in n for n in cohort.notes)
+    assert any("repeats the name 'ward'" in n for n in cohort.notes)
 
 
 @pytest.mark.parametrize("hours", ["inf", "-inf", "1e308", "200000"])

@@ -473,7 +473,7 @@ def load_records(
     proc_raw, proc_name, proc_hash = read_table(procedures, "procedures", mapping=mapping, sheet=sheet,
                                                 header_row=header_row, encoding=encoding, notes=notes, limits=limits)
     proc_raw = proc_raw.drop(columns=[c for c in mapping.procedure_drop if c in proc_raw])
-    warnings_ = [check_identifiers(proc_raw.drop(columns="_row"), source=proc_name, used=mapping.procedure_columns,
+    warnings_ = [check_identifiers(proc_raw.drop(columns="_row"), source=proc_name, used=_used_columns(mapping),
                                    allow_identifiers=allow_identifiers, row_offset=int(proc_raw["_row"].iloc[0]))]
     sources, hashes = {"procedures": proc_name}, {"procedures": proc_hash}
     if assessments is not None:
@@ -550,6 +550,18 @@ def load_records(
     )
 
 
+
+
+def _used_columns(mapping: Mapping) -> set[str]:
+    """The procedure columns the mapping puts onto the data contract, as the file names them: the
+    clinic's names and, for a REDCap labels export, the dictionary's labels of those fields."""
+    used = {*mapping.procedure_columns, *mapping.assessment_columns}
+    if mapping.redcap is not None and mapping.redcap.dictionary is not None:
+        from .redcap import read_dictionary
+
+        labels = read_dictionary(mapping.redcap.dictionary).labels
+        used |= {labels[field] for field in list(used) if field in labels}
+    return used
 
 
 def _renamed(mapping: Mapping, frame: pd.DataFrame, role: str, source: str) -> pd.DataFrame:

@@ -115,8 +115,8 @@ _LABEL_PATTERN = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*_?(?P<unit>[a-z]+)$")
 _READING_KEYS = ("sheet", "header_row", "encoding")
 _DATE_COLUMNS = {"procedures": ("procedure_date", "fracture_date"), "assessments": ("assessed_at",)}
 _SECTION_KEYS = {
-    "procedures": {"columns", "values", "date_format", "date_formats", *_READING_KEYS},
-    "assessments": {"columns", "values", "date_format", "date_formats", "instrument", *_READING_KEYS},
+    "procedures": {"columns", "values", "date_format", "date_formats", "drop", *_READING_KEYS},
+    "assessments": {"columns", "values", "date_format", "date_formats", "instrument", "drop", *_READING_KEYS},
 }
 
 

@@ -134,7 +134,10 @@ def name_findings(columns: Iterable[Any], *, used: Iterable[Any] = ()) -> list[P
     findings: list[PrivacyFinding] = []
     for column in columns:
         rule = name_rule(column)
-        if rule is not None and not (rule.category == "C" and str(column) in used):
+        # a column the mapping puts onto the data contract is data, not a name: a date column (C)
+        # is a date, and a column named like a person (A, e.g. "pt" -> patient_id) is refused only
+        # when its values look like people's names (value_masks, person_names=True)
+        if rule is not None and not (rule.category in ("A", "C") and str(column) in used):
             findings.append(PrivacyFinding(str(column), f"its name suggests {rule.what}", category=rule.category))
         elif rule is None and is_free_text(column) and str(column) not in used:
             findings.append(PrivacyFinding(
@@ -145,7 +148,8 @@ def name_findings(columns: Iterable[Any], *, used: Iterable[Any] = ()) -> list[P
     return findings
 
 
-def value_masks(column: Any, distinct: Any, *, limit: int | None = 3) -> list[tuple[str, str, np.ndarray]]:
+def value_masks(column: Any, distinct: Any, *, limit: int | None = 3,
+                person_names: bool | None = None) -> list[tuple[str, str, np.ndarray]]:
     """What the value rules find among the distinct text values of one column.
 
     Parameters
@@ -157,6 +161,8 @@ def value_masks(column: Any, distinct: Any, *, limit: int | None = 3) -> list[tu
         Distinct values, in the order they first occur (so ``limit`` keeps the first rows).
     limit : int or None, default 3
         Confirmed values per rule after which a rule stops looking.
+    person_names : bool, optional
+        Refuse values shaped like people's names; by default only in a bare ``name`` column.
 
     Returns
     -------
@@ -165,7 +171,7 @@ def value_masks(column: Any, distinct: Any, *, limit: int | None = 3) -> list[tu
     """
     found = [(r.category, f"values look like {r.what}", m)
              for r, m in scan_values(distinct, column=str(column), code_column=is_code_column(column), limit=limit)]
-    if is_bare_name(column):
+    if is_bare_name(column) if person_names is None else person_names:
         people = looks_like_person_names(distinct)
         if people.any():
             found.insert(0, ("A", "values look like people's names", people))
@@ -191,20 +197,25 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         Rows named per finding.
     used : iterable of column names
         Columns the analysis uses (mapped onto the data contract): a date rule (C) does not
-        refuse them, and they are never refused as free text.
+        refuse them, a name rule (A) refuses them only when their values look like people's
+        names, and they are never refused as free text.
 
     Returns
     -------
     list of PrivacyFinding
         Name findings in column order, then value findings, then ages.
     """
+    used = {str(c) for c in used}
     findings = name_findings(frame.columns, used=used)
     for column in frame.columns:
         text = _text_values(frame[column])
         if text is None:
             continue
         codes, distinct = pd.factorize(text)
-        for category, reason, mask in value_masks(column, _arrow_text(distinct), limit=max_rows):
+        rule = name_rule(column)
+        mapped_name = str(column) in used and rule is not None and rule.category == "A"
+        for category, reason, mask in value_masks(column, _arrow_text(distinct), limit=max_rows,
+                                                  person_names=True if mapped_name else None):
             positions = frame.index.get_indexer(text.index[mask[codes]][:max_rows])
             findings.append(PrivacyFinding(str(column), reason, tuple(int(p) + row_offset for p in positions),
                                            category))
