@@ -67,13 +67,21 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray) -> tuple[Any, int]:
     return (value.item() if hasattr(value, "item") else value), i
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _numbers(name: str, values: Any) -> np.ndarray:
     arr = _as_1d(name, values)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         try:
             return arr.astype(float)
         except (TypeError, ValueError):
-            bad = np.array([not isinstance(v, numbers.Real) for v in arr])
+            bad = np.array([not _is_number(v) for v in arr])
             value, i = _first_bad(arr, bad)
             raise InputError(f"`{name}` must be numbers; got {value!r} at position {i}.") from None
     return arr.astype(float, copy=False)
@@ -107,7 +115,7 @@ def _check_event_codes(values: Any, n: int) -> np.ndarray:
     try:
         num = arr.astype(float)
     except (TypeError, ValueError):
-        bad = np.array([not isinstance(v, numbers.Real) for v in arr])
+        bad = np.array([not _is_number(v) for v in arr])
         value, i = _first_bad(arr, bad)
         raise InputError(f"`events` must be {rule}; got {value!r} at position {i}.") from None
     bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num))
@@ -358,7 +366,7 @@ def cumulative_incidence(
     >>> from outcomes.competing import cumulative_incidence
     >>> ci = cumulative_incidence([1, 2, 3, 4, 5, 6], [1, 2, 0, 1, 2, 1])
     >>> round(ci.cumulative_incidence_at(4), 4), round(ci.cumulative_incidence_at(6), 4)
-    (0.3333, 0.6667)
+    (0.3889, 0.6111)
     >>> ci.table[["time", "at_risk", "events", "competing", "censored"]].iloc[1].tolist()
     [2.0, 5.0, 0.0, 1.0, 0.0]
     """
@@ -427,4 +435,349 @@ def cumulative_incidence(
         n=tot(w.sum()),
         n_events=tot(d_1.sum()),
         n_competing=tot((d_all - d_1).sum()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Gray's test
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GrayTestResult:
+    """Gray's k-sample test of equal cumulative incidence curves (see :func:`gray_test`).
+
+    Attributes
+    ----------
+    statistic : float
+        Chi-square statistic :math:`s^T V^{-1} s` (NaN when V is singular).
+    pvalue : float
+        Upper tail of the chi-square distribution with ``df`` degrees of freedom.
+    df : int
+        Number of groups minus one.
+    table : pandas.DataFrame
+        One row per group: ``group, n, events, competing, score`` (``score`` is the group's
+        weighted observed-minus-expected sum; the last group's is minus the sum of the others).
+    event_of_interest : int
+    rho : float
+    method : str
+        ``"gray"`` or ``"stratified gray"``.
+    n_strata : int
+    """
+
+    statistic: float
+    pvalue: float
+    df: int
+    table: pd.DataFrame
+    event_of_interest: int
+    rho: float
+    method: str
+    n_strata: int = 1
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row: statistic, pvalue, df, event_of_interest, rho, method, n_strata."""
+        return result_row(self)
+
+    def _repr_html_(self) -> str:
+        return html_table(self) + self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def _gray_stratum(
+    inv: np.ndarray, g: np.ndarray, cause: np.ndarray, w: np.ndarray, m: int, ng: int, rho: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score (ng) and covariance (ng x ng) of one stratum; rows are distinct times ``inv``."""
+    cell = inv * ng + g
+    leaving = np.bincount(cell, weights=w, minlength=m * ng).reshape(m, ng)
+    d1 = np.bincount(cell, weights=w * (cause == 1), minlength=m * ng).reshape(m, ng)
+    d2 = np.bincount(cell, weights=w * (cause == 2), minlength=m * ng).reshape(m, ng)
+    rs = np.cumsum(leaving[::-1], axis=0)[::-1]  # at risk: time >= t, per group
+    keep = (d1 + d2).sum(axis=1) > 0  # only event times change the estimates
+    rs, d1, d2 = rs[keep], d1[keep], d2[keep]
+    if rs.shape[0] == 0:
+        return np.zeros(ng), np.zeros((ng, ng))
+    live = rs > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # per group: all-cause Kaplan-Meier (left / right continuous) and cumulative incidence
+        step = np.where(live, 1.0 - (d1 + d2) / np.where(live, rs, 1.0), 1.0)
+        skm = np.cumprod(step, axis=0)
+        skmm = np.vstack([np.ones((1, ng)), skm[:-1]])
+        f1 = np.cumsum(np.where(live, skmm * d1 / np.where(live, rs, 1.0), 0.0), axis=0)
+        f1m = np.vstack([np.zeros((1, ng)), f1[:-1]])
+        # R_k(t) = Y_k (1 - F_k(t-)) / S_k(t-); t1 = Y_k / S_k(t-)
+        t1 = np.where(live, rs / skmm, 0.0)
+        tr = t1.sum(axis=1)
+        tq = np.where(live, rs * (1.0 - f1m) / skmm, 0.0).sum(axis=1)
+        nd1 = d1.sum(axis=1)
+        nd2 = d2.sum(axis=1)
+        f = np.cumsum(nd1 / tr)  # pooled cumulative incidence
+        fm = np.concatenate(([0.0], f[:-1]))
+        fb = (1.0 - fm) ** rho
+        score = (fb[:, None] * np.where(live, d1 - nd1[:, None] * rs * (1.0 - f1m) / (skmm * tq[:, None]), 0.0)).sum(axis=0)
+        # a: weight times the projection, c: its running sum scaled by the pooled hazard
+        a = fb[:, None, None] * (
+            t1[:, :, None] * np.eye(ng)[None] - t1[:, :, None] * t1[:, None, :] / tr[:, None, None]
+        )
+        c = np.cumsum(a * (nd1 / (tr * (1.0 - fm)))[:, None, None], axis=0)
+
+        # events of interest
+        e1 = (nd1 > 0)[:, None] & live
+        t4 = np.where(skm > 0, 1.0 - (1.0 - f)[:, None] / skm, 1.0)
+        t5 = np.where(nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * skmm - 1.0), 1.0)
+        t3 = np.where(e1, t5 * skmm * nd1[:, None] / (tr[:, None] * np.where(live, rs, 1.0)), 0.0)
+        t4 = np.where(e1, t4, 0.0)
+        v3 = (t4**2 * t3).sum(axis=0)
+        u = a - t4[:, None, :] * c  # u[r, i, k]
+        v2 = np.einsum("rik,rk->ik", u, t4 * t3)
+        v = np.einsum("rik,rjk,rk->ij", u, u, t3)
+
+        # competing events
+        e2 = (skm > 0) & (d2 > 0)
+        t4b = np.where(e2, (1.0 - f)[:, None] / np.where(skm > 0, skm, 1.0), 0.0)
+        t5b = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (rs - 1.0), 1.0)
+        t3b = np.where(e2, t5b * skmm**2 * d2 / np.where(live, rs, 1.0) ** 2, 0.0)
+        v3 += (t4b**2 * t3b).sum(axis=0)
+        ub = t4b[:, None, :] * c
+        v2 -= np.einsum("rik,rk->ik", ub, t4b * t3b)
+        v += np.einsum("rik,rjk,rk->ij", ub, ub, t3b)
+
+        cf = c[-1]
+        v += np.einsum("ik,jk,k->ij", cf, cf, v3) + cf @ v2.T + v2 @ cf.T
+    return score, v
+
+
+def gray_test(
+    durations: Any,
+    events: Any,
+    groups: Any,
+    *,
+    event_of_interest: int = 1,
+    strata: Any = None,
+    rho: float = 0.0,
+    weights: Any = None,
+) -> GrayTestResult:
+    """Gray's test that the cumulative incidence of one event type is equal in k groups.
+
+    Parameters
+    ----------
+    durations : array_like of float
+        Non-negative finite times to the first event or censoring.
+    events : array_like of int
+        0 censored, ``event_of_interest`` the event compared, any other positive code a
+        competing event.
+    groups : array_like
+        Group label per subject (at least two distinct labels; no missing labels).
+    event_of_interest : int, default 1
+    strata : array_like, optional
+        Stratum label per subject; scores and covariances are summed over strata, as
+        ``cmprsk::cuminc(..., strata = )``.
+    rho : float, default 0
+        Power of the weight :math:`(1 - \\hat F^0(t-))^\\rho`; 0 (the default of cmprsk) weighs
+        every time alike, a log-rank-like test of the subdistribution hazards.
+    weights : array_like of float, optional
+        Non-negative frequency weights (a row of weight k counts as k subjects).
+
+    Returns
+    -------
+    GrayTestResult
+        ``statistic`` (chi-square), ``pvalue``, ``df``, ``table`` (group, n, events, competing,
+        score).
+
+    Raises
+    ------
+    InputError
+        As :func:`cumulative_incidence`, fewer than two groups, or a negative ``rho``.
+
+    Notes
+    -----
+    For group k, with :math:`Y_k` at risk, :math:`\\hat S_k` its all-cause Kaplan-Meier and
+    :math:`\\hat F_k` its cumulative incidence, Gray's "at risk" is
+    :math:`R_k(t) = Y_k(t) \\{1 - \\hat F_k(t-)\\} / \\hat S_k(t-)` (subjects who had a competing
+    event stay, with a falling weight) and the score is
+
+    .. math::
+
+        s_k = \\int (1 - \\hat F^0(t-))^\\rho \\Bigl\\{dN_{k1}(t)
+              - R_k(t) \\frac{\\sum_l dN_{l1}(t)}{\\sum_l R_l(t)}\\Bigr\\},
+
+    :math:`X^2 = s^T V^{-1} s \\sim \\chi^2_{k-1}` for the first k - 1 groups, with Gray's
+    variance estimator (section 3 of the paper, with the tie corrections of the reference
+    implementation in ``cmprsk``'s ``crstm``). This is a reimplementation, checked against the
+    output ``cmprsk`` ships with its tests (regenerated data, same seed).
+
+    References
+    ----------
+    .. [1] Gray RJ (1988). A class of K-sample tests for comparing the cumulative incidence of a
+       competing risk. Ann Stat 16:1141-1154. doi:10.1214/aos/1176350951
+    .. [2] Gray RJ. cmprsk: Subdistribution Analysis of Competing Risks. R package (``cuminc``).
+
+    Examples
+    --------
+    >>> from outcomes.competing import gray_test
+    >>> res = gray_test([1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 2, 1, 0, 2, 2, 1], list("aaaabbbb"))
+    >>> res.df, res.table["events"].tolist()
+    (1, [3.0, 1.0])
+    """
+    event_of_interest = _check_event_of_interest(event_of_interest)
+    if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not (rho >= 0 and math.isfinite(rho)):
+        raise InputError(f"`rho` must be a finite number >= 0; got {rho!r}.")
+    t = _check_durations(durations)
+    n = t.shape[0]
+    status = _check_event_codes(events, n)
+    g, labels = _check_labels("groups", groups, n)
+    w = np.ones(n) if weights is None else _check_weights(weights, n)
+    ng = labels.shape[0]
+    if ng < 2:
+        raise InputError(f"`groups` must have at least two distinct labels; got {list(labels)!r}.")
+    if strata is None:
+        s = np.zeros(n, dtype=np.intp)
+        n_strata = 1
+    else:
+        s, slabels = _check_labels("strata", strata, n)
+        n_strata = slabels.shape[0]
+    cause = np.where(status == event_of_interest, 1, np.where(status > 0, 2, 0))
+
+    score = np.zeros(ng)
+    cov = np.zeros((ng, ng))
+    for k in range(n_strata):
+        rows = s == k
+        times, inv = _distinct_times(t[rows])
+        sc, v = _gray_stratum(inv, g[rows], cause[rows], w[rows], times.shape[0], ng, float(rho))
+        score += sc
+        cov += v
+    s1 = score[: ng - 1]
+    v1 = cov[: ng - 1, : ng - 1]
+    df = ng - 1
+    if np.all(np.isfinite(v1)) and np.linalg.matrix_rank(v1) == df:
+        statistic = float(s1 @ np.linalg.solve(v1, s1))
+        pvalue = float(stats.chi2.sf(statistic, df))
+    else:  # cmprsk reports -1 here; the test is undefined
+        warnings.warn(
+            "Gray's test is undefined: the covariance of the scores is singular (a group without "
+            "events of interest at the times they occur).",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+        statistic = pvalue = math.nan
+    weighted = weights is not None
+    n_g = np.bincount(g, weights=w, minlength=ng)
+    ev = np.bincount(g, weights=w * (cause == 1), minlength=ng)
+    comp = np.bincount(g, weights=w * (cause == 2), minlength=ng)
+    scores = np.append(s1, -s1.sum())
+    table = pd.DataFrame(
+        {
+            "group": labels,
+            "n": n_g if weighted else n_g.astype(np.int64),
+            "events": ev,
+            "competing": comp,
+            "score": scores,
+        }
+    )
+    return GrayTestResult(
+        statistic=statistic,
+        pvalue=pvalue,
+        df=df,
+        table=table,
+        event_of_interest=event_of_interest,
+        rho=float(rho),
+        method="gray" if strata is None else "stratified gray",
+        n_strata=n_strata,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# rare events
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOfThreeResult:
+    """Upper confidence limits for a rate when no event was seen (see :func:`rule_of_three`).
+
+    Attributes
+    ----------
+    count : int
+        Always 0.
+    nobs : int
+    estimate : float
+        0.
+    ci : ConfidenceInterval
+        ``(0, exact upper limit)``: the one-sided exact (Clopper-Pearson) interval.
+    rule_of_three : float
+        ``-log(1 - confidence_level) / nobs`` (3 / n at 95%), Hanley and Lippman-Hand's
+        approximation of the exact limit.
+    confidence_level : float
+    method : str
+        ``"exact"`` (the interval in ``ci``).
+    """
+
+    count: int
+    nobs: int
+    estimate: float
+    ci: ConfidenceInterval
+    rule_of_three: float
+    confidence_level: float
+    method: str = "exact"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row: count, nobs, estimate, ci_low, ci_high, rule_of_three, ..."""
+        return result_row(self)
+
+    def _repr_html_(self) -> str:
+        return html_table(self)
+
+
+def rule_of_three(nobs: int, *, confidence_level: float = 0.95) -> RuleOfThreeResult:
+    """Upper limit for the rate of an event never seen in ``nobs`` patients.
+
+    Parameters
+    ----------
+    nobs : int
+        Number of patients observed, at least 1, none with the event.
+    confidence_level : float, default 0.95
+        One-sided level of the upper limit.
+
+    Returns
+    -------
+    RuleOfThreeResult
+        ``ci.high`` the exact one-sided Clopper-Pearson limit :math:`1 - \\alpha^{1/n}` (from
+        :func:`outcomes.proportions.proportion` with ``method="exact"``, ``alternative="less"``),
+        ``rule_of_three`` its approximation :math:`-\\log(\\alpha)/n` (3/n at 95%).
+
+    Raises
+    ------
+    InputError
+        ``nobs`` not a whole number >= 1, or a bad ``confidence_level``.
+
+    Notes
+    -----
+    With no event in n independent patients, the one-sided exact upper limit solves
+    :math:`(1 - p)^n = \\alpha`; since :math:`-\\log(1 - p) \\approx p` for small p, the limit
+    is about :math:`-\\log(\\alpha) / n = 2.996 / n` at 95% (the rule of three). The rule
+    overstates the exact limit slightly and is close for n >= 30; report the exact limit.
+
+    References
+    ----------
+    .. [1] Hanley JA, Lippman-Hand A (1983). If nothing goes wrong, is everything all right?
+       Interpreting zero numerators. JAMA 249:1743-1745. doi:10.1001/jama.1983.03330370053031
+    .. [2] Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in
+       the case of the binomial. Biometrika 26:404-413. doi:10.1093/biomet/26.4.404
+
+    Examples
+    --------
+    >>> from outcomes.competing import rule_of_three
+    >>> res = rule_of_three(100)
+    >>> round(res.rule_of_three, 4), round(res.ci.high, 4)
+    (0.03, 0.0295)
+    """
+    confidence_level = check_confidence_level(confidence_level)
+    if isinstance(nobs, bool) or not isinstance(nobs, numbers.Integral) or nobs < 1:
+        raise InputError(f"`nobs` must be a whole number >= 1; got {nobs!r}.")
+    exact = proportion(0, int(nobs), method="exact", alternative="less", confidence_level=confidence_level)
+    return RuleOfThreeResult(
+        count=0,
+        nobs=int(nobs),
+        estimate=0.0,
+        ci=ConfidenceInterval(0.0, float(exact.ci.high)),
+        rule_of_three=float(-math.log(1.0 - confidence_level) / nobs),
+        confidence_level=confidence_level,
     )
