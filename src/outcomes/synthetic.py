@@ -1044,6 +1044,11 @@ def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any
     return truth
 
 
+def _none_if_empty(values: pd.Series) -> np.ndarray:
+    arr = values.to_numpy(dtype=object)
+    return np.where(arr == "", None, arr)
+
+
 def simulate_safety(
     n_procedures: int,
     *,
@@ -1224,8 +1229,9 @@ def simulate_safety(
             "procedure_id": pd.array(procedures["procedure_id"].to_numpy()[events["row"].to_numpy()], dtype="str"),
             "event": pd.array(events["event"].to_numpy().astype(str), dtype="str"),
             "days_after": events["days_after"].to_numpy(dtype=np.int64),
-            "severity": pd.array(events["severity"].replace("", pd.NA).to_numpy(), dtype="str"),
-            "level": pd.array(events["level"].replace("", pd.NA).to_numpy(), dtype="str"),
+            # nullable strings: pandas 2's "str" would write a missing value as the text "<NA>"
+            "severity": pd.array(_none_if_empty(events["severity"]), dtype=pd.StringDtype()),
+            "level": pd.array(_none_if_empty(events["level"]), dtype=pd.StringDtype()),
             "adjacent": events["adjacent"].array,
         }
     )
