@@ -136,7 +136,8 @@ def test_frequency_weights_equal_repeated_rows():
 
 def test_at_and_value_at_times():
     res = cumulative_incidence([1, 2, 3, 4, 5, 6], [1, 2, 0, 1, 2, 1])
-    # by hand: S(t-) h1 at t = 1, 4, 6: 1/6, (4/6)(1/3)... F(4) = 1/6 + (2/3)(1/3)(1/2)... see table
+    # by hand: F(4) = 1/6 + (4/6)(1/3) = 7/18, F(6) = 7/18 + (2/9)(1/1) = 11/18
+    assert res.cumulative_incidence_at([4, 6]) == pytest.approx([7 / 18, 11 / 18], rel=1e-14)
     tab = res.table
     assert res.cumulative_incidence_at(0.5) == 0.0
     assert res.cumulative_incidence_at(100) == pytest.approx(tab["cumulative_incidence"].iloc[-1])
@@ -146,7 +147,8 @@ def test_at_and_value_at_times():
     ]
     assert math.isnan(frame["ci_low"].iloc[0]) and frame["se"].iloc[0] == 0.0
     assert frame["at_risk"].tolist() == [6, 3, 2, 0]
-    assert frame["cumulative_incidence"].iloc[1] == pytest.approx(tab.set_index("time").loc[4.0, "cumulative_incidence"])
+    at_4 = tab.set_index("time").loc[4.0, "cumulative_incidence"]
+    assert frame["cumulative_incidence"].iloc[1] == pytest.approx(at_4)
     # event-free + both incidences = 1 at the end
     last = tab.iloc[-1]
     km = kaplan_meier([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 1]).table["survival"].iloc[-1]

@@ -508,11 +508,11 @@ def _gray_stratum(
         tr = t1.sum(axis=1)
         tq = np.where(live, rs * (1.0 - f1m) / skmm, 0.0).sum(axis=1)
         nd1 = d1.sum(axis=1)
-        nd2 = d2.sum(axis=1)
         f = np.cumsum(nd1 / tr)  # pooled cumulative incidence
         fm = np.concatenate(([0.0], f[:-1]))
         fb = (1.0 - fm) ** rho
-        score = (fb[:, None] * np.where(live, d1 - nd1[:, None] * rs * (1.0 - f1m) / (skmm * tq[:, None]), 0.0)).sum(axis=0)
+        expected = nd1[:, None] * rs * (1.0 - f1m) / (skmm * tq[:, None])
+        score = (fb[:, None] * np.where(live, d1 - expected, 0.0)).sum(axis=0)
         # a: weight times the projection, c: its running sum scaled by the pooled hazard
         a = fb[:, None, None] * (
             t1[:, :, None] * np.eye(ng)[None] - t1[:, :, None] * t1[:, None, :] / tr[:, None, None]

@@ -842,7 +842,14 @@ RMDQ_IMPORTANT_CHANGE = 5  # points on 0-24 (Ostelo 2008)
 
 # SIR major / minor types of a complication and their shares (given a complication of that class)
 _MAJOR_TYPES = np.array(
-    ["symptomatic_cement_leak", "pulmonary_embolism", "neurologic_deficit", "infection", "reoperation", "readmission"]
+    [
+        "symptomatic_cement_leak",
+        "pulmonary_embolism",
+        "neurologic_deficit",
+        "infection",
+        "reoperation",
+        "readmission",
+    ]
 )
 _MAJOR_TYPES_P = np.array([0.25, 0.15, 0.15, 0.10, 0.10, 0.25])
 _MINOR_TYPES = np.array(["symptomatic_cement_leak", "rib_fracture", "other"])
@@ -975,7 +982,8 @@ def _death_rate(params, etiology_code):
 
 
 def _odi_change_mean(params, kyph, physician_code):
-    worse_code = -1 if params["worse_safety_physician"] is None else PHYSICIANS.index(params["worse_safety_physician"])
+    worse = params["worse_safety_physician"]
+    worse_code = -1 if worse is None else PHYSICIANS.index(worse)
     return (
         np.where(kyph, params["odi_change_mean_kyphoplasty"], params["odi_change_mean_vertebroplasty"])
         + params["odi_worse_physician_change"] * (physician_code == worse_code)
@@ -1226,7 +1234,9 @@ def simulate_safety(
     events = pd.concat(parts, ignore_index=True).sort_values(["row", "days_after"], kind="stable")
     events = pd.DataFrame(
         {
-            "procedure_id": pd.array(procedures["procedure_id"].to_numpy()[events["row"].to_numpy()], dtype="str"),
+            "procedure_id": pd.array(
+                procedures["procedure_id"].to_numpy()[events["row"].to_numpy()], dtype="str"
+            ),
             "event": pd.array(events["event"].to_numpy().astype(str), dtype="str"),
             "days_after": events["days_after"].to_numpy(dtype=np.int64),
             # nullable strings: pandas 2's "str" would write a missing value as the text "<NA>"
@@ -1238,16 +1248,17 @@ def simulate_safety(
 
     # --- function scores: ODI (0-100, even) and RMDQ (0-24)
     change = rng.normal(_odi_change_mean(params, kyph, physician_code), params["odi_change_sd"])
-    odi_base = np.clip(2 * np.round(rng.normal(params["odi_baseline_mean"], params["odi_baseline_sd"], n) / 2), 20, 100)
+    odi_drawn = rng.normal(params["odi_baseline_mean"], params["odi_baseline_sd"], n)
+    odi_base = np.clip(2 * np.round(odi_drawn / 2), 20, 100)
     rmdq_base = np.clip(np.round(0.24 * odi_base), 5, 24)
     k = len(_FUNCTION_VISIT_HOURS)
     hours = np.round(_FUNCTION_VISIT_HOURS + rng.uniform(-1, 1, (n, k)) * _FUNCTION_VISIT_JITTER, 1)
     kept = (rng.random((n, k)) >= params["p_missed_function_visit"]) & (hours <= 24.0 * last_contact[:, None])
     frac = np.minimum(hours / 168.0, 1.0)
-    odi = np.clip(2 * np.round((odi_base[:, None] - change[:, None] * frac - rng.normal(0, params["odi_visit_sd"], (n, k))) / 2), 0, 100)
-    rmdq = np.clip(
-        np.round(rmdq_base[:, None] - 0.24 * change[:, None] * frac - rng.normal(0, params["rmdq_visit_sd"], (n, k))), 0, 24
-    )
+    odi_noise = rng.normal(0, params["odi_visit_sd"], (n, k))
+    odi = np.clip(2 * np.round((odi_base[:, None] - change[:, None] * frac - odi_noise) / 2), 0, 100)
+    rmdq_noise = rng.normal(0, params["rmdq_visit_sd"], (n, k))
+    rmdq = np.clip(np.round(rmdq_base[:, None] - 0.24 * change[:, None] * frac - rmdq_noise), 0, 24)
     baseline_hours = -np.round(rng.uniform(1.0, 72.0, n), 1)
     rows_p, rows_v = np.nonzero(kept)
     pid = procedures["procedure_id"].to_numpy()
