@@ -398,3 +398,199 @@ def test_a_million_procedures_in_seconds():
     assert len(procedures) == 1_000_000
     assert len(assessments) > 6_000_000
     assert elapsed < 30
+
+
+# ---- safety and function (simulate_safety) ---------------------------------------------------
+
+from outcomes.competing import cumulative_incidence  # noqa: E402
+from outcomes.synthetic import EVENT_CODES, simulate_safety  # noqa: E402
+
+EVENT_COLUMNS = ["procedure_id", "event", "days_after", "severity", "level", "adjacent"]
+
+
+def _fracture_times(procedures, events):
+    """(days, status) per procedure from the raw rows: 1 new fracture, 2 death first, 0 censored
+    at the last contact (a fracture is only recorded before death, so a same-day tie is one)."""
+    ids = procedures["procedure_id"].to_numpy()
+    last = procedures["last_contact_days"].to_numpy(dtype=float)
+    first = events[events["event"].isin(["new_fracture", "death"])].sort_values(
+        ["procedure_id", "days_after"], kind="stable"
+    )
+    first = first.drop_duplicates("procedure_id")  # new_fracture sorts before death on a tie
+    pos = pd.Index(ids).get_indexer(first["procedure_id"])
+    days = last.copy()
+    status = np.zeros(len(ids), dtype=int)
+    days[pos] = first["days_after"].to_numpy()
+    status[pos] = np.where(first["event"].to_numpy() == "new_fracture", 1, 2)
+    return days, status
+
+
+def test_safety_keeps_simulate_rows():
+    base_p, base_a, base_t = simulate(300, seed=9)
+    procedures, assessments, events, truth = simulate_safety(300, seed=9)
+    pd.testing.assert_frame_equal(procedures.drop(columns="last_contact_days"), base_p)
+    nrs = assessments[assessments["instrument"] == "nrs"].reset_index(drop=True)
+    np.testing.assert_array_equal(nrs["procedure_id"], base_a["procedure_id"])
+    np.testing.assert_array_equal(nrs["pain"].to_numpy(dtype=float), base_a["pain"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(nrs["score"], base_a["pain"].to_numpy(dtype=float))
+    assert truth["success"] == base_t["success"]
+    # the default simulate() output has no new columns
+    assert "last_contact_days" not in base_p.columns and "score" not in base_a.columns
+    json.dumps(truth)  # serialisable
+
+
+def test_safety_reproducible_with_seed():
+    a = simulate_safety(200, seed=4)
+    b = simulate_safety(200, seed=4)
+    for x, y in zip(a[:3], b[:3]):
+        pd.testing.assert_frame_equal(x, y)
+
+
+def test_events_contract():
+    procedures, assessments, events, _ = simulate_safety(3000, seed=2)
+    assert list(events.columns) == EVENT_COLUMNS
+    assert pd.api.types.is_integer_dtype(events["days_after"])
+    assert set(events["event"]) <= set(EVENT_CODES)
+    assert set(events["severity"].dropna()) <= {"major", "minor"}
+    assert events["procedure_id"].isin(procedures["procedure_id"]).all()
+    assert (events["days_after"] >= 0).all()
+    merged = events.merge(procedures[["procedure_id", "last_contact_days"]], on="procedure_id")
+    assert (merged["days_after"] <= merged["last_contact_days"]).all()
+    complications = events[~events["event"].isin(["new_fracture", "death"])]
+    assert (complications["days_after"] <= 30).all()
+    deaths = merged[merged["event"] == "death"]
+    assert not deaths["procedure_id"].duplicated().any()
+    assert (deaths["days_after"] == deaths["last_contact_days"]).all()
+    fractures = events[events["event"] == "new_fracture"]
+    assert fractures["level"].notna().all() and fractures["adjacent"].notna().all()
+    assert fractures["severity"].isna().all()
+    assert events.loc[events["event"] == "pulmonary_embolism", "adjacent"].isna().all()
+    # function scores: ODI 0-100 in steps of 2, RMDQ 0-24, every procedure has both baselines
+    odi = assessments[assessments["instrument"] == "odi"]
+    rmdq = assessments[assessments["instrument"] == "rmdq"]
+    assert odi["score"].between(0, 100).all() and (odi["score"] % 2 == 0).all()
+    assert rmdq["score"].between(0, 24).all() and (rmdq["score"] % 1 == 0).all()
+    assert odi["pain"].isna().all()
+    for frame in (odi, rmdq):
+        base = frame[frame["hours_after"] < 0]
+        assert base["procedure_id"].is_unique and len(base) == len(procedures)
+    # no function visit after the last contact
+    m = odi.merge(procedures[["procedure_id", "last_contact_days"]], on="procedure_id")
+    assert (m["hours_after"] <= 24 * m["last_contact_days"]).all()
+
+
+@pytest.fixture(scope="module")
+def safety_large():
+    # complete follow-up for the 30-day and 1-year figures: no loss, at least 2 years
+    return simulate_safety(
+        60_000, seed=31, contact_loss_rate_per_year=0.0, follow_up_min_days=730.0,
+        p_missed_function_visit=0.0,
+    )
+
+
+def test_recovers_complication_rates(safety_large):
+    procedures, _, events, truth = safety_large
+    n = len(procedures)
+    major = events[(events["severity"] == "major") & (events["event"] != "death")]
+    has_major = procedures["procedure_id"].isin(major["procedure_id"])
+    p = truth["major_complication_30d"]
+    assert abs(has_major.mean() - p) < 4 * _se(p, n)
+    for etiology, p_e in truth["major_complication_30d_by_etiology"].items():
+        mask = (procedures["etiology"] == etiology).to_numpy()
+        assert abs(has_major[mask].mean() - p_e) < 4 * _se(p_e, mask.sum())
+    worse = truth["worse_safety_physician"]
+    by_phys = truth["major_complication_30d_by_physician"]
+    assert by_phys[worse] == max(by_phys.values())
+    mask = (procedures["physician_id"] == worse).to_numpy()
+    assert abs(has_major[mask].mean() - by_phys[worse]) < 4 * _se(by_phys[worse], mask.sum())
+    minor = events[events["severity"] == "minor"]
+    p = truth["minor_complication_30d"]
+    assert abs(procedures["procedure_id"].isin(minor["procedure_id"]).mean() - p) < 4 * _se(p, n)
+    death30 = events[(events["event"] == "death") & (events["days_after"] <= 30)]
+    p = truth["death_30d"]
+    assert abs(procedures["procedure_id"].isin(death30["procedure_id"]).mean() - p) < 4 * _se(p, n)
+
+
+def test_recovers_new_fracture_incidence(safety_large):
+    procedures, _, events, truth = safety_large
+    days, status = _fracture_times(procedures, events)
+    # one data set: a 99.9% interval (nominal coverage is the next tests' business)
+    res = cumulative_incidence(days, status, confidence_level=0.999).at(365).iloc[0]
+    assert res["ci_low"] <= truth["new_fracture_1y"] <= res["ci_high"]
+    kyph = (procedures["procedure"] == "kyphoplasty").to_numpy()
+    res_k = cumulative_incidence(days[kyph], status[kyph], confidence_level=0.999).at(365).iloc[0]
+    assert res_k["ci_low"] <= truth["new_fracture_1y_kyphoplasty"] <= res_k["ci_high"]
+
+
+def test_recovers_function_improvement(safety_large):
+    procedures, assessments, _, truth = safety_large
+    for instrument, change in [("odi", 10), ("rmdq", 5)]:
+        rows = assessments[assessments["instrument"] == instrument]
+        base = rows[rows["hours_after"] < 0].set_index("procedure_id")["score"]
+        visit = rows[(rows["hours_after"] >= 168) & (rows["hours_after"] <= 1008)]
+        visit = visit.assign(gap=(visit["hours_after"] - 336).abs()).sort_values("gap")
+        visit = visit.drop_duplicates("procedure_id").set_index("procedure_id")["score"]
+        improved = (base.reindex(visit.index) - visit) >= change
+        p = truth[f"{instrument}_improved"]
+        assert abs(improved.mean() - p) < 4 * _se(p, len(improved))
+
+
+def test_truth_closed_forms_against_monte_carlo():
+    # the truth's cell formulas against a direct draw of the latent model's pieces
+    truth = simulate_safety(1, seed=0)[3]
+    params = truth["safety_parameters"]
+    rng = np.random.default_rng(8)
+    m = 2_000_000
+    lam_f, lam_d = params["fracture_rate_per_year"], params["death_rate_per_year_osteoporosis"]
+    tf, td = rng.exponential(1 / lam_f, m), rng.exponential(1 / lam_d, m)
+    mc = np.mean((tf < td) & (np.ceil(tf * 365.25) <= 365))
+    cell = truth["new_fracture_1y_by_etiology"]["osteoporosis"]
+    # osteoporosis cell mixes the kyphoplasty hazard ratio: recompute the vertebroplasty part
+    p_k = truth["parameters"]["p_kyphoplasty"]
+    hr = params["fracture_kyphoplasty_hr"]
+    y = 365 / 365.25
+    vp = lam_f / (lam_f + lam_d) * (1 - math.exp(-(lam_f + lam_d) * y))
+    kp = hr * lam_f / (hr * lam_f + lam_d) * (1 - math.exp(-(hr * lam_f + lam_d) * y))
+    assert cell == pytest.approx((1 - p_k) * vp + p_k * kp, rel=1e-12)
+    assert mc == pytest.approx(vp, abs=4 * _se(vp, m))
+
+
+def test_aalen_johansen_covers_true_new_fracture_incidence():
+    # truth recovery at the nominal rate: 120 clinics of 400 procedures, 95% intervals
+    reps, hits = 120, 0
+    truth = None
+    for k in range(reps):
+        procedures, _, events, truth = simulate_safety(400, seed=1000 + k)
+        days, status = _fracture_times(procedures, events)
+        row = cumulative_incidence(days, status).at(365).iloc[0]
+        hits += row["ci_low"] <= truth["new_fracture_1y"] <= row["ci_high"]
+    # binomial sd of the coverage at 0.95 with 120 reps: 0.02
+    assert 0.88 <= hits / reps <= 1.0
+
+
+@pytest.mark.slow
+def test_aalen_johansen_covers_true_new_fracture_incidence_large():
+    reps, hits = 1000, 0
+    for k in range(reps):
+        procedures, _, events, truth = simulate_safety(400, seed=5000 + k)
+        days, status = _fracture_times(procedures, events)
+        row = cumulative_incidence(days, status).at(365).iloc[0]
+        hits += row["ci_low"] <= truth["new_fracture_1y"] <= row["ci_high"]
+    assert 0.93 <= hits / reps <= 0.965  # sd 0.007
+
+
+def test_safety_input_validation():
+    with pytest.raises(InputError, match=r"`bogus` must be a parameter of simulate or simulate_safety"):
+        simulate_safety(10, bogus=1)
+    with pytest.raises(InputError, match=r"`worse_safety_physician` must be one of D1"):
+        simulate_safety(10, worse_safety_physician="D9")
+    with pytest.raises(InputError, match=r"`p_adjacent_fracture` must be a probability in \[0, 1\]; got 2.0"):
+        simulate_safety(10, p_adjacent_fracture=2)
+    with pytest.raises(InputError, match=r"`follow_up_max_days` must be >= `follow_up_min_days`"):
+        simulate_safety(10, follow_up_max_days=100.0)
+    with pytest.raises(InputError, match=r"`odi_change_sd` must be positive; got 0.0"):
+        simulate_safety(10, odi_change_sd=0)
+    with pytest.raises(InputError, match=r"`major_intercept` must be a finite number; got 'x'"):
+        simulate_safety(10, major_intercept="x")
+    with pytest.raises(InputError, match=r"`p_missed_visit` must be a probability"):
+        simulate_safety(10, p_missed_visit=1.5)  # simulate's own parameters still checked

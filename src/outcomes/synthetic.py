@@ -125,7 +125,7 @@ from scipy import integrate, special, stats
 
 from .exceptions import InputError
 
-__all__ = ["simulate", "to_fhir", "to_omop", "write_demo"]
+__all__ = ["simulate", "simulate_safety", "to_fhir", "to_omop", "write_demo"]
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days
 SUCCESS_HOURS = 672.0  # 4 weeks
@@ -305,9 +305,21 @@ def _still_relieved(params, hours: np.ndarray | float) -> np.ndarray | float:
 
 def _relieved_at(params, procedure: str, hours: float) -> float:
     """P(T_r <= t < T_r + T_l | responder) = integral of f_r(u) P(T_l > t - u) du over [0, t]."""
-    dist = stats.lognorm(s=params["relief_sigma"], scale=_relief_median(params, procedure))
+    sigma, median = params["relief_sigma"], _relief_median(params, procedure)
+    norm = 1.0 / (sigma * math.sqrt(2.0 * math.pi))
+
+    def pdf(u: float) -> float:  # the log-normal density; scipy's per-point pdf is 50x slower
+        return norm / u * math.exp(-0.5 * (math.log(u / median) / sigma) ** 2) if u > 0 else 0.0
+
+    q = params["p_transient_relief"]
+    transient_mean = params["transient_relief_mean_hours"]
+    loss_rate = params["relief_loss_rate_per_year"] / HOURS_PER_YEAR
+
+    def still(h: float) -> float:  # _still_relieved for one float
+        return q * math.exp(-h / transient_mean) + (1.0 - q) * math.exp(-loss_rate * h)
+
     value, _ = integrate.quad(
-        lambda u: dist.pdf(u) * _still_relieved(params, hours - u),
+        lambda u: pdf(u) * still(hours - u),
         0.0,
         hours,
         points=[_relief_median(params, procedure)],
@@ -804,3 +816,478 @@ def to_omop(procedures: pd.DataFrame, assessments: pd.DataFrame, target: str | P
     from .sources.omop import write_omop
 
     return write_omop(procedures, assessments, target, **options)
+
+
+# --------------------------------------------------------------------------------------------
+# safety and function: adverse events, new fractures, deaths, ODI / RMDQ
+
+EVENT_CODES = (
+    "symptomatic_cement_leak",
+    "pulmonary_embolism",
+    "neurologic_deficit",
+    "infection",
+    "rib_fracture",
+    "new_fracture",
+    "readmission",
+    "reoperation",
+    "death",
+    "other",
+)
+DAYS_PER_YEAR = 365.25
+COMPLICATION_DAYS = 30
+NEW_FRACTURE_DAYS = 365
+FUNCTION_HOURS = 336.0  # 2 weeks
+ODI_IMPORTANT_CHANGE = 10  # points on 0-100 (Ostelo 2008)
+RMDQ_IMPORTANT_CHANGE = 5  # points on 0-24 (Ostelo 2008)
+
+# SIR major / minor types of a complication and their shares (given a complication of that class)
+_MAJOR_TYPES = np.array(
+    [
+        "symptomatic_cement_leak",
+        "pulmonary_embolism",
+        "neurologic_deficit",
+        "infection",
+        "reoperation",
+        "readmission",
+    ]
+)
+_MAJOR_TYPES_P = np.array([0.25, 0.15, 0.15, 0.10, 0.10, 0.25])
+_MINOR_TYPES = np.array(["symptomatic_cement_leak", "rib_fracture", "other"])
+_MINOR_TYPES_P = np.array([0.35, 0.25, 0.40])
+_SPINE_LEVELS = np.array([f"T{k}" for k in range(4, 13)] + [f"L{k}" for k in range(1, 6)])
+# function visits (hours) and jitter; every visit from 1 week on reads the plateau change
+_FUNCTION_VISIT_HOURS = np.array([336.0, 1008.0, 2190.0, 8766.0])
+_FUNCTION_VISIT_JITTER = np.array([48.0, 72.0, 336.0, 720.0])
+
+_SAFETY_DEFAULTS: dict[str, Any] = {
+    # 30-day complications, logit scale; reference: vertebroplasty, osteoporosis, other physicians
+    "major_intercept": -4.2,
+    "major_kyphoplasty_log_or": 0.2,
+    "major_malignancy_log_or": 1.2,
+    "major_trauma_log_or": 0.0,
+    "worse_safety_physician": "D2",
+    "major_worse_physician_log_or": 1.0,
+    "minor_intercept": -2.75,
+    "minor_kyphoplasty_log_or": 0.0,
+    "minor_malignancy_log_or": 0.5,
+    # new vertebral fracture and death: exponential rates per year, hazard ratios
+    "fracture_rate_per_year": 0.12,
+    "fracture_kyphoplasty_hr": 0.9,
+    "fracture_malignancy_hr": 1.5,
+    "fracture_trauma_hr": 0.5,
+    "p_adjacent_fracture": 0.5,
+    "death_rate_per_year_osteoporosis": 0.06,
+    "death_rate_per_year_malignancy": 0.6,
+    "death_rate_per_year_trauma": 0.03,
+    # follow-up: loss to follow-up (exponential) and end of follow-up (uniform days)
+    "contact_loss_rate_per_year": 0.15,
+    "follow_up_min_days": 365.0,
+    "follow_up_max_days": 1095.0,
+    # function: plateau improvement D ~ N(mean, sd) from 1 week on, plus visit noise
+    "odi_baseline_mean": 62.0,
+    "odi_baseline_sd": 12.0,
+    "odi_change_mean_vertebroplasty": 18.0,
+    "odi_change_mean_kyphoplasty": 21.0,
+    "odi_worse_physician_change": -8.0,
+    "odi_change_sd": 14.0,
+    "odi_visit_sd": 6.0,
+    "rmdq_visit_sd": 2.0,
+    "p_missed_function_visit": 0.15,
+}
+_SAFETY_POSITIVE = {
+    "odi_baseline_sd",
+    "odi_change_sd",
+    "odi_visit_sd",
+    "rmdq_visit_sd",
+    "fracture_rate_per_year",
+    "fracture_kyphoplasty_hr",
+    "fracture_malignancy_hr",
+    "fracture_trauma_hr",
+    "follow_up_min_days",
+    "follow_up_max_days",
+}
+_SAFETY_NON_NEGATIVE = {
+    "death_rate_per_year_osteoporosis",
+    "death_rate_per_year_malignancy",
+    "death_rate_per_year_trauma",
+    "contact_loss_rate_per_year",
+}
+
+
+def _safety_parameters(overrides: dict[str, Any]) -> dict[str, Any]:
+    params = dict(_SAFETY_DEFAULTS)
+    for name, value in overrides.items():
+        if name == "worse_safety_physician":
+            if value is not None and value not in PHYSICIANS:
+                raise InputError(
+                    f"`worse_safety_physician` must be one of {', '.join(PHYSICIANS)} or None; got {value!r}."
+                )
+            params[name] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise InputError(f"`{name}` must be a finite number; got {value!r}.")
+        value = float(value)
+        if name.startswith("p_") and not 0.0 <= value <= 1.0:
+            raise InputError(f"`{name}` must be a probability in [0, 1]; got {value!r}.")
+        if name in _SAFETY_POSITIVE and not value > 0.0:
+            raise InputError(f"`{name}` must be positive; got {value!r}.")
+        if name in _SAFETY_NON_NEGATIVE and value < 0.0:
+            raise InputError(f"`{name}` must be zero or positive; got {value!r}.")
+        params[name] = value
+    if params["follow_up_max_days"] < params["follow_up_min_days"]:
+        raise InputError(
+            "`follow_up_max_days` must be >= `follow_up_min_days` "
+            f"({params['follow_up_min_days']!r}); got {params['follow_up_max_days']!r}."
+        )
+    return params
+
+
+def _etiology_term(params, prefix: str, etiology_code) -> np.ndarray:
+    """Per-etiology log odds ratio (osteoporosis reference, then malignancy, trauma)."""
+    terms = np.array([0.0, params[f"{prefix}_malignancy_log_or"], params.get(f"{prefix}_trauma_log_or", 0.0)])
+    return terms[etiology_code]
+
+
+def _major_logit(params, kyph, etiology_code, physician_code):
+    worse = params["worse_safety_physician"]
+    worse_code = -1 if worse is None else PHYSICIANS.index(worse)
+    return (
+        params["major_intercept"]
+        + params["major_kyphoplasty_log_or"] * kyph
+        + _etiology_term(params, "major", etiology_code)
+        + params["major_worse_physician_log_or"] * (physician_code == worse_code)
+    )
+
+
+def _minor_logit(params, kyph, etiology_code):
+    return (
+        params["minor_intercept"]
+        + params["minor_kyphoplasty_log_or"] * kyph
+        + _etiology_term(params, "minor", etiology_code)
+    )
+
+
+def _fracture_rate(params, kyph, etiology_code):
+    hr_etiology = np.array([1.0, params["fracture_malignancy_hr"], params["fracture_trauma_hr"]])
+    return (
+        params["fracture_rate_per_year"]
+        * np.where(kyph, params["fracture_kyphoplasty_hr"], 1.0)
+        * hr_etiology[etiology_code]
+    )
+
+
+def _death_rate(params, etiology_code):
+    rates = np.array([params[f"death_rate_per_year_{e}"] for e in ("osteoporosis", "malignancy", "trauma")])
+    return rates[etiology_code]
+
+
+def _odi_change_mean(params, kyph, physician_code):
+    worse = params["worse_safety_physician"]
+    worse_code = -1 if worse is None else PHYSICIANS.index(worse)
+    return (
+        np.where(kyph, params["odi_change_mean_kyphoplasty"], params["odi_change_mean_vertebroplasty"])
+        + params["odi_worse_physician_change"] * (physician_code == worse_code)
+    )
+
+
+def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Population values of the safety and function quantities (exact sums over procedure x
+    etiology x physician; closed forms within a cell)."""
+    p_kyph = base["p_kyphoplasty"]
+    kyph = np.array([0, 1])[:, None, None]
+    etio = np.arange(len(_ETIOLOGIES))[None, :, None]
+    phys = np.arange(len(PHYSICIANS))[None, None, :]
+    weight = (
+        np.array([1.0 - p_kyph, p_kyph])[:, None, None]
+        * _ETIOLOGY_P[None, :, None]
+        * np.full(len(PHYSICIANS), 1.0 / len(PHYSICIANS))[None, None, :]
+    )
+    shape = (2, len(_ETIOLOGIES), len(PHYSICIANS))
+    weight = np.broadcast_to(weight, shape)
+
+    def mean(values, mask=None) -> float:
+        values = np.broadcast_to(values, shape)
+        w = weight if mask is None else weight * np.broadcast_to(mask, shape)
+        total = w.sum()
+        return float((values * w).sum() / total) if total > 0 else math.nan
+
+    major = special.expit(_major_logit(params, kyph, etio, phys))
+    minor = special.expit(_minor_logit(params, kyph, etio))
+    lam_d = _death_rate(params, etio)
+    lam_f = _fracture_rate(params, kyph, etio)
+    death_30 = 1.0 - np.exp(-lam_d * COMPLICATION_DAYS / DAYS_PER_YEAR)
+    year = NEW_FRACTURE_DAYS / DAYS_PER_YEAR
+    total = lam_f + lam_d
+    cif = lam_f / total * (1.0 - np.exp(-total * year))
+    odi_mean = _odi_change_mean(params, kyph, phys)
+    odi_sd = math.hypot(params["odi_change_sd"], params["odi_visit_sd"])
+    # scores are whole (ODI: even) numbers: an improvement of >= 10 ODI points is D + e > 9,
+    # of >= 5 RMDQ points 0.24 D + e > 4.5 (see simulate_safety's Notes)
+    odi_improved = stats.norm.sf(ODI_IMPORTANT_CHANGE - 1, loc=odi_mean, scale=odi_sd)
+    rmdq_sd = math.hypot(0.24 * params["odi_change_sd"], params["rmdq_visit_sd"])
+    rmdq_improved = stats.norm.sf(RMDQ_IMPORTANT_CHANGE - 0.5, loc=0.24 * odi_mean, scale=rmdq_sd)
+
+    truth: dict[str, Any] = {}
+    for key, cell in [
+        ("major_complication_30d", major),
+        ("minor_complication_30d", minor),
+        ("death_30d", death_30),
+        ("major_or_death_30d", 1.0 - (1.0 - major) * (1.0 - death_30)),
+        ("new_fracture_1y", cif),
+        ("odi_improved", odi_improved),
+        ("rmdq_improved", rmdq_improved),
+    ]:
+        truth[key] = mean(cell)
+        for k, proc in enumerate(PROCEDURES):
+            truth[f"{key}_{proc}"] = mean(cell, kyph == k)
+        truth[f"{key}_by_etiology"] = {str(e): mean(cell, etio == j) for j, e in enumerate(_ETIOLOGIES)}
+        truth[f"{key}_by_physician"] = {d: mean(cell, phys == j) for j, d in enumerate(PHYSICIANS)}
+    truth["major_complication_30d_by_procedure_etiology"] = {
+        f"{proc}/{e}": mean(major, (kyph == k) & (etio == j))
+        for k, proc in enumerate(PROCEDURES)
+        for j, e in enumerate(_ETIOLOGIES)
+    }
+    truth["worse_safety_physician"] = params["worse_safety_physician"]
+    truth["safety_parameters"] = dict(params)
+    return truth
+
+
+def _none_if_empty(values: pd.Series) -> np.ndarray:
+    arr = values.to_numpy(dtype=object)
+    return np.where(arr == "", None, arr)
+
+
+def simulate_safety(
+    n_procedures: int,
+    *,
+    seed: int | np.random.Generator | None = None,
+    data_errors: int = 0,
+    **truth: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Simulate records with adverse events, new fractures, deaths and function scores.
+
+    The procedures and pain scores are :func:`simulate`'s (the same seed gives the same rows);
+    this adds an events table, follow-up on the procedure row and ODI / RMDQ scores, from a
+    model whose population values are known.
+
+    Parameters
+    ----------
+    n_procedures : int
+        Number of procedures, at least 1.
+    seed : int, numpy.random.Generator or None, optional
+        As :func:`simulate`.
+    data_errors : int, optional
+        As :func:`simulate` (bad pain rows only).
+    **truth
+        Overrides of :func:`simulate`'s parameters and of the safety parameters, by name (all in
+        ``truth["safety_parameters"]``): ``major_intercept``, ``major_kyphoplasty_log_or``,
+        ``major_malignancy_log_or``, ``major_trauma_log_or``, ``worse_safety_physician`` (D1..D6 or
+        None), ``major_worse_physician_log_or``, ``minor_intercept``, ``minor_kyphoplasty_log_or``,
+        ``minor_malignancy_log_or``, ``fracture_rate_per_year``, ``fracture_kyphoplasty_hr``,
+        ``fracture_malignancy_hr``, ``fracture_trauma_hr``, ``p_adjacent_fracture``,
+        ``death_rate_per_year_osteoporosis``, ``death_rate_per_year_malignancy``,
+        ``death_rate_per_year_trauma``, ``contact_loss_rate_per_year``, ``follow_up_min_days``,
+        ``follow_up_max_days``, ``odi_baseline_mean``, ``odi_baseline_sd``,
+        ``odi_change_mean_vertebroplasty``, ``odi_change_mean_kyphoplasty``,
+        ``odi_worse_physician_change``, ``odi_change_sd``, ``odi_visit_sd``, ``rmdq_visit_sd``,
+        ``p_missed_function_visit``.
+
+    Returns
+    -------
+    procedures : pandas.DataFrame
+        :func:`simulate`'s columns plus ``last_contact_days`` (days from the procedure to the last
+        contact or death).
+    assessments : pandas.DataFrame
+        :func:`simulate`'s rows plus ODI (``instrument = "odi"``, 0-100 in steps of 2) and RMDQ
+        (``"rmdq"``, 0-24) rows; columns ``procedure_id, hours_after, pain, instrument, score``,
+        with ``pain`` (nullable integer) empty on function rows and ``score`` the value on every
+        row (the pain score on ``nrs`` rows).
+    events : pandas.DataFrame
+        One row per adverse event: ``procedure_id``, ``event`` (canonical code), ``days_after``
+        (whole days after the procedure), ``severity`` (``major`` | ``minor``, SIR; empty for a
+        new fracture), ``level`` (vertebral level of a new fracture or a cement leak),
+        ``adjacent`` (new fracture next to a treated level; empty otherwise).
+    truth : dict
+        :func:`simulate`'s truth plus, each also ``_<procedure>``, ``_by_etiology`` and
+        ``_by_physician``: ``major_complication_30d`` (a major complication other than death
+        within 30 days), ``minor_complication_30d``, ``death_30d``, ``major_or_death_30d``,
+        ``new_fracture_1y`` (cumulative incidence of a new vertebral fracture by day 365, death
+        competing), ``odi_improved`` (share with an ODI improvement of >= 10 points at 2 weeks),
+        ``rmdq_improved`` (>= 5 points); ``major_complication_30d_by_procedure_etiology``,
+        ``worse_safety_physician``, ``safety_parameters``.
+
+    Notes
+    -----
+    Latent model, per procedure, given procedure, etiology (osteoporosis / malignancy / trauma)
+    and physician, independently of the pain model:
+
+    - a major complication within 30 days with probability ``expit(major_intercept + ...)``
+      (log odds ratios for kyphoplasty, etiology and ``worse_safety_physician``), its type drawn
+      from ``_MAJOR_TYPES`` (cement leak, embolism, neurologic deficit, infection, reoperation,
+      readmission); a minor one likewise (cement leak, rib fracture, other); days uniform on
+      0..30 (a cement leak on 0..2);
+    - a new vertebral fracture at ``T_f ~ Exp(rate)`` years (hazard ratios for kyphoplasty and
+      etiology) and death at ``T_d ~ Exp(rate by etiology)``; a fracture is recorded only if
+      ``T_f < T_d``; ``days_after = ceil(365.25 T)``;
+    - follow-up ends at ``C = min(Exp(contact_loss_rate_per_year), Uniform(follow_up_min_days,
+      follow_up_max_days))``; events after C are not recorded; ``last_contact_days =
+      ceil(min(C, T_d))``;
+    - function: ``D ~ N(odi_change_mean_<procedure> + odi_worse_physician_change [physician is
+      worse_safety_physician], odi_change_sd)`` ODI points, reached by 1 week (a linear rise
+      before); baseline ODI ``2 round(N(odi_baseline_mean, odi_baseline_sd) / 2)`` on 20..100;
+      a visit scores ``clip(2 round((baseline - D t_frac - e) / 2), 0, 100)`` with ``e ~ N(0,
+      odi_visit_sd)``; RMDQ: baseline ``round(0.24 * ODI baseline)`` on 5..24, visits ``clip(
+      round(baseline - 0.24 D - e_r), 0, 24)``, ``e_r ~ N(0, rmdq_visit_sd)``. Visits at 2 and 6
+      weeks, 3 and 12 months, each missed with ``p_missed_function_visit``, none after the last
+      contact. An improvement of >= 10 ODI points is then exactly ``D + e > 9`` (>= 5 RMDQ
+      points: ``0.24 D + e_r > 4.5``), normal probabilities in closed form. Function depends on
+      procedure and physician only, deaths on etiology only, so a missing visit after a death
+      does not bias the observed share.
+
+    Examples
+    --------
+    >>> procedures, assessments, events, truth = simulate_safety(300, seed=1)
+    >>> list(events.columns)
+    ['procedure_id', 'event', 'days_after', 'severity', 'level', 'adjacent']
+    >>> sorted(assessments["instrument"].unique())
+    ['nrs', 'odi', 'rmdq']
+    >>> round(truth["new_fracture_1y"], 3), round(truth["odi_improved"], 3)
+    (0.104, 0.722)
+    """
+    n = _check_count("n_procedures", n_procedures, 1)
+    base_names = set(_DEFAULTS)
+    unknown = sorted(set(truth) - base_names - set(_SAFETY_DEFAULTS))
+    if unknown:
+        raise InputError(
+            f"`{unknown[0]}` must be a parameter of simulate or simulate_safety; got {unknown[0]!r}."
+        )
+    params = _safety_parameters({k: v for k, v in truth.items() if k in _SAFETY_DEFAULTS})
+    rng = np.random.default_rng(seed)
+    procedures, assessments, base_truth = simulate(
+        n, seed=rng, data_errors=data_errors, **{k: v for k, v in truth.items() if k in base_names}
+    )
+
+    kyph = (procedures["procedure"] == "kyphoplasty").to_numpy()
+    etiology_code = pd.Categorical(procedures["etiology"], categories=_ETIOLOGIES).codes.astype(np.intp)
+    physician_code = pd.Categorical(procedures["physician_id"], categories=PHYSICIANS).codes.astype(np.intp)
+
+    # --- follow-up, deaths and new fractures (years)
+    loss = params["contact_loss_rate_per_year"]
+    lost = rng.standard_exponential(n) / loss if loss > 0 else np.full(n, np.inf)
+    horizon = rng.uniform(params["follow_up_min_days"], params["follow_up_max_days"], n) / DAYS_PER_YEAR
+    censor = np.minimum(lost, horizon)
+    lam_d = _death_rate(params, etiology_code)
+    with np.errstate(divide="ignore"):
+        t_death = np.where(lam_d > 0, rng.standard_exponential(n) / np.where(lam_d > 0, lam_d, 1.0), np.inf)
+    t_fracture = rng.standard_exponential(n) / _fracture_rate(params, kyph, etiology_code)
+    death_seen = t_death <= censor
+    fracture_seen = (t_fracture < t_death) & (t_fracture <= censor)
+    to_days = lambda years: np.maximum(np.ceil(years * DAYS_PER_YEAR), 0).astype(np.int64)  # noqa: E731
+    last_contact = to_days(np.minimum(censor, t_death))
+    adjacent = rng.random(n) < params["p_adjacent_fracture"]
+    fracture_level = rng.integers(0, len(_SPINE_LEVELS), n)
+
+    # --- 30-day complications
+    major = rng.random(n) < special.expit(_major_logit(params, kyph, etiology_code, physician_code))
+    minor = rng.random(n) < special.expit(_minor_logit(params, kyph, etiology_code))
+    major_type = rng.choice(len(_MAJOR_TYPES), size=n, p=_MAJOR_TYPES_P)
+    minor_type = rng.choice(len(_MINOR_TYPES), size=n, p=_MINOR_TYPES_P)
+    major_day = rng.integers(0, COMPLICATION_DAYS + 1, n)
+    minor_day = rng.integers(0, COMPLICATION_DAYS + 1, n)
+    leak_day_major = rng.integers(0, 3, n)
+    leak_day_minor = rng.integers(0, 3, n)
+    leak_level = rng.integers(0, len(_SPINE_LEVELS), n)
+    major_day = np.where(_MAJOR_TYPES[major_type] == "symptomatic_cement_leak", leak_day_major, major_day)
+    minor_day = np.where(_MINOR_TYPES[minor_type] == "symptomatic_cement_leak", leak_day_minor, minor_day)
+    # a complication is recorded if it happens before the end of follow-up and before death
+    major &= major_day <= last_contact
+    minor &= minor_day <= last_contact
+
+    idx = np.arange(n)
+    parts = []
+    for mask, codes, days, severity, level, adj in [
+        (major, _MAJOR_TYPES[major_type], major_day, "major", None, None),
+        (minor, _MINOR_TYPES[minor_type], minor_day, "minor", None, None),
+        (fracture_seen, np.full(n, "new_fracture"), to_days(t_fracture), "", fracture_level, adjacent),
+        (death_seen, np.full(n, "death"), to_days(t_death), "major", None, None),
+    ]:
+        rows = idx[mask]
+        lvl = np.full(len(rows), "", dtype=object)
+        if level is not None:
+            lvl = _SPINE_LEVELS[level[rows]].astype(object)
+        leak = codes[rows] == "symptomatic_cement_leak"
+        lvl = np.where(leak, _SPINE_LEVELS[leak_level[rows]], lvl)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "event": codes[rows],
+                    "days_after": days[rows],
+                    "severity": severity,
+                    "level": lvl,
+                    "adjacent": pd.array(adj[rows], dtype="boolean")
+                    if adj is not None
+                    else pd.array([pd.NA] * len(rows), dtype="boolean"),
+                }
+            )
+        )
+    events = pd.concat(parts, ignore_index=True).sort_values(["row", "days_after"], kind="stable")
+    events = pd.DataFrame(
+        {
+            "procedure_id": pd.array(
+                procedures["procedure_id"].to_numpy()[events["row"].to_numpy()], dtype="str"
+            ),
+            "event": pd.array(events["event"].to_numpy().astype(str), dtype="str"),
+            "days_after": events["days_after"].to_numpy(dtype=np.int64),
+            # nullable strings: pandas 2's "str" would write a missing value as the text "<NA>"
+            "severity": pd.array(_none_if_empty(events["severity"]), dtype=pd.StringDtype()),
+            "level": pd.array(_none_if_empty(events["level"]), dtype=pd.StringDtype()),
+            "adjacent": events["adjacent"].array,
+        }
+    )
+
+    # --- function scores: ODI (0-100, even) and RMDQ (0-24)
+    change = rng.normal(_odi_change_mean(params, kyph, physician_code), params["odi_change_sd"])
+    odi_drawn = rng.normal(params["odi_baseline_mean"], params["odi_baseline_sd"], n)
+    odi_base = np.clip(2 * np.round(odi_drawn / 2), 20, 100)
+    rmdq_base = np.clip(np.round(0.24 * odi_base), 5, 24)
+    k = len(_FUNCTION_VISIT_HOURS)
+    hours = np.round(_FUNCTION_VISIT_HOURS + rng.uniform(-1, 1, (n, k)) * _FUNCTION_VISIT_JITTER, 1)
+    kept = (rng.random((n, k)) >= params["p_missed_function_visit"]) & (hours <= 24.0 * last_contact[:, None])
+    frac = np.minimum(hours / 168.0, 1.0)
+    odi_noise = rng.normal(0, params["odi_visit_sd"], (n, k))
+    odi = np.clip(2 * np.round((odi_base[:, None] - change[:, None] * frac - odi_noise) / 2), 0, 100)
+    rmdq_noise = rng.normal(0, params["rmdq_visit_sd"], (n, k))
+    rmdq = np.clip(np.round(rmdq_base[:, None] - 0.24 * change[:, None] * frac - rmdq_noise), 0, 24)
+    baseline_hours = -np.round(rng.uniform(1.0, 72.0, n), 1)
+    rows_p, rows_v = np.nonzero(kept)
+    pid = procedures["procedure_id"].to_numpy()
+    frames = [assessments.assign(score=assessments["pain"].astype(float))]
+    for name, base_score, visit_score in [("odi", odi_base, odi), ("rmdq", rmdq_base, rmdq)]:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "procedure_id": np.concatenate([pid, pid[rows_p]]),
+                    "hours_after": np.concatenate([baseline_hours, hours[rows_p, rows_v]]),
+                    "pain": pd.NA,
+                    "instrument": name,
+                    "score": np.concatenate([base_score, visit_score[rows_p, rows_v]]),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((out["hours_after"].to_numpy(), out["procedure_id"].to_numpy().astype(str)))
+    out = out.iloc[order].reset_index(drop=True)
+    assessments = pd.DataFrame(
+        {
+            "procedure_id": pd.array(out["procedure_id"].to_numpy().astype(str), dtype="str"),
+            "hours_after": out["hours_after"].to_numpy(dtype=float),
+            "pain": pd.array(out["pain"].to_numpy(), dtype="Int64"),
+            "instrument": pd.array(out["instrument"].to_numpy().astype(str), dtype="str"),
+            "score": out["score"].to_numpy(dtype=float),
+        }
+    )
+    procedures = procedures.assign(last_contact_days=last_contact)
+    result = dict(base_truth)
+    result.update(_safety_truth(params, base_truth["parameters"]))
+    return procedures, assessments, events, result
