@@ -102,8 +102,8 @@ def test_procedures_keep_their_colours_and_order(endpoints):
         steps = {line.get_label().split(" ")[0]: to_hex(line.get_color()) for line in ax.lines
                  if line.get_label().split(" ")[0] in plots.PROCEDURE_COLOURS}
         assert steps == {k: v.lower() for k, v in plots.PROCEDURE_COLOURS.items()}
-    # Okabe-Ito blue and orange
-    assert plots.PROCEDURE_COLOURS == {"vertebroplasty": "#0072B2", "kyphoplasty": "#E69F00"}
+    # Okabe-Ito blue, and Okabe-Ito orange darkened to reach 4.5:1 on white
+    assert plots.PROCEDURE_COLOURS == {"vertebroplasty": "#0072B2", "kyphoplasty": "#A66300"}
 
 
 def test_relief_curve_rises_and_matches_the_kaplan_meier_result(endpoints):
@@ -119,6 +119,57 @@ def test_relief_curve_rises_and_matches_the_kaplan_meier_result(endpoints):
     np.testing.assert_allclose(drawn, 1 - km.survival_at(at))
     # the 48-hour line
     assert any(np.allclose(line.get_xdata(), 48.0) for line in ax.lines if len(set(line.get_xdata())) == 1)
+
+
+def _value_at_horizon(fig, label):
+    """The drawn curve ``label`` read at the figure's horizon line (a right-continuous step)."""
+    ax = fig.axes[0]
+    horizon = next(line for line in ax.lines if line.get_gid() == "horizon").get_xdata()[0]
+    curve = next(line for line in ax.lines if line.get_gid() == f"relief:{label}")
+    x, y = np.asarray(curve.get_xdata(), float), np.asarray(curve.get_ydata(), float)
+    return horizon, y[np.searchsorted(x, horizon, side="right") - 1]
+
+
+def test_relief_curve_at_the_horizon_line_is_the_claims_estimate(cohort, endpoints, claims):
+    # Issue 16: the curve read 75% / 87% at its 48-hour line while the claims said 85% / 91%
+    # (they read the curve at 48 h + the 6-hour grace for a late 48-hour visit).
+    from outcomes import report
+    table = claims.table[(claims.table["measure"] == "relieved by") & (claims.table["role"] == "primary")]
+    assert len(table) == 2
+    fig = report.relief_figure(endpoints, claims=claims)
+    for row in table.itertuples():
+        horizon, value = _value_at_horizon(fig, row.population)
+        assert horizon == claims.definitions.relief_horizon_hours == 48.0
+        assert abs(value - row.estimate) <= 1e-12, (row.population, value, row.estimate)
+        # and the claim's own Kaplan-Meier result, drawn by plots directly, the same
+        km = claims.details[row.claim_id]["kaplan_meier"]
+        direct = plots.relief_curves({row.population: km}, grace_hours=claims.definitions.relief_horizon_grace_hours)
+        assert abs(_value_at_horizon(direct, row.population)[1] - row.estimate) <= 1e-12
+        # without the grace the curve at 48 h is lower: the test reads what the issue saw
+        plain = plots.relief_curves({row.population: km}, grace_hours=0)
+        assert _value_at_horizon(plain, row.population)[1] < row.estimate - 0.01
+    # the physician review: the physician's curve and the clinic's, each the claim's reading
+    doctor = endpoints["physician_id"].dropna().iloc[0]
+    own = report.physician_endpoints(endpoints, doctor)
+    fig = report.relief_figure(own, claims=claims, reference=endpoints, label=doctor)
+    for label, frame in ((doctor, own), ("whole clinic", endpoints)):
+        sub = frame[frame["horizon_time_hours"].notna()]
+        km = kaplan_meier(sub["horizon_time_hours"], sub["horizon_event"].astype(bool))
+        expected = float(km.cumulative_incidence_at(claims.definitions.relief_horizon_evaluated_hours)
+                         ["cumulative_incidence"].iloc[0])
+        assert abs(_value_at_horizon(fig, label)[1] - expected) <= 1e-12, label
+
+
+def test_relief_curve_points_move_only_the_late_visit_steps():
+    # events at 24 (on time), 50 and 53 (48-hour visit, late), 60 (after the window)
+    km = kaplan_meier([24, 50, 53, 60, 100, 100], [1, 1, 1, 1, 0, 0])
+    points = plots.relief_curve_points(km, horizon_hours=48, grace_hours=6, max_hours=168)
+    assert points["hours"].tolist() == [0.0, 24.0, 48.0, 60.0, 100.0, 168.0]
+    np.testing.assert_allclose(points["relieved"], [0, 1 / 6, 3 / 6, 4 / 6, 4 / 6, 4 / 6])
+    unchanged = plots.relief_curve_points(km, grace_hours=0)
+    assert unchanged["hours"].tolist() == [0.0, 24.0, 50.0, 53.0, 60.0, 100.0, 168.0]
+    with pytest.raises(InputError, match=r"^`grace_hours` must be a number of hours >= 0; got -1\."):
+        plots.relief_curve_points(km, grace_hours=-1)
 
 
 def test_numbers_at_risk_come_from_the_result_and_agree_with_a_direct_count(endpoints):
