@@ -286,8 +286,13 @@ def test_odds_ratio_forest(claims):
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "Two or more levels treated" in labels and "A complication" in labels
     exposures = fit.table[fit.table["role"] == "exposure"]
-    marks = next(line for line in ax.lines if line.get_marker() == "s")
-    np.testing.assert_allclose(sorted(marks.get_xdata()), sorted(exposures["odds_ratio"]))
+    marks = [line for line in ax.lines if line.get_gid() == "odds_ratio"]
+    np.testing.assert_allclose(sorted(m.get_xdata()[0] for m in marks), sorted(exposures["odds_ratio"]))
+    # one style with the claims chart: the claim's rows there use the same markers and colours
+    chart = plots.claims_chart(claims)
+    chart_marks = {(line.get_marker(), to_hex(line.get_color())) for a in chart.axes for line in a.lines
+                   if line.get_linestyle() in ("None", "none")}
+    assert {(m.get_marker(), to_hex(m.get_color())) for m in marks} <= chart_marks
 
 
 def test_durability_marks_the_follow_up_horizon(claims):
@@ -326,3 +331,67 @@ def test_input_validation(endpoints):
 def test_no_fracture_ages_gives_a_figure_that_says_so():
     fig = plots.success_by_fracture_age(pd.DataFrame({"fracture_age_days": [np.nan], "success": [True]}))
     assert "No fracture ages" in _texts(fig)[0]
+
+
+def _drawn_colours(fig):
+    """(kind, colour) of every visible text and every data line/marker of a figure."""
+    from matplotlib.lines import Line2D
+    from matplotlib.text import Text
+    out = []
+    for text in fig.findobj(Text):
+        if text.get_visible() and text.get_text().strip():
+            out.append(("text", text.get_color(), text.get_text()))
+    for ax in fig.axes:
+        for line in ax.lines:
+            if line.get_visible() and len(line.get_xdata()):
+                colour = line.get_color()
+                if line.get_linestyle() in ("None", "none"):  # a marker: its face, or its edge if open
+                    face = line.get_markerfacecolor()
+                    colour = line.get_markeredgecolor() if matplotlib.colors.to_hex(face) == "#ffffff" else face
+                alpha = line.get_alpha()
+                rgba = matplotlib.colors.to_rgba(colour, 1.0 if alpha is None else alpha)
+                out.append(("line", rgba, line.get_label()))
+    return out
+
+
+def test_every_text_and_line_reaches_wcag_contrast(cohort, endpoints, claims):
+    # WCAG 2.1: 4.5:1 for text (1.4.3), 3:1 for lines and markers that carry data (1.4.11).
+    # Issue 16 measured 2.25:1 for the kyphoplasty at-risk numbers and 2.3:1 for the funnel lines.
+    from outcomes import monitoring, report
+    from outcomes.plots_monitoring import control_chart_figure, cusum_figure, funnel_figure
+    assert plots.contrast_ratio("#E69F00") == pytest.approx(2.25, abs=0.01)  # WebAIM's checker: 2.25
+    assert plots.contrast_ratio("#767676") == pytest.approx(4.54, abs=0.01)  # WebAIM's checker: 4.54
+    curves, tbs = _relief_curves(endpoints)
+    doctor = endpoints["physician_id"].dropna().iloc[0]
+    fun = monitoring.funnel(endpoints, outcome="success", unit="physician_id", stated=0.9)
+    by = monitoring.cusum(endpoints, outcome="success", stated=None, by="physician_id")
+    figures = [plots.records_flow(cohort.flow(), cohort.exclusion_counts()), plots.claims_chart(claims),
+               plots.relief_curves(curves, turnbull=tbs, stated=0.9),
+               report.relief_figure(report.physician_endpoints(endpoints, doctor), claims=claims, reference=endpoints,
+                                    label=doctor),
+               plots.success_by_fracture_age(endpoints, stated=0.9),
+               plots.odds_ratio_forest(claims.details["overnight_reasons"]["odds_ratios"]),
+               plots.durability_curve(claims.details["durable_relief"]["kaplan_meier"], stated=0.8),
+               funnel_figure(fun), funnel_figure(fun, highlight=doctor),
+               control_chart_figure(monitoring.control_chart(endpoints, outcome="success", stated=0.9)),
+               cusum_figure(monitoring.cusum(endpoints, outcome="success", stated=0.9)),
+               cusum_figure(by), cusum_figure(by, highlight=doctor)]
+    low = []
+    for fig in figures:
+        for kind, colour, what in _drawn_colours(fig):
+            need = 4.5 if kind == "text" else 3.0
+            if plots.contrast_ratio(colour) < need:
+                low.append((kind, matplotlib.colors.to_hex(colour, keep_alpha=True), what))
+    # context lines (other physicians drawn under the highlighted one) are the one exception
+    low = [item for item in low if item[1] != "#bfbfbfff"]
+    assert low == []
+
+
+def test_user_text_is_not_read_as_mathtext():
+    km = kaplan_meier([2, 20, 26, 50], [1, 1, 1, 0])
+    fig = plots.relief_curves({"$5 co-pay_group": km})
+    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig).draw()  # with mathtext this label raises or renders "5 co-pay" in italics
+    label = next(t for t in fig.axes[0].get_legend().get_texts() if "co-pay" in t.get_text())
+    assert label.get_text().startswith("$5 co-pay_group") and not label._parse_math

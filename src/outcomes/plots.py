@@ -222,6 +222,10 @@ def _stated_line(ax: Any, value: float, *, vertical: bool = False, span: tuple[f
             ax.plot([value, value], list(span), label=text, gid="stated", **_STATED)
         return
     ax.axhline(value, label=text, gid="stated", **_STATED)
+    if text_at == "outside":  # in the right margin: no data point can sit on it
+        ax.annotate(text, xy=(1.0, value), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize=8.5, annotation_clip=False)
+        return
     x = 1.0 if text_at == "end" else 0.0
     ax.annotate(text, xy=(x, value), xycoords=("axes fraction", "data"), xytext=(-2 if x else 2, 3),
                 textcoords="offset points", ha="right" if x else "left", va="bottom", fontsize=8.5,
@@ -391,7 +395,7 @@ def claims_chart(claims: Any, *, suppress_below: int = 0) -> Figure:
     below = check_suppress_below(suppress_below)
     keep = (table["role"] == "primary") | (
         (table["role"] == "secondary") & (table["reading"] != "worst case")
-        & (table["measure"] != "median hours to relief"))
+        & (table["measure"] != "median hours to relief") & (table["verdict"] != ""))  # context rows: table only
     rows = table[keep].reset_index(drop=True)
     # rows without a number are listed under the chart, not drawn as empty panels
     missing = rows[(rows["verdict"] == "not assessable") | rows["estimate"].isna()]
@@ -749,10 +753,8 @@ def success_by_fracture_age(
         ax.plot(x[shown], rate[shown], "o", color="black", markersize=6, label="weekly bin, 95% interval")
         if not shown.all():
             ax.annotate(f"bins of fewer than {below} patients are not drawn", xy=(0.99, 0.11), xycoords="axes fraction",
-                        ha="right", fontsize=8, color="#555555")
-        ax.axvline(early_weeks, **_MARK)
-        ax.annotate(f"{early_weeks:g} weeks", xy=(early_weeks, 0.02), xytext=(3, 0), textcoords="offset points",
-                    fontsize=8.5)
+                        ha="right", fontsize=8, color=TEXT_GREY)
+        ax.axvline(early_weeks, **_MARK)  # explained by the legend and the shading, so no label on the data
         early = data["fracture_age_days"].to_numpy(float) <= early_max_days
         ok = data["success"].astype(bool).to_numpy()
         for mask, x0, x1, text in ((early, 0, early_weeks, "treated within"), (~early, early_weeks, last_bin_weeks + 1,
@@ -763,11 +765,11 @@ def success_by_fracture_age(
                         linewidth=2.4, alpha=0.9, solid_capstyle="butt",
                         label=f"{text} {early_weeks:g} weeks: {fmt.percent(r)} (pooled)")
         for xi, n in zip(x, counts["n"]):
-            ax.text(xi, 0.045, suppress(int(n), below), ha="center", va="bottom", fontsize=7.5, color="#555555")
-        ax.text(-0.3, 0.045, "n", ha="right", va="bottom", fontsize=7.5, color="#555555")
+            ax.text(xi, 0.015, suppress(int(n), below), ha="center", va="bottom", fontsize=7.5, color=TEXT_GREY)
+        ax.text(-0.3, 0.015, "n", ha="right", va="bottom", fontsize=7.5, color=TEXT_GREY)
         if stated is not None:
-            _stated_line(ax, stated)
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.08), ncols=2, fontsize=8.3)
+            _stated_line(ax, stated, text_at="outside")
+        fig.legend(loc="outside lower center", ncols=2, fontsize=8.3)
         ax.set_ylim(0, 1.05)
         ax.set_xlim(-0.5, last_bin_weeks + 1.2)
         ticks = np.arange(0, last_bin_weeks + 1, 2)
@@ -815,8 +817,14 @@ def odds_ratio_forest(odds: Any, *, outcome: str = "an overnight stay") -> Figur
             return _empty(fig, ax, "No factors to show.")
         y = np.arange(len(rows))[::-1]
         est, lo, hi = (rows[c].to_numpy(float) for c in ("odds_ratio", "ci_low", "ci_high"))
-        ax.hlines(y, lo, hi, color="#333333", linewidth=2.0)
-        ax.plot(est, y, "s", color=OKABE_ITO["blue"], markersize=8, markeredgecolor="black", markeredgewidth=0.7)
+        # drawn as the claims chart draws them (one style for a ratio in the whole report): the
+        # verdict's colour and shape, a ratio above 1 being the claimed direction
+        for yi, e, a, b in zip(y, est, lo, hi):
+            word = "supported" if a > 1 else ("contradicted" if b < 1 else "inconclusive")
+            colour, marker, _icon = VERDICT_STYLES[word]
+            ax.plot([a, b], [yi, yi], color=colour, linewidth=2.2, solid_capstyle="butt")
+            ax.plot([e], [yi], marker=marker, color=colour, markersize=8.5, markeredgecolor="black",
+                    markeredgewidth=0.7, linestyle="none", gid="odds_ratio")
         ax.axvline(1.0, **_NULL)
         for yi, e, a, b in zip(y, est, lo, hi):
             ax.annotate(f"{fmt.number(e)} ({fmt.interval(a, b, as_percent=False)})", xy=(1.01, yi),
@@ -873,7 +881,7 @@ def durability_curve(
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"`km` must be a KaplanMeierResult; got {type(km).__name__}.")
     horizon = float(table["time"].max()) if follow_up_hours is None else float(follow_up_hours)
-    end = max(horizon, max(times_hours, default=0.0)) * 1.04
+    end = horizon * 1.04  # the axis ends with the follow-up: no empty years the data never reach
     with _style():
         fig = Figure(figsize=(8.0, 4.8), layout="constrained")
         axd = fig.subplot_mosaic([["km"], ["risk"]], height_ratios=[4.0, 0.7], gridspec_kw={"hspace": 0.02})
@@ -883,16 +891,26 @@ def durability_curve(
         ax.fill_between(t / HOURS_PER_YEAR, lo, hi, step="post", color=colour, alpha=0.18, linewidth=0)
         ax.step(t / HOURS_PER_YEAR, s, where="post", color=colour, label="still relieved (95% interval)")
         if stated is not None:
-            _stated_line(ax, stated, text_at="start")
+            _stated_line(ax, stated, text_at="outside")
         for th in times_hours:
             if th <= horizon:
                 row = km.at(th).iloc[0]
                 ax.plot([th / HOURS_PER_YEAR], [row["survival"]], "o", color="black", markersize=5)
+                # above the point when the curve lies over the stated line, else below: never across it
+                up = stated is None or row["survival"] >= stated
                 ax.annotate(f"{fmt.hours(th)}: {fmt.percent(row['survival'])}", xy=(th / HOURS_PER_YEAR, row["survival"]),
-                            xytext=(4, -12), textcoords="offset points", fontsize=8.5)
+                            xytext=(0, 9 if up else -9), textcoords="offset points", fontsize=8.5,
+                            ha="right" if th / HOURS_PER_YEAR > 0.8 * horizon / HOURS_PER_YEAR else "center",
+                            va="bottom" if up else "top", zorder=6,
+                            bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"})
+        not_reached = [th for th in times_hours if th > horizon]
         ax.axvline(horizon / HOURS_PER_YEAR, **_MARK)
-        ax.annotate(f"follow-up ends ({fmt.hours(horizon)})", xy=(horizon / HOURS_PER_YEAR, 0.03), xytext=(-3, 0),
-                    textcoords="offset points", ha="right", fontsize=8.5)
+        text = f"follow-up ends at {fmt.hours(horizon)}"
+        if not_reached:
+            text += "; " + ", ".join(fmt.hours(th) for th in not_reached) + " not reached"
+        ax.annotate(text, xy=(horizon / HOURS_PER_YEAR, 0.97), xycoords=("data", "axes fraction"), xytext=(-4, 0),
+                    textcoords="offset points", ha="right", va="top", fontsize=8.5, zorder=6,
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"})
         ax.set_xlim(0, end / HOURS_PER_YEAR)
         ax.set_ylim(0, 1.02)
         _percent_axis(ax.yaxis)
