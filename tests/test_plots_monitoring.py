@@ -131,7 +131,8 @@ def test_cusum_figure(endpoints):
     assert top.get_ylabel() == "failures minus expected (cumulative)"
     assert bottom.get_ylabel() == "CUSUM (log-likelihood ratio)"
     assert bottom.get_xlabel() == "date of procedure"
-    limit_lines = [line for line in bottom.get_lines() if line.get_label().startswith("limit h = 3.00")]
+    limit_lines = [line for line in bottom.get_lines() if line.get_gid() == "limit"]
+    assert limit_lines[0].get_label().startswith("signal limit (one false alarm in about")  # no "h = 3.00"
     assert len(limit_lines) == 1 and np.allclose(limit_lines[0].get_ydata(), 3.0)
     crosses = [line for line in bottom.get_lines() if line.get_marker() == "X" and len(line.get_xdata())]
     assert sum(len(line.get_xdata()) for line in crosses) == len(result.signals) > 0

@@ -378,8 +378,8 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
                 bottom.plot([rows["date"].min(), rows["date"].max()], [rows["limit"].iloc[0]] * 2, "-",
                             color=colour, linewidth=1.0, alpha=0.7)
         if result.limit is not None:
-            bottom.axhline(result.limit, color=_OKABE_ITO["vermillion"], linewidth=1.3,
-                           label=f"limit h = {result.limit:.2f} (false alarm about every {result.arl0:,.0f} cases)")
+            bottom.axhline(result.limit, color=_OKABE_ITO["vermillion"], linewidth=1.3, gid="limit",
+                           label=f"signal limit (one false alarm in about {result.arl0:,.0f} patients)")
         else:
             bottom.plot([], [], "-", color=_GREY, label="limit h for each unit (its own case mix)")
         bottom.plot([], [], "X", color=_OKABE_ITO["vermillion"], markeredgecolor="black", linestyle="none",
