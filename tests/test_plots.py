@@ -335,7 +335,6 @@ def test_no_fracture_ages_gives_a_figure_that_says_so():
 
 def _drawn_colours(fig):
     """(kind, colour) of every visible text and every data line/marker of a figure."""
-    from matplotlib.lines import Line2D
     from matplotlib.text import Text
     out = []
     for text in fig.findobj(Text):

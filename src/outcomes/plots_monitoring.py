@@ -359,10 +359,8 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
         for i, unit in enumerate(ordered):
             rows = table[table["unit"] == unit]
             emphasised = highlight is None or str(unit) == str(highlight)
-            if highlight is None:
-                colour = _OKABE_ITO[_UNIT_COLOURS[names.index(unit) % len(_UNIT_COLOURS)]] if len(names) > 1 else _OKABE_ITO["blue"]
-            else:
-                colour = _OKABE_ITO["blue"] if emphasised else _LIGHT_GREY
+            # one unit here (several are drawn as small multiples): blue, as the clinic's own line
+            colour = _OKABE_ITO["blue"] if emphasised else _LIGHT_GREY
             width, z = (1.6, 4) if emphasised else (1.0, 2)
             label = None if len(names) == 1 else str(unit)
             top.plot(rows["date"], rows["observed_minus_expected"], drawstyle="steps-post", color=colour,
