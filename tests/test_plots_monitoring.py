@@ -50,11 +50,23 @@ def test_funnel_figure(endpoints):
     ax = fig.axes[0]
     assert ax.get_xlabel() == "patients with a known outcome (n)"
     assert ax.get_ylabel() == "success at 4 weeks (%)"
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert "99.8% limits around the clinic" in labels and "95% limits around the stated figure" in labels
-    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
-    assert styles["99.8% limits around the clinic"] == "-"
-    assert styles["99.8% limits around the stated figure"] == "--"
+    gids = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+    # issue 16: 8 legend entries and limits in the clinic line's light blue -> few entries, the
+    # clinic rate a thick solid line, its limits dotted (95%) and dashed (99.8%)
+    assert len(fig.legends[0].get_texts()) <= 5
+    assert gids["clinic"].get_linestyle() == "-" and gids["clinic"].get_linewidth() > 1.5
+    assert gids["limit:clinic:0.95"].get_linestyle() == ":" and gids["limit:clinic:0.998"].get_linestyle() == "--"
+    assert gids["limit:stated:0.998"].get_linestyle() == "-."
+    # physician names: no two overlap, none sits on a point
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == result.n_units
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    points = [ax.transData.transform((line.get_xdata()[0], line.get_ydata()[0]))
+              for line in ax.get_lines() if (line.get_gid() or "").startswith("unit:")]
+    assert not any(box.contains(*p) for box in boxes for p in points)
     # D4 (the worse physician) is drawn as a downward triangle: outside the limits, below
     markers = [line.get_marker() for line in ax.get_lines() if line.get_linestyle() == "None"]
     assert "v" in markers
@@ -65,8 +77,8 @@ def test_funnel_figure_highlights_one_unit(endpoints):
     points = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "None"]
     colours = [mcolors.to_hex(line.get_color()) for line in points]
     sizes = [line.get_markersize() for line in points]
-    assert colours.count("#8c8c8c") == len(points) - 1          # the others grey
-    assert max(sizes) == sizes[colours.index(next(c for c in colours if c != "#8c8c8c"))]
+    assert colours.count("#767676") == len(points) - 1          # the others grey
+    assert max(sizes) == sizes[colours.index(next(c for c in colours if c != "#767676"))]
     bold = [t.get_text() for t in fig.axes[0].texts if t.get_fontweight() == "bold"]
     assert bold == ["D2"]
     _assert_stated(fig)
@@ -119,21 +131,31 @@ def test_cusum_figure(endpoints):
     assert top.get_ylabel() == "failures minus expected (cumulative)"
     assert bottom.get_ylabel() == "CUSUM (log-likelihood ratio)"
     assert bottom.get_xlabel() == "date of procedure"
-    limit_lines = [line for line in bottom.get_lines() if line.get_label().startswith("limit h = 3.00")]
+    limit_lines = [line for line in bottom.get_lines() if line.get_gid() == "limit"]
+    assert limit_lines[0].get_label().startswith("signal limit (one false alarm in about")  # no "h = 3.00"
     assert len(limit_lines) == 1 and np.allclose(limit_lines[0].get_ydata(), 3.0)
     crosses = [line for line in bottom.get_lines() if line.get_marker() == "X" and len(line.get_xdata())]
     assert sum(len(line.get_xdata()) for line in crosses) == len(result.signals) > 0
 
 
-def test_cusum_figure_per_physician_highlighted(endpoints):
+def test_cusum_figure_per_physician_is_small_multiples_highlighted(endpoints):
+    # issue 16: six tangled lines on one axis -> one small panel per physician, the highlighted
+    # one first and black, the others grey; one limit and the signals in each panel
     result = cusum(endpoints, stated=None, by="physician_id", limit=3.5)
     fig = cusum_figure(result, highlight="D4")
-    _assert_labelled(fig)
-    _assert_stated(fig, "clinic rate " + outcomes.formatting.percent(1 - result.in_control_failure))
-    top = fig.axes[0]
-    coloured = [line.get_label() for line in top.get_lines()
-                if line.get_label() in set(result.table["unit"]) and mcolors.to_hex(line.get_color()) != "#bfbfbf"]
-    assert coloured == ["D4"]
+    units = sorted(set(result.table["unit"]))
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == len(units)
+    assert panels[0].get_title(loc="left").startswith("D4:")
+    drawn = {line.get_gid().split(":", 1)[1]: mcolors.to_hex(line.get_color())
+             for ax in panels for line in ax.get_lines() if (line.get_gid() or "").startswith("cusum:")}
+    assert set(drawn) == set(units)
+    assert [u for u, c in drawn.items() if c == "#000000"] == ["D4"]
+    for ax in panels:
+        unit = ax.get_title(loc="left").split(":")[0]
+        n_signals = int(result.table.loc[result.table["unit"] == unit, "signal"].sum())
+        assert ax.get_title(loc="left") == f"{unit}: {n_signals} signal{'s' if n_signals != 1 else ''}"
+    assert fig.get_supylabel() and fig.get_suptitle()
     with pytest.raises(InputError, match="`highlight` must be one of the units"):
         cusum_figure(result, highlight="nobody")
 

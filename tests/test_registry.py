@@ -179,7 +179,7 @@ def test_weighted_claims_equal_claims_on_rows():
              "relief_by": lambda c: ["horizon_time_hours", "horizon_event", "relief_by_horizon",
                                      "relief_interval_low_hours", "relief_interval_high_hours"],
              "kept_by": lambda c: ["time_to_loss_hours", "loss_observed"],
-             "faster": lambda c: ["time_to_relief_hours", "relief_observed"],
+             "faster": lambda c: ["relief_interval_low_hours", "relief_interval_high_hours"],
              "difference": lambda c: [c.exposure, c.endpoint, f"{c.endpoint}_worst_case", *c.adjust],
              "odds_ratios": lambda c: [c.endpoint, *c.exposures],
              "mean_difference": lambda c: list(c.measures)}

@@ -34,9 +34,10 @@ from .cohort import Cohort
 from .definitions import Definitions
 from .endpoints import derive_endpoints
 from .exceptions import DefinitionsError, InputError, StatisticalWarning
+from .interval import interval_hazard_ratio
 from .proportions import _settled, holm, proportion, risk_difference
-from .regression import hazard_ratio, odds_ratios
-from .survival import kaplan_meier, logrank, turnbull
+from .regression import odds_ratios
+from .survival import kaplan_meier, turnbull
 
 __all__ = ["Claim", "ClaimsResult", "evaluate_claims", "load_claims", "load_evidence"]
 
@@ -528,36 +529,68 @@ def _eval_kept_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, le
                  note=f"{point['at_risk']} patients still followed at {fmt.hours(t)}", **common)
 
 
+FASTER_METHOD = ("interval-censored proportional hazards (relief placed between the last visit without it and "
+                 "the first visit with it; Finkelstein 1986), Wald interval from the profile likelihood; "
+                 "likelihood-ratio test")
+
+
+def _faster_note(claim: Claim, hr: Any, shares: list[tuple[float, float, float]]) -> str:
+    """The result in a physician's words: what was compared, which way it went, the visit shares."""
+    group, reference = claim.group, claim.reference
+    rate = (f"relief came at {fmt.number(hr.estimate)} times the rate seen after {reference} "
+            f"(95% CI {fmt.interval(hr.ci.low, hr.ci.high, as_percent=False)}")
+    verdict = verdict_for_direction(hr.ci.low, hr.ci.high, 1.0)
+    if verdict == "supported":
+        lead = f"{group.capitalize()} patients were relieved sooner: {rate})."
+    elif verdict == "contradicted":
+        lead = f"{group.capitalize()} patients were relieved later, not sooner: {rate})."
+    else:
+        lead = (f"These records do not show {group} patients relieved sooner: {rate}, "
+                "which includes no difference).")
+    seen = "; ".join(f"by {fmt.hours(t)}: {fmt.percent(a)} of {group} and {fmt.percent(b)} of {reference} patients"
+                     for t, a, b in shares)
+    return (f"{lead} Relieved {seen}. Pain is only scored at visits, so each patient's relief is placed "
+            "between the last visit without it and the first visit with it, not at the visit time.")
+
+
 def _eval_faster(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
-    common = {"measure": "hazard ratio"}
-    if not _has(ep, "time_to_relief_hours"):
-        rows.not_assessable("The records have no time to relief.", **common)
+    # Relief is seen only at visits: compare the intervals (last visit without relief, first visit
+    # with it], not the visit times, which would read the visit schedule (issue 16).
+    common = {"measure": "hazard ratio", "reading": "between visits"}
+    low_col, high_col = "relief_interval_low_hours", "relief_interval_high_hours"
+    if not (_has(ep, low_col) and _has(ep, high_col)):
+        rows.not_assessable("The records have no pain scores before and after the procedure.", **common)
         return
-    sub = ep[ep["procedure"].isin([claim.group, claim.reference]) & ep["time_to_relief_hours"].notna()]
+    sub = ep[ep["procedure"].isin([claim.group, claim.reference]) & ep[low_col].notna() & ep[high_col].notna()]
     counts = sub.groupby("procedure")[WEIGHT].sum().astype(int) if WEIGHT in sub else sub["procedure"].value_counts()
     if min(counts.get(claim.group, 0), counts.get(claim.reference, 0)) < claim.min_n:
         rows.not_assessable(f"Fewer than {claim.min_n} patients in one of the groups "
                             f"({claim.group}: {counts.get(claim.group, 0)}, {claim.reference}: "
                             f"{counts.get(claim.reference, 0)}).", n=_n(sub), **common)
         return
-    dur, ev, grp = sub["time_to_relief_hours"], sub["relief_observed"].astype(bool), sub["procedure"]
     w = _weights(sub)
-    hr = hazard_ratio(dur, ev, grp, reference=claim.reference, confidence_level=level, weights=w)
-    lr = logrank(dur, ev, grp, weights=w)
-    details.update(hazard_ratio=hr, logrank=lr,
-                   kaplan_meier={g: kaplan_meier(dur[grp == g], ev[grp == g], confidence_level=level,
-                                                 weights=None if w is None else w[(grp == g).to_numpy()])
-                                 for g in (claim.group, claim.reference)})
-    rows.add(n=hr.n, events=hr.n_events, estimate=hr.estimate, ci_low=hr.ci.low, ci_high=hr.ci.high,
-             p_value=lr.pvalue, verdict=verdict_for_direction(hr.ci.low, hr.ci.high, 1.0),
-             method="Cox proportional hazards (Efron ties), Wald interval; log-rank test",
-             note=f"hazard of relief, {claim.group} vs {claim.reference}; above 1 means faster relief", **common)
+    hr = interval_hazard_ratio(sub[low_col], sub[high_col], sub["procedure"], group=claim.group,
+                               reference=claim.reference, confidence_level=level, weights=w)
+    tbs = {}
     for g in (claim.group, claim.reference):
-        km = details["kaplan_meier"][g]
-        ci = km.median_ci
-        rows.add(population=g, role="secondary", measure="median hours to relief", n=int(km.n),
-                 events=int(km.n_events), estimate=km.median, ci_low=ci.low, ci_high=ci.high, verdict="",
-                 method="Kaplan-Meier median, Brookmeyer-Crowley interval")
+        mask = (sub["procedure"] == g).to_numpy()
+        tbs[g] = turnbull(sub[low_col].to_numpy(float)[mask], sub[high_col].to_numpy(float)[mask],
+                          weights=None if w is None else w[mask])
+    details.update(interval_hazard_ratio=hr, turnbull=tbs)
+    times = claim.times_hours or (d.relief_horizon_hours,)
+    incidence = {g: tb.cumulative_incidence_at(np.asarray(times, float)) for g, tb in tbs.items()}
+    shares = [(float(t), float(incidence[claim.group]["cumulative_incidence"].iloc[i]),
+               float(incidence[claim.reference]["cumulative_incidence"].iloc[i])) for i, t in enumerate(times)]
+    rows.add(n=hr.n, events=hr.n_events, estimate=hr.estimate, ci_low=hr.ci.low, ci_high=hr.ci.high,
+             p_value=hr.pvalue, verdict=verdict_for_direction(hr.ci.low, hr.ci.high, 1.0), method=FASTER_METHOD,
+             note=_faster_note(claim, hr, shares), **common)
+    for i, t in enumerate(times):
+        for g in (claim.group, claim.reference):
+            inc = incidence[g].iloc[i]
+            rows.add(population=g, role="secondary", measure="relieved by", reading=f"by {fmt.hours(t)}",
+                     n=int(round(tbs[g].n)), estimate=float(inc["cumulative_incidence"]), verdict="",
+                     method="Turnbull estimate (relief placed between two visits)",
+                     note=f"identification bounds {fmt.interval(inc['bound_low'], inc['bound_high'])}")
 
 
 def _covariates(ep: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame | None:
@@ -787,7 +820,7 @@ def _reads(claim: Claim) -> tuple[str, ...]:
     if claim.kind == "kept_by":
         return ("time_to_loss_hours", "loss_observed")
     if claim.kind == "faster":
-        return ("time_to_relief_hours", "relief_observed")
+        return ("relief_interval_low_hours", "relief_interval_high_hours")
     if claim.kind == "difference":
         return (claim.exposure, claim.endpoint, f"{claim.endpoint}_worst_case", *claim.adjust)
     if claim.kind == "odds_ratios":

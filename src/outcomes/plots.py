@@ -9,7 +9,10 @@ notebook displays the figure, a script calls ``fig.savefig``).
 One style for the whole report (:func:`_style`):
 
 - the Okabe-Ito palette, which stays distinct under the common colour-vision deficiencies;
-  vertebroplasty is always blue and kyphoplasty always orange (:data:`PROCEDURE_COLOURS`);
+  vertebroplasty is always blue and kyphoplasty always orange (:data:`PROCEDURE_COLOURS`), the
+  orange darkened so that it reaches WCAG's contrast on white (:func:`contrast_ratio`: 4.5:1 for
+  text, 3:1 for lines and markers [3]_); light tints are only ever fills;
+- user text is never read as mathtext (``text.parse_math`` off): "$5" stays "$5";
 - a stated figure is always a black dashed line labelled "stated 90%" (:func:`_stated_line`);
 - verdicts are told apart by shape and word as well as colour (:data:`VERDICT_STYLES`), so the
   chart reads in greyscale;
@@ -23,6 +26,8 @@ References
    trials: good practice and pitfalls. Lancet 2002;359:1686-1689.
    doi:10.1016/S0140-6736(02)08594-X (numbers at risk under the x-axis; curves drawn rising
    when the event is good news)
+.. [3] W3C. Web Content Accessibility Guidelines (WCAG) 2.1, success criteria 1.4.3 (contrast,
+   minimum) and 1.4.11 (non-text contrast). 2018. https://www.w3.org/TR/WCAG21/
 """
 
 from __future__ import annotations
@@ -47,12 +52,16 @@ from .proportions import proportion
 __all__ = [
     "OKABE_ITO",
     "PROCEDURE_COLOURS",
+    "STATED_STYLE",
     "VERDICT_STYLES",
     "claims_chart",
+    "contrast_ratio",
     "durability_curve",
     "odds_ratio_forest",
     "records_flow",
+    "relief_curve_points",
     "relief_curves",
+    "report_style",
     "success_by_fracture_age",
 ]
 
@@ -66,13 +75,17 @@ OKABE_ITO = {
     "vermillion": "#D55E00",
     "reddish_purple": "#CC79A7",
 }
-GREY = "#8C8C8C"
+# Okabe-Ito orange (2.2:1 on white) darkened to 4.8:1, enough for text as well as lines.
+DARK_ORANGE = "#A66300"
+# Grey for lines and text (4.5:1 on white); the light grey is for fills and decoration only.
+GREY = "#767676"
 LIGHT_GREY = "#D9D9D9"
+TEXT_GREY = "#595959"
 
-PROCEDURE_COLOURS = {"vertebroplasty": OKABE_ITO["blue"], "kyphoplasty": OKABE_ITO["orange"]}
-# Curves that are not a procedure (a physician, a site) take these in turn; the clinic as a
-# reference is grey.
-_OTHER_COLOURS = (OKABE_ITO["black"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"], OKABE_ITO["bluish_green"])
+PROCEDURE_COLOURS = {"vertebroplasty": OKABE_ITO["blue"], "kyphoplasty": DARK_ORANGE}
+# Curves that are not a procedure (a physician, a site) take these in turn, never a procedure's
+# colour; the clinic as a reference is grey. Each reaches 4.5:1 on white.
+_OTHER_COLOURS = (OKABE_ITO["black"], "#A83E80", "#007A5A", "#5E3C99")
 
 # verdict -> (colour, matplotlib marker, icon used in HTML)
 VERDICT_STYLES = {
@@ -108,9 +121,13 @@ _RC: dict[str, Any] = {
     "savefig.dpi": 110,
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
+    # Labels come from the clinic's data and registry ("$5 co-pay", "50% of A_B"): plain text.
+    "text.parse_math": False,
 }
 
-_STATED = {"color": "black", "linestyle": "--", "linewidth": 1.2}
+# A stated figure is always drawn this way (monitoring figures use it too).
+STATED_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.2}
+_STATED = STATED_STYLE
 _NULL = {"color": GREY, "linestyle": ":", "linewidth": 1.2}
 _MARK = {"color": "#4D4D4D", "linestyle": "-.", "linewidth": 1.0}
 
@@ -127,10 +144,64 @@ _TERM_LABELS = {
 
 
 @contextmanager
-def _style() -> Iterator[None]:
-    """The report's matplotlib style (:data:`_RC`), for building one figure."""
+def report_style() -> Iterator[None]:
+    """The report's matplotlib style, for building one figure (every figure of the package uses it).
+
+    Okabe-Ito colours, left titles, light grid, no frame on legends, and ``text.parse_math`` off so
+    that text from the records or the claims registry is drawn as written.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> with report_style():
+    ...     matplotlib.rcParams["text.parse_math"]
+    False
+    """
     with mpl.rc_context(_RC):
         yield
+
+
+_style = report_style
+
+
+def _linear(channel: np.ndarray) -> np.ndarray:
+    return np.where(channel <= 0.04045, channel / 12.92, ((channel + 0.055) / 1.055) ** 2.4)
+
+
+def contrast_ratio(colour: Any, background: Any = "white") -> float:
+    """WCAG 2.1 contrast ratio of a colour on a background, from 1 (none) to 21 (black on white).
+
+    Parameters
+    ----------
+    colour, background : matplotlib colour
+        Any colour matplotlib reads ("#A66300", "black", an RGBA tuple). A colour with an alpha
+        below 1 is first blended over the background, as it is drawn.
+
+    Returns
+    -------
+    float
+        ``(L1 + 0.05) / (L2 + 0.05)`` with ``L1 >= L2`` the relative luminances. Text needs at least
+        4.5 (success criterion 1.4.3), lines and markers that carry data at least 3 (1.4.11).
+
+    References
+    ----------
+    .. [1] W3C. Web Content Accessibility Guidelines (WCAG) 2.1, definitions of "contrast ratio"
+       and "relative luminance". 2018. https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio
+
+    Examples
+    --------
+    >>> round(contrast_ratio("black"), 1)
+    21.0
+    >>> round(contrast_ratio("#E69F00"), 2)  # Okabe-Ito orange: too light for text or lines
+    2.25
+    """
+    from matplotlib.colors import to_rgba
+
+    fg, bg = np.asarray(to_rgba(colour)), np.asarray(to_rgba(background))[:3]
+    rgb = fg[3] * fg[:3] + (1 - fg[3]) * bg
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    high, low = sorted((float(_linear(rgb) @ weights), float(_linear(bg) @ weights)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def _label(term: str) -> str:
@@ -152,6 +223,10 @@ def _stated_line(ax: Any, value: float, *, vertical: bool = False, span: tuple[f
             ax.plot([value, value], list(span), label=text, gid="stated", **_STATED)
         return
     ax.axhline(value, label=text, gid="stated", **_STATED)
+    if text_at == "outside":  # in the right margin: no data point can sit on it
+        ax.annotate(text, xy=(1.0, value), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize=8.5, annotation_clip=False)
+        return
     x = 1.0 if text_at == "end" else 0.0
     ax.annotate(text, xy=(x, value), xycoords=("axes fraction", "data"), xytext=(-2 if x else 2, 3),
                 textcoords="offset points", ha="right" if x else "left", va="bottom", fontsize=8.5,
@@ -174,7 +249,7 @@ def _log_ticks(ax: Any) -> None:
 
 
 def _empty(fig: Figure, ax: Any, message: str) -> Figure:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=GREY)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=TEXT_GREY)
     return fig
 
 
@@ -321,7 +396,7 @@ def claims_chart(claims: Any, *, suppress_below: int = 0) -> Figure:
     below = check_suppress_below(suppress_below)
     keep = (table["role"] == "primary") | (
         (table["role"] == "secondary") & (table["reading"] != "worst case")
-        & (table["measure"] != "median hours to relief"))
+        & (table["measure"] != "median hours to relief") & (table["verdict"] != ""))  # context rows: table only
     rows = table[keep].reset_index(drop=True)
     # rows without a number are listed under the chart, not drawn as empty panels
     missing = rows[(rows["verdict"] == "not assessable") | rows["estimate"].isna()]
@@ -392,17 +467,72 @@ def claims_chart(claims: Any, *, suppress_below: int = 0) -> Figure:
 
 # ---- Kaplan-Meier relief curves ---------------------------------------------------------------------
 
-def _km_steps(km: Any, until: float, *, rising: bool) -> tuple[np.ndarray, ...]:
+def _km_steps(km: Any, until: float, *, rising: bool, snap: tuple[float, float] | None = None
+              ) -> tuple[np.ndarray, ...]:
+    """The step function of a Kaplan-Meier result up to ``until``: times and values (and band).
+
+    With ``snap = (horizon, grace)`` a step at a time in (horizon, horizon + grace] is drawn at the
+    horizon: relief first seen at the 48-hour visit counts at 48 hours even when the visit came up
+    to ``grace`` hours late, as the claims count it. The value drawn at the horizon is then the
+    curve at horizon + grace, the claim's own reading; every other step stays where it is.
+    """
     tab = km.table
-    keep = tab["time"].to_numpy(float) <= until
-    t = np.concatenate(([0.0], tab["time"].to_numpy(float)[keep], [until]))
-    s = np.concatenate(([1.0], tab["survival"].to_numpy(float)[keep]))
-    lo = np.concatenate(([1.0], tab["ci_low"].to_numpy(float)[keep]))
-    hi = np.concatenate(([1.0], tab["ci_high"].to_numpy(float)[keep]))
-    s, lo, hi = np.append(s, s[-1]), np.append(lo, lo[-1]), np.append(hi, hi[-1])
+    times = tab["time"].to_numpy(float)
+    keep = times <= until
+    t = times[keep]
+    s, lo, hi = (tab[c].to_numpy(float)[keep] for c in ("survival", "ci_low", "ci_high"))
+    if snap is not None:
+        horizon, grace = snap
+        t = np.where((t > horizon) & (t <= horizon + grace), horizon, t)
+        last = np.r_[t[1:] != t[:-1], True]  # a run of steps moved onto the horizon: keep its last value
+        t, s, lo, hi = t[last], s[last], lo[last], hi[last]
+    t = np.concatenate(([0.0], t, [until]))
+    s, lo, hi = (np.concatenate(([1.0], v, v[-1:] if len(v) else [1.0])) for v in (s, lo, hi))
     if rising:
         s, lo, hi = 1 - s, 1 - hi, 1 - lo
     return t, s, lo, hi
+
+
+def relief_curve_points(km: Any, *, horizon_hours: float = 48.0, grace_hours: float = 6.0,
+                        max_hours: float = 168.0) -> pd.DataFrame:
+    """The points of a cumulative relief curve as :func:`relief_curves` draws it.
+
+    Parameters
+    ----------
+    km : KaplanMeierResult
+        Time to relief (event = relief), e.g. ``details["relief_48h_vertebroplasty"]["kaplan_meier"]``.
+    horizon_hours : float, default 48
+        ``Definitions.relief_horizon_hours``: where the figure's horizon line is drawn.
+    grace_hours : float, default 6
+        ``Definitions.relief_horizon_grace_hours``: relief first seen up to this many hours after
+        the horizon is drawn at the horizon, so the curve at the horizon line equals the claim's
+        estimate (the Kaplan-Meier curve read at horizon + grace). 0 draws the curve unchanged.
+    max_hours : float, default 168
+        The right end of the curve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step, in order: ``hours`` (where the step is drawn), ``relieved`` (cumulative
+        share relieved from there on), ``ci_low``, ``ci_high`` (its 95% band). The curve is a
+        right-continuous step function: its value at ``x`` is the last row with ``hours <= x``.
+
+    Examples
+    --------
+    >>> from outcomes.stats import kaplan_meier
+    >>> km = kaplan_meier([24, 24, 50, 100], [1, 0, 1, 0])
+    >>> relief_curve_points(km)["hours"].tolist()
+    [0.0, 24.0, 48.0, 100.0, 168.0]
+    >>> float(relief_curve_points(km).set_index("hours").loc[48.0, "relieved"]) == float(
+    ...     km.cumulative_incidence_at(54.0)["cumulative_incidence"].iloc[0])
+    True
+    """
+    if not isinstance(getattr(km, "table", None), pd.DataFrame):
+        raise InputError(f"`km` must be a KaplanMeierResult; got {type(km).__name__}.")
+    if not (np.isfinite(grace_hours) and grace_hours >= 0):
+        raise InputError(f"`grace_hours` must be a number of hours >= 0; got {grace_hours!r}.")
+    t, s, lo, hi = _km_steps(km, max_hours, rising=True, snap=(float(horizon_hours), float(grace_hours)))
+    return pd.DataFrame({"hours": t, "relieved": s, "ci_low": lo, "ci_high": hi})
 
 
 def _at_risk_table(ax: Any, curves: list[tuple[str, Any, str]], times: np.ndarray, below: int, *,
@@ -428,6 +558,7 @@ def relief_curves(
     reference: Any = None,
     reference_label: str = "clinic",
     horizon_hours: float = 48.0,
+    grace_hours: float | None = None,
     stated: float | None = None,
     max_hours: float = 168.0,
     at_risk_times: Any = None,
@@ -449,7 +580,14 @@ def relief_curves(
         A curve to compare with, drawn grey under the others (the whole clinic in a physician's
         review), labelled ``reference_label``.
     horizon_hours : float, default 48
-        Where the vertical line of the "within 48 hours" statements goes.
+        Where the vertical line of the "within 48 hours" statements goes
+        (``Definitions.relief_horizon_hours``).
+    grace_hours : float, optional
+        ``Definitions.relief_horizon_grace_hours`` (default: the default definitions', 6 hours).
+        Relief first seen at a visit up to this many hours after the horizon is drawn at the
+        horizon, as the claims count it, so each Kaplan-Meier curve at the horizon line equals the
+        claim's estimate (:func:`relief_curve_points`). The Turnbull panel places relief between
+        visits itself and is drawn unchanged.
     stated : float, optional
         The stated share relieved by the horizon, drawn as the dashed "stated 90%" line.
     max_hours : float, default 168
@@ -474,6 +612,11 @@ def relief_curves(
     below = check_suppress_below(suppress_below)
     if not isinstance(curves, Mapping) or not curves:
         raise InputError(f"`curves` must be a non-empty mapping of label to KaplanMeierResult; got {curves!r}.")
+    if grace_hours is None:
+        from .definitions import Definitions
+        grace = float(Definitions().relief_horizon_grace_hours)
+    else:
+        grace = float(grace_hours)
     times = np.arange(0.0, max_hours + 1e-9, 24.0) if at_risk_times is None else np.asarray(at_risk_times, float)
     drawn: list[tuple[str, Any, str]] = []
     if reference is not None:
@@ -486,14 +629,14 @@ def relief_curves(
                                  width_ratios=[1.25, 1.0] if turnbull else None, gridspec_kw={"hspace": 0.02})
         ax = axd["km"]
         for label, km, colour in drawn:
-            t, s, lo, hi = _km_steps(km, max_hours, rising=True)
+            points = relief_curve_points(km, horizon_hours=horizon_hours, grace_hours=grace, max_hours=max_hours)
+            t, s, lo, hi = (points[c].to_numpy() for c in ("hours", "relieved", "ci_low", "ci_high"))
             is_ref = colour == GREY
-            if not is_ref:  # the reference is context: a plain light line, so bands never mix
+            if not is_ref:  # the reference is context: a plain grey line, so bands never mix
                 ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.18, linewidth=0)
-            ax.step(t, s, where="post", color=LIGHT_GREY if is_ref else colour,
-                    label=f"{label} (n = {suppress(int(km.n), below)})", linewidth=4.0 if is_ref else 1.9,
-                    zorder=2 if is_ref else 3)
-        _relief_axes(ax, horizon_hours, stated, max_hours)
+            ax.step(t, s, where="post", color=colour, label=f"{label} (n = {suppress(int(km.n), below)})",
+                    linewidth=3.0 if is_ref else 1.9, zorder=2 if is_ref else 3, gid=f"relief:{label}")
+        _relief_axes(ax, horizon_hours, stated, max_hours, grace=grace)
         ax.set_title("Kaplan-Meier, with 95% intervals")
         ax.legend(loc="lower right")
         ax.tick_params(labelbottom=True)
@@ -522,9 +665,11 @@ def _ordered(curves: Mapping[str, Any]) -> dict[str, Any]:
     return dict(sorted(curves.items(), key=lambda kv: rank.get(str(kv[0]).lower(), 2)))
 
 
-def _relief_axes(ax: Any, horizon: float, stated: float | None, max_hours: float) -> None:
-    ax.axvline(horizon, **_MARK)
-    ax.annotate(f"{horizon:g} h", xy=(horizon, 0.02), xytext=(3, 0), textcoords="offset points", fontsize=8.5)
+def _relief_axes(ax: Any, horizon: float, stated: float | None, max_hours: float, *, grace: float = 0.0) -> None:
+    ax.axvline(horizon, gid="horizon", **_MARK)
+    text = f"{horizon:g} h" + (f"\n(visits up to\n{grace:g} h late count)" if grace else "")
+    ax.annotate(text, xy=(horizon, 0.03), xytext=(4, 0), textcoords="offset points", fontsize=8, va="bottom",
+                linespacing=1.1, bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"})
     if stated is not None:
         _stated_line(ax, stated, text_at="start")
     ax.set_xlim(0, max_hours)
@@ -609,10 +754,8 @@ def success_by_fracture_age(
         ax.plot(x[shown], rate[shown], "o", color="black", markersize=6, label="weekly bin, 95% interval")
         if not shown.all():
             ax.annotate(f"bins of fewer than {below} patients are not drawn", xy=(0.99, 0.11), xycoords="axes fraction",
-                        ha="right", fontsize=8, color="#555555")
-        ax.axvline(early_weeks, **_MARK)
-        ax.annotate(f"{early_weeks:g} weeks", xy=(early_weeks, 0.02), xytext=(3, 0), textcoords="offset points",
-                    fontsize=8.5)
+                        ha="right", fontsize=8, color=TEXT_GREY)
+        ax.axvline(early_weeks, **_MARK)  # explained by the legend and the shading, so no label on the data
         early = data["fracture_age_days"].to_numpy(float) <= early_max_days
         ok = data["success"].astype(bool).to_numpy()
         for mask, x0, x1, text in ((early, 0, early_weeks, "treated within"), (~early, early_weeks, last_bin_weeks + 1,
@@ -623,11 +766,11 @@ def success_by_fracture_age(
                         linewidth=2.4, alpha=0.9, solid_capstyle="butt",
                         label=f"{text} {early_weeks:g} weeks: {fmt.percent(r)} (pooled)")
         for xi, n in zip(x, counts["n"]):
-            ax.text(xi, 0.045, suppress(int(n), below), ha="center", va="bottom", fontsize=7.5, color="#555555")
-        ax.text(-0.3, 0.045, "n", ha="right", va="bottom", fontsize=7.5, color="#555555")
+            ax.text(xi, 0.015, suppress(int(n), below), ha="center", va="bottom", fontsize=7.5, color=TEXT_GREY)
+        ax.text(-0.3, 0.015, "n", ha="right", va="bottom", fontsize=7.5, color=TEXT_GREY)
         if stated is not None:
-            _stated_line(ax, stated)
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.08), ncols=2, fontsize=8.3)
+            _stated_line(ax, stated, text_at="outside")
+        fig.legend(loc="outside lower center", ncols=2, fontsize=8.3)
         ax.set_ylim(0, 1.05)
         ax.set_xlim(-0.5, last_bin_weeks + 1.2)
         ticks = np.arange(0, last_bin_weeks + 1, 2)
@@ -675,8 +818,14 @@ def odds_ratio_forest(odds: Any, *, outcome: str = "an overnight stay") -> Figur
             return _empty(fig, ax, "No factors to show.")
         y = np.arange(len(rows))[::-1]
         est, lo, hi = (rows[c].to_numpy(float) for c in ("odds_ratio", "ci_low", "ci_high"))
-        ax.hlines(y, lo, hi, color="#333333", linewidth=2.0)
-        ax.plot(est, y, "s", color=OKABE_ITO["blue"], markersize=8, markeredgecolor="black", markeredgewidth=0.7)
+        # drawn as the claims chart draws them (one style for a ratio in the whole report): the
+        # verdict's colour and shape, a ratio above 1 being the claimed direction
+        for yi, e, a, b in zip(y, est, lo, hi):
+            word = "supported" if a > 1 else ("contradicted" if b < 1 else "inconclusive")
+            colour, marker, _icon = VERDICT_STYLES[word]
+            ax.plot([a, b], [yi, yi], color=colour, linewidth=2.2, solid_capstyle="butt")
+            ax.plot([e], [yi], marker=marker, color=colour, markersize=8.5, markeredgecolor="black",
+                    markeredgewidth=0.7, linestyle="none", gid="odds_ratio")
         ax.axvline(1.0, **_NULL)
         for yi, e, a, b in zip(y, est, lo, hi):
             ax.annotate(f"{fmt.number(e)} ({fmt.interval(a, b, as_percent=False)})", xy=(1.01, yi),
@@ -733,7 +882,7 @@ def durability_curve(
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"`km` must be a KaplanMeierResult; got {type(km).__name__}.")
     horizon = float(table["time"].max()) if follow_up_hours is None else float(follow_up_hours)
-    end = max(horizon, max(times_hours, default=0.0)) * 1.04
+    end = horizon * 1.04  # the axis ends with the follow-up: no empty years the data never reach
     with _style():
         fig = Figure(figsize=(8.0, 4.8), layout="constrained")
         axd = fig.subplot_mosaic([["km"], ["risk"]], height_ratios=[4.0, 0.7], gridspec_kw={"hspace": 0.02})
@@ -743,16 +892,26 @@ def durability_curve(
         ax.fill_between(t / HOURS_PER_YEAR, lo, hi, step="post", color=colour, alpha=0.18, linewidth=0)
         ax.step(t / HOURS_PER_YEAR, s, where="post", color=colour, label="still relieved (95% interval)")
         if stated is not None:
-            _stated_line(ax, stated, text_at="start")
+            _stated_line(ax, stated, text_at="outside")
         for th in times_hours:
             if th <= horizon:
                 row = km.at(th).iloc[0]
                 ax.plot([th / HOURS_PER_YEAR], [row["survival"]], "o", color="black", markersize=5)
+                # above the point when the curve lies over the stated line, else below: never across it
+                up = stated is None or row["survival"] >= stated
                 ax.annotate(f"{fmt.hours(th)}: {fmt.percent(row['survival'])}", xy=(th / HOURS_PER_YEAR, row["survival"]),
-                            xytext=(4, -12), textcoords="offset points", fontsize=8.5)
+                            xytext=(0, 9 if up else -9), textcoords="offset points", fontsize=8.5,
+                            ha="right" if th / HOURS_PER_YEAR > 0.8 * horizon / HOURS_PER_YEAR else "center",
+                            va="bottom" if up else "top", zorder=6,
+                            bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"})
+        not_reached = [th for th in times_hours if th > horizon]
         ax.axvline(horizon / HOURS_PER_YEAR, **_MARK)
-        ax.annotate(f"follow-up ends ({fmt.hours(horizon)})", xy=(horizon / HOURS_PER_YEAR, 0.03), xytext=(-3, 0),
-                    textcoords="offset points", ha="right", fontsize=8.5)
+        text = f"follow-up ends at {fmt.hours(horizon)}"
+        if not_reached:
+            text += "; " + ", ".join(fmt.hours(th) for th in not_reached) + " not reached"
+        ax.annotate(text, xy=(horizon / HOURS_PER_YEAR, 0.97), xycoords=("data", "axes fraction"), xytext=(-4, 0),
+                    textcoords="offset points", ha="right", va="top", fontsize=8.5, zorder=6,
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"})
         ax.set_xlim(0, end / HOURS_PER_YEAR)
         ax.set_ylim(0, 1.02)
         _percent_axis(ax.yaxis)

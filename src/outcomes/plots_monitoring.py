@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
@@ -31,31 +31,20 @@ from .exceptions import InputError
 from .monitoring import ControlChartResult, CusumResult, FunnelResult
 from .plots import GREY as _GREY
 from .plots import OKABE_ITO as _OKABE_ITO
-from .plots import _STATED
+from .plots import STATED_STYLE as _STATED
+from .plots import TEXT_GREY as _TEXT_GREY
+from .plots import report_style
 
 __all__ = ["control_chart_figure", "cusum_figure", "funnel_figure"]
 
-_LIGHT_GREY = "#BFBFBF"
-# Units take these in turn; vermillion is kept for limits and signals.
-_UNIT_COLOURS = ("blue", "orange", "bluish_green", "reddish_purple", "sky_blue", "black")
+_LIGHT_GREY = "#BFBFBF"  # lines of units not highlighted: context, drawn under the highlighted one
 _OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
-_RC = {
-    "text.parse_math": False,  # labels hold user text (physician ids): never read as mathtext
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "grid.color": "#EBEBEB",
-    "grid.linewidth": 0.7,
-    "legend.frameon": False,
-    "legend.fontsize": 8.5,
-    "figure.dpi": 110,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-}
+
+
+def _rc() -> Any:
+    """The report's style (:func:`outcomes.plots.report_style`), mathtext off included."""
+    return report_style()
+
 
 _OUTCOME_LABELS = {
     "success": "success at 4 weeks",
@@ -71,13 +60,10 @@ def _outcome_label(outcome: str) -> str:
 
 
 def _stated_line(ax: Any, value: float, text: str | None = None, *, y: float | None = None) -> None:
-    """The stated figure: a black dashed horizontal line labelled "stated 90%"."""
+    """The stated figure: a black dashed horizontal line, "stated 90%" in the legend."""
     text = text or f"stated {fmt.percent(value)}"
     at = value if y is None else y
-    ax.axhline(at, label=text, gid="stated", **_STATED)
-    ax.annotate(text, xy=(1.0, at), xycoords=("axes fraction", "data"), xytext=(-2, 3),
-                textcoords="offset points", ha="right", va="bottom", fontsize=8.5,
-                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    ax.axhline(at, label=text, gid="stated", **_STATED)  # named in the legend: no label where points fall
 
 
 def _check(result: Any, kind: type, name: str) -> None:
@@ -137,52 +123,53 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         raise InputError(f"`highlight` must be one of the units {', '.join(map(repr, names))}; got {highlight!r}.")
     levels = sorted(result.confidence_levels)
     outer, inner = levels[-1], levels[0]
-    with mpl.rc_context(_RC):
-        fig = Figure(figsize=(9.5, 5.0))
+    with _rc():
+        fig = Figure(figsize=(9.5, 5.8), layout="constrained")
         ax = fig.add_subplot()
         limits = result.limits
-        shades = {"clinic": (_OKABE_ITO["sky_blue"], _OKABE_ITO["blue"]), "stated": (_LIGHT_GREY, "#4D4D4D")}
+        blue = _OKABE_ITO["blue"]
         for centre in ("clinic", "stated"):
             rows = limits[limits["centre"] == centre]
             if rows.empty:
                 continue
-            style = "-" if centre == "clinic" else "--"
             target = float(rows["target"].iloc[0])
             for level in levels:
                 part = rows[np.isclose(rows["level"], level)]
-                colour = shades[centre][1] if level == outer else shades[centre][0]
-                label = f"{_level_text(level)} limits around {'the clinic' if centre == 'clinic' else 'the stated figure'}"
-                ax.plot(part["n"], part["lower"], style, color=colour, linewidth=1.1, label=label)
-                ax.plot(part["n"], part["upper"], style, color=colour, linewidth=1.1)
+                if centre == "clinic":  # blue funnel: dotted 95%, dashed 99.8%; the clinic rate solid
+                    style = {"color": blue, "linewidth": 1.1, "linestyle": ":" if level == inner else "--"}
+                elif level == outer:  # around the stated figure only the outer limits, grey dash-dot
+                    style = {"color": _GREY, "linewidth": 1.0, "linestyle": "-."}
+                else:
+                    continue
+                ax.plot(part["n"], part["lower"], gid=f"limit:{centre}:{level}", **style)
+                ax.plot(part["n"], part["upper"], **style)
             if centre == "clinic":
-                ax.axhline(target, color=_OKABE_ITO["blue"], linewidth=1.0, alpha=0.8,
-                           label=f"clinic {fmt.percent(target)}")
+                ax.axhline(target, color=blue, linewidth=2.0, gid="clinic")
             else:
-                _stated_line(ax, target)
+                ax.axhline(target, gid="stated", label=f"stated {fmt.percent(target)}", **_STATED)
 
         clinic_rows = units[(units["centre"] == "clinic") & (units["n"] > 0)]
         at_outer = clinic_rows[np.isclose(clinic_rows["level"], outer)].set_index("unit")
         at_inner = clinic_rows[np.isclose(clinic_rows["level"], inner)].set_index("unit")
+        points, labels = [], []
         for unit, row in at_outer.iterrows():  # one point per unit (a handful), not per patient
             flag_outer, flag_inner = row["flag"], at_inner.loc[unit, "flag"]
             flag = flag_outer or flag_inner
             marker = {"low": "v", "high": "^", "": "o"}[flag]
             filled = bool(flag_outer) or not flag
             emphasised = highlight is None or str(unit) == str(highlight)
-            if highlight is not None and emphasised:
-                colour, size, z = _OKABE_ITO["vermillion"] if flag else _OKABE_ITO["orange"], 11, 5
-            elif highlight is not None:
+            # physicians are black or grey, vermillion when outside a limit: never a procedure's colour
+            if highlight is not None and not emphasised:
                 colour, size, z = _GREY, 6, 3
             else:
-                colour = _OKABE_ITO["vermillion"] if flag_outer else (_OKABE_ITO["orange"] if flag_inner else "black")
-                size, z = 8, 4
+                colour = _OKABE_ITO["vermillion"] if flag else "black"
+                size, z = (11, 5) if highlight is not None else (8, 4)
             ax.plot(row["n"], row["proportion"], marker, markersize=size, zorder=z,
                     color=colour, markerfacecolor=colour if filled else "white", markeredgecolor=colour,
-                    markeredgewidth=1.4, linestyle="none")
+                    markeredgewidth=1.4, linestyle="none", gid=f"unit:{unit}")
+            points.append((float(row["n"]), float(row["proportion"])))
             if len(at_outer) <= 15 or emphasised:
-                ax.annotate(str(unit), (row["n"], row["proportion"]), xytext=(5, 4), textcoords="offset points",
-                            fontsize=9 if emphasised else 8, color="black" if emphasised else _GREY,
-                            fontweight="bold" if (highlight is not None and emphasised) else "normal")
+                labels.append((str(unit), float(row["n"]), float(row["proportion"]), emphasised))
 
         n_max = float(limits["n"].max())
         shown = limits[limits["n"] >= max(2.0, 0.25 * float(clinic_rows["n"].min()))]
@@ -194,19 +181,64 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         ax.set_xlabel("patients with a known outcome (n)")
         ax.set_ylabel(f"{_outcome_label(result.outcome)} (%)")
         ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {unit_word}")
-        handles, labels = ax.get_legend_handles_labels()
-        handles += [Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], linestyle="none"),
-                    Line2D([], [], marker="v", color=_OKABE_ITO["orange"], markerfacecolor="white", linestyle="none")]
-        labels += [f"outside {_level_text(outer)} limits", f"outside {_level_text(inner)} limits only"]
-        ax.legend(handles, labels, **_OUTSIDE)
+        _place_labels(fig, ax, labels, points, bold=highlight is not None)
+        clinic_rate = float(limits.loc[limits["centre"] == "clinic", "target"].iloc[0])
+        handles = [Line2D([], [], color=blue, linewidth=2.0),
+                   (Line2D([], [], color=blue, linestyle=":", linewidth=1.1),
+                    Line2D([], [], color=blue, linestyle="--", linewidth=1.1))]
+        texts = [f"clinic rate {fmt.percent(clinic_rate)}",
+                 f"{_level_text(inner)} (dotted) and {_level_text(outer)} (dashed) limits around it"]
+        if (limits["centre"] == "stated").any():
+            stated_rate = float(limits.loc[limits["centre"] == "stated", "target"].iloc[0])
+            handles += [Line2D([], [], **_STATED), Line2D([], [], color=_GREY, linestyle="-.", linewidth=1.0)]
+            texts += [f"stated {fmt.percent(stated_rate)}", f"{_level_text(outer)} limits around the stated figure"]
+        handles.append((Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], linestyle="none"),
+                        Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], markerfacecolor="white",
+                               linestyle="none")))
+        texts.append(f"outside the {_level_text(outer)} / only the {_level_text(inner)} limits")
+        fig.legend(handles, texts, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
+                   loc="outside lower center", ncols=2)
         note = {"none": "exact binomial limits",
                 "additive": f"limits widened for overdispersion (additive, tau = {np.sqrt(result.tau2):.3f})",
                 "multiplicative": f"limits widened for overdispersion (x sqrt(phi), phi = {result.overdispersion_phi:.2f})"}
-        fig.text(0.01, 0.005, f"{note[result.adjustment]}; {result.n} patients, {result.n_units} "
-                 f"{unit_word}s" + (f"; {result.n_missing_outcome} without a known outcome not shown"
-                                    if result.n_missing_outcome else ""), fontsize=8, color=_GREY)
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        ax.set_title(f"{note[result.adjustment]}; {result.n} patients, {result.n_units} "
+                     f"{unit_word}s" + (f"; {result.n_missing_outcome} without a known outcome not shown"
+                                        if result.n_missing_outcome else ""), loc="right", fontsize=8,
+                     fontweight="normal", color=_TEXT_GREY)
     return fig
+
+
+def _place_labels(fig: Figure, ax: Any, labels: list, points: list, *, bold: bool) -> None:
+    """Name each point beside it, on the first of eight sides where the name overlaps no other
+    name and no point (in display space). A handful of labels need no library: a greedy pass over
+    fixed offsets, biggest units first, keeps them apart."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig) if not hasattr(fig.canvas, "get_renderer") else fig.canvas
+    fig.canvas = canvas
+    renderer = canvas.get_renderer()
+    fig.draw_without_rendering() if hasattr(fig, "draw_without_rendering") else None
+    to_px = ax.transData.transform
+    marks = [to_px(p) for p in points]
+    taken: list[Any] = []
+    offsets = [(7, 5), (7, -13), (-7, 5), (-7, -13), (0, 11), (0, -19), (13, -4), (-13, -4)]
+    for name, x, y, emphasised in sorted(labels, key=lambda item: -item[1]):
+        for dx, dy in offsets:
+            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points",
+                               ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                               fontsize=9 if emphasised else 8, color="black" if emphasised else _TEXT_GREY,
+                               fontweight="bold" if (bold and emphasised) else "normal", zorder=6)
+            box = text.get_window_extent(renderer).expanded(1.1, 1.15)
+            clear = all(not box.overlaps(other) for other in taken) and all(
+                not box.contains(*m) and not _near(box, m, 5.0) for m in marks)
+            if clear or (dx, dy) == offsets[-1]:
+                taken.append(box)
+                break
+            text.remove()
+
+
+def _near(box: Any, point: Any, pad: float) -> bool:
+    return box.x0 - pad <= point[0] <= box.x1 + pad and box.y0 - pad <= point[1] <= box.y1 + pad
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,7 +247,7 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
 
 _DIRECTION_STYLE = {
     "improving": (_OKABE_ITO["blue"], "^", "special cause — improving"),
-    "concerning": (_OKABE_ITO["orange"], "v", "special cause — concerning"),
+    "concerning": (_OKABE_ITO["vermillion"], "v", "special cause — concerning"),
     "": (_GREY, "o", "common cause"),
 }
 
@@ -235,8 +267,8 @@ def control_chart_figure(result: ControlChartResult) -> Figure:
     Notes
     -----
     Points coloured and shaped as Making Data Count does: grey circles for common cause, blue
-    upward triangles for special cause — improving, orange downward triangles for special cause
-    — concerning. The limits step with each period's number of patients.
+    upward triangles for special cause — improving, downward triangles for special cause —
+    concerning (vermillion: Making Data Count's orange is too light on white for a marker). The limits step with each period's number of patients.
 
     Examples
     --------
@@ -251,7 +283,7 @@ def control_chart_figure(result: ControlChartResult) -> Figure:
     _check(result, ControlChartResult, "result")
     table = result.table[result.table["n"] > 0]
     x = table["period_start"]
-    with mpl.rc_context(_RC):
+    with _rc():
         fig = Figure(figsize=(9.5, 4.6))
         ax = fig.add_subplot()
         ax.plot(x, table["proportion"], "-", color=_LIGHT_GREY, linewidth=1.2, zorder=2)
@@ -318,17 +350,17 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
     names = table["unit"].unique().tolist()
     if highlight is not None and str(highlight) not in names:
         raise InputError(f"`highlight` must be one of the units {', '.join(map(repr, names))}; got {highlight!r}.")
-    with mpl.rc_context(_RC):
+    if len(names) > 1:
+        return _cusum_small_multiples(result, names, highlight)
+    with _rc():
         fig = Figure(figsize=(9.5, 6.0))
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
         ordered = sorted(names, key=lambda u: (highlight is not None and str(u) == str(highlight), str(u)))
         for i, unit in enumerate(ordered):
             rows = table[table["unit"] == unit]
             emphasised = highlight is None or str(unit) == str(highlight)
-            if highlight is None:
-                colour = _OKABE_ITO[_UNIT_COLOURS[names.index(unit) % len(_UNIT_COLOURS)]] if len(names) > 1 else _OKABE_ITO["blue"]
-            else:
-                colour = _OKABE_ITO["blue"] if emphasised else _LIGHT_GREY
+            # one unit here (several are drawn as small multiples): blue, as the clinic's own line
+            colour = _OKABE_ITO["blue"] if emphasised else _LIGHT_GREY
             width, z = (1.6, 4) if emphasised else (1.0, 2)
             label = None if len(names) == 1 else str(unit)
             top.plot(rows["date"], rows["observed_minus_expected"], drawstyle="steps-post", color=colour,
@@ -344,8 +376,8 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
                 bottom.plot([rows["date"].min(), rows["date"].max()], [rows["limit"].iloc[0]] * 2, "-",
                             color=colour, linewidth=1.0, alpha=0.7)
         if result.limit is not None:
-            bottom.axhline(result.limit, color=_OKABE_ITO["vermillion"], linewidth=1.3,
-                           label=f"limit h = {result.limit:.2f} (false alarm about every {result.arl0:,.0f} cases)")
+            bottom.axhline(result.limit, color=_OKABE_ITO["vermillion"], linewidth=1.3, gid="limit",
+                           label=f"signal limit (one false alarm in about {result.arl0:,.0f} patients)")
         else:
             bottom.plot([], [], "-", color=_GREY, label="limit h for each unit (its own case mix)")
         bottom.plot([], [], "X", color=_OKABE_ITO["vermillion"], markeredgecolor="black", linestyle="none",
@@ -369,4 +401,49 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
         top.legend(**_OUTSIDE)
         fig.autofmt_xdate()
         fig.tight_layout()
+    return fig
+
+
+def _cusum_small_multiples(result: CusumResult, names: list, highlight: str | None) -> Figure:
+    """One small panel per unit on shared axes (instead of one tangle of lines): each unit's CUSUM,
+    its limit and its signals; the highlighted unit first and in black, the others grey."""
+    table = result.table
+    ordered = sorted(names, key=lambda u: (not (highlight is not None and str(u) == str(highlight)), str(u)))
+    ncols = min(3, len(ordered))
+    nrows = -(-len(ordered) // ncols)
+    with _rc():
+        fig = Figure(figsize=(9.5, 1.2 + 1.9 * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+        top = float(np.nanmax(np.r_[table["cusum"].to_numpy(float), table["limit"].to_numpy(float)])) * 1.08
+        for ax in axes.flat[len(ordered):]:
+            ax.set_axis_off()
+        for ax, unit in zip(axes.flat, ordered):
+            rows = table[table["unit"] == unit]
+            emphasised = highlight is None or str(unit) == str(highlight)
+            colour = "black" if emphasised else _GREY
+            ax.plot(rows["date"], rows["cusum"], drawstyle="steps-post", color=colour, linewidth=1.3, gid=f"cusum:{unit}")
+            ax.plot([rows["date"].min(), rows["date"].max()], [rows["limit"].iloc[0]] * 2, "-",
+                    color=_OKABE_ITO["vermillion"], linewidth=1.2)
+            hits = rows[rows["signal"]]
+            if not hits.empty:
+                ax.plot(hits["date"], hits["cusum"], "X", color=_OKABE_ITO["vermillion"], markersize=7,
+                        markeredgecolor="black", markeredgewidth=0.6, linestyle="none", zorder=5)
+            n_signals = len(hits)
+            ax.set_title(f"{unit}: {n_signals} signal{'s' if n_signals != 1 else ''}", fontsize=9.5,
+                         fontweight="bold" if emphasised else "normal", color="black" if emphasised else _TEXT_GREY)
+            ax.set_ylim(0, top)
+            ax.tick_params(labelsize=8)
+            for label in ax.get_xticklabels():
+                label.set_rotation(30)
+                label.set_ha("right")
+        unit_word = _UNIT_LABELS.get(result.by, str(result.by).replace("_", " ")) if result.by else "unit"
+        what = _outcome_label(result.outcome)
+        fig.suptitle(f"CUSUM of failures ({what}) by {unit_word}: a line reaching its limit line is a signal",
+                     fontsize=10.5, fontweight="bold", x=0.01, ha="left")
+        fig.supylabel("CUSUM of failures", fontsize=9.5)
+        fig.legend([Line2D([], [], color=_OKABE_ITO["vermillion"], linewidth=1.2),
+                    Line2D([], [], marker="X", color=_OKABE_ITO["vermillion"], markeredgecolor="black",
+                           linestyle="none")],
+                   [f"limit, set for each {unit_word}'s own number of patients",
+                    "signal (the chart restarts at 0)"], loc="outside lower center", ncols=2, fontsize=8.5)
     return fig

@@ -86,12 +86,13 @@ def relief_figure(endpoints: pd.DataFrame, *, claims: Any = None, reference: pd.
 
     stated = stated_of(claims, "relief_by")
     horizon = claims.definitions.relief_horizon_hours if claims is not None else 48.0
+    grace = claims.definitions.relief_horizon_grace_hours if claims is not None else None
     if reference is not None:
         mine, clinic = relief_km(endpoints), relief_km(reference)
         if mine is None or clinic is None:
             return None
         return relief_curves({label or "selected": mine}, reference=clinic, reference_label="whole clinic",
-                             stated=stated, horizon_hours=horizon, suppress_below=suppress_below)
+                             stated=stated, horizon_hours=horizon, grace_hours=grace, suppress_below=suppress_below)
     curves, tbs = {}, {}
     for procedure in ("vertebroplasty", "kyphoplasty"):
         sub = endpoints[(endpoints["procedure"] == procedure) & endpoints["time_to_relief_hours"].notna()]
@@ -102,7 +103,8 @@ def relief_figure(endpoints: pd.DataFrame, *, claims: Any = None, reference: pd.
                                   sub["relief_interval_high_hours"].to_numpy(float))
     if not curves:
         return None
-    return relief_curves(curves, turnbull=tbs, stated=stated, horizon_hours=horizon, suppress_below=suppress_below)
+    return relief_curves(curves, turnbull=tbs, stated=stated, horizon_hours=horizon, grace_hours=grace,
+                         suppress_below=suppress_below)
 
 
 def relief_alt(endpoints: pd.DataFrame, claims: Any = None) -> str:
