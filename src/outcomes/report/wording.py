@@ -446,6 +446,13 @@ def _faster(claim: Any, rows: pd.DataFrame, head: pd.Series) -> str:
     group, reference = claim.group, claim.reference
     measure = str(head.get("measure") or "")
     ci = shown_interval(head)
+    note = str(head.get("note") or "")
+    if measure == "hazard ratio" and note and not note.startswith("hazard of relief"):
+        # the claims result words its own reading for a physician (e.g. the interval-censored
+        # comparison of visits); quoted once, with the p-value in its first sentence
+        first, sep, rest = plain(note).partition(").")
+        return (f"{first}; {fmt.pvalue(head['p_value'])}){sep}{rest}" if sep and pd.notna(head.get("p_value"))
+                else plain(note))
     if measure == "hazard ratio":
         text = (f"After {group}, relief came at a {ratio(head['estimate'])} times higher rate than after {reference} "
                 f"(95% CI {ci}; {fmt.pvalue(head['p_value'])}).")
@@ -457,7 +464,6 @@ def _faster(claim: Any, rows: pd.DataFrame, head: pd.Series) -> str:
                 f"relieved (95% CI {ci}).")
     else:
         text = f"{measure.capitalize()}: {fmt.number(head['estimate'])} (95% CI {ci})."
-    note = str(head.get("note") or "")
     if note and not note.startswith("hazard of relief"):
         text += f" {plain(note).rstrip('.')}."
     medians = rows[rows["measure"] == "median hours to relief"]
