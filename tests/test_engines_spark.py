@@ -5,12 +5,15 @@ One SparkSession for the module (start-up takes seconds on two cores); registrie
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 from test_registry import _assert_same_claims, _messy, _write
 
 from outcomes import InputError, evaluate_claims, evaluate_registry, load_records
 from outcomes.engines import start_spark, transpile
+from outcomes.sources import load_omop, write_omop
 from outcomes.synthetic import simulate
 
 
@@ -45,6 +48,28 @@ def test_spark_equals_pandas_on_messy_records_and_spark_tables(spark, tmp_path):
     pd.testing.assert_frame_equal(tables.to_frame(), slow.to_frame(), check_exact=False, rtol=1e-9)
     # only the session's own temporary views remain
     assert not [t.name for t in spark.catalog.listTables() if t.name.startswith(("proc_", "ass_", "_map", "endpoints"))]
+
+
+def test_spark_evaluates_an_omop_warehouse_in_place(spark, tmp_path):
+    # the CDM tables as Spark views (global_temp), one procedure per patient, scores linked by time
+    procs, scores, _ = simulate(150, seed=12)
+    procs = procs.assign(patient_id=procs["procedure_id"])
+    db = tmp_path / "cdm.duckdb"
+    write_omop(procs, scores, db, link_measurements=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        for table in ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
+                      "measurement", "observation", "concept"):
+            rows = con.sql(f"SELECT * FROM {table}").arrow()
+            rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
+            spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
+    result = evaluate_registry(omop=spark, schema="global_temp")
+    cohort = load_omop(db)
+    assert result.engine == "spark"
+    pd.testing.assert_frame_equal(result.flow(), cohort.flow())
+    expected = evaluate_claims(cohort).to_frame()
+    for column in ("n", "estimate", "ci_low", "ci_high", "p_value"):
+        assert_allclose(result.to_frame()[column].to_numpy(float), expected[column].to_numpy(float), rtol=1e-9,
+                        atol=1e-12, equal_nan=True, err_msg=column)
 
 
 def test_spark_sql_is_generated_from_the_one_source():

@@ -299,11 +299,9 @@ def _files(source: Any, role: str) -> list[str]:
 
 
 def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
+    """The file's SHA-256, as load_records stamps its inputs."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
