@@ -179,13 +179,13 @@ class SparkEngine:
         if not hasattr(self.spark, "sql") or not hasattr(self.spark, "createDataFrame"):
             raise InputError(f"`connection` must be a pyspark SparkSession; got {type(session).__name__}.")
         self.frames: dict[str, Any] = {}
-        self.prefix = f"outcomes_{os.getpid()}_{id(self)}_"
+        self.views: set[str] = set()
 
     def _keep(self, name: str, frame: Any) -> None:
         old = self.frames.pop(name, None)
         frame = frame.persist()
         self.frames[name] = frame
-        frame.createOrReplaceTempView(name)
+        self._view(name, frame)
         if old is not None:
             old.unpersist()
 
@@ -193,8 +193,12 @@ class SparkEngine:
         name, query = _select_of(statement)
         self._keep(name, self.spark.sql(transpile(query, "spark")))
 
+    def _view(self, name: str, frame: Any) -> None:
+        frame.createOrReplaceTempView(name)
+        self.views.add(name)
+
     def view(self, name: str, query: str) -> None:
-        self.spark.sql(transpile(query, "spark")).createOrReplaceTempView(name)
+        self._view(name, self.spark.sql(transpile(query, "spark")))
 
     def arrow(self, query: str) -> pa.Table:
         return self.spark.sql(transpile(query, "spark")).toArrow()
@@ -210,7 +214,7 @@ class SparkEngine:
             frame = self.spark.createDataFrame([], StructType([StructField(c, StringType()) for c in types]))
         else:
             frame = self.spark.createDataFrame(table)
-        frame.createOrReplaceTempView(f"{name}_frame")
+        self._view(f"{name}_frame", frame)
         casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
         self._keep(name, self.spark.sql(transpile(f"SELECT {casts} FROM {name}_frame", "spark")))
 
@@ -229,7 +233,7 @@ class SparkEngine:
         whole = parts[0]
         for part in parts[1:]:
             whole = whole.unionByName(part)
-        whole.createOrReplaceTempView(view)
+        self._view(view, whole)
 
     def table(self, view: str, table: str) -> None:
         """A Spark table (catalog name) as the source: row order is the table's scan order."""
@@ -237,13 +241,15 @@ class SparkEngine:
 
         frame = self.spark.table(table)
         order = F.monotonically_increasing_id()
-        frame.select("*", order.alias("_order"), (order + 2).alias("_row")).createOrReplaceTempView(view)
+        self._view(view, frame.select("*", order.alias("_order"), (order + 2).alias("_row")))
 
     def close(self) -> None:
-        for name, frame in self.frames.items():
+        for frame in self.frames.values():
             frame.unpersist()
+        for name in self.views:
             self.spark.catalog.dropTempView(name)
         self.frames.clear()
+        self.views.clear()
         if self.owned:
             self.spark.stop()
 
