@@ -94,15 +94,30 @@ def main() -> None:
         jvm_peak = [0.0]
         stop = threading.Event()
 
-        def watch() -> None:  # the JVM is a child process: sample its resident set size
-            pid = spark.sparkContext._gateway.java_process.pid
+        def children() -> list[int]:  # the JVM is a child process of this one (spark-submit's java)
+            import os
+
+            found = []
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as fh:
+                            if int(fh.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                                found.append(int(entry))
+                    except (OSError, ValueError, IndexError):
+                        continue
+            return found
+
+        def watch() -> None:  # sample the resident set size of the JVM (our child processes)
             while not stop.wait(0.2):
-                try:
-                    with open(f"/proc/{pid}/status") as fh:
-                        rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
-                    jvm_peak[0] = max(jvm_peak[0], rss / 1024.0)
-                except (OSError, StopIteration):
-                    return
+                total = 0
+                for pid in children():
+                    try:
+                        with open(f"/proc/{pid}/status") as fh:
+                            total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
+                    except (OSError, StopIteration):
+                        continue
+                jvm_peak[0] = max(jvm_peak[0], total / 1024.0)
 
         thread = threading.Thread(target=watch, daemon=True)
         thread.start()

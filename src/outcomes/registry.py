@@ -357,26 +357,27 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
                 break
     mask = (1 << _FILE_BITS) - 1
     digit = _DIGIT[eng.dialect]
-    for name, clean, kind in names:
-        if kind.upper() != "VARCHAR":
-            continue
+    # Every rule needs an "@", or a "-", "." or " " between two digits. SQL keeps the distinct
+    # values that have one (a digit class covering every digit Python's \d matches), all text
+    # columns in one query, and pandas applies the rules to them exactly as find_identifiers does.
+    texts = [(k, name, clean) for k, (name, clean, kind) in enumerate(names) if kind.upper() == "VARCHAR"]
+    parts = []
+    for k, name, _ in texts:
         column = _quote(name)
-        # Every rule needs an "@", or a "-", "." or " " between two digits. SQL keeps the distinct
-        # values that have one (a digit class covering every digit Python's \d matches), and
-        # pandas applies the rules to them exactly as find_identifiers does.
         needed = " OR ".join(f"{column} LIKE {_literal('%' + c + '%')}" for c in "-. @")
         needed = (f"({needed}) AND ({column} LIKE '%@%' OR "
                   f"regexp_matches({column}, {_literal(digit + '[-. ]' + digit)}))")
-        candidates = eng.arrow(f"SELECT {column} AS v FROM {view} WHERE {needed} GROUP BY {column}")
-        if candidates.num_rows == 0:
+        parts.append(f"SELECT {k} AS c, {column} AS v FROM {view} WHERE {needed} GROUP BY {column}")
+    candidates = _frame(eng.arrow(" UNION ALL ".join(parts))) if parts else pd.DataFrame({"c": [], "v": []})
+    for k, name, clean in texts:
+        column = _quote(name)
+        values = candidates.loc[candidates["c"] == k, "v"].astype(str).reset_index(drop=True)
+        if values.empty:
             continue
-        values = pd.Series(candidates.column("v").to_pylist()).astype(str)
         for what, pattern in _VALUE_RULES:
             hits = values.str.contains(pattern, regex=True).to_numpy(dtype=bool)
             if hits.any():
-                import pyarrow as pa
-
-                eng.register("_privacy_hits", pa.table({"v": candidates.column("v").filter(pa.array(hits))}),
+                eng.register("_privacy_hits", _to_arrow(pd.DataFrame({"v": values[hits].astype(object)})),
                              {"v": "VARCHAR"})
                 orders = [r[0] for r in eng.rows(
                     f"SELECT s._order FROM {view} AS s JOIN _privacy_hits AS h ON s.{column} = h.v "
@@ -581,18 +582,34 @@ def _check_unique_ids(eng: Any, source: str) -> None:
         )
 
 
+def _distinct_text(eng: Any, view: str, columns: list[str]) -> dict[str, pd.Series]:
+    """The distinct non-missing values of several text columns, in one query (one pass of a
+    distributed engine instead of one per column)."""
+    if not columns:
+        return {}
+    table = _frame(eng.arrow(" UNION ALL ".join(
+        f"SELECT DISTINCT {k} AS c, {column} AS raw FROM {view} WHERE {column} IS NOT NULL"
+        for k, column in enumerate(columns))))
+    return {column: table.loc[table["c"] == k, "raw"].astype(object).reset_index(drop=True)
+            for k, column in enumerate(columns)}
+
+
 def _code_tables(eng: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) -> None:
     """_map_<column>(raw, value): each distinct raw value of a coded or date column, read by the
     pandas validation itself."""
+    text = _distinct_text(eng, "proc_src", [c for c in (*_CODED, "procedure_date", "fracture_date")
+                                            if c in proc_cols and proc_cols[c][1].upper() == "VARCHAR"])
     for column in _CODED:
         raw_type = proc_cols[column][1] if column in proc_cols else "VARCHAR"
         value_type = "BOOLEAN" if column == "complication" else "VARCHAR"
-        raw = _distinct(eng, "proc_src", column) if column in proc_cols else pd.Series([], dtype=object)
+        raw = text[column] if column in text else _distinct(eng, "proc_src", column) if column in proc_cols \
+            else pd.Series([], dtype=object)
         values = _procedure_values(raw, column, mapping) if len(raw) else pd.Series([], dtype=object)
         _register(eng, f"_map_{column}", raw, values, raw_type, value_type)
     for column in ("procedure_date", "fracture_date"):
         raw_type = proc_cols[column][1] if column in proc_cols else "VARCHAR"
-        raw = _distinct(eng, "proc_src", column) if column in proc_cols else pd.Series([], dtype=object)
+        raw = text[column] if column in text else _distinct(eng, "proc_src", column) if column in proc_cols \
+            else pd.Series([], dtype=object)
         values = _dates(raw, mapping.date_format) if len(raw) else pd.Series([], dtype="datetime64[ns]")
         _register(eng, f"_map_{column}", raw, values, raw_type, "TIMESTAMP")
     # instruments: the label, whether it is unknown and the scale, as validate_assessments
