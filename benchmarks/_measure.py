@@ -8,7 +8,9 @@ Called by ``benchmarks/run.py``; by hand::
 Kinds: ``pyarrow`` (``pyarrow.parquet.read_table`` of both files: the yardstick; timed as the first read in
 a fresh process, as the pipeline reads, and again warm), ``pandas``
 (load_records -> derive_endpoints -> evaluate_claims), ``duckdb`` (evaluate_registry with the
-DuckDB engine; ``--memory-limit`` caps DuckDB's memory), ``survival`` (Kaplan-Meier and log-rank
+DuckDB engine; ``--memory-limit`` caps DuckDB's memory), ``spark`` (evaluate_registry with the
+Spark engine in local mode, ``local[2]``; Spark start-up timed apart as ``startup``; peak memory is
+the Python process plus the JVM's, read from /proc), ``survival`` (Kaplan-Meier and log-rank
 of time to relief by procedure, from the endpoints of the pandas path, written for the lifelines
 comparison). Times exclude interpreter start-up and imports; peak memory is the process's
 maximum resident set size (``resource.getrusage``), imports included.
@@ -30,7 +32,7 @@ def _peak_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["pyarrow", "pandas", "duckdb", "survival"])
+    parser.add_argument("kind", choices=["pyarrow", "pandas", "duckdb", "spark", "survival"])
     parser.add_argument("procedures")
     parser.add_argument("assessments")
     parser.add_argument("--memory-limit", default=None)
@@ -80,6 +82,52 @@ def main() -> None:
             lr = logrank(durations, events, groups)
             out.update(seconds=time.perf_counter() - start, n=len(durations), pvalue=lr.pvalue)
             _ = km
+    elif args.kind == "spark":
+        import threading
+
+        import outcomes
+        from outcomes.engines import start_spark
+
+        start = time.perf_counter()
+        spark = start_spark()
+        started = time.perf_counter()
+        jvm_peak = [0.0]
+        stop = threading.Event()
+
+        def children() -> list[int]:  # the JVM is a child process of this one (spark-submit's java)
+            import os
+
+            found = []
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as fh:
+                            if int(fh.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                                found.append(int(entry))
+                    except (OSError, ValueError, IndexError):
+                        continue
+            return found
+
+        def watch() -> None:  # sample the resident set size of the JVM (our child processes)
+            while not stop.wait(0.2):
+                total = 0
+                for pid in children():
+                    try:
+                        with open(f"/proc/{pid}/status") as fh:
+                            total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
+                    except (OSError, StopIteration):
+                        continue
+                jvm_peak[0] = max(jvm_peak[0], total / 1024.0)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        result = outcomes.evaluate_registry(args.procedures, args.assessments, engine="spark", connection=spark)
+        done = time.perf_counter()
+        stop.set()
+        thread.join()
+        out.update(startup=started - start, seconds=done - started, rows=[int(r) for r in result.flow()["read"]],
+                   verdicts=result.claims.verdicts(), jvm_peak_mb=jvm_peak[0])
+        spark.stop()
     else:
         import outcomes
 

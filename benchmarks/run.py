@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                                   # 100k and 1M procedures
     python benchmarks/run.py --big 10000000 --memory-limit 4GB # and 10M through DuckDB
+    python benchmarks/run.py --sizes 100000 --spark 1000000    # and 1M through Spark beside DuckDB
     python benchmarks/run.py --bench-python /tmp/benchvenv/bin/python   # and lifelines
 
 Every measured run is its own process (``_measure.py``), so its peak memory (maximum resident set
@@ -78,6 +79,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--big", type=int, default=None, help="also run this many procedures through DuckDB")
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit for the --big run")
+    parser.add_argument("--spark", type=int, default=None,
+                        help="also run this many procedures through Spark local mode, beside DuckDB")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/outcomes-bench"))
     parser.add_argument("--chunk", type=int, default=1_000_000)
@@ -124,6 +127,20 @@ def main() -> None:
         results["big"] = {"n": args.big, "rows": big["rows"], "seconds": big["seconds"], "peak_mb": big["peak_mb"],
                           "memory_limit": args.memory_limit}
 
+    if args.spark:
+        _ensure(args.out, args.spark, args.chunk)
+        runs = [(_run([measure, "spark", *_files(args.out, args.spark)]),
+                 _run([measure, "duckdb", *_files(args.out, args.spark)])) for _ in range(args.repeat)]
+        results["spark"] = {"n": args.spark, "rows": runs[0][0]["rows"],
+                            "startup": _median([r for r, _ in runs], "startup"),
+                            "seconds": _median([r for r, _ in runs], "seconds"),
+                            "python_mb": max(r["peak_mb"] for r, _ in runs),
+                            "jvm_mb": max(r["jvm_peak_mb"] for r, _ in runs),
+                            "duckdb": _median([d for _, d in runs], "seconds"),
+                            "duckdb_mb": max(d["peak_mb"] for _, d in runs),
+                            "same_verdicts": len({json.dumps(x["verdicts"], sort_keys=True)
+                                                  for pair in runs for x in pair}) == 1}
+
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     print(_table(results))
 
@@ -144,6 +161,12 @@ def _table(r: dict) -> str:
         b = r["big"]
         lines.append(f"| {b['n']:,} | {b['rows'][1]:,} | | | | | | {b['seconds']:.1f} | {b['peak_mb'] / 1024:.2f} GB "
                      f"(memory_limit {b['memory_limit']}) |")
+    if "spark" in r:
+        k = r["spark"]
+        lines += ["", f"Spark local mode (local[2]) on {k['n']:,} procedures ({k['rows'][1]:,} scores): "
+                      f"{k['seconds']:.1f} s after a {k['startup']:.1f} s start-up, peak {k['jvm_mb'] / 1024:.2f} GB "
+                      f"(JVM) + {k['python_mb'] / 1024:.2f} GB (Python); DuckDB in the same run {k['duckdb']:.1f} s, "
+                      f"{k['duckdb_mb'] / 1024:.2f} GB; same verdicts: {k['same_verdicts']}."]
     sizes = sorted(int(n) for n in r["sizes"])
     if len(sizes) >= 2:
         small, large = r["sizes"][sizes[0]], r["sizes"][sizes[-1]]

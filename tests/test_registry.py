@@ -215,8 +215,12 @@ def _message(call) -> str:
 def test_input_validation_registry(tmp_path):
     procs, scores, _ = simulate(200, seed=3)
     files = _write(tmp_path, procs, scores)
-    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'pandas'; got 'spark'\."):
-        evaluate_registry(*files, engine="spark")
+    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark', 'pandas'; got 'polars'\."):
+        evaluate_registry(*files, engine="polars")
+    with pytest.raises(InputError, match=r"`procedures` and `assessments` must both be given \(or `omop`\); got no assessments"):
+        evaluate_registry(files[0])
+    with pytest.raises(InputError, match=r"`omop` must be given instead of procedures and assessments; got both"):
+        evaluate_registry(*files, omop="postgresql://nobody@localhost/none")
     with pytest.raises(InputError, match=r"Procedures file nothing.parquet was not found"):
         evaluate_registry(tmp_path / "nothing.parquet", files[1])
     procs.to_csv(tmp_path / "procedures.csv", index=False)

@@ -1,24 +1,34 @@
-"""Registry scale: every claim from Parquet files larger than memory, in SQL.
+"""Registry scale: every claim where the records live, in SQL; only tallies come back.
 
 :func:`evaluate_registry` gives the claims table of :func:`outcomes.evaluate_claims` for a regional
-or national registry. With ``engine="duckdb"`` the rows never reach pandas: DuckDB reads the
-Parquet files, applies the exclusion rules of :func:`outcomes.load_records`, derives the
-endpoints of :func:`outcomes.derive_endpoints` (``outcomes/sql/*.sql``) and hands the statistics
-only tallies -- one row per distinct combination of the values a claim reads, with its count
-(``_weight``) -- which every estimator of the package takes as frequency weights. Memory then
-grows with the number of distinct values, not of procedures, and DuckDB spills to disk beyond
-``memory_limit``. ``engine="pandas"`` runs the ordinary in-memory pipeline on the same files; the
-two give the same table (tested to 1e-9 on simulated registries).
+or national registry, or for an OMOP warehouse, without bringing patient rows into Python. The
+engine reads the records, applies the exclusion rules of :func:`outcomes.load_records`, derives
+the endpoints of :func:`outcomes.derive_endpoints` (``outcomes/sql/*.sql``) and hands the
+statistics only tallies -- one row per distinct combination of the values a claim reads, with its
+count (``_weight``) -- which every estimator of the package takes as frequency weights.
+
+Engines (:mod:`outcomes.engines`), one SQL source in DuckDB's dialect carried to the others by
+SQLGlot:
+
+- ``engine="duckdb"``: Parquet files in process; memory grows with the number of distinct values,
+  not of procedures, and DuckDB spills to disk beyond ``memory_limit``.
+- ``engine="spark"``: Parquet files (or Spark tables) in Apache Spark, through a ``SparkSession``
+  (``connection``; a local one is started when none is given).
+- ``omop=``: an OMOP CDM v5.4 database evaluated inside PostgreSQL (a URL) or Spark (a session),
+  or a DuckDB file: ``outcomes/sql/omop.sql`` makes the canonical tables of
+  :func:`outcomes.load_omop` in the database, then the same rules and endpoints run there.
+- ``engine="pandas"``: the ordinary in-memory pipeline on the same files.
 
 How each value is read follows the pandas path exactly where it matters: the coded columns
 (procedure, sex, discharge, complication, etiology, physician, site, instrument) and the dates are
-read once per *distinct* raw value by the pandas validation itself and joined back, and the relief
-threshold of each distinct baseline comes from :meth:`Definitions.relief_threshold`. What SQL does
-itself: trimming ids (the whitespace of Python's ``str.strip``), numbers (``TRY_CAST``; numbers
-written as text in unusual formats may parse differently from ``pandas.to_numeric``), ranges,
-the exclusion rules in order, and the per-procedure aggregates of the endpoints.
+read once per *distinct* raw value by the pandas validation itself and pushed back as small
+``(raw, value)`` tables, and the relief threshold of each distinct baseline comes from
+:meth:`Definitions.relief_threshold`. What SQL does itself: trimming ids (the whitespace of
+Python's ``str.strip``), numbers (``TRY_CAST``; numbers written as text in unusual formats may
+parse differently from ``pandas.to_numeric``), ranges, the exclusion rules in order, and the
+per-procedure aggregates of the endpoints.
 
-Not supported by the DuckDB engine (use ``engine="pandas"``): wide exports (one row per procedure
+Not supported by the SQL engines (use ``engine="pandas"``): wide exports (one row per procedure
 with pain columns), ``assessed_at`` timestamps instead of ``hours_after``, and the remarks log
 (optional values set to missing are counted in the pandas path only).
 """
@@ -26,8 +36,9 @@ with pain columns), ``assessed_at`` timestamps instead of ``hours_after``, and t
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
-import tempfile
+import re
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,8 +50,10 @@ import pandas as pd
 
 from .claims import Claim, ClaimsResult, _evaluate, _reads, evaluate_claims, resolve_claims
 from .definitions import Definitions
+from .engines import DuckDBEngine, PostgresEngine, SparkEngine
+from .engines import literal as _literal
 from .exceptions import InputError
-from .loading import _sha256, load_records
+from .loading import load_records
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
 from .privacy import (
     GATE,
@@ -67,11 +80,8 @@ from .validation import (
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
-Engine = Literal["duckdb", "pandas"]
-_ENGINES = ("duckdb", "pandas")
-# The characters Python's str.strip() (and pandas' .str.strip()) remove: trimmed from ids in SQL.
-_WHITESPACE = "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203),
-                                8232, 8233, 8239, 8287, 12288)))
+Engine = Literal["duckdb", "spark", "pandas"]
+_ENGINES = ("duckdb", "spark", "pandas")
 _FILE_BITS = 40  # _order = file index * 2**40 + row number in the file
 # Coded procedure columns read once per distinct raw value by validate_procedures itself.
 _CODED = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
@@ -80,6 +90,8 @@ _NUMBERS = {  # column: (low, high, whole), as validation.validate_procedures
     "asa_class": (1, 6, True), "length_of_stay_hours": (0, np.inf, False),
     "height_restoration_pct": (-100, 100, False), "kyphotic_angle_change_deg": (-90, 90, False),
 }
+_NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN"}
 WEIGHT = "_weight"
 Source = str | os.PathLike[str] | list[str | os.PathLike[str]]
 
@@ -97,7 +109,7 @@ class RegistryResult:
     exclusion_table : pandas.DataFrame
         Excluded rows by table and reason, largest first.
     engine : str
-        "duckdb" or "pandas".
+        "duckdb", "spark", "postgres" or "pandas".
     sources, input_hashes : dict
         The name and SHA-256 of each input file.
     privacy_warnings : tuple of str
@@ -132,46 +144,61 @@ class RegistryResult:
         return self.flow_table.to_html(index=False) + self.claims._repr_html_()
 
 
+
+
 def evaluate_registry(
-    procedures: Source,
-    assessments: Source,
+    procedures: Source | None = None,
+    assessments: Source | None = None,
     *,
     definitions: Definitions | None = None,
     claims: str | Path | tuple[Claim, ...] | list[Claim] | None = None,
     engine: Engine = "duckdb",
-    mapping: Mapping | str | os.PathLike[str] | None = None,
+    connection: Any = None,
+    omop: Any = None,
+    schema: str | None = None,
+    mapping: Any = None,
     confidence_level: float = 0.95,
     allow_identifiers: bool = False,
     memory_limit: str | None = None,
     threads: int | None = None,
     temp_directory: str | os.PathLike[str] | None = None,
 ) -> RegistryResult:
-    """Evaluate every claim on a registry held in Parquet files, in or out of memory.
+    """Evaluate every claim on a registry where it lives: Parquet files, Spark, or an OMOP warehouse.
 
     Parameters
     ----------
-    procedures, assessments : path, glob or list of paths
+    procedures, assessments : path, glob or list of paths, optional
         Parquet files in the long form of the data contract (one row per procedure; one row per
-        pain score with ``hours_after``). The DuckDB engine accepts several files per table (a
-        glob such as ``"scores/*.parquet"`` or a list), read in the order given.
+        pain score with ``hours_after``); several files per table (a glob such as
+        ``"scores/*.parquet"`` or a list) are read in the order given. With ``engine="spark"``
+        a name that is not a file is read as a Spark table (``"registry.procedures"``).
     definitions : Definitions, optional
         Defaults to ``Definitions()``.
     claims : path to a TOML file, or a sequence of Claim, optional
         As :func:`outcomes.evaluate_claims`.
-    engine : {"duckdb", "pandas"}, default "duckdb"
-        "duckdb": SQL over the files, only tallies in memory (registries larger than memory).
+    engine : {"duckdb", "spark", "pandas"}, default "duckdb"
+        "duckdb": SQL over the files in process, only tallies in memory (larger than memory).
+        "spark": the same SQL (Spark dialect) in Apache Spark.
         "pandas": :func:`outcomes.load_records` then :func:`outcomes.evaluate_claims`.
-    mapping : Mapping or path to a TOML file, optional
-        Column renames and extra codes, as :func:`outcomes.load_records`.
+    connection : pyspark.sql.SparkSession, optional
+        The session for ``engine="spark"``; a local one (``local[2]``, no web UI) is started and
+        stopped when none is given.
+    omop : str, path or SparkSession, optional
+        Instead of files: an OMOP CDM v5.4 database evaluated in place -- a PostgreSQL URL
+        (``postgresql://user:password@host/db``, psycopg 3), a ``SparkSession`` whose catalog
+        holds the CDM tables, or a DuckDB file. The records :func:`outcomes.load_omop` selects
+        become the canonical tables inside the database.
+    schema : str, optional
+        The CDM schema (PostgreSQL, DuckDB) or database (Spark) of ``omop``.
+    mapping : Mapping, path to a TOML file, or SourceSettings, optional
+        Column renames and extra codes, as :func:`outcomes.load_records`; with ``omop``, an
+        :class:`outcomes.sources.SourceSettings` (default: the built-in OMOP codes).
     confidence_level : float, default 0.95
     allow_identifiers : bool, default False
         Go on even if the data look identifying (the warning travels with the result).
-    memory_limit : str, optional
-        DuckDB's ``memory_limit`` (e.g. ``"4GB"``); beyond it DuckDB spills to ``temp_directory``.
-    threads : int, optional
-        DuckDB's number of threads (default: all cores).
-    temp_directory : path, optional
-        Where DuckDB spills (default: the system's temporary folder).
+    memory_limit, threads, temp_directory : optional
+        DuckDB's ``memory_limit`` (e.g. ``"4GB"``; beyond it DuckDB spills to
+        ``temp_directory``, default the system's temporary folder) and number of threads.
 
     Returns
     -------
@@ -181,17 +208,18 @@ def evaluate_registry(
     Raises
     ------
     InputError
-        A missing or non-Parquet file, a missing column, duplicate procedure ids, or an input
-        the DuckDB engine does not read (wide exports, ``assessed_at``).
+        A missing or non-Parquet file, a missing column, duplicate procedure ids, an input the
+        SQL engines do not read (wide exports, ``assessed_at``), an unreachable database.
     PrivacyError
         The data look identifying and ``allow_identifiers`` is False.
 
     Notes
     -----
-    The SQL (``outcomes/sql/procedures.sql``, ``assessments.sql``, ``endpoints.sql``) is the
-    route to a distributed engine for national data: each step is a scan, a hash join with a
-    small table of codes, or a per-procedure aggregate, and the statistics need only the tallies
-    ``SELECT procedure, <columns>, count(*) FROM endpoints GROUP BY ALL``.
+    The SQL (``outcomes/sql/*.sql``) is one source in DuckDB's dialect; Spark SQL and
+    PostgreSQL are generated from it by SQLGlot (:func:`outcomes.engines.transpile`). Each step
+    is a scan, a hash join with a small table of codes, a per-procedure aggregate or a rank
+    within a procedure, and the statistics need only the tallies ``SELECT procedure,
+    <columns>, count(*) FROM endpoints GROUP BY ...``.
 
     Examples
     --------
@@ -212,11 +240,21 @@ def evaluate_registry(
         raise InputError(f"`definitions` must be an outcomes.Definitions; got {type(d).__name__}.")
     if not 0 < confidence_level < 1:
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
-    mapping = Mapping.coerce(mapping)
     registry = resolve_claims(claims)
+    if omop is not None:
+        if procedures is not None or assessments is not None:
+            raise InputError("`omop` must be given instead of procedures and assessments; got both.")
+        return _evaluate_omop(omop, schema=schema, settings=mapping, d=d, registry=registry,
+                             confidence_level=confidence_level, allow_identifiers=allow_identifiers)
+    if procedures is None or assessments is None:
+        raise InputError("`procedures` and `assessments` must both be given (or `omop`); got "
+                         f"{'no procedures' if procedures is None else 'no assessments'}.")
+    mapping = Mapping.coerce(mapping)
+    if engine == "spark":
+        return _evaluate_spark(procedures, assessments, connection, d=d, registry=registry, mapping=mapping,
+                               confidence_level=confidence_level, allow_identifiers=allow_identifiers)
     proc_files = _files(procedures, "procedures")
     ass_files = _files(assessments, "assessments")
-
     if engine == "pandas":
         if len(proc_files) > 1 or len(ass_files) > 1:
             raise InputError("`engine` 'pandas' must be given one file per table; got several. "
@@ -227,9 +265,18 @@ def evaluate_registry(
         return RegistryResult(claims=result, flow_table=cohort.flow(), exclusion_table=cohort.exclusion_counts(),
                               engine="pandas", sources=dict(cohort.sources), input_hashes=dict(cohort.input_hashes),
                               privacy_warnings=cohort.privacy_warnings)
-    return _evaluate_duckdb(proc_files, ass_files, d=d, registry=registry, mapping=mapping,
-                            confidence_level=confidence_level, allow_identifiers=allow_identifiers,
-                            memory_limit=memory_limit, threads=threads, temp_directory=temp_directory)
+    eng = DuckDBEngine(memory_limit, threads, temp_directory)
+    try:
+        eng.read_parquet("proc_raw", proc_files, _FILE_BITS)
+        eng.read_parquet("ass_raw", ass_files, _FILE_BITS)
+        names = {"procedures": ", ".join(Path(f).name for f in proc_files),
+                 "assessments": ", ".join(Path(f).name for f in ass_files)}
+        return _evaluate_sql(eng, names, d=d, registry=registry, mapping=mapping, confidence_level=confidence_level,
+                             allow_identifiers=allow_identifiers,
+                             input_hashes={"procedures": ",".join(_sha256(f) for f in proc_files),
+                                           "assessments": ",".join(_sha256(f) for f in ass_files)})
+    finally:
+        eng.close()
 
 
 # ---- inputs ------------------------------------------------------------------------------------
@@ -257,103 +304,95 @@ def _files(source: Any, role: str) -> list[str]:
     return files
 
 
+def _sha256(path: str) -> str:
+    """The file's SHA-256, as load_records stamps its inputs."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+_TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
+
+
+def _evaluate_spark(procedures: Any, assessments: Any, connection: Any, **options: Any) -> RegistryResult:
+    """Parquet files, or Spark tables named by a string that is not a file, evaluated in Spark."""
+    def is_table(source: Any) -> bool:
+        return (isinstance(source, str) and not glob.has_magic(source) and not Path(source).exists()
+                and _TABLE_NAME.fullmatch(source) is not None and not source.lower().endswith((".parquet", ".pq")))
+
+    eng = SparkEngine(connection)
+    try:
+        names, hashes = {}, {}
+        for view, source, role in (("proc_raw", procedures, "procedures"), ("ass_raw", assessments, "assessments")):
+            if is_table(source):
+                eng.table(view, source)
+                names[role] = source
+            else:
+                files = _files(source, role)
+                eng.read_parquet(view, files, _FILE_BITS)
+                names[role] = ", ".join(Path(f).name for f in files)
+                hashes[role] = ",".join(_sha256(f) for f in files)
+        return _evaluate_sql(eng, names, input_hashes=hashes, **options)
+    finally:
+        eng.close()
+
+
 def _quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def _literal(value: Any) -> str:
-    """A SQL literal: text quoted, numbers as exact doubles."""
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    number = float(value)
-    if np.isnan(number):
-        return "CAST('nan' AS DOUBLE)"
-    if np.isinf(number):
-        return f"CAST('{'inf' if number > 0 else '-inf'}' AS DOUBLE)"
-    return f"CAST({number!r} AS DOUBLE)"
-
-
-def _arrow(relation: Any) -> Any:
-    table = relation.arrow()
-    return table.read_all() if hasattr(table, "read_all") else table
-
-
-def _frame(relation: Any) -> pd.DataFrame:
-    """A DuckDB result as pandas with the dtypes of the pandas path: booleans and text nullable."""
+def _frame(table: Any) -> pd.DataFrame:
+    """An engine's Arrow result as pandas with the dtypes of the pandas path: booleans and text
+    nullable."""
     import pyarrow as pa
 
     mapper = {pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
-    return _arrow(relation).to_pandas(types_mapper=mapper.get)
-
-
-def _connect(memory_limit: str | None, threads: int | None, temp_directory: Any) -> Any:
-    import duckdb
-
-    con = duckdb.connect(config={"preserve_insertion_order": False})
-    if memory_limit is not None:
-        con.execute(f"SET memory_limit = {_literal(str(memory_limit))}")
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise InputError(f"`threads` must be a positive whole number; got {threads!r}.")
-        con.execute(f"SET threads = {threads}")
-    spill = os.fspath(temp_directory) if temp_directory is not None else os.path.join(tempfile.gettempdir(), "outcomes-duckdb")
-    con.execute(f"SET temp_directory = {_literal(spill)}")
-    # trim(x, characters) is slow, so it runs only on values that start or end with whitespace
-    space = _literal(_WHITESPACE)
-    con.execute(f"CREATE MACRO ws_trim(x) AS CASE WHEN contains({space}, left(x, 1)) OR contains({space}, right(x, 1)) "
-                f"THEN trim(x, {space}) ELSE x END")
-    return con
-
-
-def _schema(con: Any, files: list[str]) -> list[tuple[str, str]]:
-    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet([{', '.join(_literal(f) for f in files)}])").fetchall()
-    return [(str(r[0]), str(r[1])) for r in rows]
-
-
-def _raw_view(con: Any, view: str, files: list[str]) -> None:
-    """The files as they are, with _order (file order) and _row (the row a spreadsheet shows)."""
-    listed = "[" + ", ".join(_literal(f) for f in files) + "]"
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (filename, file_row_number), "
-        f"(list_position({listed}, filename) - 1) * {2 ** _FILE_BITS} + file_row_number AS _order, "
-        f"file_row_number + 2 AS _row FROM read_parquet({listed}, filename = true, file_row_number = true)"
-    )
+    return table.to_pandas(types_mapper=mapper.get)
 
 
 # ---- privacy -----------------------------------------------------------------------------------
 
-def _privacy(con: Any, view: str, schema: list[tuple[str, str]], source: str, allow: bool) -> str | None:
-    """privacy.find_identifiers in SQL: column names, text values (RE2, as pandas' Arrow strings)
-    and ages over 89, in the same order and with the same first rows."""
+def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, allow: bool) -> str | None:
+    """privacy.find_identifiers in SQL: column names, text values and ages over 89, in the same
+    order and with the same first rows.
+
+    The engine returns the distinct values of each text column that some rule could find, all
+    text columns in one query; :func:`outcomes.privacy.value_masks` then reads them exactly as
+    find_identifiers does. DuckDB narrows them with the rules' own RE2 prefilter (``GATE``, and
+    any non-ASCII value, which privacy normalises first); Spark and PostgreSQL, whose regular
+    expressions are not RE2, hand over every distinct value.
+    """
     names = [(name, name.strip(), kind) for name, kind in schema]
     findings: list[PrivacyFinding] = name_findings([clean for _, clean, _ in names])
     mask = (1 << _FILE_BITS) - 1
-    for name, clean, kind in names:
-        if kind.upper() != "VARCHAR":
-            continue
+    texts = [(k, name, clean) for k, (name, clean, kind) in enumerate(names) if kind.upper() == "VARCHAR"]
+    parts = []
+    for k, name, clean in texts:
         column = _quote(name)
-        # SQL keeps the distinct values some rule could find (the rules' own RE2 prefilter, and
-        # any value with a non-ASCII character, which privacy normalises first), in the order
-        # they first occur, with their first three rows; privacy.value_masks then reads them
-        # exactly as find_identifiers does.
-        needed = ("TRUE" if is_bare_name(clean) else  # a bare "name" column: every value is read
+        needed = ("TRUE" if eng.dialect != "duckdb" or is_bare_name(clean) else
                   f"regexp_matches({column}, {_literal(GATE)}) OR regexp_matches({column}, '[^\\x00-\\x7f]')")
-        candidates = _arrow(con.sql(f"SELECT {column} AS v, min(_order, 3) AS firsts FROM {view} "
-                                    f"WHERE {column} IS NOT NULL AND ({needed}) GROUP BY {column} ORDER BY min(_order)"))
-        if candidates.num_rows == 0:
+        parts.append(f"SELECT {k} AS c, {column} AS v FROM {view} WHERE {column} IS NOT NULL AND ({needed}) "
+                     f"GROUP BY {column}")
+    candidates = _frame(eng.arrow(" UNION ALL ".join(parts))) if parts else pd.DataFrame({"c": [], "v": []})
+    for k, name, clean in texts:
+        column = _quote(name)
+        values = candidates.loc[candidates["c"] == k, "v"].astype(str).reset_index(drop=True)
+        if values.empty:
             continue
-        firsts = candidates.column("firsts").to_pylist()
-        for category, reason, hits in value_masks(clean, candidates.column("v").combine_chunks()):
-            orders = sorted(o for k in np.flatnonzero(hits) for o in firsts[k])[:3]
+        for category, reason, hits in value_masks(clean, values.tolist(), limit=None):
+            eng.register("_privacy_hits", _to_arrow(pd.DataFrame({"v": values[hits].astype(object)})),
+                         {"v": "VARCHAR"})
+            orders = [r[0] for r in eng.rows(
+                f"SELECT s._order FROM {view} AS s JOIN _privacy_hits AS h ON s.{column} = h.v "
+                "ORDER BY s._order LIMIT 3")]
             findings.append(PrivacyFinding(clean, reason, tuple(int(o & mask) + 2 for o in orders), category))
-    for name, clean, _ in names:
+    for name, clean, kind in names:
         if not is_age_column(clean):
             continue
-        value = f"TRY_CAST({_quote(name)} AS DOUBLE)"
-        orders, first = con.execute(f"SELECT min(_order, 3) FILTER (WHERE {value} > 90), "
-                                    f"arg_min({value}, _order) FILTER (WHERE {value} > 90) FROM {view}").fetchall()[0]
-        if orders:
-            findings.append(PrivacyFinding(clean, age_reason(first), tuple(int(o & mask) + 2 for o in orders), "C"))
+        value, _ = _number("age", {"age": (name, kind)}, ref=_quote(name))
+        found = eng.rows(f"SELECT _order, {value} FROM {view} WHERE {value} > 90 ORDER BY _order LIMIT 3")
+        if found:
+            findings.append(PrivacyFinding(clean, age_reason(found[0][1]), tuple(int(o & mask) + 2 for o, _ in found),
+                                           "C"))
     return report_findings(findings, source=source, allow_identifiers=allow, stacklevel=5)
 
 
@@ -369,29 +408,27 @@ def _canonical(schema: list[tuple[str, str]], role: str, mapping: Mapping) -> di
     return found
 
 
-def _source_view(con: Any, view: str, raw: str, columns: dict[str, tuple[str, str]], wanted: tuple[str, ...]) -> None:
+def _source_view(eng: Any, view: str, raw: str, columns: dict[str, tuple[str, str]], wanted: tuple[str, ...]) -> None:
     parts = ["_order", "_row"]
     for column in wanted:
         parts.append(f"{_quote(columns[column][0])} AS {column}" if column in columns else f"CAST(NULL AS VARCHAR) AS {column}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(parts)} FROM {raw}")
+    eng.view(view, f"SELECT {', '.join(parts)} FROM {raw}")
 
 
-def _number(column: str, columns: dict[str, tuple[str, str]]) -> tuple[str, str]:
+def _number(column: str, columns: dict[str, tuple[str, str]], ref: str | None = None) -> tuple[str, str]:
     """SQL for (the number, whether a value is present), as validation._number: text is parsed,
-    blanks are missing, NaN is missing."""
+    blanks are missing, NaN is missing (NaN equals NaN in DuckDB, Spark and PostgreSQL)."""
     if column not in columns:
         return "CAST(NULL AS DOUBLE)", "false"
     name, kind = columns[column]
-    ref = f"s.{column}"
+    ref = ref or f"s.{column}"
     if kind.upper() in ("VARCHAR", "BLOB"):
         text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
         value = f"TRY_CAST({text} AS DOUBLE)"
-        return f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
-    if kind.upper() == "BOOLEAN":
-        value = f"CAST({ref} AS DOUBLE)"
-    else:
-        value = f"TRY_CAST({ref} AS DOUBLE)"
-    value = f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END"
+        return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
+    numeric = kind.upper().split("(")[0] in _NUMERIC_TYPES
+    value = f"{'CAST' if numeric else 'TRY_CAST'}({ref} AS DOUBLE)"  # PostgreSQL has no TRY_CAST
+    value = f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END"
     return value, f"({value} IS NOT NULL)"
 
 
@@ -405,18 +442,21 @@ def _ranged(column: str, columns: dict[str, tuple[str, str]]) -> str:
     return f"CASE WHEN {rule} THEN {value} END"
 
 
-def _distinct(con: Any, view: str, column: str) -> pd.Series:
+def _distinct(eng: Any, view: str, column: str) -> pd.Series:
     """The distinct non-missing raw values of a column, as pandas would read them."""
-    table = _arrow(con.sql(f"SELECT DISTINCT {column} AS raw FROM {view} WHERE {column} IS NOT NULL"))
+    table = eng.arrow(f"SELECT DISTINCT {column} AS raw FROM {view} WHERE {column} IS NOT NULL")
     return table.column("raw").to_pandas()
 
 
-def _register(con: Any, name: str, raw: pd.Series, value: pd.Series, raw_type: str, value_type: str) -> None:
+def _to_arrow(frame: pd.DataFrame) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+
+
+def _register(eng: Any, name: str, raw: pd.Series, value: pd.Series, raw_type: str, value_type: str) -> None:
     frame = pd.DataFrame({"raw": raw.reset_index(drop=True), "value": pd.Series(value).reset_index(drop=True)})
-    con.register(f"{name}_frame", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT CAST(raw AS {raw_type}) AS raw, "
-                f"CAST(value AS {value_type}) AS value FROM {name}_frame")
-    con.unregister(f"{name}_frame")
+    eng.register(name, _to_arrow(frame), {"raw": raw_type, "value": value_type})
 
 
 def _procedure_values(raw: pd.Series, column: str, mapping: Mapping) -> pd.Series:
@@ -435,39 +475,31 @@ def _procedure_values(raw: pd.Series, column: str, mapping: Mapping) -> pd.Serie
 
 # ---- the engine --------------------------------------------------------------------------------
 
-def _evaluate_duckdb(proc_files: list[str], ass_files: list[str], *, d: Definitions, registry: tuple[Claim, ...],
-                     mapping: Mapping, confidence_level: float, allow_identifiers: bool, memory_limit: str | None,
-                     threads: int | None, temp_directory: Any) -> RegistryResult:
-    con = _connect(memory_limit, threads, temp_directory)
-    try:
-        names, warnings_ = _build(con, proc_files, ass_files, d=d, mapping=mapping, allow_identifiers=allow_identifiers)
-        flow, exclusions = _accounting(con, d)
-        columns = {r[0] for r in con.execute("DESCRIBE endpoints").fetchall()}
+def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: tuple[Claim, ...], mapping: Mapping,
+                  confidence_level: float, allow_identifiers: bool, input_hashes: dict[str, str],
+                  extra_flow: list[tuple[str, int, int]] | None = None) -> RegistryResult:
+    """The claims from the views proc_raw and ass_raw (with _order and _row) of an engine."""
+    warnings_ = _build(eng, names, d=d, mapping=mapping, allow_identifiers=allow_identifiers)
+    flow, exclusions = _accounting(eng, d, extra_flow or [])
+    columns = {c for c, _ in eng.columns("endpoints")}
 
-        def frame_for(claim: Claim) -> pd.DataFrame:
-            return _tallies(con, claim, columns)
+    def frame_for(claim: Claim) -> pd.DataFrame:
+        return _tallies(eng, claim, columns)
 
-        result = _evaluate(frame_for, registry, d, confidence_level)
-    finally:
-        con.close()
-    return RegistryResult(
-        claims=result, flow_table=flow, exclusion_table=exclusions, engine="duckdb", sources=names,
-        input_hashes={"procedures": ",".join(_sha256(Path(f)) for f in proc_files),
-                      "assessments": ",".join(_sha256(Path(f)) for f in ass_files)},
-        privacy_warnings=warnings_,
-    )
+    result = _evaluate(frame_for, registry, d, confidence_level)
+    return RegistryResult(claims=result, flow_table=flow, exclusion_table=exclusions, engine=eng.dialect,
+                          sources=names, input_hashes=input_hashes, privacy_warnings=warnings_)
 
 
-def _build(con: Any, proc_files: list[str], ass_files: list[str], *, d: Definitions, mapping: Mapping,
-           allow_identifiers: bool) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Run the SQL up to the endpoints table; returns the sources' names and privacy warnings."""
-    proc_name = ", ".join(Path(f).name for f in proc_files)
-    ass_name = ", ".join(Path(f).name for f in ass_files)
-    proc_schema, ass_schema = _schema(con, proc_files), _schema(con, ass_files)
-    _raw_view(con, "proc_raw", proc_files)
-    _raw_view(con, "ass_raw", ass_files)
-    warnings_ = [_privacy(con, "proc_raw", proc_schema, proc_name, allow_identifiers),
-                 _privacy(con, "ass_raw", ass_schema, ass_name, allow_identifiers)]
+def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
+           allow_identifiers: bool) -> tuple[str, ...]:
+    """Run the SQL up to the endpoints table; returns the privacy warnings."""
+    proc_name, ass_name = names["procedures"], names["assessments"]
+    proc_schema, ass_schema = eng.columns("proc_raw"), eng.columns("ass_raw")
+    proc_schema = [(c, t) for c, t in proc_schema if c not in ("_order", "_row")]
+    ass_schema = [(c, t) for c, t in ass_schema if c not in ("_order", "_row")]
+    warnings_ = [_privacy(eng, "proc_raw", proc_schema, proc_name, allow_identifiers),
+                 _privacy(eng, "ass_raw", ass_schema, ass_name, allow_identifiers)]
 
     proc_cols = _canonical(proc_schema, "procedures", mapping)
     ass_cols = _canonical(ass_schema, "assessments", mapping)
@@ -485,87 +517,105 @@ def _build(con: Any, proc_files: list[str], ass_files: list[str], *, d: Definiti
     if "assessed_at" in ass_cols:
         raise InputError(f"{ass_name} must not need 'assessed_at' for the registry engine; got the column. "
                          "Derive hours_after, or use engine='pandas'.")
-    _source_view(con, "proc_src", "proc_raw", proc_cols, PROCEDURE_COLUMNS)
-    _source_view(con, "ass_src", "ass_raw", ass_cols, ASSESSMENT_COLUMNS)
+    _source_view(eng, "proc_src", "proc_raw", proc_cols, PROCEDURE_COLUMNS)
+    _source_view(eng, "ass_src", "ass_raw", ass_cols, ASSESSMENT_COLUMNS)
 
-    _code_tables(con, proc_cols, ass_cols, mapping)
+    _code_tables(eng, proc_cols, ass_cols, mapping)
     fill = {"ws_trim": "ws_trim", "same_day_max_hours": _literal(_SAME_DAY_MAX_HOURS),
             "overnight_max_hours": _literal(_OVERNIGHT_MAX_HOURS),
             "fracture_age_days": _number("fracture_age_days", proc_cols)[0]}
     fill.update({c: _ranged(c, proc_cols) for c in _NUMBERS})
-    con.execute(_sql("procedures").format(**fill))
-    _check_unique_ids(con, proc_name)
+    eng.create(_sql("procedures").format(**fill))
+    _check_unique_ids(eng, proc_name)
 
     pain_value, pain_present = _number("pain", ass_cols)
     hours_value, hours_present = _number("hours_after", ass_cols)
     window = d.baseline_window_hours
-    con.execute(_sql("assessments").format(
+    eng.create(_sql("assessments").format(
         ws_trim="ws_trim", default_scale=_literal(INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan)),
         pain_value=pain_value, pain_present=pain_present, hours_value=hours_value,
         hours_present=hours_present, baseline_window_hours=_literal(window),
     ))
 
-    _thresholds(con, d)
-    con.execute(_sql("endpoints").format(
+    _thresholds(eng, d)
+    eng.create(_sql("endpoints").format(
         baseline_window_hours=_literal(window),
         horizon_low=_literal(d.relief_horizon_hours - d.relief_horizon_grace_hours),
         horizon_high=_literal(d.relief_horizon_evaluated_hours),
         success_target=_literal(d.success_target_hours), success_low=_literal(d.success_window_low_hours),
         success_high=_literal(d.success_window_high_hours), early_max_days=_literal(d.early_max_fracture_age_days),
     ))
-    return {"procedures": proc_name, "assessments": ass_name}, tuple(w for w in warnings_ if w)
+    return tuple(w for w in warnings_ if w)
 
 
 def _endpoints_frame(procedures: Source, assessments: Source, *, definitions: Definitions | None = None,
                      mapping: Mapping | None = None) -> pd.DataFrame:
     """The SQL endpoints table itself, one row per analysed procedure (for checks against
     derive_endpoints)."""
-    con = _connect(None, None, None)
+    eng = DuckDBEngine()
     try:
-        _build(con, _files(procedures, "procedures"), _files(assessments, "assessments"),
-               d=definitions or Definitions(), mapping=mapping or Mapping(), allow_identifiers=False)
-        return _frame(con.sql("SELECT * FROM endpoints"))
+        eng.read_parquet("proc_raw", _files(procedures, "procedures"), _FILE_BITS)
+        eng.read_parquet("ass_raw", _files(assessments, "assessments"), _FILE_BITS)
+        _build(eng, {"procedures": "procedures", "assessments": "assessments"}, d=definitions or Definitions(),
+               mapping=mapping or Mapping(), allow_identifiers=False)
+        return _frame(eng.arrow("SELECT * FROM endpoints"))
     finally:
-        con.close()
+        eng.close()
 
 
 def _sql(name: str) -> str:
     return (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def _check_unique_ids(con: Any, source: str) -> None:
+def _check_unique_ids(eng: Any, source: str) -> None:
     """Duplicate procedure ids stop the analysis, with the message of validate_procedures."""
-    dup = con.execute(
-        "WITH counted AS (SELECT procedure_id, count(*) AS k, min(_order) AS first FROM proc_checked "
-        "WHERE procedure_id IS NOT NULL GROUP BY procedure_id HAVING count(*) > 1) "
-        "SELECT sum(k), count(*), arg_min(procedure_id, first) FROM counted"
-    ).fetchall()[0]
+    dup = eng.rows(
+        "SELECT sum(k), count(*), min(first) FROM (SELECT procedure_id, count(*) AS k, min(_order) AS first "
+        "FROM proc_checked WHERE procedure_id IS NOT NULL GROUP BY procedure_id HAVING count(*) > 1) AS counted"
+    )[0]
     if dup[1]:
-        rows = [r[0] for r in con.execute(
-            "SELECT _row FROM proc_checked WHERE procedure_id = ? ORDER BY _order", [dup[2]]).fetchall()]
+        first = eng.rows(f"SELECT procedure_id FROM proc_checked WHERE _order = {int(dup[2])}")[0][0]
+        rows = [r[0] for r in eng.rows(
+            f"SELECT _row FROM proc_checked WHERE procedure_id = {_literal(str(first))} ORDER BY _order")]
         raise InputError(
             f"Column 'procedure_id' in {source} must hold unique ids; got {int(dup[0])} rows sharing "
-            f"{int(dup[1])} ids, e.g. {dup[2]!r} in rows {_first_rows(pd.Series(rows))}. "
+            f"{int(dup[1])} ids, e.g. {first!r} in rows {_first_rows(pd.Series(rows))}. "
             "Give each procedure its own id (a patient's second procedure is a new row with a new id)."
         )
 
 
-def _code_tables(con: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) -> None:
+def _distinct_text(eng: Any, view: str, columns: list[str]) -> dict[str, pd.Series]:
+    """The distinct non-missing values of several text columns, in one query (one pass of a
+    distributed engine instead of one per column)."""
+    if not columns:
+        return {}
+    table = _frame(eng.arrow(" UNION ALL ".join(
+        f"SELECT DISTINCT {k} AS c, {column} AS raw FROM {view} WHERE {column} IS NOT NULL"
+        for k, column in enumerate(columns))))
+    return {column: table.loc[table["c"] == k, "raw"].astype(object).reset_index(drop=True)
+            for k, column in enumerate(columns)}
+
+
+def _code_tables(eng: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) -> None:
     """_map_<column>(raw, value): each distinct raw value of a coded or date column, read by the
     pandas validation itself."""
+    text = _distinct_text(eng, "proc_src", [c for c in (*_CODED, "procedure_date", "fracture_date")
+                                            if c in proc_cols and proc_cols[c][1].upper() == "VARCHAR"])
     for column in _CODED:
         raw_type = proc_cols[column][1] if column in proc_cols else "VARCHAR"
         value_type = "BOOLEAN" if column == "complication" else "VARCHAR"
-        raw = _distinct(con, "proc_src", column) if column in proc_cols else pd.Series([], dtype=object)
+        raw = text[column] if column in text else _distinct(eng, "proc_src", column) if column in proc_cols \
+            else pd.Series([], dtype=object)
         values = _procedure_values(raw, column, mapping) if len(raw) else pd.Series([], dtype=object)
-        _register(con, f"_map_{column}", raw, values, raw_type, value_type)
+        _register(eng, f"_map_{column}", raw, values, raw_type, value_type)
     for column in ("procedure_date", "fracture_date"):
         raw_type = proc_cols[column][1] if column in proc_cols else "VARCHAR"
-        raw = _distinct(con, "proc_src", column) if column in proc_cols else pd.Series([], dtype=object)
+        raw = text[column] if column in text else _distinct(eng, "proc_src", column) if column in proc_cols \
+            else pd.Series([], dtype=object)
         values = _dates(raw, mapping.date_format) if len(raw) else pd.Series([], dtype="datetime64[ns]")
-        _register(con, f"_map_{column}", raw, values, raw_type, "TIMESTAMP")
+        _register(eng, f"_map_{column}", raw, values, raw_type, "TIMESTAMP")
     # instruments: the label, whether it is unknown and the scale, as validate_assessments
-    raw = _distinct(con, "ass_src", "instrument") if "instrument" in ass_cols else pd.Series([], dtype=object)
+    raw = _distinct(eng, "ass_src", "instrument") if "instrument" in ass_cols else pd.Series([], dtype=object)
     codes, distinct = _text_codes(raw) if len(raw) else (np.array([], dtype=np.intp), pd.Series([], dtype="string"))
     instrument, unknown, scale = _instrument_values(distinct, mapping)
     default = mapping.assessment_instrument
@@ -580,25 +630,19 @@ def _code_tables(con: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) ->
         frame.loc[blank, "unknown"] = False
         frame.loc[blank, "scale"] = INSTRUMENT_SCALE.get(default, np.nan)
     raw_type = ass_cols["instrument"][1] if "instrument" in ass_cols else "VARCHAR"
-    con.register("_map_instrument_frame", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _map_instrument AS SELECT CAST(raw AS {raw_type}) AS raw, "
-                "CAST(instrument AS VARCHAR) AS instrument, CAST(unknown AS BOOLEAN) AS unknown, "
-                "CAST(scale AS DOUBLE) AS scale FROM _map_instrument_frame")
-    con.unregister("_map_instrument_frame")
+    eng.register("_map_instrument", _to_arrow(frame.astype({"instrument": object})),
+                 {"raw": raw_type, "instrument": "VARCHAR", "unknown": "BOOLEAN", "scale": "DOUBLE"})
 
 
-def _thresholds(con: Any, d: Definitions) -> None:
+def _thresholds(eng: Any, d: Definitions) -> None:
     """_thresholds(baseline, threshold): Definitions.relief_threshold of every baseline score
     that can occur (the procedures' own and every score before a procedure)."""
-    table = _arrow(con.sql(
+    table = eng.arrow(
         "SELECT DISTINCT baseline_pain AS baseline FROM proc_checked WHERE _reason IS NULL AND baseline_pain IS NOT NULL "
-        "UNION SELECT DISTINCT pain FROM ass_checked WHERE _rule IS NULL AND hours_after <= 0 AND pain IS NOT NULL"))
-    baseline = table.column("baseline").to_numpy()
-    frame = pd.DataFrame({"baseline": baseline.astype(float), "threshold": d.relief_threshold(baseline)})
-    con.register("_thresholds_frame", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE _thresholds AS SELECT CAST(baseline AS DOUBLE) AS baseline, "
-                "CAST(threshold AS DOUBLE) AS threshold FROM _thresholds_frame")
-    con.unregister("_thresholds_frame")
+        "UNION SELECT DISTINCT pain FROM ass_checked WHERE _rule IS NULL AND hours_after <= 0 AND pain IS NOT NULL")
+    baseline = np.asarray(table.column("baseline").to_numpy(zero_copy_only=False), dtype=float)
+    frame = pd.DataFrame({"baseline": baseline, "threshold": d.relief_threshold(baseline)})
+    eng.register("_thresholds", _to_arrow(frame), {"baseline": "DOUBLE", "threshold": "DOUBLE"})
 
 
 # The procedures' exclusion rules in the order they are applied (reasons are matched by their
@@ -625,15 +669,15 @@ def _assessment_rules(baseline_window_hours: float) -> dict[int, str]:
     }
 
 
-def _accounting(con: Any, d: Definitions) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows read/excluded/analysed per table and excluded rows by reason, as Cohort.flow() and
     Cohort.exclusion_counts()."""
-    flow = [con.execute("SELECT 'procedures', count(*), count(_reason) FROM proc_checked").fetchall()[0],
-            con.execute("SELECT 'assessments', count(*), count(_rule) FROM ass_checked").fetchall()[0]]
+    flow = [("procedures", *eng.rows("SELECT count(*), count(_reason) FROM proc_checked")[0]),
+            ("assessments", *eng.rows("SELECT count(*), count(_rule) FROM ass_checked")[0]), *extra]
     flow_table = pd.DataFrame([{"table": t, "read": int(r), "excluded": int(e), "analysed": int(r - e)}
                                for t, r, e in flow])
-    procedures = con.execute("SELECT _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY ALL").fetchall()
-    scores = con.execute("SELECT _rule, count(*) FROM ass_checked WHERE _rule IS NOT NULL GROUP BY ALL").fetchall()
+    procedures = eng.rows("SELECT _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY _reason")
+    scores = eng.rows("SELECT _rule, count(*) FROM ass_checked WHERE _rule IS NOT NULL GROUP BY _rule")
     reasons = _assessment_rules(d.baseline_window_hours)
     rows = [("procedures", r, n, next((k for k, start in enumerate(_PROCEDURE_RULES) if r.startswith(start)), 99))
             for r, n in procedures]
@@ -645,9 +689,142 @@ def _accounting(con: Any, d: Definitions) -> tuple[pd.DataFrame, pd.DataFrame]:
     return flow_table, table.reset_index(drop=True)
 
 
-def _tallies(con: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
+def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
     """The endpoint columns a claim reads, one row per distinct combination with its count."""
     columns = [c for c in dict.fromkeys(("procedure", *_reads(claim))) if c in available]
     listed = ", ".join(_quote(c) for c in columns)
     # sorted, so that sums over the tallies add up in the same order on every run
-    return _frame(con.sql(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY ALL ORDER BY ALL"))
+    order = ", ".join(f"{_quote(c)} NULLS LAST" for c in columns)
+    return _frame(eng.arrow(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY {listed} ORDER BY {order}"))
+
+
+# ---- OMOP CDM in place --------------------------------------------------------------------------
+
+_OMOP_TABLES = ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
+                "measurement", "observation")
+_OUTPATIENT_MAX_HOURS = 12.0  # as sources.omop: an outpatient visit of 12 h or more is an overnight stay
+_OMOP_EXCLUDED = "not used: no analysed procedure, or left out as load_omop leaves it out"
+
+
+def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitions, registry: tuple[Claim, ...],
+                   confidence_level: float, allow_identifiers: bool) -> RegistryResult:
+    """An OMOP CDM evaluated where it lives: PostgreSQL (URL), Spark (session) or a DuckDB file."""
+    from .sources import SourceSettings
+
+    if settings is None:
+        settings = SourceSettings.from_section(None, section="omop")
+    if not isinstance(settings, SourceSettings):
+        raise InputError("`mapping` must be an outcomes.sources.SourceSettings (or None) with `omop`; "
+                         f"got {type(settings).__name__}.")
+    if hasattr(omop, "sql") and hasattr(omop, "createDataFrame"):
+        eng: Any = SparkEngine(omop)
+        label = "Spark" + (f" database {schema}" if schema else "")
+    elif isinstance(omop, (str, os.PathLike)) and str(omop).lower().startswith(("postgresql://", "postgres://")):
+        eng = PostgresEngine(str(omop))
+        label = eng.label
+    elif isinstance(omop, (str, os.PathLike)) and Path(omop).suffix.lower() in (".duckdb", ".ddb"):
+        if not Path(omop).is_file():
+            raise InputError(f"`omop` must name an existing DuckDB file; got {str(omop)!r}, which does not exist.")
+        eng = DuckDBEngine()
+        eng.con.execute(f"ATTACH {_literal(os.fspath(omop))} AS omop_cdm (READ_ONLY)")
+        label = Path(omop).name
+    else:
+        raise InputError("`omop` must be a postgresql:// URL, a SparkSession or a DuckDB file (.duckdb); "
+                         f"got {omop!r}.")
+    try:
+        names = _omop_names(eng, schema)
+        _omop_code_tables(eng, settings)
+        window = settings.baseline_window_hours if settings.baseline_window_hours is not None \
+            else d.baseline_window_hours
+        fill = {**names, "merge_sessions": "true" if settings.merge_same_session else "false",
+                "lookback_days": _literal(settings.fracture_lookback_days),
+                "horizon_hours": _literal(settings.follow_up_days * 24.0), "window_hours": _literal(window),
+                "outpatient_max_hours": _literal(_OUTPATIENT_MAX_HOURS)}
+        for statement in _statements(_sql("omop").format(**fill)):
+            eng.create(statement)
+        counts = {t: (int(r), int(r) - int(u)) for t, r, u in eng.rows("SELECT tbl, n_read, n_used FROM _omop_flow")}
+        flow = [(f"omop:{t}", *counts[f"omop:{t}"]) for t in ("procedure_occurrence", "person", "visit_occurrence",
+                                                             "condition_occurrence", "measurement", "observation")]
+        sources = {"procedures": f"OMOP {label} (procedure_occurrence)",
+                   "assessments": f"OMOP {label} (measurement, observation: pain scores)"}
+        return _evaluate_sql(eng, sources, d=d, registry=registry, mapping=Mapping(), confidence_level=confidence_level,
+                             allow_identifiers=allow_identifiers, input_hashes={}, extra_flow=flow)
+    finally:
+        eng.close()
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of a SQL file (each ends with ";" at the end of a line)."""
+    return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()
+            and not all(line.strip().startswith("--") for line in part.strip().splitlines())]
+
+
+def _omop_names(eng: Any, schema: str | None) -> dict[str, str]:
+    """The CDM tables as the SQL names them (checked to exist); concept may be absent."""
+    if schema is not None and not (isinstance(schema, str) and _TABLE_NAME.fullmatch(schema)):
+        raise InputError(f"`schema` must be a schema name (letters, digits, underscores); got {schema!r}.")
+    if eng.dialect == "duckdb":
+        prefix = f"omop_cdm.{schema or 'main'}."
+    else:
+        prefix = f"{schema}." if schema else ""
+    names: dict[str, str] = {}
+    missing = []
+    for table in (*_OMOP_TABLES, "concept"):
+        name = prefix + table
+        try:
+            eng.columns(name)
+        except Exception:  # noqa: BLE001 -- each engine raises its own "no such table"
+            missing.append(table)
+            continue
+        names[table] = name
+    if "concept" in missing:
+        missing.remove("concept")
+        eng.register("_omop_no_concept", _to_arrow(pd.DataFrame({"concept_id": pd.Series([], dtype="int64"),
+                                                                 "vocabulary_id": pd.Series([], dtype=object),
+                                                                 "concept_code": pd.Series([], dtype=object)})),
+                     {"concept_id": "BIGINT", "vocabulary_id": "VARCHAR", "concept_code": "VARCHAR"})
+        names["concept"] = "_omop_no_concept"
+    if missing:
+        raise InputError(f"OMOP database must have the CDM table{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                         f"not found{' in schema ' + repr(schema) if schema else ''}. Pass schema= to name the CDM schema.")
+    return names
+
+
+def _omop_code_tables(eng: Any, settings: Any) -> None:
+    """The codes of SourceSettings as small tables: procedure, pain, field and answer codes;
+    fracture and complication prefixes; visit kinds."""
+    from .sources._settings import OMOP_VOCABULARY
+
+    rows = []
+
+    def add(what: str, system: str | None, code: str, label: Any, addon: bool = False, number: float = np.nan) -> None:
+        own = system == "omop"
+        rows.append({"what": what, "code": None if own else code.strip().upper(), "pattern": None if own else code,
+                     "vocabulary": OMOP_VOCABULARY.get(system) if system else None,
+                     "concept_id": int(code) if own and code.isdigit() else None, "label": label, "addon": addon,
+                     "number": number, "pos": len(rows)})
+
+    for system, code, kind, addon in settings.procedure_code_rows():
+        add("procedure", system, code, kind, addon)
+    for system, code, instrument in settings.code_rows(settings.pain):
+        add("pain", system, code, instrument)
+    for name, codes in settings.fields.items():
+        for c in codes:
+            for system in c.systems or (None,):
+                add("field", system, c.code, name)
+    for system, code, value in settings.code_rows(settings.pain_answers):
+        add("answer", system, code, None, number=float(value))
+    frame = pd.DataFrame(rows).astype({"concept_id": "Int64", "label": object})
+    eng.register("_omop_codes", _to_arrow(frame), {
+        "what": "VARCHAR", "code": "VARCHAR", "pattern": "VARCHAR", "vocabulary": "VARCHAR", "concept_id": "BIGINT",
+        "label": "VARCHAR", "addon": "BOOLEAN", "number": "DOUBLE", "pos": "INTEGER"})
+    conditions = [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": label, "fracture": True}
+                  for c, label in settings.fracture_conditions]
+    conditions += [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": None, "fracture": False}
+                   for c in settings.complication_conditions]
+    frame = pd.DataFrame(conditions).assign(pos=lambda f: np.arange(len(f)))
+    eng.register("_omop_conditions", _to_arrow(frame.astype({"etiology": object})),
+                 {"prefix": "VARCHAR", "etiology": "VARCHAR", "fracture": "BOOLEAN", "pos": "INTEGER"})
+    kinds = pd.DataFrame({"concept_id": [int(k) for k in settings.visit_concepts if str(k).isdigit()],
+                          "kind": [v for k, v in settings.visit_concepts.items() if str(k).isdigit()]})
+    eng.register("_omop_visit_kinds", _to_arrow(kinds), {"concept_id": "BIGINT", "kind": "VARCHAR"})

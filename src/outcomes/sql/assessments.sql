@@ -46,7 +46,7 @@ ruled AS MATERIALIZED (
             WHEN c.hours_value IS NULL AND NOT c.hours_present THEN 8
             WHEN c.hours_value IS NULL THEN 9
             WHEN c.hours_value < -{baseline_window_hours} THEN 10
-        END AS UTINYINT) AS _rule
+        END AS TINYINT) AS _rule
     FROM cleaned AS c
     LEFT JOIN analysed_ids AS a ON c.procedure_id = a.procedure_id
     LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
@@ -56,11 +56,11 @@ repeats AS (
     -- the three columns needed go through the window
     SELECT _order
     FROM (SELECT _order, row_number() OVER (PARTITION BY pid, hours_after ORDER BY _order) AS k
-          FROM ruled WHERE _rule IS NULL)
+          FROM ruled WHERE _rule IS NULL) AS numbered
     WHERE k > 1
 )
 SELECT
     r._order, r.pid, r.hours_after, r.pain,
-    COALESCE(r._rule, CASE WHEN d._order IS NOT NULL THEN CAST(11 AS UTINYINT) END) AS _rule
+    COALESCE(r._rule, CASE WHEN d._order IS NOT NULL THEN CAST(11 AS TINYINT) END) AS _rule
 FROM ruled AS r
 LEFT JOIN repeats AS d ON r._order = d._order;

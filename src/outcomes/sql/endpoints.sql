@@ -13,26 +13,26 @@
 -- time without relief after it.
 CREATE OR REPLACE TEMP TABLE endpoints AS
 WITH
-procs AS (SELECT * EXCLUDE (_reason), _order AS pid FROM proc_checked WHERE _reason IS NULL),
+procs AS (SELECT _order AS pid, baseline_pain FROM proc_checked WHERE _reason IS NULL),
 scores AS (SELECT pid, hours_after AS hours, pain FROM ass_checked WHERE _rule IS NULL),
 pre AS (
-    -- baseline: the last score in the window before the procedure
-    SELECT pid, arg_max(pain, hours) AS last_pre
-    FROM scores
-    WHERE hours <= 0 AND hours >= -{baseline_window_hours}
-    GROUP BY pid
+    -- baseline: the last score in the window before the procedure (times are unique per procedure)
+    SELECT pid, pain AS last_pre
+    FROM (SELECT pid, pain, row_number() OVER (PARTITION BY pid ORDER BY hours DESC) AS k
+          FROM scores
+          WHERE hours <= 0 AND hours >= -{baseline_window_hours}) AS ranked
+    WHERE k = 1
 ),
 base AS (
-    SELECT p.*, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold
+    SELECT p.pid, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold
     FROM procs AS p
-    LEFT JOIN pre USING (pid)
+    LEFT JOIN pre ON pre.pid = p.pid
     LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline
 ),
-thresholds AS (SELECT pid, threshold FROM base),  -- narrow: the join below probes every score
 post AS (
-    SELECT s.pid, s.hours, COALESCE(s.pain <= t.threshold + 1e-9, false) AS relieved
+    SELECT s.pid, s.hours, COALESCE(s.pain <= b.threshold + 1e-9, false) AS relieved
     FROM scores AS s
-    JOIN thresholds AS t USING (pid)
+    JOIN base AS b ON b.pid = s.pid
     WHERE s.hours > 0
 ),
 first_pass AS (
@@ -47,40 +47,38 @@ first_pass AS (
     GROUP BY pid
 ),
 nearest AS (
-    -- only the scores inside the success window go through the (distance, time) comparison
-    SELECT
-        pid,
-        arg_min(relieved, (abs(hours - {success_target}), hours)) AS success_value,
-        arg_min(hours, (abs(hours - {success_target}), hours)) AS success_at
-    FROM post
-    WHERE hours >= {success_low} AND hours <= {success_high}
-    GROUP BY pid
+    -- only the scores inside the success window are ranked by (distance, time)
+    SELECT pid, relieved AS success_value, hours AS success_at
+    FROM (SELECT pid, relieved, hours,
+                 row_number() OVER (PARTITION BY pid ORDER BY abs(hours - {success_target}), hours) AS k
+          FROM post
+          WHERE hours >= {success_low} AND hours <= {success_high}) AS ranked
+    WHERE k = 1
 ),
-relief_at AS (SELECT pid, COALESCE(first_relief, 'inf'::DOUBLE) AS first_relief FROM first_pass),
 second_pass AS (
     -- only the scores without relief matter here
     SELECT
         p.pid,
-        max(p.hours) FILTER (WHERE p.hours < f.first_relief) AS last_without,
-        min(p.hours) FILTER (WHERE p.hours > f.first_relief) AS first_loss
+        max(p.hours) FILTER (WHERE p.hours < COALESCE(f.first_relief, CAST('inf' AS DOUBLE))) AS last_without,
+        min(p.hours) FILTER (WHERE p.hours > COALESCE(f.first_relief, CAST('inf' AS DOUBLE))) AS first_loss
     FROM post AS p
-    JOIN relief_at AS f USING (pid)
+    JOIN first_pass AS f ON f.pid = p.pid
     WHERE NOT p.relieved
     GROUP BY p.pid
 ),
 flags AS (
     SELECT
-        b.*,
-        f.* EXCLUDE (pid),
+        b.pid, b.baseline, b.threshold,
+        f.n_followup, f.last_fu, f.first_relief, f.seen_in_window, f.last_before_window,
         w.success_value, w.success_at,
         s.last_without, s.first_loss,
         b.baseline IS NOT NULL AS evaluable,
         f.first_relief IS NOT NULL AS observed,
         CASE WHEN b.baseline IS NOT NULL THEN COALESCE(f.first_relief, f.last_fu) END AS time_to_relief
     FROM base AS b
-    LEFT JOIN first_pass AS f USING (pid)
-    LEFT JOIN nearest AS w USING (pid)
-    LEFT JOIN second_pass AS s USING (pid)
+    LEFT JOIN first_pass AS f ON f.pid = b.pid
+    LEFT JOIN nearest AS w ON w.pid = b.pid
+    LEFT JOIN second_pass AS s ON s.pid = b.pid
 ),
 horizon AS (
     SELECT
@@ -101,36 +99,37 @@ final AS (
     FROM horizon
 )
 SELECT
-    procedure_id,
-    patient_id,
-    procedure,
-    baseline AS baseline_pain,
-    CASE WHEN evaluable THEN threshold END AS relief_threshold,
-    COALESCE(n_followup, 0) AS n_followup,
-    last_fu AS last_followup_hours,
-    time_to_relief AS time_to_relief_hours,
-    CASE WHEN timed THEN observed END AS relief_observed,
-    CASE WHEN observed THEN (CASE WHEN timed THEN COALESCE(last_without, 0.0) END) ELSE last_fu END
+    p.procedure_id,
+    p.patient_id,
+    p.procedure,
+    e.baseline AS baseline_pain,
+    CASE WHEN e.evaluable THEN e.threshold END AS relief_threshold,
+    COALESCE(e.n_followup, 0) AS n_followup,
+    e.last_fu AS last_followup_hours,
+    e.time_to_relief AS time_to_relief_hours,
+    CASE WHEN e.timed THEN e.observed END AS relief_observed,
+    CASE WHEN e.observed THEN (CASE WHEN e.timed THEN COALESCE(e.last_without, 0.0) END) ELSE e.last_fu END
         AS relief_interval_low_hours,
-    CASE WHEN timed THEN (CASE WHEN observed THEN first_relief ELSE 'inf'::DOUBLE END) END
+    CASE WHEN e.timed THEN (CASE WHEN e.observed THEN e.first_relief ELSE CAST('inf' AS DOUBLE) END) END
         AS relief_interval_high_hours,
-    CASE WHEN unknown THEN COALESCE(last_before_window, 0.0) ELSE time_to_relief END AS horizon_time_hours,
-    CASE WHEN timed THEN observed AND NOT unknown END AS horizon_event,
+    CASE WHEN e.unknown THEN COALESCE(e.last_before_window, 0.0) ELSE e.time_to_relief END AS horizon_time_hours,
+    CASE WHEN e.timed THEN e.observed AND NOT e.unknown END AS horizon_event,
     CASE
-        WHEN relieved_by AND evaluable THEN true
-        WHEN evaluable AND NOT relieved_by AND COALESCE(seen_in_window, false) THEN false
+        WHEN e.relieved_by AND e.evaluable THEN true
+        WHEN e.evaluable AND NOT e.relieved_by AND COALESCE(e.seen_in_window, false) THEN false
     END AS relief_by_horizon,
-    CASE WHEN has_window AND evaluable THEN success_value END AS success,
-    CASE WHEN evaluable THEN success_at END AS success_hours,
-    COALESCE(success_value AND has_window AND evaluable, false) AS success_worst_case,
-    time_to_loss AS time_to_loss_hours,
-    CASE WHEN time_to_loss IS NOT NULL THEN loss_seen END AS loss_observed,
-    fracture_age_days,
-    CASE WHEN fracture_age_days IS NOT NULL THEN fracture_age_days <= {early_max_days} END AS early_treatment,
-    CASE WHEN discharge IS NOT NULL THEN discharge = 'same_day' END AS same_day_discharge,
-    CASE WHEN discharge IS NOT NULL THEN discharge <> 'same_day' END AS overnight,
-    asa_class >= 3 AS poor_general_health,
-    levels_treated >= 2 AS multiple_levels,
-    physician_id, site_id, procedure_date, age, sex, asa_class, levels_treated, etiology, complication,
-    discharge, length_of_stay_hours, height_restoration_pct, kyphotic_angle_change_deg
-FROM final;
+    CASE WHEN e.has_window AND e.evaluable THEN e.success_value END AS success,
+    CASE WHEN e.evaluable THEN e.success_at END AS success_hours,
+    COALESCE(e.success_value AND e.has_window AND e.evaluable, false) AS success_worst_case,
+    e.time_to_loss AS time_to_loss_hours,
+    CASE WHEN e.time_to_loss IS NOT NULL THEN e.loss_seen END AS loss_observed,
+    p.fracture_age_days,
+    CASE WHEN p.fracture_age_days IS NOT NULL THEN p.fracture_age_days <= {early_max_days} END AS early_treatment,
+    CASE WHEN p.discharge IS NOT NULL THEN p.discharge = 'same_day' END AS same_day_discharge,
+    CASE WHEN p.discharge IS NOT NULL THEN p.discharge <> 'same_day' END AS overnight,
+    p.asa_class >= 3 AS poor_general_health,
+    p.levels_treated >= 2 AS multiple_levels,
+    p.physician_id, p.site_id, p.procedure_date, p.age, p.sex, p.asa_class, p.levels_treated, p.etiology,
+    p.complication, p.discharge, p.length_of_stay_hours, p.height_restoration_pct, p.kyphotic_angle_change_deg
+FROM final AS e
+JOIN proc_checked AS p ON p._order = e.pid;

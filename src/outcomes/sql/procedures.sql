@@ -50,7 +50,9 @@ WITH cleaned AS (
 ),
 derived AS (
     SELECT
-        * EXCLUDE (fracture_age_given, discharge_code),
+        _order, _row, procedure_id, patient_id, procedure, procedure_date, fracture_date, baseline_pain,
+        levels_treated, etiology, age, sex, asa_class, length_of_stay_hours, complication, physician_id,
+        site_id, height_restoration_pct, kyphotic_angle_change_deg,
         -- days from the fracture to the procedure: from the dates, else the given number
         COALESCE(
             date_diff('microsecond', fracture_date, procedure_date) / 1e6 / 86400.0,

@@ -1,0 +1,325 @@
+"""Where the registry SQL runs: DuckDB in process, Apache Spark, PostgreSQL.
+
+The SQL of the registry engine (``outcomes/sql/*.sql`` and the few statements
+:mod:`outcomes.registry` builds) is written once, in DuckDB's dialect and in constructs the three
+engines share (window ranks rather than ``arg_min``, explicit column lists rather than
+``* EXCLUDE``). :func:`transpile` carries it to Spark SQL and PostgreSQL with SQLGlot; nothing is
+written twice by hand. Each engine here offers the same five operations the registry needs:
+materialise a table from a query, fetch a (small) result as Arrow, push a small table of values,
+list a table's columns, close.
+
+Only small tables travel: the distinct raw values of coded columns (out, then back as
+``(raw, value)`` tables), the relief threshold of each distinct baseline, and the tallies.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .exceptions import InputError
+
+__all__ = ["WHITESPACE", "DuckDBEngine", "PostgresEngine", "SparkEngine", "literal", "start_spark", "transpile"]
+
+# The characters Python's str.strip() (and pandas' .str.strip()) remove: trimmed from ids in SQL.
+WHITESPACE = "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203),
+                               8232, 8233, 8239, 8287, 12288)))
+_TYPES = {  # Spark / PostgreSQL type names -> the DuckDB names the one SQL source uses
+    "string": "VARCHAR", "varchar": "VARCHAR", "text": "VARCHAR", "character varying": "VARCHAR", "char": "VARCHAR",
+    "bigint": "BIGINT", "long": "BIGINT", "int": "INTEGER", "integer": "INTEGER", "smallint": "SMALLINT",
+    "short": "SMALLINT", "tinyint": "TINYINT", "byte": "TINYINT", "double": "DOUBLE", "double precision": "DOUBLE",
+    "float": "FLOAT", "real": "FLOAT", "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
+    "timestamp without time zone": "TIMESTAMP", "timestamp with time zone": "TIMESTAMP", "date": "DATE",
+    "binary": "BLOB", "bytea": "BLOB", "numeric": "DOUBLE",
+}
+
+
+def literal(value: Any) -> str:
+    """A SQL literal every engine reads: text quoted, numbers as exact doubles."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    number = float(value)
+    if np.isnan(number):
+        return "CAST('nan' AS DOUBLE)"
+    if np.isinf(number):
+        return f"CAST('{'inf' if number > 0 else '-inf'}' AS DOUBLE)"
+    return f"CAST({number!r} AS DOUBLE)"
+
+
+def transpile(sql: str, dialect: str) -> str:
+    """One statement of the DuckDB-dialect source in ``dialect`` ("duckdb", "spark", "postgres").
+
+    ``ws_trim(x)`` (trim the whitespace of Python's ``str.strip``; a macro in DuckDB) becomes
+    ``TRIM(chars FROM x)``; Spark drops ``MATERIALIZED`` on common table expressions.
+    """
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "ws_trim":
+            return exp.Trim(this=node.expressions[0], expression=exp.Literal.string(WHITESPACE))
+        if dialect == "spark" and isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+            node.set("materialized", None)
+        return node
+
+    for node in list(tree.find_all(exp.Anonymous, exp.CTE)):  # deepest last: replace() keeps children
+        if node is not tree:
+            node.replace(rewrite(node))
+    return tree.sql(dialect=dialect)
+
+
+def _duckdb_type(name: str) -> str:
+    text = str(name).strip().lower()
+    if text.startswith(("decimal", "numeric")):
+        return "DOUBLE"
+    return _TYPES.get(text, str(name).upper())
+
+
+def _select_of(statement: str) -> tuple[str, str]:
+    """(table name, query) of ``CREATE OR REPLACE TEMP TABLE name AS query`` (DuckDB dialect)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(statement, read="duckdb")
+    if not isinstance(tree, exp.Create):
+        raise InputError(f"`statement` must be CREATE ... TABLE name AS query; got {statement[:60]!r}.")
+    return tree.this.name, tree.expression.sql(dialect="duckdb")
+
+
+class DuckDBEngine:
+    """DuckDB in process: Parquet files read in place, spilling beyond ``memory_limit``."""
+
+    dialect = "duckdb"
+
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None,
+                 temp_directory: Any = None) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        if memory_limit is not None:
+            self.con.execute(f"SET memory_limit = {literal(str(memory_limit))}")
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                raise InputError(f"`threads` must be a positive whole number; got {threads!r}.")
+            self.con.execute(f"SET threads = {threads}")
+        spill = os.fspath(temp_directory) if temp_directory is not None else os.path.join(
+            tempfile.gettempdir(), "outcomes-duckdb")
+        self.con.execute(f"SET temp_directory = {literal(spill)}")
+        # trim(x, characters) is slow, so it runs only on values that start or end with whitespace
+        space = literal(WHITESPACE)
+        self.con.execute(f"CREATE MACRO ws_trim(x) AS CASE WHEN contains({space}, left(x, 1)) OR "
+                         f"contains({space}, right(x, 1)) THEN trim(x, {space}) ELSE x END")
+
+    def create(self, statement: str) -> None:
+        self.con.execute(statement)
+
+    def view(self, name: str, query: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+
+    def arrow(self, query: str) -> pa.Table:
+        table = self.con.sql(query).arrow()
+        return table.read_all() if hasattr(table, "read_all") else table
+
+    def rows(self, query: str) -> list[tuple]:
+        return self.con.execute(query).fetchall()
+
+    def register(self, name: str, table: pa.Table, types: dict[str, str]) -> None:
+        self.con.register(f"{name}_frame", table)
+        casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM {name}_frame")
+        self.con.unregister(f"{name}_frame")
+
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        return [(str(r[0]), str(r[1])) for r in self.con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()]
+
+    def read_parquet(self, view: str, files: list[str], file_bits: int) -> None:
+        """The files as they are, with _order (file order) and _row (the row a spreadsheet shows)."""
+        listed = "[" + ", ".join(literal(f) for f in files) + "]"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (filename, file_row_number), "
+            f"(list_position({listed}, filename) - 1) * {2 ** file_bits} + file_row_number AS _order, "
+            f"file_row_number + 2 AS _row FROM read_parquet({listed}, filename = true, file_row_number = true)")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def start_spark() -> Any:
+    """A local SparkSession for one machine: two cores, few shuffle partitions, no web UI."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("`engine` 'spark' needs pyspark: pip install 'outcomes[spark]' (and Java 17).") from None
+    spark = (SparkSession.builder.master("local[2]").appName("outcomes")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "4").config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             # no broadcast joins: with a 2 GB driver, broadcasting the procedures' keys of a 1M
+             # registry ran out of memory; the code tables are small either way
+             .config("spark.sql.autoBroadcastJoinThreshold", "-1")
+             .config("spark.sql.adaptive.autoBroadcastJoinThreshold", "-1")
+             .config("spark.driver.memory", "2g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+class SparkEngine:
+    """Apache Spark through a SparkSession: each table is a persisted DataFrame behind a temp view."""
+
+    dialect = "spark"
+
+    def __init__(self, session: Any = None) -> None:
+        self.owned = session is None
+        self.spark = start_spark() if session is None else session
+        if not hasattr(self.spark, "sql") or not hasattr(self.spark, "createDataFrame"):
+            raise InputError(f"`connection` must be a pyspark SparkSession; got {type(session).__name__}.")
+        self.frames: dict[str, Any] = {}
+        self.views: set[str] = set()
+
+    def _keep(self, name: str, frame: Any) -> None:
+        old = self.frames.pop(name, None)
+        frame = frame.persist()
+        self.frames[name] = frame
+        self._view(name, frame)
+        if old is not None:
+            old.unpersist()
+
+    def create(self, statement: str) -> None:
+        name, query = _select_of(statement)
+        self._keep(name, self.spark.sql(transpile(query, "spark")))
+
+    def _view(self, name: str, frame: Any) -> None:
+        frame.createOrReplaceTempView(name)
+        self.views.add(name)
+
+    def view(self, name: str, query: str) -> None:
+        self._view(name, self.spark.sql(transpile(query, "spark")))
+
+    def arrow(self, query: str) -> pa.Table:
+        return self.spark.sql(transpile(query, "spark")).toArrow()
+
+    def rows(self, query: str) -> list[tuple]:
+        return [tuple(r) for r in self.spark.sql(transpile(query, "spark")).collect()]
+
+    def register(self, name: str, table: pa.Table, types: dict[str, str]) -> None:
+        table = pa.table({c: (table.column(c).cast(pa.string()) if pa.types.is_null(table.column(c).type)
+                              else table.column(c)) for c in table.column_names})
+        if table.num_rows == 0:  # Spark cannot infer from no rows: an explicit schema
+            from pyspark.sql.types import StringType, StructField, StructType
+            frame = self.spark.createDataFrame([], StructType([StructField(c, StringType()) for c in types]))
+        else:
+            frame = self.spark.createDataFrame(table)
+        self._view(f"{name}_frame", frame)
+        casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
+        self._keep(name, self.spark.sql(transpile(f"SELECT {casts} FROM {name}_frame", "spark")))
+
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        return [(f.name, _duckdb_type(f.dataType.simpleString())) for f in self.spark.table(name).schema.fields]
+
+    def read_parquet(self, view: str, files: list[str], file_bits: int) -> None:
+        from pyspark.sql import functions as F
+
+        parts = []
+        for k, path in enumerate(files):
+            frame = self.spark.read.parquet(path)
+            row = F.col("_metadata.row_index")
+            parts.append(frame.select("*", (F.lit(k * 2 ** file_bits) + row).alias("_order"),
+                                      (row + 2).alias("_row")))
+        whole = parts[0]
+        for part in parts[1:]:
+            whole = whole.unionByName(part)
+        self._view(view, whole)
+
+    def table(self, view: str, table: str) -> None:
+        """A Spark table (catalog name) as the source: row order is the table's scan order."""
+        from pyspark.sql import functions as F
+
+        frame = self.spark.table(table)
+        order = F.monotonically_increasing_id()
+        self._view(view, frame.select("*", order.alias("_order"), (order + 2).alias("_row")))
+
+    def close(self) -> None:
+        for frame in self.frames.values():
+            frame.unpersist()
+        for name in self.views:
+            self.spark.catalog.dropTempView(name)
+        self.frames.clear()
+        self.views.clear()
+        if self.owned:
+            self.spark.stop()
+
+
+class PostgresEngine:
+    """PostgreSQL through psycopg 3: every table is a temporary table of the session."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise InputError("Evaluating inside PostgreSQL needs psycopg 3: pip install 'outcomes[omop]'.") from None
+        import re
+
+        self.label = re.sub(r"//([^:/@]+)(:[^@]*)?@", r"//\1@", url)
+        try:
+            self.con = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise InputError(f"`omop` must reach a PostgreSQL database; connecting to {self.label} "
+                             f"failed: {str(exc).strip()}.") from None
+
+    def create(self, statement: str) -> None:
+        name, query = _select_of(statement)
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self.con.execute(f"CREATE TEMP TABLE {name} AS {transpile(query, 'postgres')}")
+        self.con.execute(f"ANALYZE {name}")
+
+    def view(self, name: str, query: str) -> None:
+        self.con.execute(f"DROP VIEW IF EXISTS {name}")
+        self.con.execute(f"CREATE TEMP VIEW {name} AS {transpile(query, 'postgres')}")
+
+    def rows(self, query: str) -> list[tuple]:
+        return self.con.execute(transpile(query, "postgres")).fetchall()
+
+    def arrow(self, query: str) -> pa.Table:
+        cur = self.con.execute(transpile(query, "postgres"))
+        names = [d.name for d in cur.description]
+        data = cur.fetchall()
+        columns = {}
+        for k, name in enumerate(names):
+            values = [r[k] for r in data]
+            if any(isinstance(v, _dt.date) and not isinstance(v, _dt.datetime) for v in values):
+                values = [None if v is None else _dt.datetime(v.year, v.month, v.day) for v in values]
+            values = [float(v) if v is not None and type(v).__name__ == "Decimal" else v for v in values]
+            columns[name] = pa.array(values) if any(v is not None for v in values) else pa.nulls(len(values))
+        return pa.table(columns) if names else pa.table({})
+
+    def register(self, name: str, table: pa.Table, types: dict[str, str]) -> None:
+        from sqlglot import exp
+
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        cols = ", ".join(f"{c} {exp.DataType.build(t, dialect='duckdb').sql('postgres')}" for c, t in types.items())
+        self.con.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        if table.num_rows:
+            with self.con.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(types)}) FROM STDIN") as copy:
+                for row in zip(*(table.column(c).to_pylist() for c in types)):
+                    copy.write_row([None if isinstance(v, float) and np.isnan(v) else v for v in row])
+
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        cur = self.con.execute(f"SELECT * FROM {name} LIMIT 0")
+        types = {r[0]: r[1] for r in self.con.execute(
+            "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
+            [[d.type_code for d in cur.description]]).fetchall()}
+        return [(d.name, _duckdb_type(types.get(d.type_code, "VARCHAR"))) for d in cur.description]
+
+    def close(self) -> None:
+        self.con.close()
