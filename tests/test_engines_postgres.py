@@ -91,7 +91,8 @@ def test_a_score_between_two_procedures_belongs_to_one(warehouse):
     target, schema = warehouse
     procs = pd.DataFrame({"procedure_id": ["A", "B"], "patient_id": ["P", "P"],
                           "procedure": ["vertebroplasty", "kyphoplasty"],
-                          "procedure_date": ["2021-01-01", "2021-01-11"], "levels_treated": [1, 1]})
+                          "procedure_date": ["2021-01-01", "2021-01-11"], "levels_treated": [1, 1], "age": [70, 70],
+                          "discharge": ["same_day", "same_day"]})
     scores = pd.DataFrame({"procedure_id": ["A", "A", "A", "B", "B"],
                            "hours_after": [-1.0, 24.0, 48.0, -2.0, 24.0], "pain": [8, 5, 3, 7, 2]})
     write_omop(procs, scores, target, schema=schema, link_measurements=False)
