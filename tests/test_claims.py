@@ -345,7 +345,7 @@ def test_a_failing_model_is_not_assessable_and_warnings_are_collected(demo, monk
         warnings.warn("the fit did not converge", StatisticalWarning, stacklevel=2)
         raise np.linalg.LinAlgError("Singular matrix")
 
-    monkeypatch.setattr(claims_module, "hazard_ratio", broken)
+    monkeypatch.setattr(claims_module, "interval_hazard_ratio", broken)
     with warnings.catch_warnings():
         warnings.simplefilter("error", StatisticalWarning)  # nothing may escape as a warning
         result = evaluate_claims(demo[0])

@@ -29,7 +29,7 @@ from ..definitions import Definitions
 from ..exceptions import IdentifiersAllowedWarning, InputError, OutcomesError, StatisticalWarning
 from ..limits import check_output
 from . import sections as s
-from .figures import (claims_figure, durability_figure, flow_figure, fracture_age_figure, overnight_figure,
+from .figures import (claims_figure, durability_figure, flow_figure, fracture_age_figure,
                       relief_alt, relief_figure)
 from .suppression import check_suppress_below
 from .tables import case_mix_table, discharge_table, exclusions_table, flow_table, scorecard, table_one, write_tables
@@ -322,14 +322,9 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
                                              "procedures per bin. The shaded band is treatment within six weeks.")},
         "discharge": {"claims": _claims_in(claims, ("outpatient", "overnight_reasons"), below),
                       "table": s.table(discharge_table(endpoints, suppress_below=below),
-                                       caption="Discharge, length of stay and complications by procedure."),
-                      "figure": s.figure(overnight_figure(claims),
-                                         alt="Odds ratios of a stay of at least one night: " + (
-                                             s.claim_context(claims, "overnight_reasons")["numbers"]
-                                             if "overnight_reasons" in verdicts else ""),
-                                         caption="What comes with a stay of at least one night: odds ratios with 95% "
-                                                 "intervals, each factor adjusted for the others (1 = no "
-                                                 "association).")},
+                                       caption="Discharge, length of stay and complications by procedure.")},
+        # the overnight odds ratios are drawn once, in the claim's own strip (and the claims chart);
+        # overnight_figure stays in the API for those who want them alone
         "durability": {"claims": _claims_in(claims, ("durable_relief",), below),
                        "figure": s.figure(durability_figure(claims, suppress_below=below),
                                           alt="Share still relieved over time since relief: " + (
