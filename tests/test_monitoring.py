@@ -325,7 +325,7 @@ def test_control_chart_making_data_count_counts():
 def test_control_chart_auto_period_and_centre():
     busy = _monthly([80, 84] * 10, n=25)
     chart = control_chart(busy)
-    assert chart.period == "month" and "25 patients" in chart.period_reason
+    assert chart.period == "month" and "25 procedures" in chart.period_reason
     assert chart.centre == pytest.approx(busy["success"].mean())
     quiet = _monthly([8, 9] * 12, n=10)
     with pytest.warns(StatisticalWarning, match="quarters"):

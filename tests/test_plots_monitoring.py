@@ -48,7 +48,7 @@ def test_funnel_figure(endpoints):
     _assert_labelled(fig)
     _assert_stated(fig)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "patients with a known outcome (n)"
+    assert ax.get_xlabel() == "procedures with a known outcome (n)"
     assert ax.get_ylabel() == "success at 4 weeks (%)"
     gids = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
     # issue 16: 8 legend entries and limits in the clinic line's light blue -> few entries, the

@@ -284,7 +284,7 @@ def test_safe_harbor_example_loads_and_monitoring_falls_back_to_years():
     pd.testing.assert_frame_equal(undated.table, dated.table)
     from outcomes.exceptions import StatisticalWarning
 
-    with pytest.warns(StatisticalWarning, match="Only 3 years have patients"):
+    with pytest.warns(StatisticalWarning, match="Only 3 years have procedures"):
         chart = control_chart(ep)
     assert chart.period == "year" and chart.table["period"].tolist() == ["2021", "2022", "2023"]
     assert chart.period_reason.startswith("yearly: the records give only the year")

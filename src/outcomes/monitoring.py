@@ -897,7 +897,7 @@ def control_chart(
         used = "month" if median_monthly >= MIN_MEDIAN_MONTHLY else "quarter"
         period_reason = (
             f"{'monthly' if used == 'month' else 'quarterly'}: the median month has "
-            f"{median_monthly:g} patients with a known outcome "
+            f"{median_monthly:g} procedures with a known outcome "
             f"({'at least' if used == 'month' else 'fewer than'} {MIN_MEDIAN_MONTHLY})"
         )
     else:
@@ -922,7 +922,7 @@ def control_chart(
     has = n > 0
     if has.sum() < MIN_PERIODS:
         warnings.warn(
-            f"Only {int(has.sum())} {used}s have patients; a control chart needs about {MIN_PERIODS} "
+            f"Only {int(has.sum())} {used}s have procedures; a control chart needs about {MIN_PERIODS} "
             "before its centre line and limits can be trusted.",
             StatisticalWarning, stacklevel=2,
         )

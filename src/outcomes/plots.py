@@ -637,7 +637,7 @@ def relief_curves(
             ax.step(t, s, where="post", color=colour, label=f"{label} (n = {suppress(int(km.n), below)})",
                     linewidth=3.0 if is_ref else 1.9, zorder=2 if is_ref else 3, gid=f"relief:{label}")
         _relief_axes(ax, horizon_hours, stated, max_hours, grace=grace)
-        ax.set_title("Kaplan-Meier, with 95% intervals")
+        ax.set_title("Relief by the first visit showing it, with 95% intervals")
         ax.legend(loc="lower right")
         ax.tick_params(labelbottom=True)
         risk = axd["risk"]
@@ -653,7 +653,7 @@ def relief_curves(
                 tb_ax.plot(grid, inc["cumulative_incidence"], color=colour, drawstyle="steps-post",
                            label=f"{label} (n = {suppress(int(tb.n), below)})")
             _relief_axes(tb_ax, horizon_hours, stated, max_hours)
-            tb_ax.set_title("Turnbull: relief placed between two visits")
+            tb_ax.set_title("Relief placed between two visits")
             tb_ax.legend(loc="lower right")
             axd["blank"].set_axis_off()
     return fig

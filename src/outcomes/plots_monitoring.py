@@ -114,7 +114,7 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
     >>> ep = pd.DataFrame({"physician_id": list("AAAABBBBCC") * 10, "success": [True, False] * 50})
     >>> fig = funnel_figure(funnel(ep, stated=0.9), highlight="A")
     >>> fig.axes[0].get_xlabel()
-    'patients with a known outcome (n)'
+    'procedures with a known outcome (n)'
     """
     _check(result, FunnelResult, "result")
     units = result.units
@@ -178,7 +178,7 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         unit_word = _UNIT_LABELS.get(result.unit, result.unit.replace("_", " "))
-        ax.set_xlabel("patients with a known outcome (n)")
+        ax.set_xlabel("procedures with a known outcome (n)")
         ax.set_ylabel(f"{_outcome_label(result.outcome)} (%)")
         ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {unit_word}")
         _place_labels(fig, ax, labels, points, bold=highlight is not None)
@@ -201,7 +201,7 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         note = {"none": "exact binomial limits",
                 "additive": f"limits widened for overdispersion (additive, tau = {np.sqrt(result.tau2):.3f})",
                 "multiplicative": f"limits widened for overdispersion (x sqrt(phi), phi = {result.overdispersion_phi:.2f})"}
-        ax.set_title(f"{note[result.adjustment]}; {result.n} patients, {result.n_units} "
+        ax.set_title(f"{note[result.adjustment]}; {result.n} procedures, {result.n_units} "
                      f"{unit_word}s" + (f"; {result.n_missing_outcome} without a known outcome not shown"
                                         if result.n_missing_outcome else ""), loc="right", fontsize=8,
                      fontweight="normal", color=_TEXT_GREY)
@@ -306,7 +306,7 @@ def control_chart_figure(result: ControlChartResult) -> Figure:
         ax.set_ylabel(f"{_outcome_label(result.outcome)} (%)")
         ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {result.period}: {result.variation}")
         ax.legend(**_OUTSIDE)
-        fig.text(0.01, 0.005, f"{result.period_reason}; {result.n} patients", fontsize=8, color=_GREY)
+        fig.text(0.01, 0.005, f"{result.period_reason}; {result.n} procedures", fontsize=8, color=_GREY)
         fig.autofmt_xdate()
         fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
@@ -377,7 +377,7 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
                             color=colour, linewidth=1.0, alpha=0.7)
         if result.limit is not None:
             bottom.axhline(result.limit, color=_OKABE_ITO["vermillion"], linewidth=1.3, gid="limit",
-                           label=f"signal limit (one false alarm in about {result.arl0:,.0f} patients)")
+                           label=f"signal limit (one false alarm in about {result.arl0:,.0f} procedures)")
         else:
             bottom.plot([], [], "-", color=_GREY, label="limit h for each unit (its own case mix)")
         bottom.plot([], [], "X", color=_OKABE_ITO["vermillion"], markeredgecolor="black", linestyle="none",

@@ -451,7 +451,7 @@ def _faster(claim: Any, rows: pd.DataFrame, head: pd.Series) -> str:
         # the claims result words its own reading for a physician (e.g. the interval-censored
         # comparison of visits); quoted once, with the p-value in its first sentence
         first, sep, rest = plain(note).partition(").")
-        return (f"{first}; {fmt.pvalue(head['p_value'])}){sep}{rest}" if sep and pd.notna(head.get("p_value"))
+        return (f"{first}; {fmt.pvalue(head['p_value'])}{sep}{rest}" if sep and pd.notna(head.get("p_value"))
                 else plain(note))
     if measure == "hazard ratio":
         text = (f"After {group}, relief came at a {ratio(head['estimate'])} times higher rate than after {reference} "
