@@ -1,4 +1,4 @@
-"""The public API is pinned: names are part of the contract (DESIGN.md)."""
+"""The public API is pinned: names are part of the contract (the README)."""
 
 import outcomes
 

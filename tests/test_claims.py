@@ -1,4 +1,4 @@
-"""Claims engine: the verdict rules of DESIGN.md on cohorts built to give each verdict, the
+"""Claims engine: the verdict rules of the README on cohorts built to give each verdict, the
 registry as data, Holm, worst-case reading, and recovery of the synthetic truth."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Definitions: defaults as DESIGN.md, TOML round trip, thresholds, validation."""
+"""Definitions: defaults as the README, TOML round trip, thresholds, validation."""
 
 from __future__ import annotations
 

@@ -244,7 +244,7 @@ def test_claims_chart_leaves_out_what_would_disclose_small_counts(claims):
 
 
 def test_verdicts_that_share_a_colour_differ_in_shape():
-    # colour is never the only cue (REPORT.md): same colour -> different marker and icon
+    # colour is never the only cue (the report's style): same colour -> different marker and icon
     styles = plots.VERDICT_STYLES
     for a in styles:
         for b in styles:

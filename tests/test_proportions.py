@@ -254,7 +254,7 @@ def test_public_wilson_uses_vectorised_kernel(random_counts):
 
 
 def _settled_by_design(low, high, stated, margin):
-    """DESIGN.md: below / above / consistent are settled; 'contains p0 but wider' is not."""
+    """the README: below / above / consistent are settled; 'contains p0 but wider' is not."""
     low, high = np.asarray(low), np.asarray(high)
     return (high < stated) | (low > stated) | ((low >= stated - margin) & (high <= stated + margin))
 

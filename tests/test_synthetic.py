@@ -48,7 +48,7 @@ KIND_CHECK = {
 
 
 def _relieved(pain, baseline):
-    """Relief as DESIGN.md defines it, pain <= baseline - max(2, 0.3 * baseline), written in
+    """Relief as the README defines it, pain <= baseline - max(2, 0.3 * baseline), written in
     integers (10 * pain <= 10 * baseline - max(20, 3 * baseline)) so no rounding can enter."""
     pain = np.asarray(pain, dtype=np.int64)
     baseline = np.asarray(baseline, dtype=np.int64)

@@ -1,7 +1,7 @@
 """Claims: each figure a clinic states, the clinic's observed value, its interval and a verdict.
 
 The registry is data (``outcomes/data/claims.toml``); a clinic's own TOML adds, changes or drops
-claims. Verdicts follow DESIGN.md exactly:
+claims. Verdicts follow the README exactly:
 
 - a stated proportion ``p0`` with margin ``m``: ``below`` (the whole interval under ``p0``),
   ``above`` (over), ``consistent`` (contains ``p0`` and lies within ``p0 +/- m``),
@@ -170,7 +170,7 @@ def load_evidence() -> pd.DataFrame:
 # ---- verdict rules ----------------------------------------------------------------------------
 
 def verdict_for_stated(low: float, high: float, stated: float, margin: float) -> str:
-    """DESIGN.md's rule for a stated proportion.
+    """The README's verdict rule for a stated proportion.
 
     >>> verdict_for_stated(0.76, 0.82, 0.90, 0.05), verdict_for_stated(0.86, 0.93, 0.90, 0.05)
     ('below', 'consistent')
@@ -189,7 +189,7 @@ def verdict_for_stated(low: float, high: float, stated: float, margin: float) ->
 
 
 def verdict_for_direction(low: float, high: float, null: float) -> str:
-    """DESIGN.md's rule for a directional claim on the claimed-greater scale.
+    """The README's verdict rule for a directional claim on the claimed-greater scale.
 
     >>> verdict_for_direction(1.2, 2.0, 1.0), verdict_for_direction(0.5, 0.9, 1.0), verdict_for_direction(0.9, 1.4, 1.0)
     ('supported', 'contradicted', 'inconclusive')

@@ -1,6 +1,6 @@
 """Clinical definitions: what counts as relief, success and early treatment.
 
-The defaults are those of DESIGN.md; a clinic changes them in a TOML file::
+The defaults are those of the README; a clinic changes them in a TOML file::
 
     [relief]
     min_points = 2.0        # a fall of at least this many points on the 0-10 scale ...

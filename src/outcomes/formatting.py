@@ -1,7 +1,7 @@
 """Formatting numbers for people: the one place where results are rounded.
 
 Percentages without decimals in text and one decimal in tables; p-values as "p = 0.03" or
-"p < 0.001"; intervals as "76-82%" (REPORT.md).
+"p < 0.001"; intervals as "76-82%" (the report's style).
 """
 
 from __future__ import annotations

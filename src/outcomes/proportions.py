@@ -12,7 +12,7 @@ risk_difference
 holm
     Holm step-down adjusted p-values for a family of claims.
 
-The verdict rules these numbers feed (see ``DESIGN.md``): against a stated proportion ``p0`` with
+The verdict rules these numbers feed (see the README, "Verdicts"): against a stated proportion ``p0`` with
 a practical margin ``m``, an interval is *settled* when it lies wholly below or above ``p0``, or
 contains ``p0`` and lies within ``p0 +/- m``; otherwise it is *inconclusive*.
 """
@@ -244,7 +244,7 @@ def _proportion_interval(
 def _settled(
     low: ArrayLike, high: ArrayLike, stated: float, margin: float
 ) -> NDArray[np.bool_]:
-    """DESIGN.md verdict rules: True unless the interval contains ``stated`` and is wider than
+    """The README's verdict rules: True unless the interval contains ``stated`` and is wider than
     ``stated +/- margin`` (the 'inconclusive' verdict)."""
     low = np.asarray(low, dtype=float)
     high = np.asarray(high, dtype=float)

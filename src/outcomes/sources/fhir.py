@@ -757,7 +757,7 @@ def write_fhir(
     Parameters
     ----------
     procedures, assessments : pandas.DataFrame
-        The canonical long form (DESIGN.md); ``assessments`` with ``hours_after``.
+        The canonical long form (the README); ``assessments`` with ``hours_after``.
     directory : path
         Created if missing; one ``<Resource>.ndjson`` per resource type is written (Patient,
         Practitioner, Organization, Location, Encounter, Condition, Procedure, Observation), or
