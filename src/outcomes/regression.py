@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, special, stats
+from threadpoolctl import threadpool_limits
 
 from ._results import ConfidenceInterval, check_choice, check_confidence_level, html_table, result_row
 from .exceptions import InputError, StatisticalWarning
@@ -933,7 +934,19 @@ def _firth_inference(
     x: np.ndarray, y: np.ndarray, confidence_level: float, terms: range, w: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, list[tuple[int, str, str]]]:
     """Firth estimates, Wald SEs, profile penalised likelihood limits and penalised LR p-values,
-    with the fit's convergence and one (term index, "lower"/"upper", reason) per infinite limit."""
+    with the fit's convergence and one (term index, "lower"/"upper", reason) per infinite limit.
+
+    Runs with one BLAS thread (threadpoolctl): the matrices have a few columns, so more threads
+    only add waiting, which on a busy machine showed as seconds per small fit.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _firth_inference_serial(x, y, confidence_level, terms, w)
+
+
+def _firth_inference_serial(
+    x: np.ndarray, y: np.ndarray, confidence_level: float, terms: range, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, list[tuple[int, str, str]]]:
+    """:func:`_firth_inference` in the calling thread's BLAS setting."""
     beta, penalised, converged = _firth_fit(x, y, w=w)
     try:
         _, _, info = _firth_quantities(x, y, beta, w)
