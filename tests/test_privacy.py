@@ -178,3 +178,20 @@ def test_data_class(procedures_frame, assessments_frame):
                                                          "fracture_age_days": [10, 40]}),
                                 assessments=pd.DataFrame({"hours_after": [48.0]}))
     assert data_class(year_only) == "no date finer than the year"
+
+
+def test_finding_names_the_spreadsheet_row_past_blank_lines(tmp_path):
+    # Blank lines are dropped when reading but keep the rows' numbers: the SSN written on line 6
+    # of the file (header = line 1) must be reported as row 6, not as the fourth row read.
+    text = (
+        "procedure_id,patient_id,procedure,procedure_date,note_code\n"
+        "P1,A1,vertebroplasty,2022-01-03,x1\n"
+        "\n"
+        "P2,A2,kyphoplasty,2022-01-04,x2\n"
+        ",,,,\n"
+        "P3,A3,kyphoplasty,2022-01-05,123-45-6789\n"
+    )
+    path = tmp_path / "procedures.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PrivacyError, match=r"column 'note_code'.*\(rows 6\)"):
+        load_records(path)

@@ -474,7 +474,7 @@ def load_records(
                                                 header_row=header_row, encoding=encoding, notes=notes, limits=limits)
     proc_raw = proc_raw.drop(columns=[c for c in mapping.procedure_drop if c in proc_raw])
     warnings_ = [check_identifiers(proc_raw.drop(columns="_row"), source=proc_name, used=_used_columns(mapping),
-                                   allow_identifiers=allow_identifiers, row_offset=int(proc_raw["_row"].iloc[0]))]
+                                   allow_identifiers=allow_identifiers, row_numbers=proc_raw["_row"].to_numpy())]
     sources, hashes = {"procedures": proc_name}, {"procedures": proc_hash}
     if assessments is not None:
         ass_raw, ass_name, ass_hash = read_table(assessments, "assessments", mapping=mapping, notes=notes,
@@ -483,7 +483,7 @@ def load_records(
         warnings_.append(check_identifiers(ass_raw.drop(columns="_row"), source=ass_name,
                                            used=mapping.assessment_columns,
                                            allow_identifiers=allow_identifiers,
-                                           row_offset=int(ass_raw["_row"].iloc[0])))
+                                           row_numbers=ass_raw["_row"].to_numpy()))
         sources["assessments"], hashes["assessments"] = ass_name, ass_hash
 
     set_aside = pd.DataFrame(columns=EXCLUSION_COLUMNS)

@@ -184,7 +184,7 @@ def age_reason(first_over: float) -> str:
 
 
 def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int = 3,
-                     used: Iterable[Any] = ()) -> list[PrivacyFinding]:
+                     used: Iterable[Any] = (), row_numbers: Any = None) -> list[PrivacyFinding]:
     """Every reason ``frame`` looks identifying (empty when it looks de-identified).
 
     Parameters
@@ -199,6 +199,9 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         Columns the analysis uses (mapped onto the data contract): a date rule (C) does not
         refuse them, a name rule (A) refuses them only when their values look like people's
         names, and they are never refused as free text.
+    row_numbers : array_like of int, optional
+        The row number of each row of ``frame`` as a spreadsheet shows it (the readers' ``_row``,
+        which skips blank lines); when given, ``row_offset`` is not used.
 
     Returns
     -------
@@ -206,6 +209,8 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         Name findings in column order, then value findings, then ages.
     """
     used = {str(c) for c in used}
+    numbers = (np.arange(len(frame)) + row_offset if row_numbers is None
+               else np.asarray(row_numbers, dtype=np.int64))
     findings = name_findings(frame.columns, used=used)
     for column in frame.columns:
         text = _text_values(frame[column])
@@ -217,7 +222,7 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         for category, reason, mask in value_masks(column, _arrow_text(distinct), limit=max_rows,
                                                   person_names=True if mapped_name else None):
             positions = frame.index.get_indexer(text.index[mask[codes]][:max_rows])
-            findings.append(PrivacyFinding(str(column), reason, tuple(int(p) + row_offset for p in positions),
+            findings.append(PrivacyFinding(str(column), reason, tuple(int(numbers[p]) for p in positions),
                                            category))
     for column in frame.columns:
         if not is_age_column(column):
@@ -227,18 +232,18 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
         if over.any():
             positions = [int(p) for p in np.flatnonzero(over)[:max_rows]]
             findings.append(PrivacyFinding(str(column), age_reason(age[over].iloc[0]),
-                                           tuple(p + row_offset for p in positions), "C"))
+                                           tuple(int(numbers[p]) for p in positions), "C"))
     return findings
 
 
 def check_identifiers(
     frame: pd.DataFrame, *, source: str, allow_identifiers: bool = False, row_offset: int = 2,
-    used: Iterable[Any] = (),
+    used: Iterable[Any] = (), row_numbers: Any = None,
 ) -> str | None:
     """Raise :class:`PrivacyError` if ``frame`` looks identifying, unless allowed.
 
-    Returns the warning text when identifiers were allowed through, else None. ``used`` as for
-    :func:`find_identifiers`.
+    Returns the warning text when identifiers were allowed through, else None. ``used``,
+    ``row_offset`` and ``row_numbers`` as for :func:`find_identifiers`.
 
     Examples
     --------
@@ -250,7 +255,8 @@ def check_identifiers(
     ...
     outcomes.exceptions.PrivacyError: t.csv looks identifying: column 'patient_name': its name suggests a person's name [Safe Harbor (A) names]. Remove or de-identify these columns, or pass allow_identifiers=True (--allow-identifiers) if you have a legitimate reason.
     """
-    return report_findings(find_identifiers(frame, row_offset=row_offset, used=used), source=source,
+    return report_findings(find_identifiers(frame, row_offset=row_offset, used=used, row_numbers=row_numbers),
+                           source=source,
                            allow_identifiers=allow_identifiers, stacklevel=4)
 
 
