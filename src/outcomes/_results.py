@@ -7,6 +7,7 @@ import math
 import numbers
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .exceptions import InputError
@@ -68,3 +69,44 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise InputError(f"`{name}` must be one of {', '.join(map(repr, choices))}; got {value!r}.")
     return value
+
+
+class StepLookup(NamedTuple):
+    """Where chosen times fall on a right-continuous step function (see :func:`step_lookup`)."""
+
+    times: np.ndarray  # the chosen times as an array
+    last: np.ndarray  # row of the last table time <= t; -1 before the first time
+    next: np.ndarray  # row of the first table time >= t; len(table) after the last time
+    scalar: bool  # whether a single number was asked for
+
+    def value(self, column: Any, before: float) -> np.ndarray:
+        """The column's value at each chosen time: ``before`` ahead of the first table time."""
+        return np.concatenate(([before], np.asarray(column, dtype=float)))[self.last + 1]
+
+    def at_risk(self, column: Any) -> np.ndarray:
+        """The number with a time >= t: the column at the next table time, 0 after the last."""
+        return np.concatenate((np.asarray(column), [0]))[self.next]
+
+
+def step_lookup(table_times: Any, t: Any) -> StepLookup:
+    """Locate ``t`` (a number or an array) on the sorted times of a survival-type table.
+
+    One definition for every estimator whose result is a right-continuous step function
+    (Kaplan-Meier, Aalen-Johansen): its value at ``t`` is the last row with time <= t, its number
+    at risk the first row with time >= t.
+
+    Examples
+    --------
+    >>> where = step_lookup([1.0, 3.0], [0.5, 1.0, 2.0, 4.0])
+    >>> where.value([0.9, 0.6], before=1.0).tolist(), where.at_risk([10, 7]).tolist()
+    ([1.0, 0.9, 0.9, 0.6], [10, 10, 7, 0])
+    """
+    try:
+        tt = np.atleast_1d(np.asarray(t, dtype=float))
+    except (TypeError, ValueError):
+        raise InputError(f"`t` must be numbers without NaN; got {t!r}.") from None
+    if np.isnan(tt).any():
+        raise InputError(f"`t` must be numbers without NaN; got {t!r}.")
+    times = np.asarray(table_times, dtype=float)
+    return StepLookup(tt, np.searchsorted(times, tt, side="right") - 1,
+                      np.searchsorted(times, tt, side="left"), np.ndim(t) == 0)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._results import ConfidenceInterval, check_choice, check_confidence_level, html_table, result_row
+from ._results import ConfidenceInterval, check_choice, check_confidence_level, html_table, result_row, step_lookup
 from .exceptions import InputError, StatisticalWarning
 from .proportions import proportion
 
@@ -200,26 +200,15 @@ class CumulativeIncidenceResult:
     n_competing: float
     method: str = "aalen-johansen"
 
-    def _rows(self, t: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-        scalar = np.ndim(t) == 0
-        try:
-            tt = np.atleast_1d(np.asarray(t, dtype=float))
-        except (TypeError, ValueError):
-            raise InputError(f"`t` must be numbers without NaN; got {t!r}.") from None
-        if np.isnan(tt).any():
-            raise InputError(f"`t` must be numbers without NaN; got {t!r}.")
-        idx = np.searchsorted(self.table["time"].to_numpy(), tt, side="right") - 1
-        return tt, idx, scalar
-
     def cumulative_incidence_at(self, t: Any) -> float | np.ndarray:
         """F(t): 0 before the first time, the last row's value after the last time.
 
         As R ``summary(survfit, times = t, extend = TRUE)``. A scalar ``t`` gives a float, an
         array an array.
         """
-        tt, idx, scalar = self._rows(t)
-        values = np.concatenate(([0.0], self.table["cumulative_incidence"].to_numpy()))[idx + 1]
-        return float(values[0]) if scalar else values
+        where = step_lookup(self.table["time"], t)
+        values = where.value(self.table["cumulative_incidence"], before=0.0)
+        return float(values[0]) if where.scalar else values
 
     def at(self, t: Any) -> pd.DataFrame:
         """F(t), its standard error and interval and the number at risk at chosen times.
@@ -228,23 +217,17 @@ class CumulativeIncidenceResult:
         one row per time. Before the first time F is 0 with standard error 0 and no interval
         (NaN), as R. ``at_risk`` is the number with a time >= t.
         """
-        tt, idx, _ = self._rows(t)
         tab = self.table
-
-        def col(name: str, before: float) -> np.ndarray:
-            return np.concatenate(([before], tab[name].to_numpy(dtype=float)))[idx + 1]
-
-        nxt = np.searchsorted(tab["time"].to_numpy(), tt, side="left")
-        at_risk = np.concatenate((tab["at_risk"].to_numpy(), [0]))[nxt]
+        where = step_lookup(tab["time"], t)
         return pd.DataFrame(
             {
-                "time": tt,
-                "cumulative_incidence": col("cumulative_incidence", 0.0),
-                "se": col("se", 0.0),
-                "ci_low": col("ci_low", math.nan),
-                "ci_high": col("ci_high", math.nan),
-                "at_risk": at_risk,
-                "competing_incidence": col("competing_incidence", 0.0),
+                "time": where.times,
+                "cumulative_incidence": where.value(tab["cumulative_incidence"], before=0.0),
+                "se": where.value(tab["se"], before=0.0),
+                "ci_low": where.value(tab["ci_low"], before=math.nan),
+                "ci_high": where.value(tab["ci_high"], before=math.nan),
+                "at_risk": where.at_risk(tab["at_risk"]),
+                "competing_incidence": where.value(tab["competing_incidence"], before=0.0),
             }
         )
 

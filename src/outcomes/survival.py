@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import isotonic_regression
 
-from ._results import ConfidenceInterval, check_confidence_level, html_table, result_row
+from ._results import ConfidenceInterval, check_confidence_level, html_table, result_row, step_lookup
 from .exceptions import InputError, StatisticalWarning
 
 __all__ = [
@@ -209,25 +209,15 @@ class KaplanMeierResult:
 
     # -- evaluation at chosen times ---------------------------------------------------------
 
-    def _rows(self, t: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-        scalar = np.ndim(t) == 0
-        tt = np.atleast_1d(np.asarray(t, dtype=float))
-        if np.isnan(tt).any():
-            raise InputError(f"`t` must be numbers without NaN; got {t!r}.")
-        times = self.table["time"].to_numpy()
-        # right-continuous step function: the last row with time <= t (-1 before the first time)
-        idx = np.searchsorted(times, tt, side="right") - 1
-        return tt, idx, scalar
-
     def survival_at(self, t: Any) -> float | np.ndarray:
         """S(t): 1 before the first time, the last row's value after the last time.
 
         As R ``summary(survfit, times = t, extend = TRUE)``. A scalar ``t`` gives a float, an
         array an array.
         """
-        tt, idx, scalar = self._rows(t)
-        surv = np.concatenate(([1.0], self.table["survival"].to_numpy()))[idx + 1]
-        return float(surv[0]) if scalar else surv
+        where = step_lookup(self.table["time"], t)
+        surv = where.value(self.table["survival"], before=1.0)
+        return float(surv[0]) if where.scalar else surv
 
     def at(self, t: Any) -> pd.DataFrame:
         """Survival, its interval and the number at risk at chosen times, one row per time.
@@ -237,17 +227,13 @@ class KaplanMeierResult:
         interval is (1, 1), as R ``summary(survfit, times = t)``; afterwards it is the table row's
         (NaN where S is 1 or 0).
         """
-        tt, idx, _ = self._rows(t)
         tab = self.table
-        surv = np.concatenate(([1.0], tab["survival"].to_numpy()))[idx + 1]
-        low = np.concatenate(([1.0], tab["ci_low"].to_numpy()))[idx + 1]
-        high = np.concatenate(([1.0], tab["ci_high"].to_numpy()))[idx + 1]
-        times = tab["time"].to_numpy()
-        nxt = np.searchsorted(times, tt, side="left")
-        at_risk = np.concatenate((tab["at_risk"].to_numpy(), [0]))[nxt]
-        return pd.DataFrame(
-            {"time": tt, "survival": surv, "ci_low": low, "ci_high": high, "at_risk": at_risk}
-        )
+        where = step_lookup(tab["time"], t)
+        return pd.DataFrame({
+            "time": where.times, "survival": where.value(tab["survival"], before=1.0),
+            "ci_low": where.value(tab["ci_low"], before=1.0), "ci_high": where.value(tab["ci_high"], before=1.0),
+            "at_risk": where.at_risk(tab["at_risk"]),
+        })
 
     def cumulative_incidence_at(self, t: Any) -> pd.DataFrame:
         """1 - S(t) with its interval (1 - ci_high, 1 - ci_low), one row per time.
