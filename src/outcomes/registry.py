@@ -55,6 +55,7 @@ from .engines import literal as _literal
 from .exceptions import InputError
 from .loading import load_records
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
+from .pipeline import run_endpoints
 from .privacy import (
     GATE,
     PrivacyFinding,
@@ -537,14 +538,7 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
         hours_present=hours_present, baseline_window_hours=_literal(window),
     ))
 
-    _thresholds(eng, d)
-    eng.create(_sql("endpoints").format(
-        baseline_window_hours=_literal(window),
-        horizon_low=_literal(d.relief_horizon_hours - d.relief_horizon_grace_hours),
-        horizon_high=_literal(d.relief_horizon_evaluated_hours),
-        success_target=_literal(d.success_target_hours), success_low=_literal(d.success_window_low_hours),
-        success_high=_literal(d.success_window_high_hours), early_max_days=_literal(d.early_max_fracture_age_days),
-    ))
+    run_endpoints(eng, d)
     return tuple(w for w in warnings_ if w)
 
 
@@ -632,17 +626,6 @@ def _code_tables(eng: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) ->
     raw_type = ass_cols["instrument"][1] if "instrument" in ass_cols else "VARCHAR"
     eng.register("_map_instrument", _to_arrow(frame.astype({"instrument": object})),
                  {"raw": raw_type, "instrument": "VARCHAR", "unknown": "BOOLEAN", "scale": "DOUBLE"})
-
-
-def _thresholds(eng: Any, d: Definitions) -> None:
-    """_thresholds(baseline, threshold): Definitions.relief_threshold of every baseline score
-    that can occur (the procedures' own and every score before a procedure)."""
-    table = eng.arrow(
-        "SELECT DISTINCT baseline_pain AS baseline FROM proc_checked WHERE _reason IS NULL AND baseline_pain IS NOT NULL "
-        "UNION SELECT DISTINCT pain FROM ass_checked WHERE _rule IS NULL AND hours_after <= 0 AND pain IS NOT NULL")
-    baseline = np.asarray(table.column("baseline").to_numpy(zero_copy_only=False), dtype=float)
-    frame = pd.DataFrame({"baseline": baseline, "threshold": d.relief_threshold(baseline)})
-    eng.register("_thresholds", _to_arrow(frame), {"baseline": "DOUBLE", "threshold": "DOUBLE"})
 
 
 # The procedures' exclusion rules in the order they are applied (reasons are matched by their
