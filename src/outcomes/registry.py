@@ -48,7 +48,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, ClaimsResult, _evaluate, _reads, evaluate_claims, resolve_claims
+from .claims import Claim, ClaimsResult, claim_columns, evaluate_claim_frames, evaluate_claims, resolve_claims
 from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
@@ -487,7 +487,7 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
     def frame_for(claim: Claim) -> pd.DataFrame:
         return _tallies(eng, claim, columns)
 
-    result = _evaluate(frame_for, registry, d, confidence_level)
+    result = evaluate_claim_frames(frame_for, registry, d, confidence_level)
     return RegistryResult(claims=result, flow_table=flow, exclusion_table=exclusions, engine=eng.dialect,
                           sources=names, input_hashes=input_hashes, privacy_warnings=warnings_)
 
@@ -674,7 +674,7 @@ def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> 
 
 def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
     """The endpoint columns a claim reads, one row per distinct combination with its count."""
-    columns = [c for c in dict.fromkeys(("procedure", *_reads(claim))) if c in available]
+    columns = [c for c in dict.fromkeys(("procedure", *claim_columns(claim))) if c in available]
     listed = ", ".join(_quote(c) for c in columns)
     # sorted, so that sums over the tallies add up in the same order on every run
     order = ", ".join(f"{_quote(c)} NULLS LAST" for c in columns)
@@ -776,7 +776,7 @@ def _omop_names(eng: Any, schema: str | None) -> dict[str, str]:
 def _omop_code_tables(eng: Any, settings: Any) -> None:
     """The codes of SourceSettings as small tables: procedure, pain, field and answer codes;
     fracture and complication prefixes; visit kinds."""
-    from .sources._settings import OMOP_VOCABULARY
+    from .sources import OMOP_VOCABULARY
 
     rows = []
 
