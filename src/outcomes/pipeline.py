@@ -27,11 +27,13 @@ import pyarrow.compute as pc
 from .definitions import RELIEF_TOLERANCE, Definitions
 from .engines import DuckDBEngine, literal
 
-__all__ = ["create_thresholds", "derive_in_process", "endpoint_fill", "run_endpoints", "sql_statements", "sql_text"]
+__all__ = ["create_thresholds", "derive_in_process", "endpoint_fill", "endpoint_statements", "run_endpoints",
+           "sql_statements", "sql_text"]
 
 # The procedure columns endpoints.sql reads (besides _order and _reason), with their SQL types.
 _READ = {"baseline_pain": "DOUBLE", "fracture_age_days": "DOUBLE", "discharge": "VARCHAR", "asa_class": "DOUBLE",
          "levels_treated": "DOUBLE"}
+_CREATE = re.compile(r"^.*?CREATE OR REPLACE TEMP TABLE endpoint_values AS\s", re.DOTALL)
 
 
 def sql_text(name: str) -> str:
@@ -72,21 +74,17 @@ def create_thresholds(eng: Any, d: Definitions) -> None:
                  {"baseline": "DOUBLE", "threshold": "DOUBLE"})
 
 
-def run_endpoints(eng: Any, d: Definitions, *, carry: bool = True) -> None:
-    """Run ``endpoints.sql`` on an engine holding ``proc_checked`` and ``ass_checked``.
+def endpoint_statements(d: Definitions) -> list[str]:
+    """The statements of ``endpoints.sql`` with their placeholders filled: ``endpoint_values``,
+    then ``endpoints``."""
+    return sql_statements(sql_text("endpoints").format(**endpoint_fill(d)))
 
-    Parameters
-    ----------
-    eng : outcomes.engines.DuckDBEngine, SparkEngine or PostgresEngine
-    d : Definitions
-    carry : bool, default True
-        Also make ``endpoints`` (the derived columns with the procedure fields carried along, as the
-        registry engines tally them); False stops at ``endpoint_values`` (``pid`` and the derived
-        columns), which is all :func:`derive_in_process` needs.
-    """
+
+def run_endpoints(eng: Any, d: Definitions) -> None:
+    """Make ``endpoint_values`` and ``endpoints`` on an engine holding ``proc_checked`` and
+    ``ass_checked`` (a DuckDBEngine, SparkEngine or PostgresEngine of :mod:`outcomes.engines`)."""
     create_thresholds(eng, d)
-    statements = sql_statements(sql_text("endpoints").format(**endpoint_fill(d)))
-    for statement in statements if carry else statements[:1]:
+    for statement in endpoint_statements(d):
         eng.create(statement)
 
 
@@ -97,7 +95,10 @@ def _numbers(values: pd.Series) -> pa.Array:
 
 def _text(values: pd.Series) -> pa.Array:
     """A column as Arrow text (pandas' pyarrow-backed strings without a copy), NA as NULL."""
-    array = pa.array(values.to_numpy() if values.dtype == object else values, from_pandas=True)
+    try:
+        array = pa.array(values.to_numpy() if values.dtype == object else values, from_pandas=True)
+    except (pa.ArrowException, TypeError):  # mixed types in an object column
+        array = pa.array(values.astype("string"), from_pandas=True)
     if isinstance(array, pa.ChunkedArray):
         array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
@@ -149,22 +150,24 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
     for column, kind in _READ.items():
         if column in procedures:
             proc[column] = _numbers(procedures[column]) if kind == "DOUBLE" else _text(procedures[column])
-    pid = _positions(assessments["procedure_id"], ids)
-    known = pid >= 0  # scores of procedures not in the table (a Cohort made by hand) are left out
-    ass = pa.table({"pid": pid[known], "hours_after": _numbers(assessments["hours_after"][known]),
-                    "pain": _numbers(assessments["pain"][known])}) if not known.all() else pa.table({
-        "pid": pid, "hours_after": _numbers(assessments["hours_after"]), "pain": _numbers(assessments["pain"])})
+    ass = pa.table({"pid": _positions(assessments["procedure_id"], ids),
+                    "hours_after": _numbers(assessments["hours_after"]), "pain": _numbers(assessments["pain"])})
     missing = "".join(f", CAST(NULL AS {kind}) AS {column}" for column, kind in _READ.items() if column not in proc)
     eng = DuckDBEngine()
     try:
         eng.con.register("_procedures_in", pa.table(proc))
         eng.con.register("_assessments_in", ass)
         eng.view("proc_checked", f"SELECT *, CAST(NULL AS VARCHAR) AS _reason{missing} FROM _procedures_in")
-        eng.view("ass_checked", "SELECT pid, hours_after, pain, CAST(NULL AS TINYINT) AS _rule FROM _assessments_in")
-        run_endpoints(eng, d, carry=False)
-        table = eng.arrow("SELECT * FROM endpoint_values ORDER BY pid")
+        # a score of a procedure not in the table (a Cohort made by hand) is left out, as rule 3 of
+        # assessments.sql (unknown procedure id)
+        eng.view("ass_checked", "SELECT pid, hours_after, pain, CAST(CASE WHEN pid < 0 THEN 3 END AS TINYINT) AS _rule "
+                 "FROM _assessments_in")
+        create_thresholds(eng, d)
+        # the query of endpoint_values, fetched without making the table
+        table = eng.arrow(_CREATE.sub("", endpoint_statements(d)[0], count=1))
     finally:
         eng.close()
+    table = table.take(np.argsort(table.column("pid").to_numpy()))
     out = table.drop_columns(["pid"]).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
     out["success_worst_case"] = out["success_worst_case"].astype(bool)
     return out
