@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from outcomes import Definitions, InputError, derive_endpoints, load_records
+from outcomes.cohort import Cohort
 
 
 @pytest.fixture
@@ -64,6 +65,42 @@ def test_definitions_change_endpoints(procedures_frame, assessments_frame):
     assert strict.loc["P1", "time_to_relief_hours"] == 700  # 8 -> 4 is a fall of 4
     late = derive_endpoints(cohort, Definitions(early_max_fracture_age_days=7)).set_index("procedure_id")
     assert late["early_treatment"].tolist() == [False, False, True, True]
+
+
+def test_hand_made_cohort_in_any_score_order():
+    # A Cohort built by hand (not through load_records): scores unsorted, one of a procedure that
+    # is not in the table (Z, ignored), a baseline from a score before the procedure (B). Worked by
+    # hand under Definitions(): threshold = baseline - max(2, 0.3 * baseline); 48 h window 42-54 h;
+    # success nearest 672 h inside 336-2016 h, ties to the earlier.
+    procs = pd.DataFrame({"procedure_id": ["A", "B", "C", "D"], "patient_id": ["1", "2", "3", "4"],
+                          "procedure": ["vertebroplasty", "kyphoplasty", "vertebroplasty", "kyphoplasty"],
+                          "baseline_pain": [8.0, np.nan, 6.0, 9.0]})
+    scores = pd.DataFrame({"procedure_id": ["A", "B", "A", "Z", "B", "C", "C", "A", "D"],
+                           "hours_after": [700.0, -5.0, 24.0, 10.0, 48.0, 600.0, 744.0, 2000.0, -3.0],
+                           "pain": [3.0, 7.0, 6.0, 1.0, 2.0, 6.0, 3.0, 7.0, 1.0]})
+    ep = derive_endpoints(Cohort(procs, scores))
+    na = None
+    as_list = lambda column: [None if pd.isna(v) else v for v in ep[column]]  # noqa: E731
+    # A: 8 -> 5.6; 24 h: 6 (no), 700 h: 3 (relief), 2000 h: 7 (lost). B: 7 from -5 h -> 4.9; 48 h: 2.
+    # C: 6 -> 4; 600 h: 6 (no), 744 h: 3 (relief); 600 and 744 are both 72 h from 672 -> 600. D: none.
+    assert as_list("baseline_pain") == [8, 7, 6, 9]
+    assert as_list("relief_threshold") == [5.6, 4.9, 4, 6.3]
+    assert ep["n_followup"].tolist() == [3, 1, 2, 0]
+    assert as_list("time_to_relief_hours") == [700, 48, 744, na]
+    assert as_list("relief_interval_low_hours") == [24, 0, 600, na]
+    assert as_list("relief_interval_high_hours") == [700, 48, 744, na]
+    # no visit in the 48 h window and relief only later: censored at the last visit before it
+    assert as_list("horizon_time_hours") == [24, 48, 0, na]
+    assert as_list("horizon_event") == [False, True, False, na]
+    assert as_list("relief_by_horizon") == [na, True, na, na]
+    assert as_list("success") == [True, na, False, na]
+    assert as_list("success_hours") == [700, na, 600, na]
+    assert ep["success_worst_case"].tolist() == [True, False, False, False]
+    assert as_list("time_to_loss_hours") == [1300, 0, 0, na]
+    assert as_list("loss_observed") == [True, False, False, na]
+    # the same endpoints whatever the order of the score rows
+    shuffled = derive_endpoints(Cohort(procs, scores.sample(frac=1, random_state=3)))
+    pd.testing.assert_frame_equal(shuffled, ep)
 
 
 def _reference(procs: pd.DataFrame, scores: pd.DataFrame, d: Definitions) -> pd.DataFrame:

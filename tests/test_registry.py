@@ -26,7 +26,7 @@ from outcomes import (
     evaluate_registry,
     load_records,
 )
-from outcomes.claims import WEIGHT, _evaluate, load_claims
+from outcomes.claims import WEIGHT, evaluate_claim_frames, load_claims
 from outcomes.registry import _endpoints_frame
 from outcomes.regression import _cox_fit, hazard_ratio, odds_ratios
 from outcomes.survival import kaplan_meier, logrank, turnbull
@@ -192,7 +192,7 @@ def test_weighted_claims_equal_claims_on_rows():
         assert tally[WEIGHT].sum() == len(ep)
         return tally
 
-    weighted = _evaluate(frame_for, load_claims(), Definitions(), 0.95).to_frame()
+    weighted = evaluate_claim_frames(frame_for, load_claims(), Definitions(), 0.95).to_frame()
     assert min(sizes) < 20 and max(sizes) < len(ep)
     for column in NUMERIC:
         assert_allclose(weighted[column].to_numpy(float), rows[column].to_numpy(float), rtol=1e-9, atol=1e-12,

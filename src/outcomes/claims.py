@@ -39,7 +39,8 @@ from .proportions import _settled, holm, proportion, risk_difference
 from .regression import odds_ratios
 from .survival import kaplan_meier, turnbull
 
-__all__ = ["Claim", "ClaimsResult", "evaluate_claims", "load_claims", "load_evidence"]
+__all__ = ["Claim", "ClaimsResult", "claim_columns", "evaluate_claim_frames", "evaluate_claims", "load_claims",
+           "load_evidence"]
 
 KINDS = ("proportion", "relief_by", "kept_by", "faster", "difference", "odds_ratios", "mean_difference")
 POPULATIONS = ("all", "vertebroplasty", "kyphoplasty")
@@ -805,12 +806,12 @@ def evaluate_claims(
 
     def frame_for(claim: Claim) -> pd.DataFrame:
         # only the columns the claim reads: its row filters then copy a few columns, not all
-        return ep[[c for c in dict.fromkeys(("procedure", *_reads(claim), WEIGHT)) if c in ep]]
+        return ep[[c for c in dict.fromkeys(("procedure", *claim_columns(claim), WEIGHT)) if c in ep]]
 
-    return _evaluate(frame_for, registry, d, confidence_level)
+    return evaluate_claim_frames(frame_for, registry, d, confidence_level)
 
 
-def _reads(claim: Claim) -> tuple[str, ...]:
+def claim_columns(claim: Claim) -> tuple[str, ...]:
     """The endpoint columns a claim's evaluation reads, besides "procedure" (and the weights)."""
     if claim.kind == "proportion":
         return (claim.endpoint, f"{claim.endpoint}_worst_case")
@@ -828,9 +829,24 @@ def _reads(claim: Claim) -> tuple[str, ...]:
     return tuple(claim.measures)
 
 
-def _evaluate(frame_for: Any, registry: tuple[Claim, ...], d: Definitions, confidence_level: float) -> ClaimsResult:
-    """Evaluate each claim on ``frame_for(claim)`` (the endpoints, or tallies with a ``_weight``
-    column of the columns the claim reads) and assemble the result with Holm-adjusted p-values."""
+def evaluate_claim_frames(frame_for: Any, registry: tuple[Claim, ...], d: Definitions,
+                          confidence_level: float) -> ClaimsResult:
+    """Evaluate each claim on ``frame_for(claim)`` and assemble the result with Holm-adjusted p-values.
+
+    Parameters
+    ----------
+    frame_for : callable
+        ``frame_for(claim)`` gives the endpoints, or tallies with a ``_weight`` column of the
+        columns the claim reads (:func:`claim_columns`), as :func:`outcomes.evaluate_registry`
+        makes them where the records live.
+    registry : tuple of Claim
+    d : Definitions
+    confidence_level : float
+
+    Returns
+    -------
+    ClaimsResult
+    """
     all_rows: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
     collected: list[str] = []

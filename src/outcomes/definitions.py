@@ -38,7 +38,7 @@ import numpy as np
 from ._toml import read_toml
 from .exceptions import DefinitionsError
 
-__all__ = ["Definitions"]
+__all__ = ["RELIEF_TOLERANCE", "Definitions"]
 
 ReliefRule = Literal["both", "either", "points", "fraction"]
 _RULES = ("both", "either", "points", "fraction")
@@ -57,8 +57,9 @@ _TOML_KEYS = {
     ("relief_horizon", "grace_hours"): "relief_horizon_grace_hours",
 }
 
-# Scores are compared after rounding away floating-point noise (0.3 * 10 is 3.0000000000000004).
-_TOLERANCE = 1e-9
+# Scores are compared after rounding away floating-point noise (0.3 * 10 is 3.0000000000000004):
+# a score counts as relief when pain <= threshold + RELIEF_TOLERANCE (also in sql/endpoints.sql).
+RELIEF_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,7 @@ class Definitions:
     def at_or_below_threshold(pain: Any, threshold: Any) -> np.ndarray:
         """Whether each pain score is at or below its relief threshold (from
         :meth:`relief_threshold`, computed once per procedure by callers that have many scores)."""
-        return np.asarray(pain, dtype=float) <= np.asarray(threshold, dtype=float) + _TOLERANCE
+        return np.asarray(pain, dtype=float) <= np.asarray(threshold, dtype=float) + RELIEF_TOLERANCE
 
     def describe(self) -> list[str]:
         """The definitions in plain words, for a report's methods section."""

@@ -48,13 +48,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, ClaimsResult, _evaluate, _reads, evaluate_claims, resolve_claims
+from .claims import Claim, ClaimsResult, claim_columns, evaluate_claim_frames, evaluate_claims, resolve_claims
 from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
 from .loading import load_records
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
+from .pipeline import run_endpoints
 from .privacy import (
     GATE,
     PrivacyFinding,
@@ -486,7 +487,7 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
     def frame_for(claim: Claim) -> pd.DataFrame:
         return _tallies(eng, claim, columns)
 
-    result = _evaluate(frame_for, registry, d, confidence_level)
+    result = evaluate_claim_frames(frame_for, registry, d, confidence_level)
     return RegistryResult(claims=result, flow_table=flow, exclusion_table=exclusions, engine=eng.dialect,
                           sources=names, input_hashes=input_hashes, privacy_warnings=warnings_)
 
@@ -537,14 +538,7 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
         hours_present=hours_present, baseline_window_hours=_literal(window),
     ))
 
-    _thresholds(eng, d)
-    eng.create(_sql("endpoints").format(
-        baseline_window_hours=_literal(window),
-        horizon_low=_literal(d.relief_horizon_hours - d.relief_horizon_grace_hours),
-        horizon_high=_literal(d.relief_horizon_evaluated_hours),
-        success_target=_literal(d.success_target_hours), success_low=_literal(d.success_window_low_hours),
-        success_high=_literal(d.success_window_high_hours), early_max_days=_literal(d.early_max_fracture_age_days),
-    ))
+    run_endpoints(eng, d)
     return tuple(w for w in warnings_ if w)
 
 
@@ -634,17 +628,6 @@ def _code_tables(eng: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) ->
                  {"raw": raw_type, "instrument": "VARCHAR", "unknown": "BOOLEAN", "scale": "DOUBLE"})
 
 
-def _thresholds(eng: Any, d: Definitions) -> None:
-    """_thresholds(baseline, threshold): Definitions.relief_threshold of every baseline score
-    that can occur (the procedures' own and every score before a procedure)."""
-    table = eng.arrow(
-        "SELECT DISTINCT baseline_pain AS baseline FROM proc_checked WHERE _reason IS NULL AND baseline_pain IS NOT NULL "
-        "UNION SELECT DISTINCT pain FROM ass_checked WHERE _rule IS NULL AND hours_after <= 0 AND pain IS NOT NULL")
-    baseline = np.asarray(table.column("baseline").to_numpy(zero_copy_only=False), dtype=float)
-    frame = pd.DataFrame({"baseline": baseline, "threshold": d.relief_threshold(baseline)})
-    eng.register("_thresholds", _to_arrow(frame), {"baseline": "DOUBLE", "threshold": "DOUBLE"})
-
-
 # The procedures' exclusion rules in the order they are applied (reasons are matched by their
 # start): equal counts keep this order in exclusion_counts(), as pandas' stable sort of the log.
 _PROCEDURE_RULES = ("procedure_id missing", "patient_id missing", "unknown procedure type", "procedure_date missing",
@@ -691,7 +674,7 @@ def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> 
 
 def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
     """The endpoint columns a claim reads, one row per distinct combination with its count."""
-    columns = [c for c in dict.fromkeys(("procedure", *_reads(claim))) if c in available]
+    columns = [c for c in dict.fromkeys(("procedure", *claim_columns(claim))) if c in available]
     listed = ", ".join(_quote(c) for c in columns)
     # sorted, so that sums over the tallies add up in the same order on every run
     order = ", ".join(f"{_quote(c)} NULLS LAST" for c in columns)
@@ -793,7 +776,7 @@ def _omop_names(eng: Any, schema: str | None) -> dict[str, str]:
 def _omop_code_tables(eng: Any, settings: Any) -> None:
     """The codes of SourceSettings as small tables: procedure, pain, field and answer codes;
     fracture and complication prefixes; visit kinds."""
-    from .sources._settings import OMOP_VOCABULARY
+    from .sources import OMOP_VOCABULARY
 
     rows = []
 

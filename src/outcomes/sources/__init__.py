@@ -20,8 +20,8 @@ linked to procedures (each score to at most one) are set in the mapping file's `
 from __future__ import annotations
 
 from ._any import load_cohort
-from ._settings import SourceSettings
+from ._settings import OMOP_VOCABULARY, SourceSettings
 from .fhir import load_fhir, write_fhir
 from .omop import load_omop, write_omop
 
-__all__ = ["SourceSettings", "load_cohort", "load_fhir", "load_omop", "write_fhir", "write_omop"]
+__all__ = ["OMOP_VOCABULARY", "SourceSettings", "load_cohort", "load_fhir", "load_omop", "write_fhir", "write_omop"]

@@ -1,26 +1,36 @@
--- Endpoints: one row per analysed procedure, as endpoints.derive_endpoints.
+-- Endpoints: one row per analysed procedure. The single definition of every endpoint of
+-- outcomes.derive_endpoints (which runs these statements in process, with DuckDB over the
+-- validated frames) and of outcomes.evaluate_registry (DuckDB, Spark, PostgreSQL).
 --
--- Input  proc_checked, ass_checked; _thresholds(baseline, threshold): Definitions.relief_threshold
---        of each distinct baseline score, computed in Python.
--- Output endpoints: ENDPOINT_COLUMNS, poor_general_health, multiple_levels and the procedure
---        fields carried along.
+-- Input  proc_checked(_order, _reason, baseline_pain, fracture_age_days, discharge, asa_class,
+--        levels_treated, and the fields carried along); ass_checked(pid, hours_after, pain, _rule)
+--        with pid the procedure's _order; _thresholds(baseline, threshold):
+--        Definitions.relief_threshold of each distinct baseline score, computed in Python.
+-- Output endpoint_values: pid and every derived column; endpoints: ENDPOINT_COLUMNS,
+--        poor_general_health, multiple_levels and the procedure fields carried along.
 --
--- Relief at a score: pain <= threshold + 1e-9 (Definitions.is_relief). Per procedure, from its
--- scores after the procedure: the number, the last time, the first time with relief, whether a
--- score fell in the 48-hour window ({horizon_low} to {horizon_high} h), the last time before it,
--- the score nearest {success_target} h inside {success_low} to {success_high} h (ties to the
--- earlier); then, knowing the first relief, the last time without relief before it and the first
--- time without relief after it.
-CREATE OR REPLACE TEMP TABLE endpoints AS
+-- Times are hours after the procedure (a month is 730.5 h wherever a label names months; the
+-- loaders convert). Scores after the procedure (hours > 0) are follow-up; a score at or before
+-- it (-{baseline_window_hours} <= hours <= 0, the baseline window) is a baseline candidate, the
+-- latest one the baseline when the procedures table gives none. Scores outside the window,
+-- non-finite or absurd times never reach here: the validation excludes them with a reason.
+--
+-- Relief at a score: pain <= threshold + {relief_tolerance} (Definitions.at_or_below_threshold; NULL
+-- pain or threshold is no relief). Per procedure, from its follow-up scores: the number, the
+-- last time, the first time with relief, whether a score fell in the 48-hour window
+-- ({horizon_low} to {horizon_high} h), the last time before it, the score nearest
+-- {success_target} h inside {success_low} to {success_high} h (ties to the earlier); then,
+-- knowing the first relief, the last time without relief before it and the first time without
+-- relief after it.
+CREATE OR REPLACE TEMP TABLE endpoint_values AS
 WITH
 procs AS (SELECT _order AS pid, baseline_pain FROM proc_checked WHERE _reason IS NULL),
-scores AS (SELECT pid, hours_after AS hours, pain FROM ass_checked WHERE _rule IS NULL),
 pre AS (
-    -- baseline: the last score in the window before the procedure (times are unique per procedure)
+    -- baseline candidate: the latest score in the window (times are unique per procedure)
     SELECT pid, pain AS last_pre
-    FROM (SELECT pid, pain, row_number() OVER (PARTITION BY pid ORDER BY hours DESC) AS k
-          FROM scores
-          WHERE hours <= 0 AND hours >= -{baseline_window_hours}) AS ranked
+    FROM (SELECT pid, pain, row_number() OVER (PARTITION BY pid ORDER BY hours_after DESC) AS k
+          FROM ass_checked
+          WHERE _rule IS NULL AND hours_after <= 0 AND hours_after >= -{baseline_window_hours}) AS ranked
     WHERE k = 1
 ),
 base AS (
@@ -30,10 +40,10 @@ base AS (
     LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline
 ),
 post AS (
-    SELECT s.pid, s.hours, COALESCE(s.pain <= b.threshold + 1e-9, false) AS relieved
-    FROM scores AS s
+    SELECT s.pid, s.hours_after AS hours, COALESCE(s.pain <= b.threshold + {relief_tolerance}, false) AS relieved
+    FROM ass_checked AS s
     JOIN base AS b ON b.pid = s.pid
-    WHERE s.hours > 0
+    WHERE s._rule IS NULL AND s.hours_after > 0
 ),
 first_pass AS (
     SELECT
@@ -99,9 +109,7 @@ final AS (
     FROM horizon
 )
 SELECT
-    p.procedure_id,
-    p.patient_id,
-    p.procedure,
+    e.pid,
     e.baseline AS baseline_pain,
     CASE WHEN e.evaluable THEN e.threshold END AS relief_threshold,
     COALESCE(e.n_followup, 0) AS n_followup,
@@ -128,8 +136,23 @@ SELECT
     CASE WHEN p.discharge IS NOT NULL THEN p.discharge = 'same_day' END AS same_day_discharge,
     CASE WHEN p.discharge IS NOT NULL THEN p.discharge <> 'same_day' END AS overnight,
     p.asa_class >= 3 AS poor_general_health,
-    p.levels_treated >= 2 AS multiple_levels,
-    p.physician_id, p.site_id, p.procedure_date, p.age, p.sex, p.asa_class, p.levels_treated, p.etiology,
-    p.complication, p.discharge, p.length_of_stay_hours, p.height_restoration_pct, p.kyphotic_angle_change_deg
+    p.levels_treated >= 2 AS multiple_levels
 FROM final AS e
 JOIN proc_checked AS p ON p._order = e.pid;
+
+-- The procedure fields carried along beside the endpoints (registry engines).
+CREATE OR REPLACE TEMP TABLE endpoints AS
+SELECT
+    p.procedure_id,
+    p.patient_id,
+    p.procedure,
+    v.baseline_pain, v.relief_threshold, v.n_followup, v.last_followup_hours,
+    v.time_to_relief_hours, v.relief_observed, v.relief_interval_low_hours, v.relief_interval_high_hours,
+    v.horizon_time_hours, v.horizon_event, v.relief_by_horizon, v.success,
+    v.success_hours, v.success_worst_case, v.time_to_loss_hours, v.loss_observed,
+    v.fracture_age_days, v.early_treatment, v.same_day_discharge, v.overnight,
+    v.poor_general_health, v.multiple_levels,
+    p.physician_id, p.site_id, p.procedure_date, p.age, p.sex, p.asa_class, p.levels_treated, p.etiology,
+    p.complication, p.discharge, p.length_of_stay_hours, p.height_restoration_pct, p.kyphotic_angle_change_deg
+FROM endpoint_values AS v
+JOIN proc_checked AS p ON p._order = v.pid;
