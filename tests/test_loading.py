@@ -218,6 +218,36 @@ def test_assessed_at_timestamps(procedures_frame):
     assert cohort.assessments["hours_after"].tolist() == [12.0, 48.0]
 
 
+def test_exclusion_and_remark_logs_name_row_column_and_raw_value(procedures_frame, assessments_frame, write_csv):
+    procs = procedures_frame.drop(columns="fracture_date").assign(fracture_age_days=["14", "abc", "99999", "7"])
+    procs.loc[3, "procedure"] = "fusion"
+    scores = assessments_frame.astype({"hours_after": object})
+    scores.loc[[1, 4], "hours_after"] = ["1e9", "soon"]
+    cohort = load_records(write_csv(procs, "p.csv"), write_csv(scores, "a.csv"))
+    # rows as a spreadsheet numbers them (header = row 1); the value as the file has it
+    assert cohort.remarks[["row", "column", "value", "remark"]].values.tolist() == [
+        [3, "fracture_age_days", "abc", "not a number; set to missing"],
+        [4, "fracture_age_days", "99999.0", "not finite or over 36525 days; set to missing"],
+    ]
+    assert cohort.exclusions[["table", "row", "column", "value", "reason"]].values.tolist() == [
+        ["procedures", 5, "procedure", "fusion", "unknown procedure type (not vertebroplasty or kyphoplasty)"],
+        ["assessments", 9, "procedure_id", "P4", "its procedure was excluded"],
+        ["assessments", 6, "hours_after", "soon", "time is not a number"],
+        ["assessments", 3, "hours_after", "1e9", "time not finite or more than 20 years from the procedure"],
+    ]
+    _accounted(cohort)
+
+
+def test_function_scores_are_left_out_of_the_pain_scores(procedures_frame, assessments_frame):
+    # 12b's function instruments (ODI, RMDQ, EQ-5D VAS) are of kind "function": neither analysed
+    # as pain nor excluded as an unknown instrument
+    frame = assessments_frame.assign(instrument=["nrs"] * 6 + ["ODI", "odi"], pain=[7, 5, 4, 6, 6, 3, 40, 30])
+    mapping = Mapping(assessment_values={"instrument": {"ODI": "odi"}})
+    cohort = load_records(procedures_frame, frame, mapping=mapping)
+    assert len(cohort.assessments) == 6 and cohort.exclusions.empty
+    assert cohort.assessments["instrument"].tolist() == ["nrs"] * 6
+
+
 def test_length_of_stay_gives_discharge(procedures_frame, assessments_frame):
     frame = procedures_frame.drop(columns="discharge").assign(length_of_stay_hours=[4, 20, 3, 72])
     cohort = load_records(frame, assessments_frame)

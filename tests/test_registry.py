@@ -24,6 +24,7 @@ from outcomes import (
     derive_endpoints,
     evaluate_claims,
     evaluate_registry,
+    Mapping,
     load_records,
 )
 from outcomes.claims import WEIGHT, evaluate_claim_frames, load_claims
@@ -129,6 +130,59 @@ def test_duckdb_equals_pandas_on_messy_records(tmp_path):
     reasons = set(slow.exclusion_counts()["reason"].str.split(" ").str[0])
     assert {"procedure_id", "patient_id", "unknown", "fracture", "its", "pain", "time", "duplicate"} <= reasons
     _assert_same_claims(fast, slow)
+
+
+def _safe_harbor(n: int = 1500, seed: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A Safe Harbor file (procedure years, fracture ages) with unreadable years, absurd fracture
+    ages and absurd times: NaN, infinite, more than 20 years from the procedure."""
+    procs, scores, _ = simulate(n, seed=seed, data_errors=12)
+    when, fracture = pd.to_datetime(procs["procedure_date"]), pd.to_datetime(procs["fracture_date"])
+    procs = procs.assign(procedure_year=when.dt.year.astype(str),
+                         fracture_age_days=((when - fracture).dt.days).astype(str))
+    procs = procs.drop(columns=["procedure_date", "fracture_date"])
+    procs.loc[[3, 4, 5, 6], "procedure_year"] = ["20x1", "1700", "2021.5", ""]
+    procs.loc[[7, 8, 9], "fracture_age_days"] = ["99999", "inf", "-4"]
+    scores = scores.astype({"hours_after": "str"})
+    scores.loc[[10, 20, 30, 40, 50, 60], "hours_after"] = ["1e9", "inf", "-inf", "nan", str(21 * 8766.0), "-200000"]
+    return procs, scores
+
+
+def _formatted(n: int = 1500, seed: int = 12) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dates in a declared per-column format, some procedures with only a year, and scores timed
+    by ``assessed_at`` (a few absurdly far from their procedure)."""
+    procs, scores, _ = simulate(n, seed=seed, data_errors=12)
+    when = pd.to_datetime(procs["procedure_date"])
+    stamps = pd.to_datetime(scores["procedure_id"].map(dict(zip(procs["procedure_id"], when))))
+    stamps = stamps + pd.to_timedelta(scores["hours_after"], unit="h")
+    scores = scores.assign(assessed_at=stamps.dt.strftime("%Y-%m-%d %H:%M")).drop(columns="hours_after")
+    scores.loc[[105, 215, 325], "assessed_at"] = ["2090-01-01 00:00", "1850-06-01 10:00", "not a time"]
+    procs["procedure_date"] = when.dt.strftime("%m-%d-%Y")  # month first after "-": only the format says so
+    procs.loc[[0, 1, 2], "procedure_date"] = "2021"  # Safe Harbor rows: their timestamps cannot be timed
+    return procs, scores
+
+
+@pytest.mark.parametrize("make, mapping", [
+    (_safe_harbor, None),
+    (_formatted, Mapping(date_formats={"procedure_date": "%m-%d-%Y"})),
+])
+def test_duckdb_applies_the_rules_of_load_records(tmp_path, make, mapping):
+    procs, scores = make()
+    files = _write(tmp_path, procs, scores)
+    fast = evaluate_registry(*files, mapping=mapping)
+    cohort = load_records(*files, mapping=mapping)
+    reasons = set(cohort.exclusions["reason"])
+    if make is _safe_harbor:
+        assert "procedure_year missing or not a year" in reasons
+        assert "time not finite or more than 20 years from the procedure" in reasons
+        assert set(cohort.remarks["remark"]) >= {"not a year; set to missing",
+                                                 "not finite or over 36525 days; set to missing"}
+    else:
+        assert cohort.procedures["procedure_date"].dt.month.max() > 1  # read with the declared format
+        assert any(r.startswith("assessed_at needs the procedure's date") for r in reasons)
+        assert "time not finite or more than 20 years from the procedure" in reasons
+    pd.testing.assert_frame_equal(fast.to_frame(), evaluate_claims(cohort).to_frame())
+    pd.testing.assert_frame_equal(fast.flow(), cohort.flow())
+    pd.testing.assert_frame_equal(fast.exclusion_counts(), cohort.exclusion_counts())
 
 
 @pytest.mark.parametrize("definitions", [
@@ -241,9 +295,13 @@ def test_input_validation_registry(tmp_path):
     missing = _write(tmp_path, procs.drop(columns="procedure_date"), scores)
     assert _message(lambda: evaluate_registry(*missing)) == _message(
         lambda: evaluate_registry(*missing, engine="pandas"))
-    stamped = _write(tmp_path, procs, scores.rename(columns={"hours_after": "assessed_at"}))
-    with pytest.raises(InputError, match=r"must have the column 'hours_after' for the registry engine"):
-        evaluate_registry(*stamped)
+    wide = scores.assign(pain_24h=scores["pain"]).drop(columns=["hours_after", "pain", "instrument"])
+    with pytest.raises(InputError, match=r"must be long \(one row per pain score\) for the registry engine; "
+                                         r"got a wide export"):
+        evaluate_registry(*_write(tmp_path, procs, wide))
+    timeless = _write(tmp_path, procs, scores.drop(columns="hours_after"))
+    assert _message(lambda: evaluate_registry(*timeless)) == _message(
+        lambda: evaluate_registry(*timeless, engine="pandas"))
 
 
 def test_privacy_guard_in_sql_matches_pandas(tmp_path):

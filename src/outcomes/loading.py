@@ -24,7 +24,8 @@ from .exceptions import InputError
 from .limits import Limits, check_parquet, check_shape, check_xlsx, open_bounded
 from .mapping import ASSESSMENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_PATTERN, Mapping
 from .privacy import check_identifiers
-from .validation import validate_assessments, validate_procedures
+from .checks import check_frames
+from .validation import require_procedure_columns
 
 __all__ = ["detect_encoding", "load_records", "read_table"]
 
@@ -508,14 +509,14 @@ def load_records(
     elif assessments is None:
         wide = mapping.wide_columns(proc)
         if not wide and not {"procedure_id", "procedure"} <= set(proc.columns):
-            validate_procedures(proc, source=proc_name, mapping=mapping)  # raises the missing-column error
+            require_procedure_columns(proc.columns, proc_name)
         if not wide:
             raise InputError(
                 f"{proc_name} has no pain scores: pass an assessments table, or include wide pain columns "
                 "such as 'pain_baseline', 'pain_48h', 'pain_4w' (see the mapping file's [wide] section)."
             )
         if "procedure_id" not in proc:
-            validate_procedures(proc, source=proc_name, mapping=mapping)  # raises the missing-column error
+            require_procedure_columns(proc.columns, proc_name)
         notes.append(_wide_note(proc_name, wide))
         ass = mapping.melt_wide(proc, wide)
         ass_name = f"{proc_name} (wide pain columns)"
@@ -529,23 +530,19 @@ def load_records(
                 notes.append(_wide_note(ass_name, wide))
                 ass = mapping.melt_wide(ass, wide)
 
-    proc_notes: list[str] = []
-    ass_notes: list[str] = []
-    procedures_ok, proc_excl, proc_remarks = validate_procedures(proc, source=proc_name, mapping=mapping,
-                                                                 notes=proc_notes)
-    excluded_ids = proc_excl["procedure_id"].dropna()
-    assessments_ok, ass_excl, ass_remarks = validate_assessments(
-        ass, procedures_ok, excluded_ids, source=ass_name, mapping=mapping,
-        baseline_window_hours=definitions.baseline_window_hours, notes=ass_notes,
+    # the exclusion rules and remarks (outcomes/sql/procedures.sql, assessments.sql), run by DuckDB
+    # over the frames read
+    procedures_ok, assessments_ok, proc_excl, ass_excl, proc_remarks = check_frames(
+        proc, ass, names={"procedures": proc_name, "assessments": ass_name}, mapping=mapping,
+        baseline_window_hours=definitions.baseline_window_hours, notes=notes,
     )
     procedures_ok = procedures_ok.drop(columns=[c for c in procedures_ok if str(c).startswith("_")])
-    notes.extend(proc_notes + ass_notes)
     logs = [f for f in (proc_excl, set_aside, ass_excl) if not f.empty]
     return Cohort(
         procedures=procedures_ok,
         assessments=assessments_ok,
         exclusions=pd.concat(logs, ignore_index=True) if logs else proc_excl,
-        remarks=pd.concat([proc_remarks, ass_remarks], ignore_index=True),
+        remarks=proc_remarks,
         read={"procedures": len(proc), "assessments": len(ass) + len(set_aside)},
         notes=tuple(notes),
         sources=sources,

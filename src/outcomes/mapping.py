@@ -92,6 +92,8 @@ INSTRUMENT_SYNONYMS = {
     "vas100": "vas100", "vas_mm": "vas100", "vas 0-100": "vas100",
 }
 INSTRUMENT_SCALE = {"nrs": 1.0, "vas10": 1.0, "vas100": 0.1}
+# Instruments that score function, not pain: kept out of the pain scores (any other is "pain").
+INSTRUMENT_KIND = {"odi": "function", "rmdq": "function", "eq5d_vas": "function"}
 
 # One convention for months and years everywhere: a year is 365.25 days, a month a twelfth of it
 # (30.4375 days = 730.5 h), as the Julian year of astronomy and R's lubridate::dmonths().

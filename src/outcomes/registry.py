@@ -19,18 +19,18 @@ SQLGlot:
   :func:`outcomes.load_omop` in the database, then the same rules and endpoints run there.
 - ``engine="pandas"``: the ordinary in-memory pipeline on the same files.
 
-How each value is read follows the pandas path exactly where it matters: the coded columns
-(procedure, sex, discharge, complication, etiology, physician, site, instrument) and the dates are
-read once per *distinct* raw value by the pandas validation itself and pushed back as small
-``(raw, value)`` tables, and the relief threshold of each distinct baseline comes from
-:meth:`Definitions.relief_threshold`. What SQL does itself: trimming ids (the whitespace of
-Python's ``str.strip``), numbers (``TRY_CAST``; numbers written as text in unusual formats may
-parse differently from ``pandas.to_numeric``), ranges, the exclusion rules in order, and the
-per-procedure aggregates of the endpoints.
+The exclusion rules are those of :func:`outcomes.load_records`, from the same SQL
+(:func:`outcomes.checks.build_checked`): the coded columns (procedure, sex, discharge,
+complication, etiology, physician, site, instrument) and the dates (per-column formats, Safe
+Harbor years, ``assessed_at`` timestamps) are read once per *distinct* raw value in Python
+(:mod:`outcomes.validation`) and pushed back as small ``(raw, value)`` tables, and the relief
+threshold of each distinct baseline comes from :meth:`Definitions.relief_threshold`. What SQL
+does itself: trimming ids (the whitespace of Python's ``str.strip``), numbers (``TRY_CAST``),
+ranges, the exclusion rules in order, and the per-procedure aggregates of the endpoints.
 
 Not supported by the SQL engines (use ``engine="pandas"``): wide exports (one row per procedure
-with pain columns), ``assessed_at`` timestamps instead of ``hours_after``, and the remarks log
-(optional values set to missing are counted in the pandas path only).
+with pain columns). The remarks log (optional values set to missing) is kept by load_records;
+here those values are set to missing without the log.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import glob
 import hashlib
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -54,7 +53,7 @@ from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
 from .loading import load_records
-from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
+from .mapping import Mapping
 from .pipeline import run_endpoints
 from .privacy import (
     GATE,
@@ -66,33 +65,14 @@ from .privacy import (
     report_findings,
     value_masks,
 )
-from .validation import (
-    PROCEDURE_REQUIRED,
-    _OVERNIGHT_MAX_HOURS,
-    _SAME_DAY_MAX_HOURS,
-    _column_list,
-    _dates,
-    _first_rows,
-    _instrument_values,
-    _require,
-    _text_codes,
-    validate_procedures,
-)
+from .checks import build_checked, number_sql
+from .checks import to_arrow as _to_arrow
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
 Engine = Literal["duckdb", "spark", "pandas"]
 _ENGINES = ("duckdb", "spark", "pandas")
 _FILE_BITS = 40  # _order = file index * 2**40 + row number in the file
-# Coded procedure columns read once per distinct raw value by validate_procedures itself.
-_CODED = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
-_NUMBERS = {  # column: (low, high, whole), as validation.validate_procedures
-    "baseline_pain": (0, 10, False), "levels_treated": (1, 20, True), "age": (0, 90, False),
-    "asa_class": (1, 6, True), "length_of_stay_hours": (0, np.inf, False),
-    "height_restoration_pct": (-100, 100, False), "kyphotic_angle_change_deg": (-90, 90, False),
-}
-_NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN"}
 WEIGHT = "_weight"
 Source = str | os.PathLike[str] | list[str | os.PathLike[str]]
 
@@ -389,7 +369,7 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
     for name, clean, kind in names:
         if not is_age_column(clean):
             continue
-        value, _ = _number("age", {"age": (name, kind)}, ref=_quote(name))
+        value, _ = number_sql("age", {"age": (name, kind)}, ref=_quote(name))
         found = eng.rows(f"SELECT _order, {value} FROM {view} WHERE {value} > 90 ORDER BY _order LIMIT 3")
         if found:
             findings.append(PrivacyFinding(clean, age_reason(found[0][1]), tuple(int(o & mask) + 2 for o, _ in found),
@@ -407,71 +387,6 @@ def _canonical(schema: list[tuple[str, str]], role: str, mapping: Mapping) -> di
     for (name, kind), new in zip(schema, renamed):
         found.setdefault(str(new), (name, kind))
     return found
-
-
-def _source_view(eng: Any, view: str, raw: str, columns: dict[str, tuple[str, str]], wanted: tuple[str, ...]) -> None:
-    parts = ["_order", "_row"]
-    for column in wanted:
-        parts.append(f"{_quote(columns[column][0])} AS {column}" if column in columns else f"CAST(NULL AS VARCHAR) AS {column}")
-    eng.view(view, f"SELECT {', '.join(parts)} FROM {raw}")
-
-
-def _number(column: str, columns: dict[str, tuple[str, str]], ref: str | None = None) -> tuple[str, str]:
-    """SQL for (the number, whether a value is present), as validation._number: text is parsed,
-    blanks are missing, NaN is missing (NaN equals NaN in DuckDB, Spark and PostgreSQL)."""
-    if column not in columns:
-        return "CAST(NULL AS DOUBLE)", "false"
-    name, kind = columns[column]
-    ref = ref or f"s.{column}"
-    if kind.upper() in ("VARCHAR", "BLOB"):
-        text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
-        value = f"TRY_CAST({text} AS DOUBLE)"
-        return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
-    numeric = kind.upper().split("(")[0] in _NUMERIC_TYPES
-    value = f"{'CAST' if numeric else 'TRY_CAST'}({ref} AS DOUBLE)"  # PostgreSQL has no TRY_CAST
-    value = f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END"
-    return value, f"({value} IS NOT NULL)"
-
-
-def _ranged(column: str, columns: dict[str, tuple[str, str]]) -> str:
-    """A number kept only inside its range (and whole where it must be), as validate_procedures."""
-    value, _ = _number(column, columns)
-    low, high, whole = _NUMBERS[column]
-    rule = f"{value} >= {_literal(low)} AND {value} <= {_literal(high)}"
-    if whole:
-        rule += f" AND {value} = floor({value})"
-    return f"CASE WHEN {rule} THEN {value} END"
-
-
-def _distinct(eng: Any, view: str, column: str) -> pd.Series:
-    """The distinct non-missing raw values of a column, as pandas would read them."""
-    table = eng.arrow(f"SELECT DISTINCT {column} AS raw FROM {view} WHERE {column} IS NOT NULL")
-    return table.column("raw").to_pandas()
-
-
-def _to_arrow(frame: pd.DataFrame) -> Any:
-    import pyarrow as pa
-
-    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-
-
-def _register(eng: Any, name: str, raw: pd.Series, value: pd.Series, raw_type: str, value_type: str) -> None:
-    frame = pd.DataFrame({"raw": raw.reset_index(drop=True), "value": pd.Series(value).reset_index(drop=True)})
-    eng.register(name, _to_arrow(frame), {"raw": raw_type, "value": value_type})
-
-
-def _procedure_values(raw: pd.Series, column: str, mapping: Mapping) -> pd.Series:
-    """What validate_procedures makes of each distinct raw value of a coded column (missing when
-    the row would be excluded: an unknown procedure type)."""
-    n = len(raw)
-    ids = [f"r{i}" for i in range(n)]
-    frame = pd.DataFrame({"procedure_id": ids, "patient_id": "x", "procedure": "vertebroplasty",
-                          "procedure_date": "2000-01-01", "_row": np.arange(n)})
-    frame[column] = raw.reset_index(drop=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ok, _, _ = validate_procedures(frame, source="registry values", mapping=mapping)
-    return ok.set_index("procedure_id")[column].reindex(ids)
 
 
 # ---- the engine --------------------------------------------------------------------------------
@@ -504,40 +419,12 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
 
     proc_cols = _canonical(proc_schema, "procedures", mapping)
     ass_cols = _canonical(ass_schema, "assessments", mapping)
-    _require(pd.DataFrame(columns=list(proc_cols)), PROCEDURE_REQUIRED, proc_name,
-             "A mapping file (--mapping) can rename a clinic's own column names to these.")
-    _require(pd.DataFrame(columns=list(ass_cols)), ("procedure_id", "pain"), ass_name,
-             "A mapping file (--mapping) can rename a clinic's own column names; a wide export "
-             "(pain_24h, vas_3mo, ...) is made long automatically.")
-    if "hours_after" not in ass_cols:
-        raise InputError(
-            f"{ass_name} must have the column 'hours_after' for the registry engine; found columns "
-            f"{_column_list(list(ass_cols))}. Timestamps (assessed_at) and wide exports are read by "
-            "engine='pandas' (load_records); a mapping file (--mapping) can rename a time column."
-        )
-    if "assessed_at" in ass_cols:
-        raise InputError(f"{ass_name} must not need 'assessed_at' for the registry engine; got the column. "
-                         "Derive hours_after, or use engine='pandas'.")
-    _source_view(eng, "proc_src", "proc_raw", proc_cols, PROCEDURE_COLUMNS)
-    _source_view(eng, "ass_src", "ass_raw", ass_cols, ASSESSMENT_COLUMNS)
-
-    _code_tables(eng, proc_cols, ass_cols, mapping)
-    fill = {"ws_trim": "ws_trim", "same_day_max_hours": _literal(_SAME_DAY_MAX_HOURS),
-            "overnight_max_hours": _literal(_OVERNIGHT_MAX_HOURS),
-            "fracture_age_days": _number("fracture_age_days", proc_cols)[0]}
-    fill.update({c: _ranged(c, proc_cols) for c in _NUMBERS})
-    eng.create(_sql("procedures").format(**fill))
-    _check_unique_ids(eng, proc_name)
-
-    pain_value, pain_present = _number("pain", ass_cols)
-    hours_value, hours_present = _number("hours_after", ass_cols)
-    window = d.baseline_window_hours
-    eng.create(_sql("assessments").format(
-        ws_trim="ws_trim", default_scale=_literal(INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan)),
-        pain_value=pain_value, pain_present=pain_present, hours_value=hours_value,
-        hours_present=hours_present, baseline_window_hours=_literal(window),
-    ))
-
+    if "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols \
+            and mapping.wide_columns(pd.DataFrame(columns=list(ass_cols))):
+        raise InputError(f"{ass_name} must be long (one row per pain score) for the registry engine; got a wide "
+                         "export. Use engine='pandas' (load_records), which makes it long.")
+    build_checked(eng, names, proc_cols, ass_cols, mapping=mapping, baseline_window_hours=d.baseline_window_hours,
+                  log=False)
     run_endpoints(eng, d)
     return tuple(w for w in warnings_ if w)
 
@@ -561,110 +448,23 @@ def _sql(name: str) -> str:
     return (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def _check_unique_ids(eng: Any, source: str) -> None:
-    """Duplicate procedure ids stop the analysis, with the message of validate_procedures."""
-    dup = eng.rows(
-        "SELECT sum(k), count(*), min(first) FROM (SELECT procedure_id, count(*) AS k, min(_order) AS first "
-        "FROM proc_checked WHERE procedure_id IS NOT NULL GROUP BY procedure_id HAVING count(*) > 1) AS counted"
-    )[0]
-    if dup[1]:
-        first = eng.rows(f"SELECT procedure_id FROM proc_checked WHERE _order = {int(dup[2])}")[0][0]
-        rows = [r[0] for r in eng.rows(
-            f"SELECT _row FROM proc_checked WHERE procedure_id = {_literal(str(first))} ORDER BY _order")]
-        raise InputError(
-            f"Column 'procedure_id' in {source} must hold unique ids; got {int(dup[0])} rows sharing "
-            f"{int(dup[1])} ids, e.g. {first!r} in rows {_first_rows(pd.Series(rows))}. "
-            "Give each procedure its own id (a patient's second procedure is a new row with a new id)."
-        )
-
-
-def _distinct_text(eng: Any, view: str, columns: list[str]) -> dict[str, pd.Series]:
-    """The distinct non-missing values of several text columns, in one query (one pass of a
-    distributed engine instead of one per column)."""
-    if not columns:
-        return {}
-    table = _frame(eng.arrow(" UNION ALL ".join(
-        f"SELECT DISTINCT {k} AS c, {column} AS raw FROM {view} WHERE {column} IS NOT NULL"
-        for k, column in enumerate(columns))))
-    return {column: table.loc[table["c"] == k, "raw"].astype(object).reset_index(drop=True)
-            for k, column in enumerate(columns)}
-
-
-def _code_tables(eng: Any, proc_cols: dict, ass_cols: dict, mapping: Mapping) -> None:
-    """_map_<column>(raw, value): each distinct raw value of a coded or date column, read by the
-    pandas validation itself."""
-    text = _distinct_text(eng, "proc_src", [c for c in (*_CODED, "procedure_date", "fracture_date")
-                                            if c in proc_cols and proc_cols[c][1].upper() == "VARCHAR"])
-    for column in _CODED:
-        raw_type = proc_cols[column][1] if column in proc_cols else "VARCHAR"
-        value_type = "BOOLEAN" if column == "complication" else "VARCHAR"
-        raw = text[column] if column in text else _distinct(eng, "proc_src", column) if column in proc_cols \
-            else pd.Series([], dtype=object)
-        values = _procedure_values(raw, column, mapping) if len(raw) else pd.Series([], dtype=object)
-        _register(eng, f"_map_{column}", raw, values, raw_type, value_type)
-    for column in ("procedure_date", "fracture_date"):
-        raw_type = proc_cols[column][1] if column in proc_cols else "VARCHAR"
-        raw = text[column] if column in text else _distinct(eng, "proc_src", column) if column in proc_cols \
-            else pd.Series([], dtype=object)
-        values = _dates(raw, mapping.date_format) if len(raw) else pd.Series([], dtype="datetime64[ns]")
-        _register(eng, f"_map_{column}", raw, values, raw_type, "TIMESTAMP")
-    # instruments: the label, whether it is unknown and the scale, as validate_assessments
-    raw = _distinct(eng, "ass_src", "instrument") if "instrument" in ass_cols else pd.Series([], dtype=object)
-    codes, distinct = _text_codes(raw) if len(raw) else (np.array([], dtype=np.intp), pd.Series([], dtype="string"))
-    instrument, unknown, scale = _instrument_values(distinct, mapping)
-    default = mapping.assessment_instrument
-    frame = pd.DataFrame({
-        "raw": raw.reset_index(drop=True),
-        "instrument": instrument.array.take(codes, allow_fill=True, fill_value=default) if len(raw) else [],
-        "unknown": unknown.to_numpy(dtype=bool).take(codes) if len(raw) else [],
-        "scale": scale.to_numpy(dtype=float).take(codes) if len(raw) else [],
-    })
-    if len(raw):
-        blank = codes < 0
-        frame.loc[blank, "unknown"] = False
-        frame.loc[blank, "scale"] = INSTRUMENT_SCALE.get(default, np.nan)
-    raw_type = ass_cols["instrument"][1] if "instrument" in ass_cols else "VARCHAR"
-    eng.register("_map_instrument", _to_arrow(frame.astype({"instrument": object})),
-                 {"raw": raw_type, "instrument": "VARCHAR", "unknown": "BOOLEAN", "scale": "DOUBLE"})
-
-
-# The procedures' exclusion rules in the order they are applied (reasons are matched by their
-# start): equal counts keep this order in exclusion_counts(), as pandas' stable sort of the log.
-_PROCEDURE_RULES = ("procedure_id missing", "patient_id missing", "unknown procedure type", "procedure_date missing",
-                    "fracture dated after")
-
-
-def _assessment_rules(baseline_window_hours: float) -> dict[int, str]:
-    """The reasons of validate_assessments by the rule numbers of assessments.sql."""
-    return {
-        1: "procedure_id missing",
-        2: "its procedure was excluded",
-        3: "unknown procedure id (not in the procedures table)",
-        4: "unknown instrument (expected nrs, vas10 or vas100)",
-        5: "pain missing",
-        6: "pain is not a number",
-        7: "pain outside 0-10 (a 0-100 VAS can be declared with instrument = 'vas100')",
-        8: "time missing",
-        9: "time is not a number",
-        10: (f"time before the procedure, outside the {baseline_window_hours / 24:g}-day baseline window "
-             "(only a baseline score may precede the procedure)"),
-        11: "duplicate assessment (same procedure and time)",
-    }
 
 
 def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows read/excluded/analysed per table and excluded rows by reason, as Cohort.flow() and
     Cohort.exclusion_counts()."""
-    flow = [("procedures", *eng.rows("SELECT count(*), count(_reason) FROM proc_checked")[0]),
+    flow = [("procedures", *eng.rows("SELECT count(*), count(_rule) FROM proc_checked")[0]),
             ("assessments", *eng.rows("SELECT count(*), count(_rule) FROM ass_checked")[0]), *extra]
     flow_table = pd.DataFrame([{"table": t, "read": int(r), "excluded": int(e), "analysed": int(r - e)}
                                for t, r, e in flow])
-    procedures = eng.rows("SELECT _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY _reason")
-    scores = eng.rows("SELECT _rule, count(*) FROM ass_checked WHERE _rule IS NOT NULL GROUP BY _rule")
-    reasons = _assessment_rules(d.baseline_window_hours)
-    rows = [("procedures", r, n, next((k for k, start in enumerate(_PROCEDURE_RULES) if r.startswith(start)), 99))
-            for r, n in procedures]
-    rows += [("assessments", reasons[int(rule)], n, 100 + int(rule)) for rule, n in scores]
+    # by rule, in the order the rules are applied: equal counts keep it in exclusion_counts(), as
+    # the stable sort of load_records' log
+    procedures = eng.rows("SELECT _rule, min(_reason), count(*) FROM proc_checked WHERE _rule IS NOT NULL "
+                          "GROUP BY _rule")
+    scores = eng.rows("SELECT c._rule, min(r._reason), count(*) FROM ass_checked AS c JOIN ass_rules AS r "
+                      "ON c._rule = r._rule GROUP BY c._rule")
+    rows = [("procedures", r, n, int(rule)) for rule, r, n in procedures]
+    rows += [("assessments", r, n, 100 + int(rule)) for rule, r, n in scores]
     if not rows:
         return flow_table, pd.DataFrame({"table": [], "reason": [], "rows": []})
     table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n, _ in sorted(rows, key=lambda x: x[3])])

@@ -1,55 +1,102 @@
 -- Pain scores: clean each input row and give the number of the first exclusion rule it breaks.
+-- The one definition of these rules, run in process by load_records and where the records live
+-- by evaluate_registry.
 --
--- Input  ass_src(_order, _row, procedure_id, hours_after, pain, instrument)  -- raw values
+-- Input  ass_src(_order, _row, _column, procedure_id, hours_after, assessed_at, pain, instrument)
+--        -- raw values; _column names the wide column a score came from (else NULL)
 --        proc_checked (procedures.sql)
---        _map_instrument(raw, instrument, unknown, scale)  -- each distinct raw label
--- Output ass_checked(_order, pid, hours_after, pain, _rule): pid is the procedure's _order (an
---        integer key for the joins and group-bys that follow), pain is on 0-10 and _rule is NULL
---        for an analysed score, else the number of the rule (registry._ASSESSMENT_RULES has the
---        reasons). Kept narrow: a registry has tens of millions of scores.
+--        _map_instrument(raw, instrument_id, unknown, scale, kind): each distinct raw label, the
+--        instrument it names (an id into _instruments), whether it is unknown, the factor that
+--        brings its scores to 0-10, and its kind ("pain"; "function" scores are left out of this
+--        table entirely: neither analysed nor excluded here)
+--        _map_assessed_at(raw, value, year): each distinct raw timestamp (parse_dates)
+-- Placeholders, filled by outcomes.checks: {pain}, {hours_after} and their {*_present} as in
+-- procedures.sql; {assessed_at} the timestamp; {default_instrument_id}, {default_scale} for a
+-- blank label; {baseline_window_hours} and its {window_days} text.
+-- Output ass_rules(_rule, _column, _reason): the rules, in order.
+--        ass_checked(_order, pid, hours_after, pain, instrument_id, _rule): pid is the
+--        procedure's _order (an integer key for the joins and group-bys that follow), pain is on
+--        0-10 and _rule is NULL for an analysed score, else the number of the rule broken. Kept
+--        narrow: a registry has tens of millions of scores.
+--        ass_excluded(_rule, _order, _row, _column, _value, procedure_id): the log of excluded rows.
 --
--- Rules, in the order of validation.validate_assessments: 1 procedure_id missing; 2 its
--- procedure was excluded; 3 unknown procedure id; 4 unknown instrument; 5 pain missing; 6 pain is
--- not a number; 7 pain outside 0-10 (after the instrument's scale); 8 time missing; 9 time is not
--- a number; 10 time before the baseline window; 11, among the rows left, a repeated (procedure,
--- time) after its first row in file order.
+-- Rules, in order: 1 procedure_id missing; 2 its procedure was excluded; 3 unknown procedure id;
+-- 4 unknown instrument; 5 pain missing; 6 pain is not a number; 7 pain outside 0-10 (after the
+-- instrument's scale); 8 a timestamp whose procedure has only a year; 9 time missing; 10 time
+-- is not a number; 11 time not finite or more than 20 years away; 12 time before the baseline
+-- window; 13, among the rows left, a repeated (procedure, time) after its first row in file
+-- order. A time is hours_after, else assessed_at minus the procedure's date.
+CREATE OR REPLACE TEMP TABLE ass_rules AS
+SELECT CAST(_rule AS TINYINT) AS _rule, _column, _reason FROM (VALUES
+    (1, 'procedure_id', 'procedure_id missing'),
+    (2, 'procedure_id', 'its procedure was excluded'),
+    (3, 'procedure_id', 'unknown procedure id (not in the procedures table)'),
+    (4, 'instrument', 'unknown instrument (expected nrs, vas10 or vas100)'),
+    (5, 'pain', 'pain missing'),
+    (6, 'pain', 'pain is not a number'),
+    (7, 'pain', 'pain outside 0-10 (a 0-100 VAS can be declared with instrument = ''vas100'')'),
+    (8, 'assessed_at', 'assessed_at needs the procedure''s date, and the procedure has only a year (give hours_after)'),
+    (9, 'hours_after', 'time missing'),
+    (10, 'hours_after', 'time is not a number'),
+    (11, 'hours_after', 'time not finite or more than {max_years_text} years from the procedure'),
+    (12, 'hours_after', 'time before the procedure, outside the {window_days}-day baseline window (only a baseline score may precede the procedure)'),
+    (13, 'hours_after', 'duplicate assessment (same procedure and time)')
+) AS rules (_rule, _column, _reason);
+
 CREATE OR REPLACE TEMP TABLE ass_checked AS
 WITH cleaned AS (
     SELECT
         s._order,
-        NULLIF({ws_trim}(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id,
+        NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id,
         COALESCE(m.unknown, false) AS instrument_unknown,
+        COALESCE(m.instrument_id, {default_instrument_id}) AS instrument_id,
         COALESCE(m.scale, {default_scale}) AS scale,
-        {pain_value} AS pain_value,
+        {pain} AS pain_value,
         {pain_present} AS pain_present,
-        {hours_value} AS hours_value,
-        {hours_present} AS hours_present
+        {hours_after} AS hours_value,
+        {hours_after_present} AS hours_present,
+        {assessed_at} AS stamp
     FROM ass_src AS s
     LEFT JOIN _map_instrument AS m ON s.instrument = m.raw
+    LEFT JOIN _map_assessed_at AS m_assessed_at ON s.assessed_at = m_assessed_at.raw
+    WHERE COALESCE(m.kind, 'pain') <> 'function'
 ),
-analysed_ids AS (SELECT procedure_id, _order AS pid FROM proc_checked WHERE _reason IS NULL),
-excluded_ids AS (SELECT DISTINCT procedure_id FROM proc_checked WHERE _reason IS NOT NULL AND procedure_id IS NOT NULL),
-ruled AS MATERIALIZED (
+analysed_ids AS (SELECT procedure_id, _order AS pid, procedure_date FROM proc_checked WHERE _rule IS NULL),
+excluded_ids AS (SELECT DISTINCT procedure_id FROM proc_checked WHERE _rule IS NOT NULL AND procedure_id IS NOT NULL),
+timed AS (
     SELECT
-        c._order,
+        c.*,
         a.pid,
-        c.hours_value AS hours_after,
-        c.pain_value * c.scale AS pain,
-        CAST(CASE
-            WHEN c.procedure_id IS NULL THEN 1
-            WHEN a.procedure_id IS NULL AND e.procedure_id IS NOT NULL THEN 2
-            WHEN a.procedure_id IS NULL THEN 3
-            WHEN c.instrument_unknown THEN 4
-            WHEN c.pain_value IS NULL AND NOT c.pain_present THEN 5
-            WHEN c.pain_value IS NULL THEN 6
-            WHEN c.pain_value * c.scale < 0 OR c.pain_value * c.scale > 10 THEN 7
-            WHEN c.hours_value IS NULL AND NOT c.hours_present THEN 8
-            WHEN c.hours_value IS NULL THEN 9
-            WHEN c.hours_value < -{baseline_window_hours} THEN 10
-        END AS TINYINT) AS _rule
+        a.procedure_id IS NOT NULL AS known,
+        e.procedure_id IS NOT NULL AS was_excluded,
+        a.procedure_date,
+        COALESCE(c.hours_value, date_diff('microsecond', a.procedure_date, c.stamp) / 3600000000.0) AS hours
     FROM cleaned AS c
     LEFT JOIN analysed_ids AS a ON c.procedure_id = a.procedure_id
     LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
+),
+ruled AS MATERIALIZED (
+    SELECT
+        _order,
+        pid,
+        hours AS hours_after,
+        pain_value * scale AS pain,
+        instrument_id,
+        CAST(CASE
+            WHEN procedure_id IS NULL THEN 1
+            WHEN NOT known AND was_excluded THEN 2
+            WHEN NOT known THEN 3
+            WHEN instrument_unknown THEN 4
+            WHEN pain_value IS NULL AND NOT pain_present THEN 5
+            WHEN pain_value IS NULL THEN 6
+            WHEN pain_value * scale < 0 OR pain_value * scale > 10 THEN 7
+            WHEN hours IS NULL AND stamp IS NOT NULL AND procedure_date IS NULL THEN 8
+            WHEN hours IS NULL AND NOT (hours_present AND hours_value IS NULL) THEN 9
+            WHEN hours IS NULL THEN 10
+            WHEN NOT (abs(hours) <= {max_hours_after}) THEN 11
+            WHEN hours < -{baseline_window_hours} THEN 12
+        END AS TINYINT) AS _rule
+    FROM timed
 ),
 repeats AS (
     -- rows repeating an earlier row's (procedure, time) among the rows no rule excluded; only
@@ -60,7 +107,29 @@ repeats AS (
     WHERE k > 1
 )
 SELECT
-    r._order, r.pid, r.hours_after, r.pain,
-    COALESCE(r._rule, CASE WHEN d._order IS NOT NULL THEN CAST(11 AS TINYINT) END) AS _rule
+    r._order, r.pid, r.hours_after, r.pain, r.instrument_id,
+    COALESCE(r._rule, CASE WHEN d._order IS NOT NULL THEN CAST(13 AS TINYINT) END) AS _rule
 FROM ruled AS r
 LEFT JOIN repeats AS d ON r._order = d._order;
+
+-- log: the excluded rows, each with the column it concerns and its raw value as text (the
+-- time as read for the last two rules)
+CREATE OR REPLACE TEMP TABLE ass_excluded AS
+SELECT
+    c._rule,
+    c._order,
+    s._row,
+    COALESCE(s._column, r._column) AS _column,
+    CASE
+        WHEN c._rule <= 3 THEN NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '')
+        WHEN c._rule = 4 THEN CAST(s.instrument AS VARCHAR)
+        WHEN c._rule <= 7 THEN CAST(s.pain AS VARCHAR)
+        WHEN c._rule = 8 THEN CAST(s.assessed_at AS VARCHAR)
+        WHEN c._rule <= 11 THEN CAST(s.hours_after AS VARCHAR)
+        ELSE CAST(c.hours_after AS VARCHAR)
+    END AS _value,
+    NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id
+FROM ass_checked AS c
+JOIN ass_src AS s ON c._order = s._order
+JOIN ass_rules AS r ON c._rule = r._rule
+WHERE c._rule IS NOT NULL;

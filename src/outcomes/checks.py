@@ -1,0 +1,430 @@
+"""The exclusion rules and remarks of the canonical tables, run by an engine.
+
+The rules are written once, in SQL (``outcomes/sql/procedures.sql`` and ``assessments.sql``).
+:func:`build_checked` runs them in any engine of :mod:`outcomes.engines` -- DuckDB in process,
+PostgreSQL, Spark -- over two views of raw rows; :func:`check_frames` is the in-process path of
+:func:`outcomes.load_records`: DuckDB over the pandas frames it read (queried in place through
+Arrow), with the cleaned tables, the exclusion log and the remarks brought back as pandas.
+
+What SQL cannot say well is read in Python once per *distinct* raw value
+(:mod:`outcomes.validation`): codes through synonyms, dates with format detection, instruments
+and their scales. The engine hands over the distinct values of those columns and gets back
+small ``_map_<column>`` tables of ``(raw, value)``.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
+from .engines import literal
+from .exceptions import InputError
+from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
+from .validation import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_FRACTURE_AGE_DAYS,
+    MAX_HOURS_AFTER,
+    OVERNIGHT_MAX_HOURS,
+    SAME_DAY_MAX_HOURS,
+    coded_values,
+    duplicate_ids_message,
+    instrument_values,
+    parse_dates,
+    require_assessment_columns,
+    require_procedure_columns,
+    text_codes,
+)
+
+__all__ = ["CODED_COLUMNS", "build_checked", "check_frames", "number_sql", "sql_statements", "to_arrow"]
+
+# Coded procedure columns, read once per distinct raw value (validation.coded_values).
+CODED_COLUMNS = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
+_PROCEDURE_DATES = ("procedure_date", "fracture_date")
+_PROCEDURE_NUMBERS = ("procedure_year", "fracture_age_days", "baseline_pain", "levels_treated", "age", "asa_class",
+                      "length_of_stay_hours", "height_restoration_pct", "kyphotic_angle_change_deg")
+_NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN"}
+_TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+# Tables of the logs (left out by the registry, which needs only counts).
+_LOG_TABLES = ("proc_remarks", "ass_excluded")
+
+Columns = dict[str, tuple[str, str]]  # canonical column -> (column in the source, its DuckDB type)
+
+
+def sql_statements(name: str) -> list[str]:
+    """The statements of ``outcomes/sql/<name>.sql`` (each ends with ";" at the end of a line),
+    without their whole-line comments (which may name the placeholders)."""
+    sql = (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+    sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()]
+
+
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[str, str]:
+    """SQL for (the number in a column, whether a value is there at all).
+
+    Text is trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does);
+    blanks are missing; NaN is missing (NaN equals NaN in DuckDB, Spark and PostgreSQL).
+    """
+    if column not in columns:
+        return "CAST(NULL AS DOUBLE)", "false"
+    _, kind = columns[column]
+    ref = ref or f"s.{column}"
+    if kind.upper() in ("VARCHAR", "BLOB"):
+        text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
+        value = f"CASE WHEN strpos({text}, '_') > 0 THEN NULL ELSE TRY_CAST({text} AS DOUBLE) END"
+        return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
+    numeric = kind.upper().split("(")[0] in _NUMERIC_TYPES
+    value = f"{'CAST' if numeric else 'TRY_CAST'}({ref} AS DOUBLE)"  # PostgreSQL has no TRY_CAST
+    value = f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END"
+    return value, f"({value} IS NOT NULL)"
+
+
+def to_arrow(frame: pd.DataFrame) -> Any:
+    """A small pandas table as Arrow (for an engine's register)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+
+
+def _source_view(eng: Any, view: str, raw: str, columns: Columns, wanted: tuple[str, ...]) -> None:
+    parts = ["_order", "_row"]
+    for column in wanted:
+        parts.append(f"{_quote(columns[column][0])} AS {column}" if column in columns
+                     else f"CAST(NULL AS VARCHAR) AS {column}")
+    eng.view(view, f"SELECT {', '.join(parts)} FROM {raw}")
+
+
+def _distinct(eng: Any, view: str, columns: list[str]) -> dict[str, pd.Series]:
+    """The distinct non-missing raw values of several columns, in one query per type (one pass
+    of a distributed engine instead of one per column)."""
+    out: dict[str, pd.Series] = {}
+    for column in columns:
+        table = eng.arrow(f"SELECT DISTINCT {column} AS raw FROM {view} WHERE {column} IS NOT NULL")
+        out[column] = table.column("raw").to_pandas()
+    return out
+
+
+def _distinct_text(eng: Any, view: str, columns: list[str]) -> dict[str, pd.Series]:
+    if not columns:
+        return {}
+    table = eng.arrow(" UNION ALL ".join(
+        f"SELECT DISTINCT {k} AS c, CAST({column} AS VARCHAR) AS raw FROM {view} WHERE {column} IS NOT NULL"
+        for k, column in enumerate(columns)))
+    frame = table.to_pandas()
+    return {column: frame.loc[frame["c"] == k, "raw"].astype(object).reset_index(drop=True)
+            for k, column in enumerate(columns)}
+
+
+def _raw_values(eng: Any, view: str, columns: Columns, wanted: list[str]) -> dict[str, pd.Series]:
+    present = [c for c in wanted if c in columns and not _is_time(columns[c][1])]
+    text = _distinct_text(eng, view, [c for c in present if columns[c][1].upper() == "VARCHAR"])
+    other = _distinct(eng, view, [c for c in present if c not in text])
+    return {c: text.get(c, other.get(c)) if c in present else pd.Series([], dtype=object) for c in wanted}
+
+
+def _register(eng: Any, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
+    eng.register(name, to_arrow(frame), types)
+
+
+def _raw_type(columns: Columns, column: str) -> str:
+    return columns[column][1] if column in columns else "VARCHAR"
+
+
+def _is_time(kind: str) -> bool:
+    return kind.upper().startswith(_TIME_TYPES)
+
+
+def _date_sql(eng: Any, view: str, column: str, columns: Columns, raw: pd.Series, date_format: str | None,
+              source: str, notes: list[str]) -> tuple[str, str]:
+    """Register _map_<column>(raw, value, year) and return SQL for (timestamp, year of a year-only
+    value). Typed timestamps are used as they are (kept from 1800 to 2200)."""
+    name = f"_map_{column}"
+    kind = _raw_type(columns, column)
+    if column in columns and _is_time(kind):
+        _register(eng, name, pd.DataFrame({"raw": pd.Series([], dtype="datetime64[ns]"),
+                                           "value": pd.Series([], dtype="datetime64[ns]"),
+                                           "year": pd.Series([], dtype="Int64")}),
+                  {"raw": kind, "value": "TIMESTAMP", "year": "INTEGER"})
+        stamp = f"CAST(s.{column} AS TIMESTAMP)"
+        return (f"CASE WHEN year({stamp}) >= {FIRST_YEAR} AND year({stamp}) <= {LAST_YEAR} THEN {stamp} END",
+                "CAST(NULL AS INTEGER)")
+    if len(raw):
+        dates, years = parse_dates(pd.Series(raw).reset_index(drop=True), date_format, column=column,
+                                   source=source, notes=notes)
+    else:
+        dates, years = pd.Series([], dtype="datetime64[ns]"), pd.Series([], dtype="Int64")
+    frame = pd.DataFrame({"raw": pd.Series(raw).reset_index(drop=True), "value": dates.reset_index(drop=True),
+                          "year": years.reset_index(drop=True).astype("Int64")})
+    _register(eng, name, frame.astype({"raw": object}) if kind == "VARCHAR" else frame,
+              {"raw": kind, "value": "TIMESTAMP", "year": "INTEGER"})
+    return f"m_{column}.value", f"m_{column}.year"
+
+
+def _instrument_tables(eng: Any, ass_cols: Columns, mapping: Mapping) -> tuple[list[str], int]:
+    """_map_instrument(raw, instrument_id, unknown, scale, kind) and the instrument names (by
+    id); returns the names and the id of the default instrument."""
+    raw = _raw_values(eng, "ass_src", ass_cols, ["instrument"])["instrument"]
+    default = mapping.assessment_instrument
+    if len(raw):
+        codes, distinct = text_codes(pd.Series(raw))
+        table = instrument_values(distinct, mapping)
+        instrument = table["instrument"].array.take(codes, allow_fill=True, fill_value=default)
+        unknown = np.where(codes < 0, False, table["unknown"].to_numpy(dtype=bool).take(codes))
+        scale = np.where(codes < 0, INSTRUMENT_SCALE.get(default, np.nan), table["scale"].to_numpy(dtype=float).take(codes))
+        kind = np.where(codes < 0, "pain", table["kind"].to_numpy(dtype=object).take(codes))
+    else:
+        instrument, unknown, scale, kind = [], [], [], []
+    names = list(dict.fromkeys([default, *[str(i) for i in instrument]]))
+    frame = pd.DataFrame({"raw": pd.Series(raw).reset_index(drop=True),
+                          "instrument_id": [names.index(str(i)) for i in instrument],
+                          "unknown": pd.Series(unknown, dtype=bool), "scale": pd.Series(scale, dtype=float),
+                          "kind": pd.Series(kind, dtype=object)})
+    kind_raw = _raw_type(ass_cols, "instrument")
+    _register(eng, "_map_instrument", frame.astype({"raw": object}) if kind_raw == "VARCHAR" else frame,
+              {"raw": kind_raw, "instrument_id": "SMALLINT", "unknown": "BOOLEAN", "scale": "DOUBLE",
+               "kind": "VARCHAR"})
+    _register(eng, "_instruments", pd.DataFrame({"instrument_id": range(len(names)), "instrument": names}),
+              {"instrument_id": "SMALLINT", "instrument": "VARCHAR"})
+    return names, 0
+
+
+def _check_unique_ids(eng: Any, source: str) -> None:
+    """Duplicate procedure ids stop the analysis: how many rows share how many ids, the first
+    repeated id (in row order) and its rows."""
+    dup = eng.rows(
+        "SELECT sum(k), count(*), min(first) FROM (SELECT procedure_id, count(*) AS k, min(_order) AS first "
+        "FROM proc_checked WHERE procedure_id IS NOT NULL GROUP BY procedure_id HAVING count(*) > 1) AS counted"
+    )[0]
+    if dup[1]:
+        first = eng.rows(f"SELECT procedure_id FROM proc_checked WHERE _order = {int(dup[2])}")[0][0]
+        rows = [r[0] for r in eng.rows(
+            f"SELECT _row FROM proc_checked WHERE procedure_id = {literal(str(first))} ORDER BY _order")]
+        raise InputError(duplicate_ids_message(source, int(dup[0]), int(dup[1]), first, rows))
+
+
+def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols: Columns, *, mapping: Mapping,
+                  baseline_window_hours: float, notes: list[str] | None = None, log: bool = True,
+                  found: dict[str, list] | None = None) -> list[str]:
+    """Run the exclusion rules in ``eng`` over the views proc_raw and ass_raw (with _order, _row).
+
+    Makes ``proc_checked`` (and ``proc_remarks``), ``ass_rules`` and ``ass_checked`` (and
+    ``ass_excluded``); the logs only when ``log``. Returns the instrument names of
+    ``ass_checked.instrument_id``. Raises InputError for a missing required column and for
+    duplicate procedure ids, naming the file, the rows and the column (``found``: the columns
+    of each table to name in the message, by default the canonical ones).
+    """
+    notes = [] if notes is None else notes
+    found = found or {}
+    proc_name, ass_name = names["procedures"], names["assessments"]
+    require_procedure_columns(found.get("procedures", list(proc_cols)), proc_name)
+    _source_view(eng, "proc_src", "proc_raw", proc_cols, PROCEDURE_COLUMNS)
+    raw = _raw_values(eng, "proc_src", proc_cols, [*CODED_COLUMNS, *_PROCEDURE_DATES])
+    for column in CODED_COLUMNS:
+        values = coded_values(raw[column], column, mapping) if len(raw[column]) else pd.Series([], dtype=object)
+        kind = _raw_type(proc_cols, column)
+        frame = pd.DataFrame({"raw": raw[column].reset_index(drop=True), "value": values.reset_index(drop=True)})
+        _register(eng, f"_map_{column}", frame.astype({"raw": object}) if kind == "VARCHAR" else frame,
+                  {"raw": kind, "value": "BOOLEAN" if column == "complication" else "VARCHAR"})
+    fill: dict[str, str] = {}
+    for column in _PROCEDURE_DATES:
+        value, year = _date_sql(eng, "proc_src", column, proc_cols, raw[column], mapping.date_format_for(column),
+                                proc_name, notes)
+        fill[column], fill[f"{column}_year"] = value, year
+    for column in _PROCEDURE_NUMBERS:
+        fill[column], fill[f"{column}_present"] = number_sql(column, proc_cols)
+    fill.update(
+        has_procedure_date="true" if "procedure_date" in proc_cols else "false",
+        has_fracture_date="true" if "fracture_date" in proc_cols else "false",
+        first_year=literal(FIRST_YEAR), last_year=literal(LAST_YEAR),
+        max_fracture_age_days=literal(MAX_FRACTURE_AGE_DAYS), max_fracture_age_days_text=f"{MAX_FRACTURE_AGE_DAYS:g}",
+        same_day_max_hours=literal(SAME_DAY_MAX_HOURS), overnight_max_hours=literal(OVERNIGHT_MAX_HOURS),
+    )
+    _run(eng, "procedures", fill, log)
+    _check_unique_ids(eng, proc_name)
+
+    require_assessment_columns(found.get("assessments", list(ass_cols)), ass_name)
+    _source_view(eng, "ass_src", "ass_raw", ass_cols, ("_column", *ASSESSMENT_COLUMNS))
+    instruments, default_id = _instrument_tables(eng, ass_cols, mapping)
+    stamp_raw = _raw_values(eng, "ass_src", ass_cols, ["assessed_at"])["assessed_at"]
+    fill = {"assessed_at": _date_sql(eng, "ass_src", "assessed_at", ass_cols, stamp_raw,
+                                     mapping.date_format_for("assessed_at"), ass_name, notes)[0]}
+    for column in ("pain", "hours_after"):
+        fill[column], fill[f"{column}_present"] = number_sql(column, ass_cols)
+    fill.update(
+        default_instrument_id=str(default_id),
+        default_scale=literal(INSTRUMENT_SCALE.get(mapping.assessment_instrument, np.nan)),
+        baseline_window_hours=literal(baseline_window_hours), window_days=f"{baseline_window_hours / 24:g}",
+        max_hours_after=literal(MAX_HOURS_AFTER), max_years_text=f"{MAX_HOURS_AFTER / 8766:g}",
+    )
+    _run(eng, "assessments", fill, log)
+    return instruments
+
+
+def _run(eng: Any, name: str, fill: dict[str, str], log: bool) -> None:
+    for statement in sql_statements(name):
+        if not log and any(f"TABLE {table} AS" in statement for table in _LOG_TABLES):
+            continue
+        eng.create(statement.format(**fill))
+
+
+# ---- in process: load_records ------------------------------------------------------------------
+
+def _arrow_column(values: pd.Series) -> Any:
+    """One raw column as Arrow for DuckDB: numbers, booleans and timestamps as they are (NaN is
+    missing; time zones converted to UTC), text as text, any other cell as its text (as
+    ``Series.astype("string")`` writes it)."""
+    import pyarrow as pa
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pa.array(values.astype("datetime64[ns]"), from_pandas=True)
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        array = pa.array(values, from_pandas=True)
+        return array.cast(pa.float64()) if pa.types.is_decimal(array.type) else array
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return pa.array(values, from_pandas=True, type=pa.large_string())
+    try:
+        return pa.array(values, from_pandas=True, type=pa.large_string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError, ValueError):
+        return pa.array(values.astype("string"), from_pandas=True, type=pa.large_string())
+
+
+def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...]) -> Any:
+    import pyarrow as pa
+
+    n = len(frame)
+    rows = frame["_row"].to_numpy(dtype=np.int64) if "_row" in frame else np.arange(n, dtype=np.int64)
+    data = {"_order": pa.array(np.arange(n, dtype=np.int64)), "_row": pa.array(rows)}
+    for column in wanted:
+        if column in frame:
+            data[column] = _arrow_column(frame[column])
+    return pa.table(data)
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """An engine's Arrow result with the dtypes of the canonical tables: text as pandas'
+    Arrow-backed string, booleans nullable, integers Int64, timestamps in nanoseconds."""
+    import pyarrow as pa
+
+    strings = pd.StringDtype("pyarrow")
+    mapper = {pa.bool_(): pd.BooleanDtype(), pa.string(): strings, pa.large_string(): strings,
+              pa.int32(): pd.Int64Dtype(), pa.int64(): pd.Int64Dtype()}
+    frame = table.to_pandas(types_mapper=mapper.get)
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column].dtype):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
+
+
+_PROC_OUT = ("procedure_id", "patient_id", "procedure", "procedure_date", "procedure_year", "fracture_date",
+             "fracture_age_days", "baseline_pain", "levels_treated", "etiology", "age", "sex", "asa_class",
+             "discharge", "length_of_stay_hours", "complication", "physician_id", "site_id",
+             "height_restoration_pct", "kyphotic_angle_change_deg")
+
+
+def check_frames(
+    procedures: pd.DataFrame, assessments: pd.DataFrame, *, names: dict[str, str], mapping: Mapping,
+    baseline_window_hours: float, notes: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rules of :func:`build_checked` run in process by DuckDB over two frames of raw values
+    (canonical column names, ``_row`` as a spreadsheet numbers the rows).
+
+    Returns (procedures, assessments, procedure exclusions, assessment exclusions, remarks): the
+    analysed procedures with every column of the input (canonical ones cleaned, others as they
+    are, ``procedure_date``, ``procedure_year`` and, where they can be derived,
+    ``fracture_age_days`` and ``discharge`` added), the analysed scores (``procedure_id``,
+    ``hours_after``, ``pain`` on 0-10, ``instrument``) in order of procedure and time, and the
+    logs (one row per excluded row or per value set to missing).
+    """
+    from .engines import DuckDBEngine
+
+    notes = [] if notes is None else notes
+    eng = DuckDBEngine()
+    try:
+        proc_table = _arrow_table(procedures, PROCEDURE_COLUMNS)
+        ass_table = _arrow_table(assessments, ("_column", *ASSESSMENT_COLUMNS))
+        eng.con.register("proc_raw", proc_table)
+        eng.con.register("ass_raw", ass_table)
+        proc_cols = {c: (c, t) for c, t in eng.columns("proc_raw") if c not in ("_order", "_row")}
+        ass_cols = {c: (c, t) for c, t in eng.columns("ass_raw") if c not in ("_order", "_row")}
+        # a missing required column is named with the frame's own columns
+        found = {"procedures": list(procedures.columns), "assessments": list(assessments.columns)}
+        instruments = build_checked(eng, names, proc_cols, ass_cols, mapping=mapping,
+                                    baseline_window_hours=baseline_window_hours, notes=notes, log=True,
+                                    found=found)
+        kept = _to_pandas(eng.arrow(
+            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL ORDER BY _order"))
+        out = _procedures_out(procedures, kept)
+        proc_excl = _to_pandas(eng.arrow(
+            "SELECT _row AS row, _column AS \"column\", _value AS value, _reason AS reason, procedure_id "
+            "FROM proc_checked WHERE _rule IS NOT NULL ORDER BY _rule, _order"))
+        remarks = _to_pandas(eng.arrow(
+            "SELECT _row AS row, _column AS \"column\", _value AS value, _remark AS remark FROM proc_remarks "
+            "ORDER BY _k, _order"))
+        scores = _to_pandas(eng.arrow(
+            "WITH ranked AS (SELECT _order AS pid, procedure_id, row_number() OVER (ORDER BY procedure_id) AS rank "
+            "FROM proc_checked WHERE _rule IS NULL) "
+            "SELECT p.procedure_id, a.hours_after, a.pain, a.instrument_id FROM ass_checked AS a "
+            "JOIN ranked AS p ON a.pid = p.pid WHERE a._rule IS NULL ORDER BY p.rank, a.hours_after"))
+        ass_excl = _to_pandas(eng.arrow(
+            "SELECT e._row AS row, e._column AS \"column\", e._value AS value, r._reason AS reason, e.procedure_id "
+            "FROM ass_excluded AS e JOIN ass_rules AS r ON e._rule = r._rule ORDER BY e._rule, e._order"))
+    finally:
+        eng.close()
+    labels = pd.array(instruments, dtype=pd.StringDtype("pyarrow"))
+    scores["instrument"] = pd.Series(labels.take(scores.pop("instrument_id").to_numpy(dtype=np.int64)),
+                                     index=scores.index)
+    scores["hours_after"] = scores["hours_after"].astype(float)
+    scores["pain"] = scores["pain"].astype(float)
+    return (out, scores, _log(proc_excl, "procedures", names["procedures"], EXCLUSION_COLUMNS),
+            _log(ass_excl, "assessments", names["assessments"], EXCLUSION_COLUMNS),
+            _log(remarks, "procedures", names["procedures"], REMARK_COLUMNS))
+
+
+def _log(frame: pd.DataFrame, table: str, source: str, columns: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.astype({c: object for c in ("value", "procedure_id") if c in frame})
+    frame = frame.astype({c: str for c in ("column", "reason", "remark") if c in frame})
+    frame.insert(0, "source", source)
+    frame.insert(0, "table", table)
+    frame["row"] = frame["row"].astype("int64")
+    return frame[columns]
+
+
+def _procedures_out(frame: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """The analysed procedures in the input's column order: canonical columns from the checked
+    table, any other as it was read; the derived columns appended as the checks add them."""
+    positions = kept.pop("_order").to_numpy(dtype=np.int64)
+    kept.index = pd.RangeIndex(len(kept))
+    columns = list(frame.columns)
+    for column in ("procedure_date", "procedure_year"):
+        if column not in columns:
+            columns.append(column)
+    if "fracture_date" in frame and "fracture_age_days" not in columns:
+        columns.append("fracture_age_days")
+    if "length_of_stay_hours" in frame and "discharge" not in columns:
+        columns.append("discharge")
+    data = {}
+    for column in columns:
+        if column in _PROC_OUT:
+            values = kept[column]
+            if column in ("levels_treated", "asa_class", "age", "baseline_pain", "fracture_age_days",
+                          "length_of_stay_hours", "height_restoration_pct", "kyphotic_angle_change_deg"):
+                values = values.astype(float)
+            data[column] = values
+        else:
+            data[column] = frame[column].take(positions).reset_index(drop=True)
+    return pd.DataFrame(data, index=kept.index)
