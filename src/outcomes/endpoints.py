@@ -257,4 +257,6 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         # Safe Harbor records (some procedures dated by year only): monitoring charts by year
         out["procedure_year"] = procs["procedure_year"]
     out.attrs["definitions"] = d.to_dict()
-    return out.reset_index(drop=True)
+    from .safety import add_safety_endpoints  # the safety endpoints: sql/safety.sql
+
+    return add_safety_endpoints(out.reset_index(drop=True), cohort, d)
