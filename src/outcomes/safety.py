@@ -474,3 +474,53 @@ def add_safety_endpoints(endpoints: pd.DataFrame, cohort: Any, definitions: Defi
         out[column] = values
     out.attrs.update(endpoints.attrs)
     return out
+
+
+# ---- inside an engine (the registry) --------------------------------------------------------------
+
+def _engine_distinct(eng: Any, view: str, expression: str) -> pd.Series:
+    """The distinct non-missing values of a text expression (over ``view AS s``) in an engine."""
+    table = _frame(eng.arrow(f"SELECT DISTINCT {expression} AS raw FROM {view} AS s WHERE {expression} IS NOT NULL"))
+    return table["raw"].astype(object).reset_index(drop=True)
+
+
+def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_events: bool,
+                 last_contact_days: tuple[str, str], last_contact_date: str, last_contact_days_raw: str,
+                 notes: list[str] | None = None) -> None:
+    """Run ``events.sql`` and ``safety.sql`` in an engine (DuckDB, Spark, PostgreSQL) that holds
+    ``proc_checked``, ``proc_src`` and ``events_src`` (every events column as text; no rows when
+    there is no events table): makes ``proc_followup``, ``events_checked`` and ``safety``.
+
+    The labels and dates of each distinct raw value are read here, as :func:`validate_events`
+    reads them, and pushed to the engine as the ``_map_*`` tables.
+
+    Parameters
+    ----------
+    eng : outcomes.engines engine
+    definitions, mapping
+        The complication window; the labels and date formats.
+    has_events : bool
+        Whether an events table was given (else the endpoints are NULL).
+    last_contact_days, last_contact_date, last_contact_days_raw : str
+        The SQL of proc_src's follow-up columns: :func:`number_sql` of ``last_contact_days``,
+        the date column as text (``CAST(s.last_contact_date AS VARCHAR)``, or ``NULL``), the raw
+        days column (or ``NULL``).
+    """
+    notes = [] if notes is None else notes
+    for column, name in (("event", "_map_event"), ("severity", "_map_severity")):
+        raw = _engine_distinct(eng, "events_src", f"s.{column}")
+        _map_table(eng, name, raw, code_values(raw, mapping.value_map("events", column)), "VARCHAR")
+    raw = _engine_distinct(eng, "events_src", "s.adjacent")
+    _map_table(eng, "_map_adjacent", raw, flag_values(raw), "BOOLEAN")
+    for view, column, name, ref in (("events_src", "event_date", "_map_event_date", "s.event_date"),
+                                    ("proc_src", "last_contact_date", "_map_last_contact_date", last_contact_date)):
+        raw = _engine_distinct(eng, view, ref) if ref.upper() != "NULL" else pd.Series([], dtype=object)
+        values = (parse_dates(raw, mapping.date_format_for(column), column=column, source=view, notes=notes)[0]
+                  if len(raw) else pd.Series([], dtype="datetime64[ns]"))
+        _map_table(eng, name, raw, values, "TIMESTAMP")
+    fill = events_fill(days_after=number_sql("s.days_after"), last_contact_days=last_contact_days,
+                       last_contact_date=last_contact_date, last_contact_days_raw=last_contact_days_raw)
+    for statement in _statements(safety_sql("events").format(**fill)):
+        eng.create(statement)
+    for statement in _statements(safety_sql("safety").format(**safety_fill(definitions, has_events))):
+        eng.create(statement)

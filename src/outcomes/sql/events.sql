@@ -13,9 +13,9 @@
 --        events_checked: one row per input row, cleaned columns, _reason (NULL = analysed), the
 --        column and raw value the rule read (_column, _value), _bad_severity, _bad_adjacent
 --
--- Placeholders: {ws_trim} (trim Python's whitespace), {last_contact_days} / {last_contact_days_present}
--- and {days_after} / {days_after_present} (a number read from the raw column, and whether one was
--- given), {last_contact_date} and {last_contact_days_raw} (the raw columns, or NULL), {max_days}
+-- Placeholders: <ws_trim> (trim Python's whitespace), <last_contact_days> / <last_contact_days_present>
+-- and <days_after> / <days_after_present> (a number read from the raw column, and whether one was
+-- given), <last_contact_date> and <last_contact_days_raw> (the raw columns, or NULL), <max_days>
 -- (20 years).
 --
 -- Rules of events_checked, in order (a row gets the first it breaks): procedure_id missing, its

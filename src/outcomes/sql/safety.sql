@@ -5,14 +5,14 @@
 -- Output safety(_order, procedure_id, last_contact_days, major_complication_30d,
 --        minor_complication_30d, death_30d, new_fracture_days, new_fracture_status)
 --
--- Placeholders: {window_days} (Definitions.complication_window_days, 30), {has_events} (TRUE when an
+-- Placeholders: <window_days> (Definitions.complication_window_days, 30), <has_events> (TRUE when an
 -- events table was given: without one every endpoint here is NULL, unknown rather than "none").
 --
 -- Endpoints (events from day 0, the day of the procedure, onwards):
---   major_complication_30d  a major event other than death at day 0 to {window_days} (inclusive)
+--   major_complication_30d  a major event other than death at day 0 to <window_days> (inclusive)
 --   minor_complication_30d  the same for a minor event
---   death_30d               death at day 0 to {window_days}; FALSE when death came later or the
---                           last contact is at or after {window_days}; else NULL (not known)
+--   death_30d               death at day 0 to <window_days>; FALSE when death came later or the
+--                           last contact is at or after <window_days>; else NULL (not known)
 --   new_fracture_days       days to the first new fracture, else to death, else to the last
 --                           contact; NULL when none of them is known
 --   new_fracture_status     1 a new fracture first (on the day of death counts as first),
