@@ -618,15 +618,18 @@ def _event_accounting(eng: Any, flow: pd.DataFrame, exclusions: pd.DataFrame) ->
 
 
 def _endpoints_frame(procedures: Source, assessments: Source, *, definitions: Definitions | None = None,
-                     mapping: Mapping | None = None) -> pd.DataFrame:
+                     mapping: Mapping | None = None, events: Source | None = None) -> pd.DataFrame:
     """The SQL endpoints table itself, one row per analysed procedure (for checks against
     derive_endpoints)."""
     eng = DuckDBEngine()
     try:
         eng.read_parquet("proc_raw", _files(procedures, "procedures"), _FILE_BITS)
         eng.read_parquet("ass_raw", _files(assessments, "assessments"), _FILE_BITS)
-        _build(eng, {"procedures": "procedures", "assessments": "assessments"}, d=definitions or Definitions(),
-               mapping=mapping or Mapping(), allow_identifiers=False)
+        names = {"procedures": "procedures", "assessments": "assessments"}
+        if events is not None:
+            eng.read_parquet("ev_raw", _files(events, "events"), _FILE_BITS)
+            names["events"] = "events"
+        _build(eng, names, d=definitions or Definitions(), mapping=mapping or Mapping(), allow_identifiers=False)
         return _frame(eng.arrow("SELECT * FROM endpoints"))
     finally:
         eng.close()
