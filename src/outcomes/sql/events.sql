@@ -23,7 +23,8 @@
 -- whose procedure has only a year, time missing, time not a number, event_date unreadable, time not
 -- finite or more than 20 years away, more than a day before the procedure. A severity other than
 -- major or minor, and an adjacent flag that is not yes or no, become NULL (the row is kept).
--- days_after comes from days_after, else from event_date minus the procedure's date.
+-- days_after comes from days_after, else from event_date minus the procedure's date in calendar days
+-- (an event on the day of the procedure is day 0 whatever the clock times; so is last_contact_date).
 CREATE OR REPLACE TEMP TABLE proc_followup AS
 WITH given AS (
     SELECT
@@ -46,7 +47,7 @@ counted AS (
         _order, _row, procedure_id, days_given, days_present, date_text, days_text, contact_date, procedure_date,
         COALESCE(
             days_given,
-            date_diff('microsecond', procedure_date, contact_date) / 1e6 / 86400.0
+            date_diff('microsecond', date_trunc('day', procedure_date), date_trunc('day', contact_date)) / 1e6 / 86400.0
         ) AS days
     FROM given
 )
@@ -111,7 +112,8 @@ timed AS (
         p.procedure_date,
         COALESCE(
             e.days_given,
-            date_diff('microsecond', p.procedure_date, e.event_date) / 1e6 / 86400.0
+            date_diff('microsecond', date_trunc('day', p.procedure_date), date_trunc('day', e.event_date))
+                / 1e6 / 86400.0
         ) AS days_after
     FROM cleaned AS e
     LEFT JOIN known AS k ON e.procedure_id = k.procedure_id
