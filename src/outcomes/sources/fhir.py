@@ -757,8 +757,9 @@ def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str,
     procedure of its ``encounter``, else the patient's latest procedure on or before its date.
     ``actuality`` "potential" (a near miss) is left out. A complication or new-fracture Condition
     after a procedure, and ``Patient.deceasedDateTime``, are events too. Returns None for the
-    table when the export has no event record at all (no AdverseEvent, no such Condition, no
-    death date): the safety endpoints are then unknown, not "none".
+    table when the export holds neither an AdverseEvent resource nor a Patient with a
+    ``deceasedDateTime``: it is taken not to record adverse events (a fracture Condition alone
+    does not say that complications were), and the safety endpoints are unknown, not "none".
     """
     from ..mapping import EVENT_SYNONYMS, SEVERITY_SYNONYMS, normalise_label
 
@@ -830,7 +831,9 @@ def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str,
     deaths = procs[["procedure_id", "patient_id", "procedure_date"]].merge(dead, on="patient_id", how="inner")
     deaths = deaths[pd.to_datetime(deaths["day"], errors="coerce") >= pd.to_datetime(deaths["procedure_date"],
                                                                                       errors="coerce")]
-    if ae.empty and cand.empty and deaths.empty and not len(_df(con, "SELECT 1 FROM t_AdverseEvent LIMIT 1")):
+    if not len(_df(con, "SELECT 1 FROM t_AdverseEvent LIMIT 1")) and dead.empty:
+        # no AdverseEvent and no death recorded: the export does not carry adverse events (a
+        # fracture Condition alone does not say that complications were recorded)
         return None, logs, set(), pd.DataFrame({"patient_id": [], "day": []})
     columns = ["_source", "_row", "procedure_id", "event", "event_date", "severity"]
     events = pd.concat([
