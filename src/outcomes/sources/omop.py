@@ -521,9 +521,13 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
 
     # --- conditions: fracture (date, etiology) and complications
     remarks: list[pd.DataFrame] = []
-    # adverse events are read when the CDM has a death table (every v5.4 CDM does): mortality and
-    # conditions after the procedure are then recorded, and their absence means none
-    has_events = "death" in tables
+    # adverse events are read when the CDM follows its persons: rows in death or observation_period
+    # (OHDSI's conventions give every person an observation period) for the cohort's persons;
+    # conditions after the procedure and deaths are then recorded, and their absence means none
+    has_events = any(
+        t in tables and int(pd.to_numeric(db.query(
+            f"SELECT count(*) AS n FROM {db.name(t)} WHERE person_id IN {persons_sql}")["n"]).iloc[0]) > 0
+        for t in ("death", "observation_period"))
     event_codes = (list(settings.new_fracture_conditions) + [c for c, _ in settings.complication_events]
                    if has_events else [])
     cond = pd.DataFrame()
@@ -739,8 +743,10 @@ def _deaths_and_contacts(db: _Database, procs: pd.DataFrame, persons_sql: str, t
     """Deaths (``death.death_date``: an event of each of the person's procedures on or before it)
     and the dated records of the last contact: ``observation_period_end_date`` where the CDM
     has observation periods, the death, and the procedures."""
-    death = db.query(f"SELECT person_id, death_date FROM {db.name('death')} WHERE person_id IN {persons_sql}")
-    read["omop:death"] = len(death)
+    death = (db.query(f"SELECT person_id, death_date FROM {db.name('death')} WHERE person_id IN {persons_sql}")
+             if "death" in tables else pd.DataFrame({"person_id": [], "death_date": []}))
+    if "death" in tables:
+        read["omop:death"] = len(death)
     death["patient_id"] = _ids(death["person_id"])
     death["day"] = pd.to_datetime(death["death_date"], errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
     death = death.sort_values("day", kind="stable").drop_duplicates("patient_id")
