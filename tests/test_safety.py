@@ -405,3 +405,135 @@ def test_validate_events_without_events_reads_follow_up_only():
     assert out["last_contact_days"].tolist()[0] == 12.0 and pd.isna(out["last_contact_days"].iloc[1])
     assert remarks[["source", "row", "column", "value", "remark"]].values.tolist() == [
         ["p.csv", 3, "last_contact_days", "x", "not a number; set to missing"]]
+
+
+def test_event_dates_count_calendar_days():
+    # an event dated the procedure's day is day 0 whatever the procedure's clock time
+    procs = pd.DataFrame({"procedure_id": ["P1"], "patient_id": ["A"], "procedure": ["PVP"],
+                          "procedure_date": ["2022-01-03 16:30"], "last_contact_date": ["2022-01-10"],
+                          "pain_baseline": [8], "pain_48h": [3]})
+    events = pd.DataFrame({"procedure_id": ["P1", "P1"], "event": ["cement leak", "PE"],
+                           "event_date": ["2022-01-03", "2022-01-05 08:00"], "severity": ["minor", "major"]})
+    cohort = load_records(procs, events=events)
+    assert cohort.events["days_after"].tolist() == [0.0, 2.0]
+    assert cohort.procedures["last_contact_days"].tolist() == [7.0]
+    ep = derive_endpoints(cohort)
+    assert ep["minor_complication_30d"].iloc[0] and ep["major_complication_30d"].iloc[0]
+
+
+def _single_procedure_ids(procs: pd.DataFrame) -> pd.Series:
+    return procs["patient_id"].groupby(procs["patient_id"]).transform("size") == 1
+
+
+def test_fhir_round_trip_of_the_events(tmp_path):
+    from outcomes.sources import load_fhir, write_fhir
+
+    procs, pain, events, _ = _records(300, seed=17)
+    write_fhir(procs, pain, tmp_path / "fhir", events=events)
+    cohort = load_fhir(tmp_path / "fhir")
+    assert cohort.has_events
+    flow = cohort.flow().set_index("table")
+    assert (flow["read"] == flow["analysed"] + flow["excluded"]).all()
+    assert flow.loc["fhir:AdverseEvent", "analysed"] == (~events["event"].isin(["death", "new_fracture"])).sum()
+    got = derive_endpoints(cohort).set_index("procedure_id")
+    want = derive_endpoints(load_records(procs, pain, events)).set_index("procedure_id")
+    # a Condition or a death carries no link to its procedure: with one procedure per patient
+    # the link by time is the CSV's; the last contact is the patient's latest record, at or
+    # after the simulated one (pain follow-up visits may come later)
+    single = procs.loc[_single_procedure_ids(procs), "procedure_id"]
+    got, want = got.loc[single], want.loc[single]
+    for column in ("major_complication_30d", "minor_complication_30d", "new_fracture_status"):
+        pd.testing.assert_series_equal(got[column], want[column], check_names=False, check_index_type=False, obj=column)
+    event = want["new_fracture_status"] > 0
+    np.testing.assert_array_equal(got.loc[event, "new_fracture_days"], want.loc[event, "new_fracture_days"])
+    assert (got.loc[~event, "new_fracture_days"] >= want.loc[~event, "new_fracture_days"]).all()
+    assert (got["death_30d"].fillna(False) >= want["death_30d"].fillna(False)).all()
+    assert set(cohort.events["event"]) == set(events["event"])
+
+
+def test_fhir_adverse_event_fields_and_code_lists(tmp_path):
+    from outcomes.sources import load_fhir, write_fhir
+
+    procs, pain, _, _ = _records(20, seed=3)
+    procs = procs.drop_duplicates("patient_id").head(3)
+    pain = pain[pain["procedure_id"].isin(procs["procedure_id"])]
+    paths = write_fhir(procs, pain, tmp_path, events=pd.DataFrame(
+        {"procedure_id": [], "event": [], "days_after": [], "severity": []}))
+    p = procs.reset_index(drop=True)
+    day = pd.to_datetime(p["procedure_date"])
+    ae = [  # R4 by suspectEntity, R5 by time (occurrenceDateTime, code), a near miss, an ICD-10 label
+        {"resourceType": "AdverseEvent", "id": "a1", "actuality": "actual", "subject": {"reference": f"Patient/{p.patient_id[0]}"},
+         "date": (day[0] + pd.Timedelta(days=2)).strftime("%Y-%m-%d"), "event": {"text": "Cement leak"},
+         "seriousness": {"coding": [{"code": "serious"}]},
+         "suspectEntity": [{"instance": {"reference": f"Procedure/{p.procedure_id[0]}"}}]},
+        {"resourceType": "AdverseEvent", "id": "a2", "actuality": "actual", "subject": {"reference": f"Patient/{p.patient_id[1]}"},
+         "occurrenceDateTime": (day[1] + pd.Timedelta(days=5)).strftime("%Y-%m-%d"),
+         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I26.99"}]},
+         "severity": {"coding": [{"code": "mild"}]}},
+        {"resourceType": "AdverseEvent", "id": "a3", "actuality": "potential",
+         "subject": {"reference": f"Patient/{p.patient_id[2]}"}, "date": day[2].strftime("%Y-%m-%d"),
+         "event": {"text": "infection"}},
+    ]
+    conditions = [  # a new fracture after procedure 3, and a rib fracture the site codes itself
+        {"resourceType": "Condition", "id": "c1", "subject": {"reference": f"Patient/{p.patient_id[2]}"},
+         "onsetDateTime": (day[2] + pd.Timedelta(days=40)).strftime("%Y-%m-%d"),
+         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "S32.010A"}]}},
+        {"resourceType": "Condition", "id": "c2", "subject": {"reference": f"Patient/{p.patient_id[2]}"},
+         "onsetDateTime": (day[2] + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+         "code": {"coding": [{"system": "http://example.org/site", "code": "RIB-7"}]},
+         "severity": {"coding": [{"system": "http://snomed.info/sct", "code": "24484000"}]}},
+    ]
+    import json
+
+    with open(paths["AdverseEvent"], "a") as fh:
+        fh.write("\n".join(json.dumps(r) for r in ae) + "\n")
+    with open(paths["Condition"], "a") as fh:
+        fh.write("\n".join(json.dumps(r) for r in conditions) + "\n")
+    mapping = {"fhir": {"complication_events": {"http://example.org/site|RIB-7": "rib_fracture"}}}
+    cohort = load_fhir(tmp_path, mapping=mapping)
+    ev = cohort.events.assign(severity=cohort.events["severity"].astype(object))
+    rows = ev[["procedure_id", "event", "days_after"]].values.tolist()
+    assert rows == [[p.procedure_id[0], "symptomatic_cement_leak", 2.0], [p.procedure_id[1], "pulmonary_embolism", 5.0],
+                    [p.procedure_id[2], "new_fracture", 40.0], [p.procedure_id[2], "rib_fracture", 1.0]]
+    assert ev["severity"].where(ev["severity"].notna(), None).tolist() == ["major", "minor", None, "major"]
+    log = cohort.exclusions[cohort.exclusions["table"] == "fhir:AdverseEvent"]
+    assert log["reason"].tolist() == ["a potential adverse event (a near miss), not one that happened"]
+    with pytest.raises(DefinitionsError, match=r"`fhir.complication_events.x` in mapping must be an event code"):
+        load_fhir(tmp_path, mapping={"fhir": {"complication_events": {"x": "bad"}}})
+
+
+def test_omop_round_trip_of_the_events(tmp_path):
+    from outcomes.sources import load_omop, write_omop
+
+    procs, pain, events, _ = _records(300, seed=19)
+    write_omop(procs, pain, tmp_path / "cdm.duckdb", events=events)
+    cohort = load_omop(tmp_path / "cdm.duckdb")
+    assert cohort.has_events
+    flow = cohort.flow().set_index("table")
+    assert (flow["read"] == flow["analysed"] + flow["excluded"]).all()
+    assert flow.loc["omop:death", "read"] == events.loc[events["event"] == "death", "procedure_id"].map(
+        procs.set_index("procedure_id")["patient_id"]).nunique()
+    got = derive_endpoints(cohort)
+    # OMOP procedure ids are procedure_occurrence_ids, 1..n in the order written
+    got["procedure_id"] = got["procedure_id"].map({str(i + 1): pid for i, pid in enumerate(procs["procedure_id"])})
+    got = got.set_index("procedure_id")
+    want = derive_endpoints(load_records(procs, pain, events)).set_index("procedure_id")
+    single = procs.loc[_single_procedure_ids(procs), "procedure_id"]
+    got, want = got.loc[single], want.loc[single]
+    pd.testing.assert_series_equal(got["new_fracture_status"], want["new_fracture_status"], check_names=False,
+                                   check_index_type=False)
+    event = want["new_fracture_status"] > 0
+    np.testing.assert_array_equal(got.loc[event, "new_fracture_days"], want.loc[event, "new_fracture_days"])
+    # OMOP conditions carry no severity: every complication type is read, none is rated
+    n_complications = (~events["event"].isin(["death", "new_fracture"])).sum()
+    kinds = cohort.events[~cohort.events["event"].isin(["death", "new_fracture"])]
+    assert len(kinds) >= n_complications and kinds["severity"].isna().all()
+
+
+def test_an_omop_cdm_without_follow_up_tables_has_no_events_table(tmp_path):
+    from outcomes.sources import load_omop, write_omop
+
+    procs, pain, _, _ = _records(60, seed=2)
+    write_omop(procs, pain, tmp_path / "cdm.duckdb")
+    cohort = load_omop(tmp_path / "cdm.duckdb")
+    assert not cohort.has_events and derive_endpoints(cohort)["death_30d"].isna().all()
