@@ -37,6 +37,13 @@ pain scores                Observations coded LOINC 72514-3 with status final, a
                            answer's position in LL2335-9, never its display text), or a
                            ``component`` of a panel with that code
 asa_class, imaging         Observations with the codes under ``[fhir.fields]``
+events (optional table)    ``AdverseEvent`` (event/code, date/occurrence, seriousness or
+                           severity, suspectEntity/encounter/time link; not "potential"),
+                           ``Condition`` after the procedure coded as a new vertebral fracture or
+                           a complication (``[fhir] new_fracture_conditions``,
+                           ``complication_events``), ``Patient.deceasedDateTime`` -> death;
+                           last contact: the patient's latest dated record. Only when the export
+                           holds an AdverseEvent or a deceasedDateTime (see ``_events``)
 =========================  ===============================================================
 
 Linking pain scores
@@ -168,7 +175,7 @@ def _files(path: Path) -> tuple[list[Path], list[Path]]:
         raise InputError(
             f"`path` must be a folder of FHIR Bulk Data files (*.ndjson) or Bundles (*.json); got the folder "
             f"{path.name!r} with none. Export with $export?_type=Patient,Procedure,Observation,Condition,"
-            "Encounter,Practitioner,Location,Organization.")
+            "Encounter,Practitioner,Location,Organization,AdverseEvent.")
     return ndjson, bundles
 
 

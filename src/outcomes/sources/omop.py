@@ -35,6 +35,11 @@ pain scores                ``measurement`` (and ``observation``) with LOINC 7251
                            scale of ``unit_source_value``: mm -> 0-100 VAS), or
                            ``value_as_concept_id`` / ``value_source_value`` holding an LL2335-9
                            answer (LA6111-4 = 0 ... LA13942-0 = 10)
+events (optional table)    when ``death`` or ``observation_period`` hold rows for the cohort's
+                           persons: ``condition_occurrence`` coded as a new vertebral fracture
+                           (after the procedure's day) or a complication (in its visit, or
+                           after it; ``[omop] new_fracture_conditions``, ``complication_events``),
+                           ``death.death_date``; last contact ``observation_period_end_date``
 =========================  ===============================================================
 
 Scores are linked to procedures as in FHIR: by ``measurement_event_id`` /
