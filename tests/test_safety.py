@@ -31,6 +31,7 @@ from outcomes.safety import (
     safety_endpoints,
     safety_fill,
     safety_sql,
+    sql_statements,
     validate_events,
 )
 from outcomes.stats import proportion
@@ -336,10 +337,8 @@ def _statements():
     fill = events_fill(days_after=number_sql("s.days_after"), last_contact_days=number_sql("s.last_contact_days"),
                        last_contact_date="CAST(s.last_contact_date AS VARCHAR)",
                        last_contact_days_raw="s.last_contact_days")
-    from outcomes.safety import _statements as split
-
-    return (split(safety_sql("events").format(**fill))
-            + split(safety_sql("safety").format(**safety_fill(Definitions(), True))))
+    return (sql_statements(safety_sql("events").format(**fill))
+            + sql_statements(safety_sql("safety").format(**safety_fill(Definitions(), True))))
 
 
 @pytest.mark.parametrize("dialect", ["spark", "postgres"])

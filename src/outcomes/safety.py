@@ -39,7 +39,8 @@ from .exceptions import InputError
 from .mapping import EVENT_CODES, Mapping, normalise_label
 from .validation import parse_dates
 
-__all__ = ["EVENT_CODES", "SAFETY_COLUMNS", "add_safety_endpoints", "safety_endpoints", "safety_sql",
+__all__ = ["EVENT_CODES", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values", "events_fill",
+           "flag_values", "number_sql", "safety_endpoints", "safety_fill", "safety_sql", "sql_statements",
            "validate_events"]
 
 # The endpoint columns safety.sql adds to derive_endpoints' table.
@@ -63,7 +64,7 @@ def safety_sql(name: str) -> str:
     return (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def _statements(sql: str) -> list[str]:
+def sql_statements(sql: str) -> list[str]:
     """The statements of a SQL file (separated by a semicolon at the end of a line)."""
     return [s.strip() for s in re.split(r";\s*(?:\n|$)", sql) if s.strip() and not _only_comments(s)]
 
@@ -264,7 +265,7 @@ def validate_events(
             days_after=number_sql("s.days_after") if has_days else number_sql("NULL"),
             last_contact_days=number_sql("s.last_contact_days"), last_contact_date="s.last_contact_date",
             last_contact_days_raw="s.last_contact_days")
-        for statement in _statements(safety_sql("events").format(**fill)):
+        for statement in sql_statements(safety_sql("events").format(**fill)):
             eng.create(statement)
         followup = _frame(eng.arrow("SELECT * FROM proc_followup ORDER BY _order"))
         checked = _frame(eng.arrow("SELECT * FROM events_checked ORDER BY _order")) if events is not None else None
@@ -445,7 +446,7 @@ def safety_endpoints(procedures: pd.DataFrame, events: pd.DataFrame | None,
         _register(eng, "events_checked", checked, {"procedure_id": "VARCHAR", "event": "VARCHAR",
                                                    "days_after": "DOUBLE", "severity": "VARCHAR",
                                                    "_reason": "VARCHAR"})
-        eng.create(_statements(safety_sql("safety").format(**safety_fill(d, has_events)))[0])
+        eng.create(sql_statements(safety_sql("safety").format(**safety_fill(d, has_events)))[0])
         out = _frame(eng.arrow("SELECT * FROM safety ORDER BY _order"))
     finally:
         eng.close()
@@ -520,7 +521,7 @@ def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_ev
         _map_table(eng, name, raw, values, "TIMESTAMP")
     fill = events_fill(days_after=number_sql("s.days_after"), last_contact_days=last_contact_days,
                        last_contact_date=last_contact_date, last_contact_days_raw=last_contact_days_raw)
-    for statement in _statements(safety_sql("events").format(**fill)):
+    for statement in sql_statements(safety_sql("events").format(**fill)):
         eng.create(statement)
-    for statement in _statements(safety_sql("safety").format(**safety_fill(definitions, has_events))):
+    for statement in sql_statements(safety_sql("safety").format(**safety_fill(definitions, has_events))):
         eng.create(statement)

@@ -726,7 +726,7 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
         logs.append(asm.excluded(f"fhir:{kind}", unused_rows["file"], unused_rows["row"], "id",
                                  unused_rows["key"], reason))
     # --- adverse events: AdverseEvent, complication and new-fracture Conditions, Patient.deceasedDateTime
-    events, event_logs, event_keys, dated = _events(con, settings, procs, remap, conds, pats)
+    events, event_logs, event_keys, dated = _events(con, settings, procs, remap, conds)
     logs += event_logs
     if events is not None:
         procs["last_contact_date"] = asm.last_contact(procs, dated)
@@ -752,8 +752,8 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     )
 
 
-def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str, str], conds: pd.DataFrame,
-            pats: pd.DataFrame) -> tuple[pd.DataFrame | None, list[pd.DataFrame], set, pd.DataFrame]:
+def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str, str],
+            conds: pd.DataFrame) -> tuple[pd.DataFrame | None, list[pd.DataFrame], set, pd.DataFrame]:
     """The events table of an export, the AdverseEvents left out, the Condition keys used as
     events, and every dated record of each patient (for the last contact).
 
