@@ -9,6 +9,7 @@ file's [events] section; the command line; the privacy guard; the registry engin
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -38,8 +39,18 @@ from outcomes.stats import proportion
 from outcomes.synthetic import simulate_safety
 
 WINDOW = 30.0
+POSTGRES_URL = os.environ.get("OUTCOMES_TEST_POSTGRES_URL")
 # one quick claim for the registry runs (the accounting is what is compared here)
 _ONE_CLAIM = [c for c in load_claims() if c.id == "outpatient"]
+
+
+@pytest.fixture
+def postgres_url():
+    """The test server's URL; a test that needs it fails (never skips) without it."""
+    if not POSTGRES_URL:
+        pytest.fail("OUTCOMES_TEST_POSTGRES_URL must name a PostgreSQL test database; got it unset "
+                    "(.ci/run starts the server and sets it).")
+    return POSTGRES_URL
 
 
 def _records(n: int, seed: int):
@@ -536,3 +547,52 @@ def test_an_omop_cdm_without_follow_up_tables_has_no_events_table(tmp_path):
     write_omop(procs, pain, tmp_path / "cdm.duckdb")
     cohort = load_omop(tmp_path / "cdm.duckdb")
     assert not cohort.has_events and derive_endpoints(cohort)["death_30d"].isna().all()
+
+
+def _engine_case(eng):
+    """events.sql and safety.sql in ``eng`` on a few hand-made rows; the two result tables."""
+    import pyarrow as pa
+
+    from outcomes.safety import build_safety
+
+    dates = pd.to_datetime(["2022-01-03 10:00", "2022-02-01 00:00", "2022-03-01 00:00", "2022-03-02 00:00"])
+    eng.register("proc_checked", pa.table({
+        "_order": pa.array([0, 1, 2, 3], pa.int64()), "_row": pa.array([2, 3, 4, 5], pa.int64()),
+        "procedure_id": ["P1", "P2", "P3", "P4"], "_reason": [None, None, None, "patient_id missing"],
+        "procedure_date": pa.array(dates.to_numpy(), pa.timestamp("us"))}),
+        {"_order": "BIGINT", "_row": "BIGINT", "procedure_id": "VARCHAR", "_reason": "VARCHAR",
+         "procedure_date": "TIMESTAMP"})
+    eng.register("proc_src", pa.table({"_order": pa.array([0, 1, 2, 3], pa.int64()),
+                                       "last_contact_days": ["400", None, "12", None],
+                                       "last_contact_date": [None, "2022-03-01", None, None]}),
+                 {"_order": "BIGINT", "last_contact_days": "VARCHAR", "last_contact_date": "VARCHAR"})
+    ev = pa.table({"_order": pa.array(range(6), pa.int64()), "_row": pa.array(range(2, 8), pa.int64()),
+                   "procedure_id": ["P1", " P2 ", "P4", "P9", "P3", "P3"],
+                   "event": ["PE", "death", "death", "death", "new fracture", "rib fracture"],
+                   "days_after": ["3", None, "1", "1", "1e9", "40"], "event_date": [None, "2022-02-10", None, None,
+                                                                                   None, None],
+                   "severity": ["major", "major", None, None, None, "mild"], "level": [None] * 6,
+                   "adjacent": [None, None, None, None, "yes", None]})
+    eng.register("events_src", ev, {c: ("BIGINT" if c in ("_order", "_row") else "VARCHAR") for c in ev.column_names})
+    build_safety(eng, definitions=Definitions(), mapping=Mapping(), has_events=True,
+                 last_contact_days=number_sql("s.last_contact_days"),
+                 last_contact_date="CAST(s.last_contact_date AS VARCHAR)", last_contact_days_raw="s.last_contact_days")
+    checked = eng.arrow("SELECT procedure_id, event, days_after, severity, _reason FROM events_checked "
+                        "ORDER BY _order").to_pandas()
+    safety = eng.arrow("SELECT * FROM safety ORDER BY _order").to_pandas()
+    return checked, safety
+
+
+def test_the_sql_runs_the_same_in_postgres(postgres_url):
+    # the transpiled statements (TRY_CAST becomes CAST there: the raw numbers here are readable)
+    from outcomes.engines import DuckDBEngine, PostgresEngine
+
+    duck, pg = DuckDBEngine(), PostgresEngine(postgres_url)
+    try:
+        want, got = _engine_case(duck), _engine_case(pg)
+    finally:
+        duck.close()
+        pg.close()
+    assert want[0]["_reason"].isna().sum() == 3 and want[1]["death_30d"].tolist() == [False, True, None]
+    for a, b in zip(want, got):
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
