@@ -7,13 +7,14 @@ stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .exceptions import IdentifiersAllowedWarning, OutcomesError
+from .exceptions import IdentifiersAllowedWarning, InputError, OutcomesError
 
 __all__ = ["main"]
 
@@ -22,6 +23,8 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("procedures", nargs="?",
                         help="procedures table (CSV, .xlsx or .parquet); or give --fhir or --omop instead")
     parser.add_argument("--assessments", metavar="FILE", help="pain scores, long or wide")
+    parser.add_argument("--events", metavar="FILE",
+                        help="adverse events, one row each (procedure_id, event, days_after or event_date, severity)")
     parser.add_argument("--fhir", metavar="DIR", help="a FHIR Bulk Data export (folder of NDJSON files) or a Bundle")
     parser.add_argument("--omop", metavar="URL",
                         help="an OMOP CDM database: postgresql://user@host/db, or a .duckdb or .sqlite file")
@@ -83,7 +86,7 @@ def _load(args: argparse.Namespace):
         if reading["sheet"] is not None and reading["sheet"].isdigit():
             reading["sheet"] = int(reading["sheet"])
         mapping = Mapping.coerce(mapping).with_reading("procedures", **reading)
-    cohort = load_cohort(args.procedures, args.assessments, fhir=args.fhir, omop=args.omop, schema=args.schema,
+    cohort = load_cohort(args.procedures, args.assessments, events=args.events, fhir=args.fhir, omop=args.omop, schema=args.schema,
                          mapping=mapping, definitions=definitions, allow_identifiers=args.allow_identifiers)
     return cohort, definitions
 
@@ -146,7 +149,12 @@ def _demo(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from .report import render_report
 
-    path = render_report(args.procedures, args.assessments, fhir=args.fhir, omop=args.omop, schema=args.schema,
+    # the events table travels only when given (render_report's events parameter: the report's safety section)
+    if args.events and "events" not in inspect.signature(render_report).parameters:
+        raise InputError("`--events` must go with a report that has a safety section; this version's report "
+                         "does not read an events table yet (outcomes validate --events checks the file).")
+    path = render_report(args.procedures, args.assessments, **({"events": args.events} if args.events else {}),
+                         fhir=args.fhir, omop=args.omop, schema=args.schema,
                          output=args.output, mapping=args.mapping, definitions=args.definitions,
                          physician_id=args.physician, clinic_name=args.clinic_name,
                          suppress_below=args.suppress_below, allow_identifiers=args.allow_identifiers,

@@ -10,6 +10,15 @@ __all__ = ["Cohort"]
 
 EXCLUSION_COLUMNS = ["table", "source", "row", "column", "value", "reason", "procedure_id"]
 REMARK_COLUMNS = ["table", "source", "row", "column", "value", "remark"]
+# The validated events table (outcomes.safety): one row per analysed adverse event.
+EVENT_TABLE_COLUMNS = ["procedure_id", "event", "days_after", "severity", "level", "adjacent"]
+
+
+def empty_events() -> pd.DataFrame:
+    """The events table of a cohort without one: no rows, the canonical columns and types."""
+    return pd.DataFrame({"procedure_id": pd.Series([], dtype="string"), "event": pd.Series([], dtype="string"),
+                         "days_after": pd.Series([], dtype=float), "severity": pd.Series([], dtype="string"),
+                         "level": pd.Series([], dtype="string"), "adjacent": pd.Series([], dtype="boolean")})
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,13 @@ class Cohort:
         How the inputs were read, one line each: the encoding when not plain UTF-8, a header row
         under title rows, the sheet, decimal commas, date formats detected, which wide columns
         were read as which hours, how a REDCap export was split.
+    events : pandas.DataFrame
+        One row per analysed adverse event: ``procedure_id``, ``event`` (canonical code),
+        ``days_after`` (days from the procedure), ``severity`` (``major`` | ``minor`` | NA),
+        ``level``, ``adjacent``. No rows when no events table was given.
+    has_events : bool
+        Whether an events table was given: without one the safety endpoints are unknown (NA),
+        not "no complication".
     """
 
     procedures: pd.DataFrame
@@ -49,6 +65,8 @@ class Cohort:
     input_hashes: dict[str, str] = field(default_factory=dict)
     privacy_warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    events: pd.DataFrame = field(default_factory=empty_events)
+    has_events: bool = False
 
     def flow(self) -> pd.DataFrame:
         """Rows read, excluded and analysed per table (read = analysed + excluded)."""

@@ -21,6 +21,10 @@ The defaults are those of the README; a clinic changes them in a TOML file::
     [relief_horizon]
     hours = 48              # "better within 48 hours"
     grace_hours = 6         # the 48-hour visit counts if it falls up to 6 hours late
+
+    [safety]
+    complication_window_days = 30    # complications and deaths within 30 days of the procedure
+    new_fracture_horizon_days = 365  # new vertebral fractures by 1 year (death competing)
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ _TOML_KEYS = {
     ("baseline", "window_hours"): "baseline_window_hours",
     ("relief_horizon", "hours"): "relief_horizon_hours",
     ("relief_horizon", "grace_hours"): "relief_horizon_grace_hours",
+    ("safety", "complication_window_days"): "complication_window_days",
+    ("safety", "new_fracture_horizon_days"): "new_fracture_horizon_days",
 }
 
 # Scores are compared after rounding away floating-point noise (0.3 * 10 is 3.0000000000000004):
@@ -92,6 +98,12 @@ class Definitions:
         either side. Relief first seen up to this many hours after the horizon counts as relief
         by the horizon; without it half of the 48-hour visits would fall just after 48 h and the
         estimate would be biased low. The Turnbull estimate is reported beside it.
+    complication_window_days : float, default 30
+        Complications (major, minor) and deaths count when they happen within this many days of
+        the procedure (day 0 to day 30 inclusive), the 30-day window of the SIR quality
+        improvement guidelines for vertebral augmentation.
+    new_fracture_horizon_days : float, default 365
+        The horizon of the cumulative incidence of a new vertebral fracture (death competing).
 
     Notes
     -----
@@ -126,6 +138,8 @@ class Definitions:
     baseline_window_hours: float = 720.0
     relief_horizon_hours: float = 48.0
     relief_horizon_grace_hours: float = 6.0
+    complication_window_days: float = 30.0
+    new_fracture_horizon_days: float = 365.0
 
     @property
     def relief_horizon_evaluated_hours(self) -> float:

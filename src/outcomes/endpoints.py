@@ -99,4 +99,6 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         columns["procedure_year"] = procs["procedure_year"]
     out = pd.DataFrame(columns)
     out.attrs["definitions"] = d.to_dict()
-    return out
+    from .safety import add_safety_endpoints  # the safety endpoints: sql/safety.sql
+
+    return add_safety_endpoints(out.reset_index(drop=True), cohort, d)

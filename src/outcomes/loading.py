@@ -22,7 +22,7 @@ from .cohort import EXCLUSION_COLUMNS, Cohort
 from .definitions import Definitions
 from .exceptions import InputError
 from .limits import Limits, check_parquet, check_shape, check_xlsx, open_bounded
-from .mapping import ASSESSMENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_PATTERN, Mapping
+from .mapping import ASSESSMENT_COLUMNS, EVENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_PATTERN, Mapping
 from .privacy import check_identifiers
 from .checks import check_frames
 from .validation import require_procedure_columns
@@ -320,7 +320,7 @@ def read_table(
     ----------
     source : path or DataFrame
         .csv, .tsv, .txt (optionally .gz), .xlsx, .xlsm or .parquet.
-    role : {"procedures", "assessments"}
+    role : {"procedures", "assessments", "events"}
     mapping : Mapping, optional
         Its column names help find the header row; its ``[role]`` section may give ``sheet``,
         ``header_row`` and ``encoding``.
@@ -341,8 +341,8 @@ def read_table(
     sheet = options["sheet"] if sheet is None else sheet
     header_row = options["header_row"] if header_row is None else header_row
     encoding = options["encoding"] if encoding is None else encoding
-    explicit = mapping.procedure_columns if role == "procedures" else mapping.assessment_columns
-    known_names = {*PROCEDURE_COLUMNS, *ASSESSMENT_COLUMNS, *explicit, *REDCAP_NAMES}
+    explicit = mapping.columns_for(role)
+    known_names = {*PROCEDURE_COLUMNS, *ASSESSMENT_COLUMNS, *EVENT_COLUMNS, *explicit, *REDCAP_NAMES}
     known = _header_known(known_names)
 
     def meaningful(column: str) -> bool:
@@ -413,6 +413,7 @@ def read_table(
 def load_records(
     procedures: Source,
     assessments: Source | None = None,
+    events: Source | None = None,
     *,
     mapping: Mapping | str | os.PathLike[str] | None = None,
     definitions: Definitions | None = None,
@@ -431,6 +432,11 @@ def load_records(
         (``pain_24h``, ``vas_3mo``, ...) when there is no separate assessments table.
     assessments : path or DataFrame, optional
         One row per pain score (long form), or a wide export with one row per procedure.
+    events : path or DataFrame, optional
+        One row per adverse event: ``procedure_id``, ``event`` (a canonical code or a label the
+        mapping's ``[events.values.event]`` maps), ``days_after`` or ``event_date``, optional
+        ``severity`` (major | minor), ``level``, ``adjacent`` (see :mod:`outcomes.safety`).
+        Without it the safety endpoints are unknown (NA); ``cohort.has_events`` says which.
     mapping : Mapping or path to a TOML file, optional
         How a clinic's own columns and codes map onto the canonical tables.
     definitions : Definitions, optional
@@ -490,6 +496,13 @@ def load_records(
                                            allow_identifiers=allow_identifiers,
                                            row_numbers=ass_raw["_row"].to_numpy()))
         sources["assessments"], hashes["assessments"] = ass_name, ass_hash
+    if events is not None:
+        ev_raw, ev_name, ev_hash = read_table(events, "events", mapping=mapping, notes=notes, limits=limits)
+        ev_raw = ev_raw.drop(columns=[c for c in mapping.event_drop if c in ev_raw])
+        warnings_.append(check_identifiers(ev_raw.drop(columns="_row"), source=ev_name, used=mapping.event_columns,
+                                           allow_identifiers=allow_identifiers,
+                                           row_offset=int(ev_raw["_row"].iloc[0])))
+        sources["events"], hashes["events"] = ev_name, ev_hash
 
     set_aside = pd.DataFrame(columns=EXCLUSION_COLUMNS)
     if mapping.redcap is not None:
@@ -536,14 +549,26 @@ def load_records(
         proc, ass, names={"procedures": proc_name, "assessments": ass_name}, mapping=mapping,
         baseline_window_hours=definitions.baseline_window_hours, notes=notes,
     )
+    # events and follow-up (last_contact_days / last_contact_date): outcomes.safety, sql/events.sql
+    from .safety import validate_events
+
+    ev = _renamed(mapping, ev_raw, "events", ev_name) if events is not None else None
+    procedures_ok, events_ok, ev_excl, ev_remarks = validate_events(
+        ev, procedures_ok, proc_excl, source=ev_name if events is not None else "events",
+        procedure_source=proc_name, mapping=mapping, notes=notes)
     procedures_ok = procedures_ok.drop(columns=[c for c in procedures_ok if str(c).startswith("_")])
-    logs = [f for f in (proc_excl, set_aside, ass_excl) if not f.empty]
+    logs = [f for f in (proc_excl, set_aside, ass_excl, ev_excl) if not f.empty]
+    read = {"procedures": len(proc), "assessments": len(ass) + len(set_aside)}
+    if events is not None:
+        read["events"] = len(ev)
     return Cohort(
         procedures=procedures_ok,
         assessments=assessments_ok,
         exclusions=pd.concat(logs, ignore_index=True) if logs else proc_excl,
-        remarks=proc_remarks,
-        read={"procedures": len(proc), "assessments": len(ass) + len(set_aside)},
+        remarks=pd.concat([proc_remarks, ev_remarks], ignore_index=True) if len(ev_remarks) else proc_remarks,
+        read=read,
+        events=events_ok,
+        has_events=events is not None,
         notes=tuple(notes),
         sources=sources,
         input_hashes=hashes,

@@ -27,6 +27,17 @@ A mapping file (TOML) renames columns, maps codes and declares formats::
     instrument = "vas100"         # the scale when the file has no instrument column
     date_format = "%m/%d/%Y %H:%M"  # assessed_at (also sheet, header_row, encoding, date_formats)
 
+    [events.columns]              # the optional events table (outcomes.safety)
+    "Case number" = "procedure_id"
+    "Complication" = "event"
+    "Grade" = "severity"
+    [events.values.event]         # clinic labels -> canonical event codes
+    "Zementaustritt" = "symptomatic_cement_leak"
+    [events.values.severity]      # clinic labels -> major | minor
+    "Clavien III" = "major"
+    [events]
+    date_format = "%d.%m.%Y"      # event_date (also sheet, header_row, encoding, drop)
+
     [wide]                        # one row per procedure, pain columns such as pain_24h, vas_3mo
     vas_instrument = "vas100"     # what a "vas_" column holds: "vas100" (0-100 mm) or "vas10"
     [wide.timepoints]             # extra time labels -> hours after the procedure
@@ -68,9 +79,11 @@ PROCEDURE_COLUMNS = (
     "fracture_age_days",
     "baseline_pain", "levels_treated", "etiology", "age", "sex", "asa_class", "discharge",
     "length_of_stay_hours", "complication", "physician_id", "site_id", "height_restoration_pct",
-    "kyphotic_angle_change_deg",
+    "kyphotic_angle_change_deg", "last_contact_days", "last_contact_date",
 )
 ASSESSMENT_COLUMNS = ("procedure_id", "hours_after", "assessed_at", "pain", "instrument")
+# The optional events table (outcomes.safety): one row per adverse event.
+EVENT_COLUMNS = ("procedure_id", "event", "days_after", "event_date", "severity", "level", "adjacent")
 
 PROCEDURE_SYNONYMS = {
     **{k: "vertebroplasty" for k in (
@@ -94,6 +107,43 @@ INSTRUMENT_SYNONYMS = {
 INSTRUMENT_SCALE = {"nrs": 1.0, "vas10": 1.0, "vas100": 0.1}
 # Instruments that score function, not pain: kept out of the pain scores (any other is "pain").
 INSTRUMENT_KIND = {"odi": "function", "rmdq": "function", "eq5d_vas": "function"}
+# Adverse events (the events table): canonical codes and the labels clinics commonly write.
+EVENT_CODES = ("symptomatic_cement_leak", "pulmonary_embolism", "neurologic_deficit", "infection", "rib_fracture",
+               "new_fracture", "readmission", "reoperation", "death", "other")
+EVENT_SYNONYMS = {
+    **{code: code for code in EVENT_CODES},
+    **{k: "symptomatic_cement_leak" for k in (
+        "symptomatic cement leak", "symptomatic cement leakage", "cement leak", "cement leakage",
+        "cement extravasation", "pmma leak", "pmma leakage", "cement_leak")},
+    **{k: "pulmonary_embolism" for k in (
+        "pulmonary embolism", "pe", "cement embolism", "pulmonary cement embolism", "cement pulmonary embolism")},
+    **{k: "neurologic_deficit" for k in (
+        "neurologic deficit", "neurological deficit", "new neurologic deficit", "new neurological deficit",
+        "radiculopathy", "cord compression", "paresis", "paralysis", "neurologic_complication")},
+    **{k: "infection" for k in ("infection", "osteomyelitis", "spondylodiscitis", "discitis", "wound infection",
+                                "surgical site infection", "ssi")},
+    **{k: "rib_fracture" for k in ("rib fracture", "fractured rib", "rib_fx")},
+    **{k: "new_fracture" for k in (
+        "new fracture", "new vertebral fracture", "new vcf", "adjacent fracture", "adjacent level fracture",
+        "adjacent vertebral fracture", "subsequent fracture", "subsequent vertebral fracture", "refracture",
+        "new_vertebral_fracture")},
+    **{k: "readmission" for k in ("readmission", "readmitted", "re-admission", "hospital readmission")},
+    **{k: "reoperation" for k in ("reoperation", "re-operation", "reintervention", "re-intervention",
+                                  "revision", "return to theatre", "return to or")},
+    **{k: "death" for k in ("death", "died", "dead", "deceased", "mortality", "exitus")},
+}
+# Severity: SIR's classification of complications (Sacks D et al., Society of Interventional
+# Radiology clinical practice guidelines, J Vasc Interv Radiol 2003;14:S199-S202): classes A-B
+# are minor, C-F major. The SIR adverse event classification of 2017 (Khalilzadeh O et al., J Vasc
+# Interv Radiol 2017;28:1432-1437.e3): mild is minor; moderate (escalation of care, overnight
+# admission; SIR 2003 class C), severe and life-threatening are major. FHIR AdverseEvent
+# seriousness "serious" / "non-serious". A clinic may map its own labels ([events.values.severity]).
+SEVERITIES = ("major", "minor")
+SEVERITY_SYNONYMS = {
+    **{k: "major" for k in ("major", "serious", "severe", "sir c", "sir d", "sir e", "sir f", "c", "d", "e", "f",
+                            "moderate", "life-threatening", "life threatening")},
+    **{k: "minor" for k in ("minor", "non-serious", "nonserious", "not serious", "mild", "sir a", "sir b", "a", "b")},
+}
 
 # One convention for months and years everywhere: a year is 365.25 days, a month a twelfth of it
 # (30.4375 days = 730.5 h), as the Julian year of astronomy and R's lubridate::dmonths().
@@ -115,10 +165,12 @@ _LABEL_PATTERN = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*_?(?P<unit>[a-z]+)$")
 
 
 _READING_KEYS = ("sheet", "header_row", "encoding")
-_DATE_COLUMNS = {"procedures": ("procedure_date", "fracture_date"), "assessments": ("assessed_at",)}
+_DATE_COLUMNS = {"procedures": ("procedure_date", "fracture_date", "last_contact_date"),
+                 "assessments": ("assessed_at",), "events": ("event_date",)}
 _SECTION_KEYS = {
     "procedures": {"columns", "values", "date_format", "date_formats", "drop", *_READING_KEYS},
     "assessments": {"columns", "values", "date_format", "date_formats", "instrument", "drop", *_READING_KEYS},
+    "events": {"columns", "values", "date_format", "date_formats", "drop", *_READING_KEYS},
 }
 
 
@@ -173,6 +225,9 @@ class Mapping:
     date_formats: dict[str, str] = field(default_factory=dict)
     reading: dict[str, dict[str, Any]] = field(default_factory=dict)
     redcap: RedcapSettings | None = None
+    event_columns: dict[str, str] = field(default_factory=dict)
+    event_values: dict[str, dict[str, str]] = field(default_factory=dict)
+    event_drop: tuple[str, ...] = ()
 
     @classmethod
     def coerce(cls, mapping: Mapping | str | Path | None) -> Mapping:
@@ -192,18 +247,19 @@ class Mapping:
         """A Mapping from the nested dictionary of a mapping file; ``base`` is the folder that
         relative paths in it (the REDCap dictionary) are read from (default: the working folder)."""
         # [fhir] and [omop] configure outcomes.sources (SourceSettings); they are read there.
-        unknown = set(raw) - {"procedures", "assessments", "wide", "fhir", "omop", "redcap"}
+        unknown = set(raw) - {"procedures", "assessments", "events", "wide", "fhir", "omop", "redcap"}
         if unknown:
             raise DefinitionsError(
-                f"`{sorted(unknown)[0]}` in {source} must be one of [procedures], [assessments], [wide], "
+                f"`{sorted(unknown)[0]}` in {source} must be one of [procedures], [assessments], [events], [wide], "
                 "[redcap], [fhir], [omop]; got an unknown section."
             )
         proc = raw.get("procedures", {})
         assess = raw.get("assessments", {})
+        events = raw.get("events", {})
         wide = raw.get("wide", {})
         reading: dict[str, dict[str, Any]] = {}
         date_formats: dict[str, str] = {}
-        for role, section in (("procedures", proc), ("assessments", assess)):
+        for role, section in (("procedures", proc), ("assessments", assess), ("events", events)):
             extra = set(section) - _SECTION_KEYS[role]
             if extra:
                 raise DefinitionsError(
@@ -216,14 +272,22 @@ class Mapping:
                         f"`{role}.date_formats.{column}` in {source} must give a strftime format for one of "
                         f"{', '.join(_DATE_COLUMNS[role])}; got {fmt!r}.")
                 date_formats[column] = fmt
+        if "date_format" in events:  # the events' own dates (event_date), over [procedures] date_format
+            date_formats.setdefault("event_date", events["date_format"])
         for role, section, allowed in (("procedures", proc, PROCEDURE_COLUMNS),
-                                       ("assessments", assess, ASSESSMENT_COLUMNS)):
+                                       ("assessments", assess, ASSESSMENT_COLUMNS), ("events", events, EVENT_COLUMNS)):
             for clinic, canonical in section.get("columns", {}).items():
                 if canonical not in allowed:
                     raise DefinitionsError(
                         f"`{role}.columns.{clinic}` in {source} must name a canonical column "
                         f"({', '.join(allowed)}); got {canonical!r}."
                     )
+        for column, allowed in (("event", EVENT_CODES), ("severity", SEVERITIES)):
+            for label, code in events.get("values", {}).get(column, {}).items():
+                if code not in allowed:
+                    raise DefinitionsError(
+                        f"`events.values.{column}.{label}` in {source} must be one of {', '.join(allowed)}; "
+                        f"got {code!r}.")
         instrument = INSTRUMENT_SYNONYMS.get(normalise_label(assess.get("instrument", "nrs")))
         vas = INSTRUMENT_SYNONYMS.get(normalise_label(wide.get("vas_instrument", "vas100")))
         if instrument is None or vas is None:
@@ -247,6 +311,9 @@ class Mapping:
             date_formats=date_formats,
             reading=reading,
             redcap=_redcap_settings(raw["redcap"], source, base) if "redcap" in raw else None,
+            event_columns=dict(events.get("columns", {})),
+            event_values={k: dict(v) for k, v in events.get("values", {}).items()},
+            event_drop=tuple(map(str, events.get("drop", ()))),
         )
 
     def date_format_for(self, column: str) -> str | None:
@@ -269,8 +336,8 @@ class Mapping:
     # -- columns -----------------------------------------------------------------------------
     def rename(self, frame: pd.DataFrame, role: str) -> pd.DataFrame:
         """Rename the clinic's columns to canonical names (canonical names match case-insensitively)."""
-        explicit = self.procedure_columns if role == "procedures" else self.assessment_columns
-        canonical = PROCEDURE_COLUMNS if role == "procedures" else ASSESSMENT_COLUMNS
+        explicit = self.columns_for(role)
+        canonical = {"procedures": PROCEDURE_COLUMNS, "events": EVENT_COLUMNS}.get(role, ASSESSMENT_COLUMNS)
         lookup = {c: c for c in canonical}
         renames: dict[Any, str] = {}
         for column in frame.columns:
@@ -289,13 +356,23 @@ class Mapping:
             ("procedures", "discharge"): DISCHARGE_SYNONYMS,
             ("procedures", "sex"): SEX_SYNONYMS,
             ("assessments", "instrument"): INSTRUMENT_SYNONYMS,
+            ("events", "event"): EVENT_SYNONYMS,
+            ("events", "severity"): SEVERITY_SYNONYMS,
         }.get((role, column), {})
-        own = (self.procedure_values if role == "procedures" else self.assessment_values).get(column, {})
+        own = self._values_for(role).get(column, {})
         return {**builtin, **{normalise_label(k): v for k, v in own.items()}}
 
     def has_value_map(self, role: str, column: str) -> bool:
-        own = self.procedure_values if role == "procedures" else self.assessment_values
-        return column in own
+        return column in self._values_for(role)
+
+    def _values_for(self, role: str) -> dict[str, dict[str, str]]:
+        return {"procedures": self.procedure_values, "events": self.event_values}.get(role, self.assessment_values)
+
+    def columns_for(self, role: str) -> dict[str, str]:
+        """The clinic's column names -> canonical names of the ``role`` table ("procedures",
+        "assessments" or "events")."""
+        return {"procedures": self.procedure_columns, "events": self.event_columns}.get(
+            role, self.assessment_columns)
 
     # -- wide exports ------------------------------------------------------------------------
     def wide_hours(self, column: Any) -> float | None:

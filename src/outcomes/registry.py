@@ -53,7 +53,7 @@ from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
 from .loading import load_records
-from .mapping import Mapping
+from .mapping import EVENT_COLUMNS, Mapping
 from .pipeline import run_endpoints
 from .privacy import (
     GATE,
@@ -67,6 +67,8 @@ from .privacy import (
 )
 from .checks import build_checked, number_sql
 from .checks import to_arrow as _to_arrow
+from .safety import SAFETY_COLUMNS, build_safety
+from .validation import column_list
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
@@ -131,6 +133,7 @@ def evaluate_registry(
     procedures: Source | None = None,
     assessments: Source | None = None,
     *,
+    events: Source | None = None,
     definitions: Definitions | None = None,
     claims: str | Path | tuple[Claim, ...] | list[Claim] | None = None,
     engine: Engine = "duckdb",
@@ -153,6 +156,10 @@ def evaluate_registry(
         pain score with ``hours_after``); several files per table (a glob such as
         ``"scores/*.parquet"`` or a list) are read in the order given. With ``engine="spark"``
         a name that is not a file is read as a Spark table (``"registry.procedures"``).
+    events : path, glob or list of paths, optional
+        Parquet files of adverse events (the events table of :func:`outcomes.load_records`);
+        checked by ``sql/events.sql`` and made into the safety endpoints by ``sql/safety.sql``
+        in the engine. Without it the safety endpoints are unknown (NULL).
     definitions : Definitions, optional
         Defaults to ``Definitions()``.
     claims : path to a TOML file, or a sequence of Claim, optional
@@ -223,6 +230,9 @@ def evaluate_registry(
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
     registry = resolve_claims(claims)
     if omop is not None:
+        if events is not None:
+            raise InputError("`events` must not be given with `omop` (the CDM's conditions and deaths are read "
+                             "by load_omop); got both.")
         if procedures is not None or assessments is not None:
             raise InputError("`omop` must be given instead of procedures and assessments; got both.")
         return _evaluate_omop(omop, schema=schema, settings=mapping, d=d, registry=registry,
@@ -232,15 +242,18 @@ def evaluate_registry(
                          f"{'no procedures' if procedures is None else 'no assessments'}.")
     mapping = Mapping.coerce(mapping)
     if engine == "spark":
-        return _evaluate_spark(procedures, assessments, connection, d=d, registry=registry, mapping=mapping,
+        return _evaluate_spark(procedures, assessments, connection, events=events, d=d, registry=registry,
+                               mapping=mapping,
                                confidence_level=confidence_level, allow_identifiers=allow_identifiers)
     proc_files = _files(procedures, "procedures")
     ass_files = _files(assessments, "assessments")
+    ev_files = _files(events, "events") if events is not None else []
     if engine == "pandas":
-        if len(proc_files) > 1 or len(ass_files) > 1:
+        if len(proc_files) > 1 or len(ass_files) > 1 or len(ev_files) > 1:
             raise InputError("`engine` 'pandas' must be given one file per table; got several. "
                              "Use engine='duckdb' for a folder of files.")
-        cohort = load_records(proc_files[0], ass_files[0], mapping=mapping, definitions=d,
+        cohort = load_records(proc_files[0], ass_files[0], ev_files[0] if ev_files else None, mapping=mapping,
+                              definitions=d,
                               allow_identifiers=allow_identifiers)
         result = evaluate_claims(cohort, d, registry, confidence_level=confidence_level)
         return RegistryResult(claims=result, flow_table=cohort.flow(), exclusion_table=cohort.exclusion_counts(),
@@ -252,10 +265,14 @@ def evaluate_registry(
         eng.read_parquet("ass_raw", ass_files, _FILE_BITS)
         names = {"procedures": ", ".join(Path(f).name for f in proc_files),
                  "assessments": ", ".join(Path(f).name for f in ass_files)}
+        hashes = {"procedures": ",".join(_sha256(f) for f in proc_files),
+                  "assessments": ",".join(_sha256(f) for f in ass_files)}
+        if ev_files:
+            eng.read_parquet("ev_raw", ev_files, _FILE_BITS)
+            names["events"] = ", ".join(Path(f).name for f in ev_files)
+            hashes["events"] = ",".join(_sha256(f) for f in ev_files)
         return _evaluate_sql(eng, names, d=d, registry=registry, mapping=mapping, confidence_level=confidence_level,
-                             allow_identifiers=allow_identifiers,
-                             input_hashes={"procedures": ",".join(_sha256(f) for f in proc_files),
-                                           "assessments": ",".join(_sha256(f) for f in ass_files)})
+                             allow_identifiers=allow_identifiers, input_hashes=hashes)
     finally:
         eng.close()
 
@@ -294,7 +311,8 @@ def _sha256(path: str) -> str:
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
 
 
-def _evaluate_spark(procedures: Any, assessments: Any, connection: Any, **options: Any) -> RegistryResult:
+def _evaluate_spark(procedures: Any, assessments: Any, connection: Any, *, events: Any = None,
+                    **options: Any) -> RegistryResult:
     """Parquet files, or Spark tables named by a string that is not a file, evaluated in Spark."""
     def is_table(source: Any) -> bool:
         return (isinstance(source, str) and not glob.has_magic(source) and not Path(source).exists()
@@ -303,7 +321,10 @@ def _evaluate_spark(procedures: Any, assessments: Any, connection: Any, **option
     eng = SparkEngine(connection)
     try:
         names, hashes = {}, {}
-        for view, source, role in (("proc_raw", procedures, "procedures"), ("ass_raw", assessments, "assessments")):
+        inputs = [("proc_raw", procedures, "procedures"), ("ass_raw", assessments, "assessments")]
+        if events is not None:
+            inputs.append(("ev_raw", events, "events"))
+        for view, source, role in inputs:
             if is_table(source):
                 eng.table(view, source)
                 names[role] = source
@@ -397,6 +418,8 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
     """The claims from the views proc_raw and ass_raw (with _order and _row) of an engine."""
     warnings_ = _build(eng, names, d=d, mapping=mapping, allow_identifiers=allow_identifiers)
     flow, exclusions = _accounting(eng, d, extra_flow or [])
+    if "events" in names:  # the events table's accounting, as Cohort.flow() (sql/events.sql)
+        flow, exclusions = _event_accounting(eng, flow, exclusions)
     columns = {c for c, _ in eng.columns("endpoints")}
 
     def frame_for(claim: Claim) -> pd.DataFrame:
@@ -426,19 +449,70 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
     build_checked(eng, names, proc_cols, ass_cols, mapping=mapping, baseline_window_hours=d.baseline_window_hours,
                   log=False)
     run_endpoints(eng, d)
+    if "events" in names:
+        ev_schema = [(c, t) for c, t in eng.columns("ev_raw") if c not in ("_order", "_row")]
+        warnings_.append(_privacy(eng, "ev_raw", ev_schema, names["events"], allow_identifiers))
+    _safety_endpoints(eng, names, proc_cols, d=d, mapping=mapping)
     return tuple(w for w in warnings_ if w)
 
 
+def _safety_endpoints(eng: Any, names: dict[str, str], proc_cols: dict[str, tuple[str, str]], *, d: Definitions,
+                      mapping: Mapping) -> None:
+    """sql/events.sql and sql/safety.sql (outcomes.safety.build_safety), joined onto the endpoints."""
+    has_events = "events" in names
+    if has_events:
+        ev_schema = [(c, t) for c, t in eng.columns("ev_raw") if c not in ("_order", "_row")]
+        ev_cols = _canonical(ev_schema, "events", mapping)
+        if "procedure_id" not in ev_cols or "event" not in ev_cols or not {"days_after", "event_date"} & set(ev_cols):
+            raise InputError(f"{names['events']} must have the columns 'procedure_id', 'event' and 'days_after' (or "
+                             f"'event_date'); found columns {column_list(list(ev_cols))}.")
+        parts = ["_order", "_row"] + [
+            f"CAST({_quote(ev_cols[c][0])} AS VARCHAR) AS {c}" if c in ev_cols else f"CAST(NULL AS VARCHAR) AS {c}"
+            for c in EVENT_COLUMNS]
+        eng.view("events_src", f"SELECT {', '.join(parts)} FROM ev_raw")
+    else:
+        types = {"_order": "BIGINT", "_row": "BIGINT", **{c: "VARCHAR" for c in EVENT_COLUMNS}}
+        eng.register("events_src", _to_arrow(pd.DataFrame({c: pd.Series([], dtype="int64" if t == "BIGINT" else object)
+                                                           for c, t in types.items()})), types)
+    kind = proc_cols.get("last_contact_days", ("", "VARCHAR"))[1]
+    build_safety(eng, definitions=d, mapping=mapping, has_events=has_events,
+                 last_contact_days=number_sql("last_contact_days", {"last_contact_days": ("", kind)},
+                                              ref="s.last_contact_days"),
+                 last_contact_date="CAST(s.last_contact_date AS VARCHAR)",
+                 last_contact_days_raw="s.last_contact_days")
+    columns = ", ".join(f"s.{c}" for c in SAFETY_COLUMNS)
+    eng.create("CREATE OR REPLACE TEMP TABLE _endpoints_pain AS SELECT * FROM endpoints")
+    eng.create(f"CREATE OR REPLACE TEMP TABLE endpoints AS SELECT e.*, {columns} FROM _endpoints_pain AS e "
+               "LEFT JOIN safety AS s ON e.procedure_id = s.procedure_id")
+
+
+def _event_accounting(eng: Any, flow: pd.DataFrame, exclusions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of the events table read, excluded and analysed, and its exclusions by reason."""
+    read, excluded = eng.rows("SELECT count(*), count(_reason) FROM events_checked")[0]
+    flow = pd.concat([flow, pd.DataFrame([{"table": "events", "read": int(read), "excluded": int(excluded),
+                                           "analysed": int(read - excluded)}])], ignore_index=True)
+    reasons = eng.rows("SELECT _reason, count(*), min(_rule) FROM events_checked WHERE _reason IS NOT NULL "
+                       "GROUP BY _reason")
+    if reasons:
+        rows = pd.DataFrame([{"table": "events", "reason": r, "rows": int(n)} for r, n, _ in sorted(reasons, key=lambda x: x[2])])
+        exclusions = pd.concat([exclusions, rows], ignore_index=True) if len(exclusions) else rows
+        exclusions = exclusions.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
+    return flow, exclusions.reset_index(drop=True)
+
+
 def _endpoints_frame(procedures: Source, assessments: Source, *, definitions: Definitions | None = None,
-                     mapping: Mapping | None = None) -> pd.DataFrame:
+                     mapping: Mapping | None = None, events: Source | None = None) -> pd.DataFrame:
     """The SQL endpoints table itself, one row per analysed procedure (for checks against
     derive_endpoints)."""
     eng = DuckDBEngine()
     try:
         eng.read_parquet("proc_raw", _files(procedures, "procedures"), _FILE_BITS)
         eng.read_parquet("ass_raw", _files(assessments, "assessments"), _FILE_BITS)
-        _build(eng, {"procedures": "procedures", "assessments": "assessments"}, d=definitions or Definitions(),
-               mapping=mapping or Mapping(), allow_identifiers=False)
+        names = {"procedures": "procedures", "assessments": "assessments"}
+        if events is not None:
+            eng.read_parquet("ev_raw", _files(events, "events"), _FILE_BITS)
+            names["events"] = "events"
+        _build(eng, names, d=definitions or Definitions(), mapping=mapping or Mapping(), allow_identifiers=False)
         return _frame(eng.arrow("SELECT * FROM endpoints"))
     finally:
         eng.close()

@@ -16,6 +16,7 @@ def load_cohort(
     procedures: Any = None,
     assessments: Any = None,
     *,
+    events: Any = None,
     fhir: str | os.PathLike[str] | None = None,
     omop: str | os.PathLike[str] | None = None,
     schema: str | None = None,
@@ -27,8 +28,9 @@ def load_cohort(
 
     Parameters
     ----------
-    procedures, assessments : path or DataFrame, optional
-        As for :func:`outcomes.load_records`.
+    procedures, assessments, events : path or DataFrame, optional
+        As for :func:`outcomes.load_records` (a FHIR export or an OMOP database holds its own
+        adverse events).
     fhir : path, optional
         A FHIR Bulk Data export (folder of NDJSON files) or a Bundle: :func:`load_fhir`.
     omop : str or path, optional
@@ -57,6 +59,8 @@ def load_cohort(
                          f"got {' and '.join(given) if given else 'none'}.")
     if assessments is not None and procedures is None:
         raise InputError(f"`assessments` must go with procedures; got it with {given[0]}, which holds the pain scores.")
+    if events is not None and procedures is None:
+        raise InputError(f"`events` must go with procedures; got it with {given[0]}, which holds the adverse events.")
     if schema and omop is None:
         raise InputError("`schema` must go with omop; got it without.")
     if fhir is not None:
@@ -68,5 +72,5 @@ def load_cohort(
 
         return load_omop(omop, schema=schema, mapping=mapping, definitions=definitions,
                          allow_identifiers=allow_identifiers)
-    return load_records(procedures, assessments, mapping=mapping, definitions=definitions,
+    return load_records(procedures, assessments, events, mapping=mapping, definitions=definitions,
                         allow_identifiers=allow_identifiers)

@@ -32,7 +32,8 @@ from ..definitions import Definitions
 from ..loading import load_records
 from ..mapping import Mapping
 
-__all__ = ["build_cohort", "excluded", "isin", "link_nearest", "link_scores", "lookup", "merge_sessions"]
+__all__ = ["build_cohort", "excluded", "isin", "last_contact", "link_events", "link_nearest", "link_scores", "lookup",
+           "merge_sessions"]
 
 HOUR = pd.Timedelta(hours=1)
 REASON_SESSION = "another record of the same session (patient, day, procedure): counted in levels_treated"
@@ -294,6 +295,55 @@ def fracture_for(procs: pd.DataFrame, conditions: pd.DataFrame, links: pd.DataFr
     return out
 
 
+def link_events(events: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *,
+                horizon_days: float) -> pd.Series:
+    """The procedure of each adverse event: its own link (FHIR ``suspectEntity``, OMOP the visit)
+    when that procedure is analysed, else the patient's latest procedure on or before the event's
+    day (strictly before it where ``strict``: a fracture diagnosed on the procedure's day is the
+    one treated), up to ``horizon_days`` later.
+
+    ``events`` has ``patient_id``, ``day`` (datetime, calendar day), ``link`` (procedure id or
+    missing) and ``strict`` (bool); ``procs`` has ``procedure_id``, ``patient_id`` and
+    ``procedure_date`` (text or datetime). Returns procedure ids aligned to ``events`` (missing:
+    no procedure).
+    """
+    out = pd.Series(pd.NA, index=events.index, dtype="object")
+    if events.empty or procs.empty:
+        return out
+    link = _remapped(events["link"], remap) if "link" in events else pd.Series(pd.NA, index=events.index)
+    linked = link.notna() & isin(link, procs["procedure_id"])
+    out[linked] = link[linked].to_numpy()
+    p = pd.DataFrame({"procedure_id": procs["procedure_id"].astype(object).to_numpy(),
+                      "patient_id": procs["patient_id"].astype(object).to_numpy(),
+                      "p_day": pd.to_datetime(procs["procedure_date"], errors="coerce").to_numpy()})
+    p = p.dropna(subset=["p_day", "patient_id"]).astype({"p_day": "datetime64[ns]", "patient_id": object,
+                                                        "procedure_id": object}).sort_values("p_day", kind="stable")
+    free = events[~linked & events["patient_id"].notna() & events["day"].notna()]
+    free = free.assign(_i=np.arange(len(free)), patient_id=free["patient_id"].astype(object),
+                       day=pd.to_datetime(free["day"]).astype("datetime64[ns]"))
+    for strict in (False, True):
+        part = free[free["strict"].astype(bool) == strict].sort_values("day", kind="stable")
+        part = part[["_i", "patient_id", "day"]].astype({"patient_id": object})
+        if part.empty:
+            continue
+        hit = pd.merge_asof(part, p, left_on="day", right_on="p_day", by="patient_id", direction="backward",
+                            allow_exact_matches=not strict)
+        near = hit["procedure_id"].notna() & ((hit["day"] - hit["p_day"]) <= pd.Timedelta(days=horizon_days))
+        index = part.index[near.to_numpy()]
+        out[index] = hit.loc[near, "procedure_id"].to_numpy()
+    return out
+
+
+def last_contact(procs: pd.DataFrame, dates: pd.DataFrame) -> pd.Series:
+    """Each procedure's last contact: the calendar day of the patient's latest dated record
+    (``dates``: ``patient_id``, ``day``), as ``YYYY-MM-DD`` text; missing without one."""
+    latest = (dates.dropna(subset=["patient_id", "day"])
+              .assign(day=lambda f: pd.to_datetime(f["day"], errors="coerce"))
+              .dropna(subset=["day"]).groupby("patient_id")["day"].max())
+    day = lookup(procs["patient_id"], latest.dt.strftime("%Y-%m-%d"))
+    return day.astype("string")
+
+
 def frame_digest(*frames: pd.DataFrame) -> str:
     digest = hashlib.sha256()
     for frame in frames:
@@ -320,14 +370,22 @@ def _relabel(log: pd.DataFrame, table: str, frame: pd.DataFrame) -> pd.DataFrame
 def build_cohort(procedures: pd.DataFrame, assessments: pd.DataFrame, *, source_log: list[pd.DataFrame],
                  source_remarks: list[pd.DataFrame], read: dict[str, int], sources: dict[str, str],
                  input_hashes: dict[str, str], mapping: Mapping, definitions: Definitions,
-                 allow_identifiers: bool, privacy_warnings: tuple[str, ...] = ()) -> Cohort:
-    """Validate the canonical tables through :func:`load_records` and add the source accounting."""
+                 allow_identifiers: bool, privacy_warnings: tuple[str, ...] = (),
+                 events: pd.DataFrame | None = None) -> Cohort:
+    """Validate the canonical tables through :func:`load_records` and add the source accounting
+    (``events``: the adverse events table, or None when the source holds no event records)."""
     proc_in = procedures.drop(columns=[c for c in procedures if str(c).startswith("_")]).reset_index(drop=True)
     ass_in = assessments.drop(columns=[c for c in assessments if str(c).startswith("_")]).reset_index(drop=True)
-    cohort = load_records(proc_in, ass_in, mapping=mapping, definitions=definitions,
+    ev_in = (events.drop(columns=[c for c in events if str(c).startswith("_")]).reset_index(drop=True)
+             if events is not None and not events.empty else None)
+    cohort = load_records(proc_in, ass_in, ev_in, mapping=mapping, definitions=definitions,
                           allow_identifiers=allow_identifiers)
+    if events is not None and ev_in is None:  # event records exist, and none is about an analysed procedure
+        cohort = dataclasses.replace(cohort, has_events=True, read={**cohort.read, "events": 0})
     log = _relabel(cohort.exclusions, "procedures", procedures.reset_index(drop=True))
     log = _relabel(log, "assessments", assessments.reset_index(drop=True))
+    if ev_in is not None:
+        log = _relabel(log, "events", events.reset_index(drop=True))
     # every part as object columns (the canonical log's dtype): pandas 2 warns (FutureWarning)
     # when parts of different dtypes meet all-missing columns in a concat
     frames = [f for f in source_log if not f.empty]

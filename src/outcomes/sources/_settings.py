@@ -27,6 +27,22 @@ Built-in code lists (a mapping file adds to them, it never removes):
 - complications (OMOP: a condition of these prefixes recorded in the procedure's visit):
   T81 complications of procedures NEC, T84 complications of internal orthopaedic devices,
   M96 intraoperative and postprocedural musculoskeletal complications.
+- adverse events (the events table; FHIR Conditions and OMOP condition_occurrence rows dated
+  after a procedure, linked to the patient's latest procedure before them within
+  ``follow_up_days``). ``new_fracture_conditions``, a new vertebral fracture when its onset is
+  after the procedure's day: M48.5 collapsed vertebra NEC, M80.08 and M80.88 osteoporosis with
+  current pathological fracture of a *vertebra* (ICD-10-CM's sixth character 8 is the vertebra;
+  other M80 codes are fractures of other bones and are left out), S22.0 fracture of a thoracic
+  vertebra, S32.0 fracture of a lumbar vertebra. ``complication_events`` (code prefix -> event
+  code, the longest prefix wins; ``"code" = "event:severity"`` also gives the severity): I26
+  pulmonary embolism; T81.4 infection following a procedure, M46.2 osteomyelitis of vertebra,
+  M46.3 infection of intervertebral disc (pyogenic) -> infection; G95.2 cord compression, G83.4
+  cauda equina syndrome, M54.1 radiculopathy -> neurologic_deficit; S22.3 fracture of rib, S22.4
+  multiple fractures of ribs -> rib_fracture; T81, T84, M96 (above) -> other. Titles as in the
+  ICD-10-CM tabular list (FY2024) and WHO ICD-10 (2019). No severity is built in: SIR grades a
+  complication by the care it needed, not by its type, so a condition's severity comes from its
+  own ``Condition.severity`` (SNOMED CT 255604002 mild -> minor; 6736007 moderate, 24484000
+  severe -> major, as SIR's 2017 grades) or from the mapping file.
 
 SNOMED CT concept ids for percutaneous vertebroplasty and kyphoplasty are *not* built in: the
 ids that public code lists give could not be confirmed against a SNOMED CT release (one list's
@@ -78,6 +94,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..exceptions import DefinitionsError
@@ -120,6 +137,17 @@ _FRACTURES = {
     "icd10|M48.5": "", "icd10|M84.48": "", "icd10|M84.68": "",
 }
 _COMPLICATIONS = ("icd10|T81", "icd10|T84", "icd10|M96")
+# Adverse events from conditions (the module docstring gives the titles and sources).
+_NEW_FRACTURES = ("icd10|M48.5", "icd10|M80.08", "icd10|M80.88", "icd10|S22.0", "icd10|S32.0")
+_COMPLICATION_EVENTS = {
+    "icd10|I26": "pulmonary_embolism",
+    "icd10|T81.4": "infection", "icd10|M46.2": "infection", "icd10|M46.3": "infection",
+    "icd10|G95.2": "neurologic_deficit", "icd10|G83.4": "neurologic_deficit", "icd10|M54.1": "neurologic_deficit",
+    "icd10|S22.3": "rib_fracture", "icd10|S22.4": "rib_fracture",
+    "icd10|T81": "other", "icd10|T84": "other", "icd10|M96": "other",
+}
+# SNOMED CT severity qualifiers (Condition.severity) -> the labels the events table reads.
+SNOMED_SEVERITY = {"255604002": "mild", "6736007": "moderate", "24484000": "severe"}
 FIELD_CODES = {
     "asa_class": "asa-class",
     "height_restoration_pct": "height-restoration-pct",
@@ -149,6 +177,7 @@ _KEYS = {
     "pain_answers", "fracture_conditions", "complication_conditions", "fields",
     "encounter_class", "visit_concepts", "baseline_window_hours", "follow_up_days",
     "fracture_lookback_days", "merge_same_session", "pain_units", "observation_statuses",
+    "new_fracture_conditions", "complication_events",
 }
 
 
@@ -239,6 +268,10 @@ class SourceSettings:
         scale); built in: mm and /100 -> vas100, cm -> vas10, {score}, /10 and 1 -> "".
     observation_statuses : tuple of str
         The FHIR Observation statuses that count; default final, amended, corrected.
+    new_fracture_conditions : tuple of Code
+        Condition code prefixes of a new vertebral fracture (an event after the procedure).
+    complication_events : tuple of (Code, (event, severity))
+        Condition code prefixes of a complication -> its event code and severity ("" unknown).
     """
 
     procedures: dict[str, tuple[Code, ...]]
@@ -257,6 +290,8 @@ class SourceSettings:
     observation_statuses: tuple[str, ...] = _ACCEPTED_STATUSES
     source: str = "defaults"
     extra: dict[str, Any] = field(default_factory=dict)
+    new_fracture_conditions: tuple[Code, ...] = ()
+    complication_events: tuple[tuple[Code, tuple[str, str]], ...] = ()
 
     @classmethod
     def from_section(cls, raw: dict[str, Any] | None, *, section: str = "fhir", source: str = "mapping") -> SourceSettings:
@@ -298,6 +333,16 @@ class SourceSettings:
             if not isinstance(value, str):
                 raise DefinitionsError(f"`{section}.fracture_conditions.{key}` in {source} must be an etiology text (\"\" when unknown); got {value!r}.")
             return value.strip().lower()
+
+        def event(key: str, value: Any) -> tuple[str, str]:
+            from ..mapping import EVENT_CODES, SEVERITIES
+
+            code, _, severity = str(value).partition(":")
+            if not isinstance(value, str) or code not in EVENT_CODES or severity not in ("", *SEVERITIES):
+                raise DefinitionsError(
+                    f"`{section}.complication_events.{key}` in {source} must be an event code "
+                    f"({', '.join(EVENT_CODES)}), optionally with ':major' or ':minor'; got {value!r}.")
+            return code, severity
 
         def discharge(kind: str):
             def check(key: str, value: Any) -> str:
@@ -359,7 +404,47 @@ class SourceSettings:
             pain_units={**_PAIN_UNITS, **units},
             observation_statuses=tuple(statuses),
             source=source,
+            new_fracture_conditions=codes("new_fracture_conditions", _NEW_FRACTURES),
+            complication_events=table("complication_events", _COMPLICATION_EVENTS, event),
         )
+
+    def condition_events(self, systems: pd.Series, codes: pd.Series) -> pd.DataFrame:
+        """The adverse event each condition record stands for: ``event`` (``new_fracture`` or a
+        complication code, NA for neither) and ``severity`` ("" unknown), from its codings
+        (lists of systems and codes per record); a new fracture code wins, then the longest
+        complication prefix.
+
+        >>> s = SourceSettings.from_section(None)
+        >>> out = s.condition_events(pd.Series([["http://hl7.org/fhir/sid/icd-10-cm"]] * 3),
+        ...                          pd.Series([["S22.060A"], ["T81.40XA"], ["I10"]]))
+        >>> out["event"].tolist()
+        ['new_fracture', 'infection', <NA>]
+        """
+        n = len(codes)
+        long = pd.DataFrame({
+            "pos": np.repeat(np.arange(n), [len(c) if c is not None else 0 for c in codes]),
+            "system": [s for ss, cc in zip(systems, codes) if cc is not None
+                       for s in (ss if ss is not None else [None] * len(cc))],
+            "code": [c for cc in codes if cc is not None for c in cc]})
+        event = pd.Series(pd.NA, index=range(n), dtype="object")
+        severity = pd.Series("", index=range(n), dtype="object")
+        best = np.full(n, -1)
+        if not long.empty:
+            norm = long["code"].astype("string").map(normalise_icd, na_action="ignore")
+            rules = [(c, ("new_fracture", ""), 10_000) for c in self.new_fracture_conditions]
+            rules += [(c, value, len(normalise_icd(c.code))) for c, value in self.complication_events]
+            for code, (name, grade), rank in rules:
+                icd = not code.systems or set(code.systems) & set(ICD10_SYSTEMS)
+                hit = norm.str.startswith(normalise_icd(code.code), na=False) if icd else (long["code"] == code.code)
+                if code.systems:
+                    hit &= long["system"].isin(code.systems)
+                pos = long.loc[hit, "pos"].drop_duplicates().to_numpy()
+                pos = pos[best[pos] < rank]
+                best[pos] = rank
+                event[pos] = name
+                severity[pos] = grade
+        return pd.DataFrame({"event": pd.array(event.to_numpy(), dtype="string"),
+                             "severity": pd.array(severity.to_numpy(), dtype="string")}, index=codes.index)
 
     # -- code tables for joins ----------------------------------------------------------------
     def procedure_code_rows(self) -> list[tuple[str | None, str, str, bool]]:

@@ -37,6 +37,13 @@ pain scores                Observations coded LOINC 72514-3 with status final, a
                            answer's position in LL2335-9, never its display text), or a
                            ``component`` of a panel with that code
 asa_class, imaging         Observations with the codes under ``[fhir.fields]``
+events (optional table)    ``AdverseEvent`` (event/code, date/occurrence, seriousness or
+                           severity, suspectEntity/encounter/time link; not "potential"),
+                           ``Condition`` after the procedure coded as a new vertebral fracture or
+                           a complication (``[fhir] new_fracture_conditions``,
+                           ``complication_events``), ``Patient.deceasedDateTime`` -> death;
+                           last contact: the patient's latest dated record. Only when the export
+                           holds an AdverseEvent or a deceasedDateTime (see ``_events``)
 =========================  ===============================================================
 
 Linking pain scores
@@ -74,13 +81,14 @@ from ..definitions import Definitions
 from ..exceptions import IdentifiersAllowedWarning, InputError, PrivacyError
 from . import _assemble as asm
 from ._settings import (CPT_SYSTEMS, FIELD_CODES, ICD10_SYSTEMS, LL2335_9, LOINC_SYSTEMS, OUTCOMES_SYSTEM,
-                        UCUM_SYSTEMS, SourceSettings, normalise_icd, resolve_mapping)
+                        SNOMED_SEVERITY, UCUM_SYSTEMS, SourceSettings, normalise_icd, resolve_mapping)
 
 __all__ = ["load_fhir", "write_fhir"]
 
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 _BUNDLE_SUFFIXES = (".json", ".json.gz")
-_USED = ("Patient", "Procedure", "Observation", "Condition", "Encounter", "Practitioner", "Location", "Organization")
+_USED = ("Patient", "Procedure", "Observation", "Condition", "Encounter", "Practitioner", "Location", "Organization",
+         "AdverseEvent")
 _PROCEDURE_LEFT_OUT_STATUS = ("not-done", "entered-in-error", "preparation", "in-progress", "on-hold", "stopped")
 _IDENTIFIER_TYPES = ("MR", "SS", "DL", "PPN", "MB")
 _V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -106,10 +114,18 @@ _STRUCTURES = {
                    '"component":[{"code":{"coding":' + _CODING + '},' + _VALUE + '}]}',
     "Condition": '{"id":"VARCHAR","subject":{"reference":"VARCHAR"},"code":{"coding":' + _CODING + '},'
                  '"onsetDateTime":"VARCHAR","onsetPeriod":{"start":"VARCHAR"},'
-                 '"verificationStatus":{"coding":' + _CODING + '}}',
-    "Encounter": '{"id":"VARCHAR","class":"JSON","period":{"start":"VARCHAR","end":"VARCHAR"},'
+                 '"verificationStatus":{"coding":' + _CODING + '},"severity":{"coding":' + _CODING + '}}',
+    # R4 (event, date, suspectEntity.instance) and R5 (code, occurrence[x], suspectEntity.instanceReference)
+    "AdverseEvent": '{"id":"VARCHAR","actuality":"VARCHAR","subject":{"reference":"VARCHAR"},'
+                    '"encounter":{"reference":"VARCHAR"},"date":"VARCHAR","detected":"VARCHAR",'
+                    '"occurrenceDateTime":"VARCHAR","occurrencePeriod":{"start":"VARCHAR"},'
+                    '"event":{"coding":[{"system":"VARCHAR","code":"VARCHAR","display":"VARCHAR"}],"text":"VARCHAR"},'
+                    '"code":{"coding":[{"system":"VARCHAR","code":"VARCHAR","display":"VARCHAR"}],"text":"VARCHAR"},'
+                    '"seriousness":{"coding":' + _CODING + '},"severity":{"coding":' + _CODING + '},'
+                    '"suspectEntity":[{"instance":{"reference":"VARCHAR"},"instanceReference":{"reference":"VARCHAR"}}]}',
+    "Encounter": '{"id":"VARCHAR","class":"JSON","period":{"start":"VARCHAR","end":"VARCHAR"},"subject":{"reference":"VARCHAR"},'
                  '"serviceProvider":{"reference":"VARCHAR"},"location":[{"location":{"reference":"VARCHAR"}}]}',
-    "Patient": '{"id":"VARCHAR","gender":"VARCHAR","birthDate":"VARCHAR"}',
+    "Patient": '{"id":"VARCHAR","gender":"VARCHAR","birthDate":"VARCHAR","deceasedDateTime":"VARCHAR"}',
     "Practitioner": '{"id":"VARCHAR"}',
     "Location": '{"id":"VARCHAR"}',
     "Organization": '{"id":"VARCHAR"}',
@@ -159,7 +175,7 @@ def _files(path: Path) -> tuple[list[Path], list[Path]]:
         raise InputError(
             f"`path` must be a folder of FHIR Bulk Data files (*.ndjson) or Bundles (*.json); got the folder "
             f"{path.name!r} with none. Export with $export?_type=Patient,Procedure,Observation,Condition,"
-            "Encounter,Practitioner,Location,Organization.")
+            "Encounter,Practitioner,Location,Organization,AdverseEvent.")
     return ndjson, bundles
 
 
@@ -439,6 +455,7 @@ def _conditions(con, settings: SourceSettings) -> pd.DataFrame:
                full_date(coalesce(c.t.onsetDateTime, c.t.onsetPeriod.start)) AS onset_text,
                list_transform(c.t.code.coding, lambda x: x.system) AS systems,
                list_transform(c.t.code.coding, lambda x: x.code) AS codes,
+               list_transform(c.t.severity.coding, lambda x: x.code) AS severity_codes,
                coalesce(list_has_any(list_transform(c.t.verificationStatus.coding, lambda x: x.code),
                                      ['entered-in-error', 'refuted']), false) AS void
         FROM t_Condition c ORDER BY c.file, c.row
@@ -571,8 +588,8 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
               privacy: tuple[str, ...], *, label: str, digest: str) -> Cohort:
     logs: list[pd.DataFrame] = []
     counts = _df(con, "SELECT coalesce(type, '(unreadable)') AS type, count(*) AS n FROM res GROUP BY ALL")
-    order = {t: k for k, t in enumerate(("Procedure", "Observation", "Patient", "Condition", "Encounter", "Practitioner",
-                                         "Location", "Organization"))}
+    order = {t: k for k, t in enumerate(("Procedure", "Observation", "Patient", "Condition", "AdverseEvent", "Encounter",
+                                         "Practitioner", "Location", "Organization"))}
     counts = counts.assign(_k=counts["type"].map(order).fillna(len(order))).sort_values(["_k", "type"])
     read = {f"fhir:{t}": int(n) for t, n in zip(counts["type"], counts["n"])}
     other = _df(con, f"""SELECT file, row, coalesce(type, '(unreadable)') AS type FROM res
@@ -708,7 +725,14 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
         unused_rows = rows[~asm.isin(rows["key"], used_keys)]
         logs.append(asm.excluded(f"fhir:{kind}", unused_rows["file"], unused_rows["row"], "id",
                                  unused_rows["key"], reason))
-    unused_c = conds[~asm.isin(conds["key"], set(fx["key"]) if not fx.empty else set())]
+    # --- adverse events: AdverseEvent, complication and new-fracture Conditions, Patient.deceasedDateTime
+    events, event_logs, event_keys, dated = _events(con, settings, procs, remap, conds)
+    logs += event_logs
+    if events is not None:
+        procs["last_contact_date"] = asm.last_contact(procs, dated)
+
+    used_keys = (set(fx["key"]) if not fx.empty else set()) | event_keys
+    unused_c = conds[~asm.isin(conds["key"], used_keys)]
     logs.append(asm.excluded("fhir:Condition", unused_c["_source"], unused_c["_row"], "code",
                              unused_c["codes"].map(lambda c: c[0] if c is not None and len(c) else None),
                              "not the fracture of an analysed procedure"))
@@ -716,7 +740,7 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
         ["_source", "_row", "procedure_id", "patient_id", "procedure", "procedure_date", "fracture_date",
          "baseline_pain", "levels_treated", "etiology", "age", "sex", "discharge", "length_of_stay_hours",
          "complication", "physician_id", "site_id"]
-        + [c for c in FIELD_CODES if c in procs]]
+        + [c for c in FIELD_CODES if c in procs] + [c for c in ("last_contact_date",) if c in procs]]
     canonical_ass = assessments[["_source", "_row", "procedure_id", "hours_after", "pain", "instrument"]]
     return asm.build_cohort(
         canonical_procs, canonical_ass, source_log=logs, source_remarks=remarks, read=read,
@@ -724,12 +748,120 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
                  "assessments": f"FHIR export {label} (Observation, pain scores)",
                  **{k: f"FHIR export {label}" for k in read}},
         input_hashes={"fhir": digest}, mapping=canonical, definitions=definitions,
-        allow_identifiers=allow_identifiers, privacy_warnings=privacy,
+        allow_identifiers=allow_identifiers, privacy_warnings=privacy, events=events,
     )
 
 
-# ------------------------------------------------------------------------------------------
-# writing
+def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str, str],
+            conds: pd.DataFrame) -> tuple[pd.DataFrame | None, list[pd.DataFrame], set, pd.DataFrame]:
+    """The events table of an export, the AdverseEvents left out, the Condition keys used as
+    events, and every dated record of each patient (for the last contact).
+
+    An AdverseEvent names its event by a code in the package's system, an ICD-10 code of the
+    condition lists, or a label the events table reads ("cement leak"; the code's display or
+    the text); its severity by ``seriousness`` (serious = major) or ``severity`` (mild = minor,
+    moderate or severe = major); its procedure by ``suspectEntity`` (a Procedure), else the
+    procedure of its ``encounter``, else the patient's latest procedure on or before its date.
+    ``actuality`` "potential" (a near miss) is left out. A complication or new-fracture Condition
+    after a procedure, and ``Patient.deceasedDateTime``, are events too. Returns None for the
+    table when the export holds neither an AdverseEvent resource nor a Patient with a
+    ``deceasedDateTime``: it is taken not to record adverse events (a fracture Condition alone
+    does not say that complications were), and the safety endpoints are unknown, not "none".
+    """
+    from ..mapping import EVENT_SYNONYMS, SEVERITY_SYNONYMS, normalise_label
+
+    table = "fhir:AdverseEvent"
+    logs: list[pd.DataFrame] = []
+    horizon = settings.follow_up_days
+    ae = _df(con, """
+        SELECT a.file AS _source, a.row AS _row, a.key, a.t.actuality AS actuality,
+               resolve(a.t.subject.reference) AS patient_id,
+               coalesce(a.t.date, a.t.occurrenceDateTime, a.t.occurrencePeriod.start, a.t.detected) AS date_raw,
+               full_date(coalesce(a.t.date, a.t.occurrenceDateTime, a.t.occurrencePeriod.start, a.t.detected)) AS day,
+               resolve(list_filter(list_transform(a.t.suspectEntity,
+                                                  lambda x: coalesce(x.instance.reference, x.instanceReference.reference)),
+                                   lambda x: x LIKE '%Procedure/%' OR x LIKE 'urn:%')[1]) AS link,
+               resolve(a.t.encounter.reference) AS encounter,
+               list_transform(coalesce(a.t.event.coding, a.t.code.coding), lambda c: c.system) AS systems,
+               list_transform(coalesce(a.t.event.coding, a.t.code.coding), lambda c: c.code) AS codes,
+               coalesce(list_filter(list_transform(coalesce(a.t.event.coding, a.t.code.coding), lambda c: c.display),
+                                    lambda x: x IS NOT NULL)[1], a.t.event.text, a.t.code.text) AS label,
+               list_filter(list_transform(a.t.seriousness.coding, lambda c: c.code), lambda x: x IS NOT NULL)[1]
+                   AS seriousness,
+               list_filter(list_transform(a.t.severity.coding, lambda c: c.code), lambda x: x IS NOT NULL)[1]
+                   AS severity
+        FROM t_AdverseEvent a ORDER BY a.file, a.row
+    """)
+    potential = ae["actuality"].astype("string").str.lower().eq("potential").fillna(False).astype(bool)
+    logs.append(asm.excluded(table, ae.loc[potential, "_source"], ae.loc[potential, "_row"], "actuality", "potential",
+                             "a potential adverse event (a near miss), not one that happened"))
+    ae = ae[~potential].copy()
+    # the event: the package's own code, else the condition lists, else the label
+    own = ae["codes"].map(lambda cc: next((c for c in (cc if cc is not None else []) if c in EVENT_SYNONYMS), None))
+    listed = settings.condition_events(ae["systems"], ae["codes"])
+    by_label = ae["label"].map(lambda x: EVENT_SYNONYMS.get(normalise_label(x)) if isinstance(x, str) else None)
+    ae["event"] = own.where(own.notna(), listed["event"].astype(object).where(listed["event"].notna(), by_label))
+    ae["event"] = ae["event"].where(ae["event"].notna(), ae["label"])  # unknown: excluded by the events table
+    grade = ae["seriousness"].where(ae["seriousness"].notna(), ae["severity"])
+    ae["severity"] = grade.map(lambda g: SEVERITY_SYNONYMS.get(normalise_label(g)) if isinstance(g, str) else None)
+    ae["severity"] = ae["severity"].where(ae["severity"].notna(), listed["severity"].replace("", pd.NA))
+    enc_proc = procs.dropna(subset=["encounter"]).drop_duplicates("encounter").set_index("encounter")["procedure_id"]
+    ae["link"] = ae["link"].where(ae["link"].notna(), asm.lookup(ae["encounter"], enc_proc))
+    ae["strict"] = False
+    ae["procedure_id"] = asm.link_events(ae, procs, remap, horizon_days=horizon)
+    no_day = ae["day"].isna() & ae["link"].isna()
+    logs.append(asm.excluded(table, ae.loc[no_day, "_source"], ae.loc[no_day, "_row"], "date",
+                             ae.loc[no_day, "date_raw"], "no date (or not a full date) and no linked procedure"))
+    unlinked = ae["procedure_id"].isna() & ~no_day
+    logs.append(asm.excluded(table, ae.loc[unlinked, "_source"], ae.loc[unlinked, "_row"], "subject",
+                             ae.loc[unlinked, "patient_id"],
+                             "no analysed procedure of this patient on or before it (within follow_up_days)"))
+    ae = ae[ae["procedure_id"].notna()]
+
+    # conditions after a procedure: new fractures and complications
+    kinds = settings.condition_events(conds["systems"], conds["codes"])
+    cand = conds.assign(event=kinds["event"], severity=kinds["severity"].replace("", pd.NA))
+    cand = cand[cand["event"].notna() & ~cand["void"]].copy()
+    if not cand.empty:
+        grade = cand["severity_codes"].map(
+            lambda cc: next((SNOMED_SEVERITY[c] for c in (cc if cc is not None else []) if c in SNOMED_SEVERITY), None))
+        own_grade = grade.map(lambda g: SEVERITY_SYNONYMS.get(g) if isinstance(g, str) else None)
+        cand["severity"] = own_grade.where(own_grade.notna(), cand["severity"])
+    cand = cand.assign(day=cand["onset_text"], link=pd.NA, strict=cand["event"] == "new_fracture")
+    cand["procedure_id"] = asm.link_events(cand, procs, remap, horizon_days=horizon)
+    cand = cand[cand["procedure_id"].notna()]
+
+    # deaths: Patient.deceasedDateTime, an event of each of the patient's procedures before it
+    dead = _df(con, "SELECT file AS _source, row AS _row, key AS patient_id, t.deceasedDateTime AS raw, "
+                    "full_date(t.deceasedDateTime) AS day FROM t_Patient WHERE t.deceasedDateTime IS NOT NULL")
+    dead = dead.drop_duplicates("patient_id")
+    deaths = procs[["procedure_id", "patient_id", "procedure_date"]].merge(dead, on="patient_id", how="inner")
+    deaths = deaths[pd.to_datetime(deaths["day"], errors="coerce") >= pd.to_datetime(deaths["procedure_date"],
+                                                                                      errors="coerce")]
+    if not len(_df(con, "SELECT 1 FROM t_AdverseEvent LIMIT 1")) and dead.empty:
+        # no AdverseEvent and no death recorded: the export does not carry adverse events (a
+        # fracture Condition alone does not say that complications were recorded)
+        return None, logs, set(), pd.DataFrame({"patient_id": [], "day": []})
+    columns = ["_source", "_row", "procedure_id", "event", "event_date", "severity"]
+    events = pd.concat([
+        ae.assign(event_date=ae["day"])[columns],
+        cand.assign(event_date=cand["day"])[columns],
+        deaths.assign(event="death", event_date=deaths["day"], severity="major")[columns],
+    ], ignore_index=True)
+    events = events.astype({"procedure_id": "string", "event": "string", "event_date": "string", "severity": "string"})
+
+    # the patient's dated records: the last contact
+    dated = pd.concat([
+        _df(con, "SELECT resolve(t.subject.reference) AS patient_id, full_date(coalesce(t.effectiveDateTime, "
+                 "t.effectivePeriod.start, t.effectiveInstant)) AS day FROM t_Observation"),
+        _df(con, "SELECT resolve(t.subject.reference) AS patient_id, full_date(coalesce(t.performedDateTime, "
+                 "t.performedPeriod.start, t.occurrenceDateTime, t.occurrencePeriod.start)) AS day FROM t_Procedure"),
+        conds.assign(day=conds["onset_text"])[["patient_id", "day"]],
+        _df(con, "SELECT resolve(t.subject.reference) AS patient_id, full_date(coalesce(t.period.\"end\", "
+                 "t.period.start)) AS day FROM t_Encounter"),
+        ae[["patient_id", "day"]], dead[["patient_id", "day"]],
+    ], ignore_index=True)
+    return events, logs, set(cand["key"]), dated
 
 
 def _iso(start: pd.Series, hours: pd.Series) -> pd.Series:
@@ -751,6 +883,7 @@ def write_fhir(
     link_observations: bool = True,
     pain_encoding: str = "mixed",
     bundle: bool = False,
+    events: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write canonical tables (e.g. from :func:`outcomes.synthetic.simulate`) as FHIR R4.
 
@@ -771,6 +904,12 @@ def write_fhir(
         numbers are always written as ``valueQuantity``.
     bundle : bool, default False
         Write one collection Bundle instead of NDJSON files.
+    events : pandas.DataFrame, optional
+        The events table (e.g. from :func:`outcomes.synthetic.simulate_safety`): a complication
+        becomes an AdverseEvent (its code in the package's system, ``seriousness`` from the
+        severity, ``suspectEntity`` the Procedure), a new fracture a Condition (ICD-10-CM
+        M48.50XA) dated after the procedure, a death ``Patient.deceasedDateTime``; each
+        procedure's ``last_contact_days`` an ambulatory Encounter on that day.
 
     Returns
     -------
@@ -805,6 +944,8 @@ def write_fhir(
     directory.mkdir(parents=True, exist_ok=True)
     procs = procedures.reset_index(drop=True)
     resources = _fhir_resources(procs, assessments, link_observations=link_observations, pain_encoding=pain_encoding)
+    if events is not None:
+        _event_resources(procs, events, resources)
     if bundle:
         path = directory / "bundle.json"
         with path.open("w", encoding="utf-8", newline="\n") as fh:
@@ -826,6 +967,62 @@ def write_fhir(
                 fh.write("\n")
         paths[kind] = path
     return paths
+
+
+_SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+
+
+def _event_resources(procs: pd.DataFrame, events: pd.DataFrame, resources: dict[str, list[str]]) -> None:
+    """Add the events table to the resources (see write_fhir's ``events``)."""
+    day = pd.to_datetime(procs["procedure_date"], errors="coerce")
+    by_id = pd.DataFrame({"patient_id": procs["patient_id"].astype("string").to_numpy(), "day": day.to_numpy()},
+                         index=procs["procedure_id"].astype("string").to_numpy())
+    by_id = by_id[~by_id.index.duplicated()]
+    ev = events.reset_index(drop=True)
+    ev = ev[ev["procedure_id"].astype("string").isin(by_id.index)]
+    when = (by_id.loc[ev["procedure_id"].astype("string"), "day"].to_numpy()
+            + pd.to_timedelta(pd.to_numeric(ev["days_after"], errors="coerce"), unit="D").to_numpy())
+    ev = ev.assign(w_when=pd.Series(when, index=ev.index).dt.strftime("%Y-%m-%d"),
+                   w_patient=by_id.loc[ev["procedure_id"].astype("string"), "patient_id"].to_numpy())
+    deaths: dict[str, str] = {}
+    resources.setdefault("AdverseEvent", [])
+    for k, row in enumerate(ev.itertuples(index=False)):
+        pid, code = str(row.procedure_id), str(row.event)
+        subject = {"reference": f"Patient/{row.w_patient}"}
+        if code == "death":
+            deaths[str(row.w_patient)] = min(deaths.get(str(row.w_patient), row.w_when), row.w_when)
+            continue
+        if code == "new_fracture":
+            resources["Condition"].append(_dumps({
+                "resourceType": "Condition", "id": f"NF-{pid}-{k}", "subject": subject, "onsetDateTime": row.w_when,
+                "code": {"coding": [_coding(ICD10_SYSTEMS[0], "M48.50XA",
+                                            "Collapsed vertebra, not elsewhere classified, site unspecified")]}}))
+            continue
+        res: dict[str, Any] = {"resourceType": "AdverseEvent", "id": f"AE-{pid}-{k}", "actuality": "actual",
+                               "subject": subject, "date": row.w_when,
+                               "event": {"coding": [_coding(OUTCOMES_SYSTEM, code, code.replace("_", " "))]},
+                               "suspectEntity": [{"instance": {"reference": f"Procedure/{pid}"}}]}
+        severity = getattr(row, "severity", None)
+        if isinstance(severity, str) and severity in ("major", "minor"):
+            serious = ("serious", "Serious") if severity == "major" else ("non-serious", "Non-serious")
+            res["seriousness"] = {"coding": [_coding(_SERIOUSNESS, *serious)]}
+        resources["AdverseEvent"].append(_dumps(res))
+    patients = []
+    for line in resources["Patient"]:
+        res = json.loads(line)
+        if res["id"] in deaths:
+            res["deceasedDateTime"] = deaths[res["id"]]
+        patients.append(_dumps(res))
+    resources["Patient"] = patients
+    if "last_contact_days" in procs:
+        contact = pd.to_numeric(procs["last_contact_days"], errors="coerce")
+        last = (day + pd.to_timedelta(contact, unit="D")).dt.strftime("%Y-%m-%d")
+        for pid, patient, when in zip(procs["procedure_id"], procs["patient_id"], last):
+            if isinstance(when, str) and not pd.isna(patient):
+                resources["Encounter"].append(_dumps({
+                    "resourceType": "Encounter", "id": f"FU-{pid}", "status": "finished",
+                    "class": _coding(_V3_ACT_CODE, "AMB", "ambulatory"), "subject": {"reference": f"Patient/{patient}"},
+                    "period": {"start": when, "end": when}}))
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict:

@@ -35,6 +35,11 @@ pain scores                ``measurement`` (and ``observation``) with LOINC 7251
                            scale of ``unit_source_value``: mm -> 0-100 VAS), or
                            ``value_as_concept_id`` / ``value_source_value`` holding an LL2335-9
                            answer (LA6111-4 = 0 ... LA13942-0 = 10)
+events (optional table)    when ``death`` or ``observation_period`` hold rows for the cohort's
+                           persons: ``condition_occurrence`` coded as a new vertebral fracture
+                           (after the procedure's day) or a complication (in its visit, or
+                           after it; ``[omop] new_fracture_conditions``, ``complication_events``),
+                           ``death.death_date``; last contact ``observation_period_end_date``
 =========================  ===============================================================
 
 Scores are linked to procedures as in FHIR: by ``measurement_event_id`` /
@@ -521,9 +526,19 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
 
     # --- conditions: fracture (date, etiology) and complications
     remarks: list[pd.DataFrame] = []
+    # adverse events are read when the CDM follows its persons: rows in death or observation_period
+    # (OHDSI's conventions give every person an observation period) for the cohort's persons;
+    # conditions after the procedure and deaths are then recorded, and their absence means none
+    has_events = any(
+        t in tables and int(pd.to_numeric(db.query(
+            f"SELECT count(*) AS n FROM {db.name(t)} WHERE person_id IN {persons_sql}")["n"]).iloc[0]) > 0
+        for t in ("death", "observation_period"))
+    event_codes = (list(settings.new_fracture_conditions) + [c for c, _ in settings.complication_events]
+                   if has_events else [])
+    cond = pd.DataFrame()
     if "condition_occurrence" in tables:
         fx_codes = [c for c, _ in settings.fracture_conditions]
-        comp_codes = list(settings.complication_conditions)
+        comp_codes = list(settings.complication_conditions) + event_codes
         ccols = db.columns("condition_occurrence")
         cdt = "condition_start_datetime" if "condition_start_datetime" in ccols else "NULL"
         cond_where = " OR ".join(_code_filter("co.condition_source_value", fx_codes + comp_codes, prefix=True)
@@ -561,6 +576,9 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         procs["complication"] = procs["visit"].isin(comp_visits)
         used = set(fx["key"]) if not fx.empty else set()
         used |= set(comps.loc[comps["visit"].isin(set(procs["visit"].dropna())), "key"])
+        if has_events:
+            events_c = _condition_events(cond, procs, remap, settings)
+            used |= set(events_c["key"])
         unused = cond[~asm.isin(cond["key"], used)]
         logs.append(asm.excluded("omop:condition_occurrence", "condition_occurrence",
                                  pd.to_numeric(unused["condition_occurrence_id"], errors="coerce"),
@@ -650,6 +668,19 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
             logs.append(asm.excluded(t, part["_source"], part["_row"], "source_value", part["source_value"],
                                      "procedure field not linked to an analysed procedure (or another value lies nearer)"))
 
+    # --- adverse events: conditions after the procedure (above), deaths; the last contact
+    events = None
+    if has_events:
+        events, death_log, dated = _deaths_and_contacts(db, procs, persons_sql, tables, read)
+        logs.append(death_log)
+        if "condition_occurrence" in tables:
+            events = pd.concat([events_c[events.columns], events], ignore_index=True)
+        dated = pd.concat([dated, cond[["patient_id", "onset_text"]].rename(columns={"onset_text": "day"})
+                           if len(cond) else dated.iloc[:0],
+                           *[part.assign(day=part["t"].dt.strftime("%Y-%m-%d"))[["patient_id", "day"]]
+                             for _, part in scores]], ignore_index=True)
+        procs["last_contact_date"] = asm.last_contact(procs, dated)
+
     # --- persons without an analysed procedure
     unused_p = person[~asm.isin(person.index.to_series(), set(procs["patient_id"].dropna())).to_numpy()]
     logs.append(asm.excluded("omop:person", "person", pd.to_numeric(unused_p["person_id"], errors="coerce"),
@@ -667,7 +698,8 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     canonical_procs = procs.assign(complication=procs["complication"].astype("boolean"))[
         ["_source", "_row", "procedure_id", "patient_id", "procedure", "procedure_date", "fracture_date",
          "baseline_pain", "levels_treated", "etiology", "age", "sex", "discharge", "length_of_stay_hours",
-         "complication", "physician_id", "site_id"] + [c for c in FIELD_CODES if c in procs]]
+         "complication", "physician_id", "site_id"] + [c for c in FIELD_CODES if c in procs]
+        + [c for c in ("last_contact_date",) if c in procs]]
     canonical_ass = assessments[["_source", "_row", "procedure_id", "hours_after", "pain", "instrument"]]
     sources = {"procedures": f"OMOP {db.label} (procedure_occurrence)",
                "assessments": f"OMOP {db.label} (measurement, observation: pain scores)",
@@ -675,7 +707,73 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     digest = asm.frame_digest(canonical_procs.astype(str), canonical_ass.astype(str))
     return asm.build_cohort(canonical_procs, canonical_ass, source_log=logs, source_remarks=remarks, read=read,
                             sources=sources, input_hashes={"omop": digest}, mapping=canonical,
-                            definitions=definitions, allow_identifiers=allow_identifiers)
+                            definitions=definitions, allow_identifiers=allow_identifiers, events=events)
+
+
+_EVENT_COLUMNS = ["_source", "_row", "procedure_id", "event", "event_date", "severity"]
+
+
+def _condition_events(cond: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str],
+                      settings: SourceSettings) -> pd.DataFrame:
+    """Conditions that are adverse events of a procedure: a new vertebral fracture started after
+    the procedure's day, a complication (``complication_events``) in the procedure's visit or
+    started on or after its day; linked to the visit's procedure, else the patient's latest
+    procedure before them (within ``follow_up_days``). Columns of the events table and ``key``."""
+    from ._settings import ICD10_SYSTEMS
+
+    systems = pd.Series([[ICD10_SYSTEMS[0]]] * len(cond), index=cond.index, dtype=object)
+    codes = cond["condition_source_value"].map(lambda v: [str(v)] if isinstance(v, str) else [])
+    kinds = settings.condition_events(systems, codes)
+    cand = cond.assign(event=kinds["event"], severity=kinds["severity"].replace("", pd.NA))
+    cand = cand[cand["event"].notna()].copy()
+    visit_proc = procs.dropna(subset=["visit"]).drop_duplicates("visit").set_index("visit")["procedure_id"]
+    in_visit = asm.lookup(cand["visit"], visit_proc)
+    cand["link"] = in_visit.where(cand["event"] != "new_fracture")
+    cand["day"] = cand["onset_text"]
+    cand["strict"] = cand["event"] == "new_fracture"
+    cand["procedure_id"] = asm.link_events(cand, procs, remap, horizon_days=settings.follow_up_days)
+    cand = cand[cand["procedure_id"].notna()]
+    out = pd.DataFrame({"_source": "condition_occurrence",
+                        "_row": pd.to_numeric(cand["condition_occurrence_id"], errors="coerce").to_numpy(),
+                        "procedure_id": cand["procedure_id"].astype("string").to_numpy(),
+                        "event": cand["event"].astype("string").to_numpy(),
+                        "event_date": cand["onset_text"].astype("string").to_numpy(),
+                        "severity": cand["severity"].astype("string").to_numpy(),
+                        "key": cand["key"].to_numpy()})
+    return out
+
+
+def _deaths_and_contacts(db: _Database, procs: pd.DataFrame, persons_sql: str, tables: set,
+                         read: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Deaths (``death.death_date``: an event of each of the person's procedures on or before it)
+    and the dated records of the last contact: ``observation_period_end_date`` where the CDM
+    has observation periods, the death, and the procedures."""
+    death = (db.query(f"SELECT person_id, death_date FROM {db.name('death')} WHERE person_id IN {persons_sql}")
+             if "death" in tables else pd.DataFrame({"person_id": [], "death_date": []}))
+    if "death" in tables:
+        read["omop:death"] = len(death)
+    death["patient_id"] = _ids(death["person_id"])
+    death["day"] = pd.to_datetime(death["death_date"], errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
+    death = death.sort_values("day", kind="stable").drop_duplicates("patient_id")
+    pairs = procs[["procedure_id", "patient_id", "procedure_date"]].merge(
+        death[["patient_id", "person_id", "day"]], on="patient_id", how="inner")
+    pairs = pairs[pd.to_datetime(pairs["day"], errors="coerce") >= pd.to_datetime(pairs["procedure_date"],
+                                                                                  errors="coerce")]
+    unused = death[~asm.isin(death["patient_id"], set(pairs["patient_id"]))]
+    log = asm.excluded("omop:death", "death", pd.to_numeric(unused["person_id"], errors="coerce"), "death_date",
+                       unused["day"], "no analysed procedure of this person on or before the death")
+    events = pd.DataFrame({"_source": "death", "_row": pd.to_numeric(pairs["person_id"], errors="coerce").to_numpy(),
+                           "procedure_id": pairs["procedure_id"].astype("string").to_numpy(), "event": "death",
+                           "event_date": pairs["day"].astype("string").to_numpy(), "severity": "major"})
+    dated = [death[["patient_id", "day"]], procs[["patient_id", "procedure_date"]].rename(columns={"procedure_date": "day"})]
+    if "observation_period" in tables:
+        period = db.query(f"SELECT person_id, observation_period_end_date FROM {db.name('observation_period')} "
+                          f"WHERE person_id IN {persons_sql}")
+        read["omop:observation_period"] = len(period)
+        dated.append(pd.DataFrame({"patient_id": _ids(period["person_id"]).to_numpy(),
+                                   "day": pd.to_datetime(period["observation_period_end_date"], errors="coerce")
+                                   .dt.strftime("%Y-%m-%d").to_numpy()}))
+    return events[_EVENT_COLUMNS], log, pd.concat(dated, ignore_index=True)
 
 
 def _scores(db: _Database, table: str, prefix: str, codes: list[Code], persons_sql: str,
@@ -797,10 +895,26 @@ DDL: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 
+# Tables written only with an events table (write_omop(events=...)), as the v5.4 DDL has them;
+# death has no primary key there.
+EVENT_DDL: dict[str, list[tuple[str, str, bool]]] = {
+    "observation_period": [("observation_period_id", _INT, True), ("person_id", _INT, True),
+                           ("observation_period_start_date", _DATE, True), ("observation_period_end_date", _DATE, True),
+                           ("period_type_concept_id", _INT, True)],
+    "death": [("person_id", _INT, True), ("death_date", _DATE, True), ("death_datetime", _TS, False),
+              ("death_type_concept_id", _INT, False), ("cause_concept_id", _INT, False),
+              ("cause_source_value", _v(50), False), ("cause_source_concept_id", _INT, False)],
+}
+# The condition each event is written as (ICD-10-CM); types without a code of their own are
+# T81.89XA, other complications of procedures, and read back as "other".
+_EVENT_CONDITION = {"new_fracture": "M48.50XA", "pulmonary_embolism": "I26.99", "infection": "T81.40XA",
+                    "neurologic_deficit": "G95.20", "rib_fracture": "S22.31XA"}
+
+
 def _frame(table: str, data: dict[str, Any], n: int) -> pd.DataFrame:
     """A frame with every column of ``table`` (missing ones empty), in DDL order."""
     out = {}
-    for name, kind, _ in DDL[table]:
+    for name, kind, _ in {**DDL, **EVENT_DDL}[table]:
         value = data.get(name)
         if value is None:
             value = pd.Series([None] * n, dtype=object)
@@ -826,6 +940,7 @@ def write_omop(
     schema: str | None = None,
     link_measurements: bool = True,
     pain_encoding: str = "mixed",
+    events: pd.DataFrame | None = None,
 ) -> dict[str, int]:
     """Write canonical tables (e.g. from :func:`outcomes.synthetic.simulate`) as OMOP CDM v5.4 tables.
 
@@ -846,6 +961,13 @@ def write_omop(
         "mixed" cycles through four forms a warehouse holds: a number, an LL2335-9 answer
         concept in ``value_as_concept_id``, an ``observation`` row, and a measurement known only
         by its concept (``measurement_concept_id``, no source value).
+    events : pandas.DataFrame, optional
+        The events table (e.g. from :func:`outcomes.synthetic.simulate_safety`): each event a
+        ``condition_occurrence`` (ICD-10-CM: new fracture M48.50XA, pulmonary embolism I26.99,
+        infection T81.40XA, neurologic deficit G95.20, rib fracture S22.31XA, any other
+        T81.89XA; complications in the procedure's visit; OMOP conditions carry no severity),
+        a death a ``death`` row, and each procedure's ``last_contact_days`` the end of the
+        person's ``observation_period``.
 
     Returns
     -------
@@ -922,12 +1044,26 @@ def write_omop(
             offsets[table] = 0 if pd.isna(value) else int(value)
         tables = _omop_tables(procs, assessments.reset_index(drop=True), link=link_measurements,
                               mixed=pain_encoding == "mixed", offsets=offsets)
+        order = _WRITE_ORDER
+        if events is not None:
+            for table, columns in EVENT_DDL.items():
+                if table not in existing:
+                    cols = ", ".join(f"{name} {kind}{' NOT NULL' if required else ''}" for name, kind, required in columns)
+                    key = f", PRIMARY KEY ({columns[0][0]})" if table != "death" else ""
+                    db.execute(f"CREATE TABLE {db.name(table)} ({cols}{key})")
+                    offsets[table] = 0
+                else:
+                    top = db.query(f"SELECT max({columns[0][0]}) AS top FROM {db.name(table)}")
+                    value = pd.to_numeric(top["top"], errors="coerce").iloc[0] if len(top) else np.nan
+                    offsets[table] = 0 if pd.isna(value) else int(value)
+            tables.update(_event_tables(procs, events.reset_index(drop=True), tables, offsets))
+            order = (*_WRITE_ORDER, *EVENT_DDL)
         if "concept" in existing and not tables["concept"].empty:
             ids = ", ".join(str(int(i)) for i in tables["concept"]["concept_id"])
             have = db.query(f"SELECT concept_id FROM {db.name('concept')} WHERE concept_id IN ({ids})")
             held = set(pd.to_numeric(have["concept_id"], errors="coerce").dropna().astype(int)) if len(have) else set()
             tables["concept"] = tables["concept"][~tables["concept"]["concept_id"].astype(int).isin(held)]
-        for table in _WRITE_ORDER:  # referenced rows first: foreign keys hold after each insert
+        for table in order:  # referenced rows first: foreign keys hold after each insert
             db.insert(table, tables[table])
     finally:
         db.close()
@@ -936,6 +1072,53 @@ def write_omop(
 
 _WRITE_ORDER = ("concept", "care_site", "provider", "person", "visit_occurrence", "procedure_occurrence",
                 "condition_occurrence", "measurement", "observation")
+
+
+def _event_tables(procs: pd.DataFrame, events: pd.DataFrame, tables: dict[str, pd.DataFrame],
+                  offsets: dict[str, int]) -> dict[str, pd.DataFrame]:
+    """Conditions (added to ``tables["condition_occurrence"]``), deaths and observation periods
+    of an events table (see write_omop's ``events``)."""
+    n = len(procs)
+    pid = procs["procedure_id"].astype("string").str.strip()
+    patient = procs["patient_id"].astype("string").str.strip().replace("", pd.NA)
+    codes, _ = pd.factorize(patient)  # person ids as _omop_tables numbers them
+    person = pd.Series(offsets["person"] + codes + 1, index=procs.index).where(codes >= 0)
+    visit = pd.Series(offsets["visit_occurrence"] + np.arange(1, n + 1), index=procs.index)
+    date = pd.to_datetime(procs["procedure_date"], errors="coerce")
+    where = pd.Series(np.arange(n), index=pid.to_numpy())
+    where = where[~where.index.duplicated()]
+    ev = events[events["procedure_id"].astype("string").isin(where.index)]
+    pos = where.loc[ev["procedure_id"].astype("string")].to_numpy()
+    day = (date.to_numpy()[pos] + pd.to_timedelta(pd.to_numeric(ev["days_after"], errors="coerce"), unit="D")
+           .to_numpy())
+    kind = ev["event"].astype("string").to_numpy()
+    is_death = kind == "death"
+    cond = ~is_death
+    fracture = kind == "new_fracture"
+    rows = _frame("condition_occurrence", {
+        "person_id": person.to_numpy()[pos][cond], "condition_concept_id": 0, "condition_start_date": day[cond],
+        "condition_type_concept_id": _EHR,
+        "visit_occurrence_id": pd.Series(visit.to_numpy()[pos][cond]).where(~fracture[cond]),
+        "condition_source_value": [_EVENT_CONDITION.get(k, "T81.89XA") for k in kind[cond]]}, int(cond.sum()))
+    top = int(tables["condition_occurrence"]["condition_occurrence_id"].max()) if len(tables["condition_occurrence"]) \
+        else offsets["condition_occurrence"]
+    rows["condition_occurrence_id"] = (top + np.arange(1, len(rows) + 1)).astype("int64")
+    tables["condition_occurrence"] = pd.concat([tables["condition_occurrence"], rows], ignore_index=True)
+    deaths = pd.DataFrame({"person_id": person.to_numpy()[pos][is_death], "day": day[is_death]})
+    deaths = deaths.dropna().sort_values("day", kind="stable").drop_duplicates("person_id")
+    death = _frame("death", {"person_id": deaths["person_id"], "death_date": deaths["day"],
+                             "death_type_concept_id": _EHR}, len(deaths))
+    if "last_contact_days" in procs:
+        last = date + pd.to_timedelta(pd.to_numeric(procs["last_contact_days"], errors="coerce"), unit="D")
+        frame = pd.DataFrame({"person_id": person, "start": date, "end": last}).dropna()
+        spans = frame.groupby("person_id").agg(start=("start", "min"), end=("end", "max")).reset_index()
+    else:
+        spans = pd.DataFrame({"person_id": [], "start": [], "end": []})
+    period = _frame("observation_period", {
+        "observation_period_id": offsets.get("observation_period", 0) + np.arange(1, len(spans) + 1),
+        "person_id": spans["person_id"], "observation_period_start_date": spans["start"],
+        "observation_period_end_date": spans["end"], "period_type_concept_id": _EHR}, len(spans))
+    return {"death": death, "observation_period": period}
 
 
 def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: bool,
