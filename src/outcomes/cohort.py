@@ -38,6 +38,11 @@ class Cohort:
         How the inputs were read, one line each: the encoding when not plain UTF-8, a header row
         under title rows, the sheet, decimal commas, date formats detected, which wide columns
         were read as which hours, how a REDCap export was split.
+    function_scores : pandas.DataFrame
+        One row per analysed function score (ODI, RMDQ, EQ-5D VAS): ``procedure_id``,
+        ``hours_after``, ``instrument`` (``odi`` | ``rmdq`` | ``eq5d_vas``), ``score`` on the
+        instrument's own scale. Counted as the table ``function_scores`` in the row accounting;
+        empty with these columns when there are none.
     """
 
     procedures: pd.DataFrame
@@ -49,6 +54,9 @@ class Cohort:
     input_hashes: dict[str, str] = field(default_factory=dict)
     privacy_warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    function_scores: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"procedure_id": pd.Series(dtype="string"), "hours_after": pd.Series(dtype=float),
+         "instrument": pd.Series(dtype="string"), "score": pd.Series(dtype=float)}))
 
     def flow(self) -> pd.DataFrame:
         """Rows read, excluded and analysed per table (read = analysed + excluded)."""

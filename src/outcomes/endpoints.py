@@ -13,6 +13,7 @@ import pandas as pd
 from .cohort import Cohort
 from .definitions import Definitions
 from .exceptions import InputError
+from .function import function_endpoints
 
 __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
 
@@ -257,4 +258,4 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         # Safe Harbor records (some procedures dated by year only): monitoring charts by year
         out["procedure_year"] = procs["procedure_year"]
     out.attrs["definitions"] = d.to_dict()
-    return out.reset_index(drop=True)
+    return function_endpoints(out.reset_index(drop=True), cohort.function_scores, d)

@@ -21,6 +21,7 @@ import pandas as pd
 from .cohort import EXCLUSION_COLUMNS, Cohort
 from .definitions import Definitions
 from .exceptions import InputError
+from .function import check_function_scores, split_function_rows
 from .limits import Limits, check_parquet, check_shape, check_xlsx, open_bounded
 from .mapping import ASSESSMENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_PATTERN, Mapping
 from .privacy import check_identifiers
@@ -530,19 +531,29 @@ def load_records(
     procedures_ok, proc_excl, proc_remarks = validate_procedures(proc, source=proc_name, mapping=mapping,
                                                                  notes=proc_notes)
     excluded_ids = proc_excl["procedure_id"].dropna()
+    # function scores (ODI, RMDQ, EQ-5D VAS) are checked and counted in a table of their own
+    ass, fn_rows = split_function_rows(ass, mapping)
+    function_ok, fn_excl = check_function_scores(
+        fn_rows, procedures_ok, excluded_ids, source=ass_name, mapping=mapping,
+        baseline_window_hours=definitions.baseline_window_hours, notes=ass_notes)
     assessments_ok, ass_excl, ass_remarks = validate_assessments(
         ass, procedures_ok, excluded_ids, source=ass_name, mapping=mapping,
         baseline_window_hours=definitions.baseline_window_hours, notes=ass_notes,
     )
     procedures_ok = procedures_ok.drop(columns=[c for c in procedures_ok if str(c).startswith("_")])
     notes.extend(proc_notes + ass_notes)
-    logs = [f for f in (proc_excl, set_aside, ass_excl) if not f.empty]
+    logs = [f for f in (proc_excl, set_aside, ass_excl, fn_excl) if not f.empty]
+    read = {"procedures": len(proc), "assessments": len(ass) + len(set_aside)}
+    if len(fn_rows):
+        read["function_scores"] = len(fn_rows)
+        sources["function_scores"] = ass_name
     return Cohort(
         procedures=procedures_ok,
         assessments=assessments_ok,
         exclusions=pd.concat(logs, ignore_index=True) if logs else proc_excl,
         remarks=pd.concat([proc_remarks, ass_remarks], ignore_index=True),
-        read={"procedures": len(proc), "assessments": len(ass) + len(set_aside)},
+        function_scores=function_ok,
+        read=read,
         notes=tuple(notes),
         sources=sources,
         input_hashes=hashes,
