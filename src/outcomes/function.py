@@ -39,8 +39,9 @@ from .exceptions import InputError
 from .mapping import FUNCTION_RANGE, Mapping
 from .validation import MAX_HOURS_AFTER, parse_dates
 
-__all__ = ["FUNCTION_ENDPOINT_COLUMNS", "FUNCTION_SCORE_COLUMNS", "check_function_scores", "function_endpoints",
-           "function_rules", "split_function_rows"]
+__all__ = ["FUNCTION_ENDPOINT_COLUMNS", "FUNCTION_SCORE_COLUMNS", "JOIN_FUNCTION_ENDPOINTS", "check_function_scores",
+           "function_accounting", "function_endpoints", "function_rules", "register_function_labels",
+           "run_function_sql", "split_function_rows"]
 
 FUNCTION_SCORE_COLUMNS = ("procedure_id", "hours_after", "instrument", "score")
 FUNCTION_ENDPOINT_COLUMNS = ("function_instrument", "function_baseline", "function_followup", "function_hours",
@@ -143,6 +144,63 @@ def _arrow(frame: pd.DataFrame) -> Any:
     return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
 
 
+def register_function_labels(eng: Any, raw: pd.Series, raw_type: str, mapping: Mapping) -> None:
+    """``_map_function(raw, instrument, low, high)``: each distinct raw instrument label with the
+    function instrument it names (NULL for a pain scale) and its scale's range."""
+    labels = pd.Series(raw, dtype=object).dropna().drop_duplicates().reset_index(drop=True)
+    canon = [mapping.function_instrument(v) for v in labels]
+    known = pd.DataFrame({"raw": labels, "instrument": pd.Series(canon, dtype=object)})
+    known["low"] = [FUNCTION_RANGE[c][0] if c else np.nan for c in canon]
+    known["high"] = [FUNCTION_RANGE[c][1] if c else np.nan for c in canon]
+    eng.register("_map_function", _arrow(known), {"raw": raw_type, "instrument": "VARCHAR", "low": "DOUBLE",
+                                                  "high": "DOUBLE"})
+
+
+def run_function_sql(eng: Any, *, score_value: str, score_present: str, hours_value: str, hours_present: str,
+                     definitions: Definitions) -> None:
+    """Run ``sql/function.sql`` (``fn_src``, ``proc_checked``, ``_map_function`` -> ``fn_checked``)
+    and ``sql/function_endpoints.sql`` (-> ``fn_endpoints``) on an engine of
+    :mod:`outcomes.engines` (which carries the DuckDB dialect to its own); the value expressions
+    read the columns of ``fn_src AS s``."""
+    d = definitions
+    checks = _sql("function").format(
+        ws_trim="ws_trim", score_value=score_value, score_present=score_present, hours_value=hours_value,
+        hours_present=hours_present, max_hours=literal(MAX_HOURS_AFTER),
+        baseline_window_hours=literal(d.baseline_window_hours))
+    eng.create(checks)
+    scores = ("CREATE OR REPLACE TEMP TABLE fn_scores AS SELECT pid, hours_after, instrument, score "
+              "FROM fn_checked WHERE _rule IS NULL")
+    eng.create(scores)
+    endpoint = _sql("function_endpoints").format(
+        baseline_window_hours=literal(d.baseline_window_hours), target_hours=literal(d.function_target_hours),
+        window_low_hours=literal(d.function_window_low_hours),
+        window_high_hours=literal(d.function_window_high_hours),
+        mcid_odi=literal(d.function_mcid_odi), mcid_rmdq=literal(d.function_mcid_rmdq))
+    eng.create(endpoint)
+
+
+# The registry's endpoints with the function columns (fn_endpoints.pid is the procedure's _order).
+JOIN_FUNCTION_ENDPOINTS = (
+    "CREATE OR REPLACE TEMP TABLE endpoints_function AS SELECT e.*, f.function_instrument, f.function_baseline, "
+    "f.function_followup, f.function_hours, f.function_change, f.function_regained FROM endpoints AS e "
+    "LEFT JOIN (SELECT p.procedure_id, x.function_instrument, x.function_baseline, x.function_followup, "
+    "x.function_hours, x.function_change, x.function_regained FROM fn_endpoints AS x "
+    "JOIN proc_checked AS p ON p._order = x.pid) AS f ON f.procedure_id = e.procedure_id"
+)
+
+
+def function_accounting(eng: Any, baseline_window_hours: float) -> tuple[tuple[str, int, int] | None,
+                                                                         list[tuple[str, int]]]:
+    """(``("function_scores", read, excluded)`` or None when there are no function rows, and the
+    excluded rows by reason) from ``fn_checked``."""
+    read, excluded = eng.rows("SELECT count(*), count(_rule) FROM fn_checked")[0]
+    if not read:
+        return None, []
+    reasons = function_rules(baseline_window_hours)
+    counts = eng.rows("SELECT _rule, count(*) FROM fn_checked WHERE _rule IS NOT NULL GROUP BY _rule ORDER BY _rule")
+    return (TABLE, int(read), int(excluded)), [(reasons[int(r)], int(n)) for r, n in counts]
+
+
 def check_function_scores(
     rows: pd.DataFrame,
     procedures: pd.DataFrame,
@@ -225,11 +283,6 @@ def check_function_scores(
     src["hours_after"] = hours.astype("string") if not pd.api.types.is_numeric_dtype(hours) else hours.astype(float)
     src["undated"] = undated
 
-    labels = src["instrument"].dropna().drop_duplicates()
-    canon = [mapping.function_instrument(v) for v in labels]
-    known = pd.DataFrame({"raw": labels.to_numpy(dtype=object), "instrument": canon})
-    known["low"] = [FUNCTION_RANGE[c][0] if c else np.nan for c in canon]
-    known["high"] = [FUNCTION_RANGE[c][1] if c else np.nan for c in canon]
     checked_procs = pd.DataFrame({"_order": np.arange(len(procedures), dtype=np.int64),
                                   "procedure_id": procedures["procedure_id"].astype("string").to_numpy(),
                                   "_reason": None})
@@ -248,12 +301,10 @@ def check_function_scores(
         eng.register("fn_src", _arrow(src), src_types)
         eng.register("proc_checked", _arrow(checked_procs.astype({"_reason": object})),
                      {"_order": "BIGINT", "procedure_id": "VARCHAR", "_reason": "VARCHAR"})
-        eng.register("_map_function", _arrow(known.astype({"instrument": object})),
-                     {"raw": "VARCHAR", "instrument": "VARCHAR", "low": "DOUBLE", "high": "DOUBLE"})
-        eng.create(_sql("function").format(
-            ws_trim="ws_trim", score_value=score_value, score_present=score_present, hours_value=hours_value,
-            hours_present=hours_present, max_hours=literal(MAX_HOURS_AFTER),
-            baseline_window_hours=literal(baseline_window_hours)))
+        register_function_labels(eng, src["instrument"].astype(object), "VARCHAR", mapping)
+        run_function_sql(eng, score_value=score_value, score_present=score_present, hours_value=hours_value,
+                         hours_present=hours_present,
+                         definitions=Definitions(baseline_window_hours=baseline_window_hours))
         out = eng.arrow("SELECT _order, procedure_id, hours_after, instrument, score, _rule FROM fn_checked "
                         "ORDER BY _order").to_pandas()
     finally:

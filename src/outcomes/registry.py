@@ -53,6 +53,7 @@ from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
+from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, register_function_labels, run_function_sql
 from .loading import load_records
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
 from .privacy import (
@@ -545,7 +546,23 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
         success_target=_literal(d.success_target_hours), success_low=_literal(d.success_window_low_hours),
         success_high=_literal(d.success_window_high_hours), early_max_days=_literal(d.early_max_fracture_age_days),
     ))
+    _function_tables(eng, ass_cols, d=d, mapping=mapping, hours=(hours_value, hours_present))
     return tuple(w for w in warnings_ if w)
+
+
+def _function_tables(eng: Any, ass_cols: dict, *, d: Definitions, mapping: Mapping, hours: tuple[str, str]) -> None:
+    """Function scores (ODI, RMDQ, EQ-5D VAS) by sql/function.sql and sql/function_endpoints.sql
+    (outcomes.function); their columns joined onto the endpoints."""
+    raw = _distinct(eng, "ass_src", "instrument") if "instrument" in ass_cols else pd.Series([], dtype=object)
+    register_function_labels(eng, raw, ass_cols["instrument"][1] if "instrument" in ass_cols else "VARCHAR", mapping)
+    eng.view("fn_src", "SELECT s._order, s.procedure_id, s.hours_after, s.pain, s.score, s.instrument, "
+                       "false AS undated FROM ass_src AS s JOIN _map_function AS m ON s.instrument = m.raw "
+                       "WHERE m.instrument IS NOT NULL")
+    score_value, score_present = _number("score" if "score" in ass_cols else "pain", ass_cols)
+    run_function_sql(eng, score_value=score_value, score_present=score_present, hours_value=hours[0],
+                     hours_present=hours[1], definitions=d)
+    eng.create(JOIN_FUNCTION_ENDPOINTS)
+    eng.create("CREATE OR REPLACE TEMP TABLE endpoints AS SELECT * FROM endpoints_function")
 
 
 def _endpoints_frame(procedures: Source, assessments: Source, *, definitions: Definitions | None = None,
@@ -672,8 +689,10 @@ def _assessment_rules(baseline_window_hours: float) -> dict[int, str]:
 def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows read/excluded/analysed per table and excluded rows by reason, as Cohort.flow() and
     Cohort.exclusion_counts()."""
+    function_flow, function_reasons = function_accounting(eng, d.baseline_window_hours)
     flow = [("procedures", *eng.rows("SELECT count(*), count(_reason) FROM proc_checked")[0]),
-            ("assessments", *eng.rows("SELECT count(*), count(_rule) FROM ass_checked")[0]), *extra]
+            ("assessments", *eng.rows("SELECT count(*), count(_rule) FROM ass_checked")[0]),
+            *([function_flow] if function_flow else []), *extra]
     flow_table = pd.DataFrame([{"table": t, "read": int(r), "excluded": int(e), "analysed": int(r - e)}
                                for t, r, e in flow])
     procedures = eng.rows("SELECT _reason, count(*) FROM proc_checked WHERE _reason IS NOT NULL GROUP BY _reason")
@@ -682,6 +701,7 @@ def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> 
     rows = [("procedures", r, n, next((k for k, start in enumerate(_PROCEDURE_RULES) if r.startswith(start)), 99))
             for r, n in procedures]
     rows += [("assessments", reasons[int(rule)], n, 100 + int(rule)) for rule, n in scores]
+    rows += [("function_scores", r, n, 200 + k) for k, (r, n) in enumerate(function_reasons)]
     if not rows:
         return flow_table, pd.DataFrame({"table": [], "reason": [], "rows": []})
     table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n, _ in sorted(rows, key=lambda x: x[3])])
