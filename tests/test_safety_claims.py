@@ -419,3 +419,24 @@ def test_evidence_rows_for_the_safety_claims():
     sir = ev[ev["claim_id"] == "major_complications"]
     unverified = sir[sir["value"].str.contains("not verified")]
     assert unverified["value"].str.contains("the clinic sets its figure").all()
+
+
+def test_input_validation():
+    rows = pd.DataFrame({"procedure_id": ["P1"], "instrument": ["odi"], "score": [40], "_row": [2]})
+    with pytest.raises(Exception, match=r"The function scores of a.csv must have the columns 'procedure_id' and "
+                                        r"'hours_after' \(or 'assessed_at'\); got 'procedure_id', 'instrument', 'score'."):
+        check_function_scores(rows, _procs(1), pd.Series([], dtype=str), source="a.csv")
+    with pytest.raises(DefinitionsError, match=r"`horizon_days` of claim 'x' must be a positive number of days; got -1"):
+        Claim(id="x", statement="x", kind="incidence_by", endpoint="new_fracture", stated=0.1, horizon_days=-1)
+    with pytest.raises(DefinitionsError, match=r"`endpoint` of claim 'x' must be given for kind 'incidence_by'"):
+        Claim(id="x", statement="x", kind="incidence_by", stated=0.1)
+
+
+def test_assessed_at_gives_the_hours_of_function_scores():
+    procs = _procs(1)
+    rows = pd.DataFrame({"procedure_id": ["P1", "P1"], "assessed_at": ["2022-01-02 12:00", "2022-01-17 00:00"],
+                         "instrument": ["odi", "odi"], "score": [60, 40]})
+    cohort = load_records(procs, rows)
+    assert cohort.function_scores["hours_after"].tolist() == [-12.0, 336.0]
+    ep = derive_endpoints(cohort).iloc[0]
+    assert (ep["function_change"], bool(ep["function_regained"])) == (20.0, True)

@@ -112,7 +112,8 @@ def split_function_rows(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataF
     if "instrument" not in frame:
         return frame, frame.iloc[:0]
     is_function = _labels(frame["instrument"], mapping).notna().to_numpy()
-    pain, function = frame.loc[~is_function], frame.loc[is_function]
+    # no copy of a large pain table that holds no function row
+    pain, function = (frame.loc[~is_function], frame.loc[is_function]) if is_function.any() else (frame, frame.iloc[:0])
     if "score" in pain:
         value = pain["score"] if "pain" not in pain else pain["pain"].where(pain["pain"].notna(), pain["score"])
         pain = pain.assign(pain=value).drop(columns="score")
