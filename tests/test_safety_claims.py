@@ -440,3 +440,12 @@ def test_assessed_at_gives_the_hours_of_function_scores():
     assert cohort.function_scores["hours_after"].tolist() == [-12.0, 336.0]
     ep = derive_endpoints(cohort).iloc[0]
     assert (ep["function_change"], bool(ep["function_regained"])) == (20.0, True)
+
+
+def test_function_threshold_evidence_matches_the_definitions():
+    # Ostelo 2008, Spine 33:90, abstract: minimal important change 10 (ODI 0-100), 5 (RDQ 0-24)
+    ev = load_evidence()
+    ostelo = ev[(ev["claim_id"] == "function_regained") & ev["study"].str.startswith("Ostelo")].iloc[0]
+    d = Definitions()
+    assert f"ODI {d.function_mcid_odi:g} points" in ostelo["value"]
+    assert f"RMDQ {d.function_mcid_rmdq:g} points" in ostelo["value"]
