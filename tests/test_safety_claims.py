@@ -449,3 +449,10 @@ def test_function_threshold_evidence_matches_the_definitions():
     d = Definitions()
     assert f"ODI {d.function_mcid_odi:g} points" in ostelo["value"]
     assert f"RMDQ {d.function_mcid_rmdq:g} points" in ostelo["value"]
+
+
+def test_the_sentence_says_the_clinic_sets_the_threshold():
+    result = evaluate_claims(_frame([True] * 2 + [False] * 198), claims=_claims("major_complications"))
+    sentence = result.summary()[0]
+    assert sentence.startswith("Serious complications are rare: INCONCLUSIVE. 1% (95% CI")
+    assert "against a threshold of 2%" in sentence and "the clinic replaces with its own figure" in sentence

@@ -82,6 +82,7 @@ class Claim:
     by_etiology: bool = False
     horizon_days: float | None = None
     stated_by: tuple[tuple[str, float], ...] = ()
+    stated_note: str = ""
 
     def __post_init__(self) -> None:
         where = f"claim {self.id!r}"
@@ -392,6 +393,8 @@ def _sentence(claim: Claim, row: pd.Series, rows: pd.DataFrame) -> str:
             text += f" ({row['note']}.)"
         if row["verdict"] == "inconclusive" and pd.notna(row["additional_to_settle"]):
             text += f" About {int(row['additional_to_settle'])} more procedures at this rate would settle it."
+        if claim.stated_note:
+            text += f" Threshold: {claim.stated_note}"
         return text
     if measure in ("proportion", "relieved by", "still relieved at", "cumulative incidence by"):
         text = (f"{claim.statement}: {verdict}. {fmt.percent(row['estimate'])} "
