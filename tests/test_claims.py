@@ -243,11 +243,11 @@ def test_intervals_cover_the_synthetic_truth():
 
 # ---- the registry as data ---------------------------------------------------------------------
 
-def test_registry_has_the_nine_claims():
+def test_registry_has_the_twelve_claims():
     ids = [c.id for c in load_claims()]
     assert ids == ["success_rate", "relief_48h_vertebroplasty", "relief_48h_kyphoplasty", "kyphoplasty_faster",
                    "early_treatment_better", "outpatient", "overnight_reasons", "durable_relief",
-                   "kyphoplasty_restores_height"]
+                   "kyphoplasty_restores_height", "function_regained", "major_complications", "new_fractures"]
 
 
 def test_clinic_file_adds_changes_and_drops(tmp_path):
@@ -262,7 +262,7 @@ def test_clinic_file_adds_changes_and_drops(tmp_path):
     claims = {c.id: c for c in load_claims(path)}
     assert "outpatient" not in claims and "durable_relief" not in claims
     assert claims["success_rate"].stated == 0.95 and claims["relief_24h"].horizon_hours == 24
-    assert len(claims) == 8
+    assert len(claims) == 11
     path.write_text('replace_defaults = true\n[[claim]]\nid = "x"\nstatement = "x"\nkind = "proportion"\n'
                     'endpoint = "same_day_discharge"\nstated = 0.7\n')
     assert [c.id for c in load_claims(path)] == ["x"]
@@ -299,9 +299,7 @@ def test_definitions_flow_into_claims(demo):
 
 def test_evidence_is_cited_and_matches_claims():
     ev = load_evidence()
-    # the safety claims' evidence arrives before the claims are wired into claims.toml (issue 12)
-    safety = {"function_regained", "major_complications", "new_fractures"}
-    assert set(ev["claim_id"]) <= {c.id for c in load_claims()} | safety
+    assert set(ev["claim_id"]) <= {c.id for c in load_claims()}
     assert (ev["citation"].str.len() > 10).all() and (ev["value"].str.len() > 0).all()
     nsqip = ev[ev["claim_id"] == "outpatient"].iloc[0]
     assert "61.1%" in nsqip["value"]  # Shin, Int J Spine Surg 2023;17:579

@@ -89,3 +89,44 @@ def test_spark_sql_is_generated_from_the_one_source():
 def test_spark_input_validation(spark, tmp_path):
     with pytest.raises(InputError, match="`connection` must be a pyspark SparkSession; got str"):
         evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet", engine="spark", connection="local")
+
+
+def test_spark_function_sql_equals_duckdb(spark):
+    """sql/function.sql and sql/function_endpoints.sql give the same rows in Spark as in DuckDB."""
+    import numpy as np
+    import pyarrow as pa
+
+    from outcomes import Definitions
+    from outcomes.engines import DuckDBEngine, SparkEngine
+    from outcomes.function import JOIN_FUNCTION_ENDPOINTS, register_function_labels, run_function_sql
+    from outcomes.mapping import Mapping
+
+    src = pd.DataFrame({"_order": np.arange(8, dtype=np.int64),
+                        "procedure_id": ["P1", "P1", "P1", "P2", "P2", "P3", " P1 ", "P1"],
+                        "hours_after": ["-1", "336", "340", "-2", "300", "10", "336", "x"],
+                        "score": ["60", "40", "9", "12", "5", "300", "41", "3"],
+                        "instrument": ["odi", "odi", "rmdq", "RDQ", "rmdq", "odi", "odi", "odi"], "undated": False})
+    procs = pd.DataFrame({"_order": np.arange(3, dtype=np.int64), "procedure_id": ["P1", "P2", "P3"], "_reason": None})
+    text = "NULLIF(ws_trim(CAST(s.{0} AS VARCHAR)), '')"
+    value = f"TRY_CAST({text} AS DOUBLE)"
+    got = []
+    for eng in (DuckDBEngine(), SparkEngine(spark)):
+        eng.register("fn_src", pa.Table.from_pandas(src), {"_order": "BIGINT", "procedure_id": "VARCHAR",
+                     "hours_after": "VARCHAR", "score": "VARCHAR", "instrument": "VARCHAR", "undated": "BOOLEAN"})
+        eng.register("proc_checked", pa.Table.from_pandas(procs.astype({"_reason": object})),
+                     {"_order": "BIGINT", "procedure_id": "VARCHAR", "_reason": "VARCHAR"})
+        eng.register("endpoints", pa.table({"procedure_id": ["P1", "P2", "P3"]}), {"procedure_id": "VARCHAR"})
+        register_function_labels(eng, src["instrument"], "VARCHAR", Mapping())
+        run_function_sql(eng, score_value=value.format("score"), score_present=f"({text.format('score')} IS NOT NULL)",
+                         hours_value=value.format("hours_after"),
+                         hours_present=f"({text.format('hours_after')} IS NOT NULL)", definitions=Definitions())
+        eng.create(JOIN_FUNCTION_ENDPOINTS)
+        got.append((eng.arrow("SELECT * FROM fn_checked ORDER BY _order").to_pandas().astype(object),
+                    eng.arrow("SELECT * FROM endpoints_function ORDER BY procedure_id").to_pandas().astype(object)))
+        if isinstance(eng, DuckDBEngine):
+            eng.close()
+    (duck_rules, duck_ep), (spark_rules, spark_ep) = got
+    assert duck_rules["_rule"].tolist()[5:] == [6, 12, 9]  # out of range, repeated, time not a number
+    assert duck_ep["function_change"].tolist()[:2] == [20.0, 7.0]
+    pd.testing.assert_frame_equal(duck_rules, spark_rules, check_dtype=False)
+    pd.testing.assert_frame_equal(duck_ep, spark_ep, check_dtype=False)

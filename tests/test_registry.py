@@ -229,7 +229,8 @@ def test_weighted_claims_equal_claims_on_rows():
     procs, scores, _ = simulate(4000, seed=21)
     ep = derive_endpoints(load_records(procs, scores))
     rows = evaluate_claims(ep).to_frame()
-    reads = {"proportion": lambda c: [c.endpoint, f"{c.endpoint}_worst_case"],
+    reads = {"proportion": lambda c: [c.endpoint, f"{c.endpoint}_worst_case", *(["etiology"] if c.by_etiology else [])],
+             "incidence_by": lambda c: [f"{c.endpoint}_days", f"{c.endpoint}_status", "etiology"],
              "relief_by": lambda c: ["horizon_time_hours", "horizon_event", "relief_by_horizon",
                                      "relief_interval_low_hours", "relief_interval_high_hours"],
              "kept_by": lambda c: ["time_to_loss_hours", "loss_observed"],

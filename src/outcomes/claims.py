@@ -34,6 +34,7 @@ from .cohort import Cohort
 from .definitions import Definitions
 from .endpoints import derive_endpoints
 from .exceptions import DefinitionsError, InputError, StatisticalWarning
+from .competing import cumulative_incidence, rule_of_three
 from .interval import interval_hazard_ratio
 from .proportions import _settled, holm, proportion, risk_difference
 from .regression import odds_ratios
@@ -42,7 +43,10 @@ from .survival import kaplan_meier, turnbull
 __all__ = ["Claim", "ClaimsResult", "claim_columns", "evaluate_claim_frames", "evaluate_claims", "load_claims",
            "load_evidence"]
 
-KINDS = ("proportion", "relief_by", "kept_by", "faster", "difference", "odds_ratios", "mean_difference")
+KINDS = ("proportion", "relief_by", "kept_by", "faster", "difference", "odds_ratios", "mean_difference",
+         "incidence_by")
+SENSES = ("about", "at_least", "at_most")
+METHODS = ("wilson", "exact")
 POPULATIONS = ("all", "vertebroplasty", "kyphoplasty")
 VERDICTS = ("below", "above", "consistent", "inconclusive", "supported", "contradicted", "not assessable")
 RESULT_COLUMNS = [
@@ -75,22 +79,28 @@ class Claim:
     measures: tuple[str, ...] = ()
     better: tuple[str, ...] = ()
     min_n: int = 10
+    method: str = "wilson"
+    by_etiology: bool = False
+    horizon_days: float | None = None
+    stated_by: tuple[tuple[str, float], ...] = ()
+    stated_note: str = ""
 
     def __post_init__(self) -> None:
         where = f"claim {self.id!r}"
         if self.kind not in KINDS:
             raise DefinitionsError(f"`kind` of {where} must be one of {', '.join(KINDS)}; got {self.kind!r}.")
+        _check_safety_fields(self, where)
         if self.population not in POPULATIONS:
             raise DefinitionsError(
                 f"`population` of {where} must be one of {', '.join(POPULATIONS)}; got {self.population!r}.")
-        needs_stated = self.kind in ("proportion", "relief_by", "kept_by")
+        needs_stated = self.kind in ("proportion", "relief_by", "kept_by", "incidence_by")
         if needs_stated and (self.stated is None or not 0 < self.stated < 1):
             raise DefinitionsError(f"`stated` of {where} must be a proportion between 0 and 1; got {self.stated!r}.")
         if not 0 < self.margin < 1:
             raise DefinitionsError(f"`margin` of {where} must be between 0 and 1; got {self.margin!r}.")
         required = {"proportion": "endpoint", "relief_by": "horizon_hours", "kept_by": "times_hours",
                     "faster": "group", "difference": "exposure", "odds_ratios": "exposures",
-                    "mean_difference": "measures"}[self.kind]
+                    "mean_difference": "measures", "incidence_by": "endpoint"}[self.kind]
         if not getattr(self, required):
             raise DefinitionsError(f"`{required}` of {where} must be given for kind {self.kind!r}; got nothing.")
         for name in ("times_hours", "exposures", "adjust", "measures", "better"):
@@ -202,6 +212,45 @@ def verdict_for_direction(low: float, high: float, null: float) -> str:
     if high < null:
         return "contradicted"
     return "inconclusive"
+
+
+def verdict_at_most(low: float, high: float, stated: float) -> str:
+    """The README's verdict rule for an upper threshold (``sense = "at_most"``: a complication or
+    new-fracture rate that should stay under the stated figure).
+
+    ``supported`` when the whole interval lies under the threshold, ``contradicted`` when it lies
+    wholly over it, else ``inconclusive``.
+
+    >>> verdict_at_most(0.001, 0.02, 0.03), verdict_at_most(0.05, 0.09, 0.03), verdict_at_most(0.01, 0.05, 0.03)
+    ('supported', 'contradicted', 'inconclusive')
+    """
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "not assessable"
+    if high < stated:
+        return "supported"
+    if low > stated:
+        return "contradicted"
+    return "inconclusive"
+
+
+def _check_safety_fields(claim: Claim, where: str) -> None:
+    """The fields of the safety and function claims (issue 12): sense, method, horizon_days and
+    the stated figure per subgroup (``stated_by``, e.g. a neoplastic threshold beside the
+    osteoporotic one)."""
+    if claim.sense not in SENSES:
+        raise DefinitionsError(f"`sense` of {where} must be one of {', '.join(SENSES)}; got {claim.sense!r}.")
+    if claim.method not in METHODS:
+        raise DefinitionsError(f"`method` of {where} must be one of {', '.join(METHODS)}; got {claim.method!r}.")
+    if claim.horizon_days is not None and (isinstance(claim.horizon_days, bool) or not isinstance(
+            claim.horizon_days, (int, float)) or not 0 < claim.horizon_days < math.inf):
+        raise DefinitionsError(f"`horizon_days` of {where} must be a positive number of days; got {claim.horizon_days!r}.")
+    raw = claim.stated_by
+    pairs = tuple(raw.items()) if isinstance(raw, dict) else tuple(tuple(p) for p in raw)
+    for group, value in pairs:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise DefinitionsError(
+                f"`stated_by.{group}` of {where} must be a proportion between 0 and 1; got {value!r}.")
+    object.__setattr__(claim, "stated_by", tuple((str(g), float(v)) for g, v in pairs))
 
 
 # ---- Kaplan-Meier at a time against a stated figure --------------------------------------------
@@ -336,7 +385,19 @@ def _sentence(claim: Claim, row: pd.Series, rows: pd.DataFrame) -> str:
     if verdict == "NOT ASSESSABLE":
         return f"{claim.statement}: NOT ASSESSABLE. {row['note']}"
     measure = row["measure"]
-    if measure in ("proportion", "relieved by", "still relieved at"):
+    if claim.sense == "at_most" and measure in ("proportion", "cumulative incidence by"):
+        what = "procedures" if measure == "proportion" else f"procedures, {row['reading']}"
+        text = (f"{claim.statement}: {verdict}. {fmt.percent(row['estimate'])} "
+                f"(95% CI {fmt.interval(row['ci_low'], row['ci_high'])}) of {int(row['n'])} {what}, "
+                f"against a threshold of {fmt.percent(row['stated'])}.")
+        if row["note"]:
+            text += f" ({row['note']}.)"
+        if row["verdict"] == "inconclusive" and pd.notna(row["additional_to_settle"]):
+            text += f" About {int(row['additional_to_settle'])} more procedures at this rate would settle it."
+        if claim.stated_note:
+            text += f" Threshold: {claim.stated_note}"
+        return text
+    if measure in ("proportion", "relieved by", "still relieved at", "cumulative incidence by"):
         text = (f"{claim.statement}: {verdict}. {fmt.percent(row['estimate'])} "
                 f"(95% CI {fmt.interval(row['ci_low'], row['ci_high'])}) of {int(row['n'])} patients "
                 f"against {fmt.percent(row['stated'])} stated.")
@@ -416,14 +477,48 @@ def _has(ep: pd.DataFrame, column: str) -> bool:
     return column in ep and ep[column].notna().any()
 
 
+# The endpoint columns whose absence has a plain cause: no events table, no function scores.
+_MISSING_REASON = {
+    "major_complication_30d": "no events table",
+    "minor_complication_30d": "no events table",
+    "death_30d": "no events table",
+    "new_fracture": "no events table",
+    "function_regained": "no function scores",
+}
+
+
+def _missing(column: str) -> str:
+    """Why a claim reading ``column`` is not assessable when the column is absent or all NA."""
+    reason = _MISSING_REASON.get(column)
+    if reason:
+        return f"{reason.capitalize()} (the records have no {column.replace('_', ' ')} values)."
+    return f"The records have no {column.replace('_', ' ')} field."
+
+
+def _subgroups(claim: Claim, ep: pd.DataFrame) -> list[tuple[str, pd.DataFrame, float | None]]:
+    """(population label, rows, stated figure) of a claim: its population first (the primary
+    row), then each procedure type (``by_procedure``) and each etiology (``by_etiology``, e.g.
+    osteoporotic and neoplastic fractures, whose thresholds differ); ``stated_by`` gives a
+    subgroup its own figure."""
+    stated_by = dict(claim.stated_by)
+    base = _population(ep, claim.population)
+    out = [(claim.population, base, claim.stated)]
+    if claim.by_procedure:
+        out += [(p, _population(ep, p), stated_by.get(p, claim.stated)) for p in ("vertebroplasty", "kyphoplasty")]
+    if claim.by_etiology and "etiology" in base:
+        for value in sorted(base["etiology"].dropna().astype(str).unique()):
+            out.append((f"etiology: {value}", base[base["etiology"].astype(str) == value],
+                        stated_by.get(value, claim.stated)))
+    return out
+
+
 def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
-    pops = [claim.population] + (["vertebroplasty", "kyphoplasty"] if claim.by_procedure else [])
-    for i, pop in enumerate(pops):
-        sub = _population(ep, pop)
+    at_most = claim.sense == "at_most"
+    for i, (pop, sub, stated) in enumerate(_subgroups(claim, ep)):
         role = "primary" if i == 0 else "secondary"
-        common = {"population": pop, "role": role, "measure": "proportion", "stated": claim.stated, "margin": claim.margin}
+        common = {"population": pop, "role": role, "measure": "proportion", "stated": stated, "margin": claim.margin}
         if not _has(sub, claim.endpoint):
-            rows.not_assessable(f"The records have no {claim.endpoint.replace('_', ' ')} field.", **common)
+            rows.not_assessable(_missing(claim.endpoint), **common)
             continue
         values = sub[claim.endpoint]
         readings = [("complete case", values.dropna())]
@@ -438,13 +533,52 @@ def _eval_proportion(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict,
                 rows.not_assessable(f"Only {nobs} patients have this outcome (at least {claim.min_n} needed).",
                                     n=nobs, **r_common)
                 continue
-            res = proportion(count, nobs, stated=claim.stated, margin=claim.margin, confidence_level=level)
+            if at_most:
+                _add_at_most(claim, rows, details, pop, reading, count, nobs, stated, level, r_common)
+                continue
+            res = proportion(count, nobs, stated=stated, margin=claim.margin, confidence_level=level,
+                             method=claim.method)
             details.setdefault(f"{pop}:{reading}", res)
+            name = "Wilson score interval" if claim.method == "wilson" else "exact (Clopper-Pearson) interval"
             rows.add(n=nobs, events=count, estimate=res.estimate, ci_low=res.ci.low, ci_high=res.ci.high,
                      p_value=res.pvalue, n_to_settle=res.n_to_settle,
                      additional_to_settle=(res.n_to_settle - nobs) if res.n_to_settle else np.nan,
-                     verdict=verdict_for_stated(res.ci.low, res.ci.high, claim.stated, claim.margin),
-                     method="Wilson score interval; exact binomial test", **r_common)
+                     verdict=verdict_for_stated(res.ci.low, res.ci.high, stated, claim.margin),
+                     method=f"{name}; exact binomial test", **r_common)
+
+
+def _add_at_most(claim: Claim, rows: _Rows, details: dict, pop: str, reading: str, count: int, nobs: int,
+                 stated: float, level: float, common: dict[str, Any]) -> None:
+    """A rate against an upper threshold: the exact (Clopper-Pearson) interval, or with no event
+    the one-sided exact upper limit beside the rule of three (Hanley & Lippman-Hand 1983)."""
+    res = proportion(count, nobs, stated=stated, margin=claim.margin, confidence_level=level, method="exact")
+    low, high = float(res.ci.low), float(res.ci.high)
+    method, note = "exact (Clopper-Pearson) interval; exact binomial test", ""
+    if count == 0:
+        three = rule_of_three(nobs, confidence_level=level)
+        details.setdefault(f"{pop}:{reading}:rule_of_three", three)
+        low, high = 0.0, float(three.ci.high)
+        method = "one-sided exact upper limit with no event (rule of three); exact binomial test"
+        note = (f"no event in {nobs}: the rate is at most {fmt.percent(high)} "
+                f"(rule of three: 3/{nobs} = {fmt.percent(three.rule_of_three)})")
+    details.setdefault(f"{pop}:{reading}", res)
+    settle = _n_to_settle_at_most(res.estimate, nobs, stated, level) if high >= stated > res.estimate else None
+    rows.add(n=nobs, events=count, estimate=res.estimate, ci_low=low, ci_high=high, p_value=res.pvalue,
+             n_to_settle=settle if settle else np.nan, additional_to_settle=(settle - nobs) if settle else np.nan,
+             verdict=verdict_at_most(low, high, stated), method=method, note=note, **common)
+
+
+def _n_to_settle_at_most(estimate: float, nobs: int, stated: float, level: float) -> int | None:
+    """Procedures needed, at the same observed rate, for the exact upper limit to fall under the
+    threshold (the size at which an ``inconclusive`` rate would be ``supported``)."""
+    candidates = np.unique(np.round(nobs * np.geomspace(1, 400, 800)).astype(int))
+    counts = np.round(estimate * candidates)
+    alpha = 1 - level
+    # two-sided exact upper limit; with no event the one-sided one, as the row itself
+    tail = np.where(counts == 0, 1 - alpha, 1 - alpha / 2)
+    high = np.where(counts < candidates, sps.beta.ppf(tail, counts + 1, np.maximum(candidates - counts, 1)), 1.0)
+    ok = high < stated
+    return int(candidates[np.argmax(ok)]) if ok.any() else None
 
 
 def _eval_relief_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float, d: Definitions) -> None:
@@ -592,6 +726,67 @@ def _eval_faster(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, lev
                      n=int(round(tbs[g].n)), estimate=float(inc["cumulative_incidence"]), verdict="",
                      method="Turnbull estimate (relief placed between two visits)",
                      note=f"identification bounds {fmt.interval(inc['bound_low'], inc['bound_high'])}")
+
+
+INCIDENCE_METHOD = ("Aalen-Johansen cumulative incidence, death as a competing risk; variance as R survfit "
+                    "(infinitesimal jackknife), log interval; z-test on the log scale")
+
+
+def _horizon_days(claim: Claim, d: Definitions) -> float:
+    """The claim's own horizon, else the definitions' new-fracture horizon (365 days)."""
+    if claim.horizon_days is not None:
+        return float(claim.horizon_days)
+    return float(getattr(d, "new_fracture_horizon_days", 365.0))
+
+
+def _eval_incidence_by(claim: Claim, ep: pd.DataFrame, rows: _Rows, details: dict, level: float,
+                       d: Definitions) -> None:
+    """Cumulative incidence of ``<endpoint>_status == 1`` by the horizon, other positive codes
+    (death) competing, 0 censored at ``<endpoint>_days``: Aalen-Johansen with its interval,
+    against the stated figure (``sense = "at_most"``: ``verdict_at_most``)."""
+    days_col, status_col = f"{claim.endpoint}_days", f"{claim.endpoint}_status"
+    horizon = _horizon_days(claim, d)
+    at_most = claim.sense == "at_most"
+    for i, (pop, sub, stated) in enumerate(_subgroups(claim, ep)):
+        common = {"population": pop, "role": "primary" if i == 0 else "secondary", "stated": stated,
+                  "margin": claim.margin, "measure": "cumulative incidence by", "reading": f"by day {horizon:g}"}
+        if not (_has(sub, days_col) and _has(sub, status_col)):
+            rows.not_assessable(_missing(claim.endpoint), **common)
+            continue
+        sub = sub[sub[days_col].notna() & sub[status_col].notna()]
+        n_sub = _n(sub)
+        if n_sub < claim.min_n:
+            rows.not_assessable(f"Only {n_sub} procedures have follow-up for {claim.endpoint.replace('_', ' ')}s "
+                                f"(at least {claim.min_n} needed).", n=n_sub, **common)
+            continue
+        status = sub[status_col].astype(float).astype(int).to_numpy()
+        res = cumulative_incidence(sub[days_col].to_numpy(float), status, event_of_interest=1,
+                                   confidence_level=level, conf_type="log", weights=_weights(sub))
+        details.setdefault(pop, res)
+        point = res.at(horizon).iloc[0]
+        last = float(sub[days_col].max())
+        events = int(round(float(res.table.loc[res.table["time"] <= horizon, "events"].sum())))
+        if last < horizon:
+            rows.not_assessable(f"Follow-up ends at day {last:g} in these records, before day {horizon:g}.",
+                                n=n_sub, events=events, **common)
+            continue
+        estimate, se = float(point["cumulative_incidence"]), float(point["se"])
+        low, high = float(point["ci_low"]), float(point["ci_high"])
+        method, note, p = INCIDENCE_METHOD, f"{int(point['at_risk'])} procedures still followed at day {horizon:g}", np.nan
+        if events == 0:
+            # F = 0 has no log interval (R: NA); the procedures followed to the horizon without a
+            # new fracture bound it from above as in the rule of three (one-sided exact limit)
+            followed = int(point["at_risk"])
+            low, high = 0.0, float(rule_of_three(max(followed, 1), confidence_level=level).ci.high)
+            method = "no event by the horizon: one-sided exact upper limit over the procedures followed to it"
+            note = f"no {claim.endpoint.replace('_', ' ')} by day {horizon:g} in {followed} procedures followed to it"
+        elif 0 < estimate < 1 and se > 0:
+            z = (math.log(estimate) - math.log(stated)) / (se / estimate)
+            p = float(2 * sps.norm.sf(abs(z)))
+        verdict = (verdict_at_most(low, high, stated) if at_most
+                   else verdict_for_stated(low, high, stated, claim.margin))
+        rows.add(n=n_sub, events=events, estimate=estimate, ci_low=low, ci_high=high, p_value=p,
+                 verdict=verdict, method=method, note=note, **common)
 
 
 def _covariates(ep: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame | None:
@@ -751,6 +946,7 @@ def _welch_weighted(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray
 _EVALUATORS = {
     "proportion": _eval_proportion, "relief_by": _eval_relief_by, "kept_by": _eval_kept_by, "faster": _eval_faster,
     "difference": _eval_difference, "odds_ratios": _eval_odds_ratios, "mean_difference": _eval_mean_difference,
+    "incidence_by": _eval_incidence_by,
 }
 
 
@@ -814,7 +1010,9 @@ def evaluate_claims(
 def claim_columns(claim: Claim) -> tuple[str, ...]:
     """The endpoint columns a claim's evaluation reads, besides "procedure" (and the weights)."""
     if claim.kind == "proportion":
-        return (claim.endpoint, f"{claim.endpoint}_worst_case")
+        return (claim.endpoint, f"{claim.endpoint}_worst_case", *(("etiology",) if claim.by_etiology else ()))
+    if claim.kind == "incidence_by":
+        return (f"{claim.endpoint}_days", f"{claim.endpoint}_status", *(("etiology",) if claim.by_etiology else ()))
     if claim.kind == "relief_by":
         return ("horizon_time_hours", "horizon_event", "relief_by_horizon", "relief_interval_low_hours",
                 "relief_interval_high_hours")
@@ -881,7 +1079,7 @@ def evaluate_claim_frames(frame_for: Any, registry: tuple[Claim, ...], d: Defini
 
 _MEASURES = {"proportion": "proportion", "relief_by": "relieved by", "kept_by": "still relieved at",
              "faster": "hazard ratio", "difference": "risk difference", "odds_ratios": "odds ratio",
-             "mean_difference": "mean difference"}
+             "mean_difference": "mean difference", "incidence_by": "cumulative incidence by"}
 
 
 def _not_assessable_fields(claim: Claim) -> dict[str, Any]:

@@ -54,6 +54,11 @@ class Cohort:
     has_events : bool
         Whether an events table was given: without one the safety endpoints are unknown (NA),
         not "no complication".
+    function_scores : pandas.DataFrame
+        One row per analysed function score (ODI, RMDQ, EQ-5D VAS): ``procedure_id``,
+        ``hours_after``, ``instrument`` (``odi`` | ``rmdq`` | ``eq5d_vas``), ``score`` on the
+        instrument's own scale. Counted as the table ``function_scores`` in the row accounting;
+        empty with these columns when there are none.
     """
 
     procedures: pd.DataFrame
@@ -67,6 +72,9 @@ class Cohort:
     notes: tuple[str, ...] = ()
     events: pd.DataFrame = field(default_factory=empty_events)
     has_events: bool = False
+    function_scores: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"procedure_id": pd.Series(dtype="string"), "hours_after": pd.Series(dtype=float),
+         "instrument": pd.Series(dtype="string"), "score": pd.Series(dtype=float)}))
 
     def flow(self) -> pd.DataFrame:
         """Rows read, excluded and analysed per table (read = analysed + excluded)."""

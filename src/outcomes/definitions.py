@@ -25,6 +25,12 @@ The defaults are those of the README; a clinic changes them in a TOML file::
     [safety]
     complication_window_days = 30    # complications and deaths within 30 days of the procedure
     new_fracture_horizon_days = 365  # new vertebral fractures by 1 year (death competing)
+    [function]
+    target_hours = 336      # the function score (ODI or RMDQ) nearest 2 weeks ...
+    window_low_hours = 168  # ... within 1 to 6 weeks
+    window_high_hours = 1008
+    mcid_odi = 10           # minimal important change, ODI points (0-100; Ostelo 2008)
+    mcid_rmdq = 5           # minimal important change, RMDQ points (0-24; Ostelo 2008)
 """
 
 from __future__ import annotations
@@ -61,6 +67,11 @@ _TOML_KEYS = {
     ("relief_horizon", "grace_hours"): "relief_horizon_grace_hours",
     ("safety", "complication_window_days"): "complication_window_days",
     ("safety", "new_fracture_horizon_days"): "new_fracture_horizon_days",
+    ("function", "target_hours"): "function_target_hours",
+    ("function", "window_low_hours"): "function_window_low_hours",
+    ("function", "window_high_hours"): "function_window_high_hours",
+    ("function", "mcid_odi"): "function_mcid_odi",
+    ("function", "mcid_rmdq"): "function_mcid_rmdq",
 }
 
 # Scores are compared after rounding away floating-point noise (0.3 * 10 is 3.0000000000000004):
@@ -104,6 +115,12 @@ class Definitions:
         improvement guidelines for vertebral augmentation.
     new_fracture_horizon_days : float, default 365
         The horizon of the cumulative incidence of a new vertebral fracture (death competing).
+    function_target_hours, function_window_low_hours, function_window_high_hours : float
+        The function endpoint reads the ODI or RMDQ score nearest ``function_target_hours`` (2
+        weeks) within the window (1 to 6 weeks), against the last score in the baseline window.
+    function_mcid_odi, function_mcid_rmdq : float, default 10 and 5
+        The minimal important change, in points, that counts as function regained: 10 on the
+        0-100 ODI, 5 on the 0-24 RMDQ (Ostelo 2008).
 
     Notes
     -----
@@ -118,6 +135,9 @@ class Definitions:
     .. [2] Dworkin RH et al. Interpreting the clinical importance of treatment outcomes in chronic
        pain clinical trials: IMMPACT recommendations. J Pain 2008;9:105-121.
        doi:10.1016/j.jpain.2007.09.005
+    .. [3] Ostelo RWJG et al. Interpreting change scores for pain and functional status in low back
+       pain: towards international consensus regarding minimal important change. Spine
+       2008;33:90-94. doi:10.1097/BRS.0b013e31815e3a10
 
     Examples
     --------
@@ -140,6 +160,11 @@ class Definitions:
     relief_horizon_grace_hours: float = 6.0
     complication_window_days: float = 30.0
     new_fracture_horizon_days: float = 365.0
+    function_target_hours: float = 336.0
+    function_window_low_hours: float = 168.0
+    function_window_high_hours: float = 1008.0
+    function_mcid_odi: float = 10.0
+    function_mcid_rmdq: float = 5.0
 
     @property
     def relief_horizon_evaluated_hours(self) -> float:
@@ -167,6 +192,12 @@ class Definitions:
                 "`success.target_hours` must lie inside the success window "
                 f"[{self.success_window_low_hours:g}, {self.success_window_high_hours:g}]; "
                 f"got {self.success_target_hours!r}."
+            )
+        if not (self.function_window_low_hours <= self.function_target_hours <= self.function_window_high_hours):
+            raise DefinitionsError(
+                "`function.target_hours` must lie inside the function window "
+                f"[{self.function_window_low_hours:g}, {self.function_window_high_hours:g}]; "
+                f"got {self.function_target_hours!r}."
             )
 
     @classmethod
@@ -253,4 +284,8 @@ class Definitions:
             f"Early treatment: fracture age at the procedure of {self.early_max_fracture_age_days:g} days or less.",
             f"Baseline: the last pain score up to {self.baseline_window_hours / 24:g} days before the procedure "
             "(or the baseline_pain field).",
+            f"Function regained: an improvement of at least {self.function_mcid_odi:g} ODI points (0-100) or "
+            f"{self.function_mcid_rmdq:g} RMDQ points (0-24) from the baseline score (Ostelo 2008) at the score "
+            f"nearest {weeks(self.function_target_hours)}, within {weeks(self.function_window_low_hours)} to "
+            f"{weeks(self.function_window_high_hours)}; ODI when a patient has both.",
         ]

@@ -15,6 +15,7 @@ from .cohort import Cohort
 from .definitions import Definitions
 from .exceptions import InputError
 from .pipeline import derive_in_process
+from .function import function_endpoints
 
 __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
 
@@ -101,4 +102,5 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     out.attrs["definitions"] = d.to_dict()
     from .safety import add_safety_endpoints  # the safety endpoints: sql/safety.sql
 
-    return add_safety_endpoints(out.reset_index(drop=True), cohort, d)
+    out = add_safety_endpoints(out.reset_index(drop=True), cohort, d)
+    return function_endpoints(out, cohort.function_scores, d)

@@ -21,6 +21,7 @@ import pandas as pd
 from .cohort import EXCLUSION_COLUMNS, Cohort
 from .definitions import Definitions
 from .exceptions import InputError
+from .function import check_function_scores, split_function_rows
 from .limits import Limits, check_parquet, check_shape, check_xlsx, open_bounded
 from .mapping import ASSESSMENT_COLUMNS, EVENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_PATTERN, Mapping
 from .privacy import check_identifiers
@@ -543,6 +544,8 @@ def load_records(
                 notes.append(_wide_note(ass_name, wide))
                 ass = mapping.melt_wide(ass, wide)
 
+    # function scores (ODI, RMDQ, EQ-5D VAS) are checked and counted in a table of their own
+    ass, fn_rows = split_function_rows(ass, mapping)
     # the exclusion rules and remarks (outcomes/sql/procedures.sql, assessments.sql), run by DuckDB
     # over the frames read
     procedures_ok, assessments_ok, proc_excl, ass_excl, proc_remarks = check_frames(
@@ -557,8 +560,15 @@ def load_records(
         ev, procedures_ok, proc_excl, source=ev_name if events is not None else "events",
         procedure_source=proc_name, mapping=mapping, notes=notes)
     procedures_ok = procedures_ok.drop(columns=[c for c in procedures_ok if str(c).startswith("_")])
-    logs = [f for f in (proc_excl, set_aside, ass_excl, ev_excl) if not f.empty]
+    excluded_ids = proc_excl["procedure_id"].dropna()
+    function_ok, fn_excl = check_function_scores(
+        fn_rows, procedures_ok, excluded_ids, source=ass_name, mapping=mapping,
+        baseline_window_hours=definitions.baseline_window_hours, notes=notes)
+    logs = [f for f in (proc_excl, set_aside, ass_excl, fn_excl, ev_excl) if not f.empty]
     read = {"procedures": len(proc), "assessments": len(ass) + len(set_aside)}
+    if len(fn_rows):
+        read["function_scores"] = len(fn_rows)
+        sources["function_scores"] = ass_name
     if events is not None:
         read["events"] = len(ev)
     return Cohort(
@@ -566,6 +576,7 @@ def load_records(
         assessments=assessments_ok,
         exclusions=pd.concat(logs, ignore_index=True) if logs else proc_excl,
         remarks=pd.concat([proc_remarks, ev_remarks], ignore_index=True) if len(ev_remarks) else proc_remarks,
+        function_scores=function_ok,
         read=read,
         events=events_ok,
         has_events=events is not None,

@@ -40,6 +40,7 @@ A mapping file (TOML) renames columns, maps codes and declares formats::
 
     [wide]                        # one row per procedure, pain columns such as pain_24h, vas_3mo
     vas_instrument = "vas100"     # what a "vas_" column holds: "vas100" (0-100 mm) or "vas10"
+                                  # (function columns: odi_4w, rmdq_2w, eq5d_vas_6w, on their own scales)
     [wide.timepoints]             # extra time labels -> hours after the procedure
     "discharge" = 4
 
@@ -72,7 +73,7 @@ import pandas as pd
 from ._toml import read_toml
 from .exceptions import DefinitionsError
 
-__all__ = ["HOURS_PER_MONTH", "HOURS_PER_YEAR", "Mapping", "RedcapSettings"]
+__all__ = ["FUNCTION_INSTRUMENTS", "FUNCTION_RANGE", "HOURS_PER_MONTH", "HOURS_PER_YEAR", "Mapping", "RedcapSettings"]
 
 PROCEDURE_COLUMNS = (
     "procedure_id", "patient_id", "procedure", "procedure_date", "procedure_year", "fracture_date",
@@ -81,7 +82,7 @@ PROCEDURE_COLUMNS = (
     "length_of_stay_hours", "complication", "physician_id", "site_id", "height_restoration_pct",
     "kyphotic_angle_change_deg", "last_contact_days", "last_contact_date",
 )
-ASSESSMENT_COLUMNS = ("procedure_id", "hours_after", "assessed_at", "pain", "instrument")
+ASSESSMENT_COLUMNS = ("procedure_id", "hours_after", "assessed_at", "pain", "instrument", "score")
 # The optional events table (outcomes.safety): one row per adverse event.
 EVENT_COLUMNS = ("procedure_id", "event", "days_after", "event_date", "severity", "level", "adjacent")
 
@@ -144,6 +145,19 @@ SEVERITY_SYNONYMS = {
                             "moderate", "life-threatening", "life threatening")},
     **{k: "minor" for k in ("minor", "non-serious", "nonserious", "not serious", "mild", "sir a", "sir b", "a", "b")},
 }
+# Function and quality-of-life instruments: their labels and their own scales (scores stay on
+# them). Oswestry Disability Index 0-100 (Fairbank & Pynsent 2000, Spine 25:2940); Roland-Morris
+# Disability Questionnaire 0-24 (Roland & Morris 1983, Spine 8:141); EQ-5D visual analogue scale
+# 0-100 (EuroQol Group 1990, Health Policy 16:199). A clinic's own labels map onto these codes in
+# the mapping file's [assessments.values.instrument] section.
+FUNCTION_INSTRUMENTS = {
+    **{k: "odi" for k in ("odi", "oswestry", "oswestry disability index", "odi 0-100", "odi100")},
+    **{k: "rmdq" for k in ("rmdq", "rdq", "roland morris", "roland-morris", "rmdq24", "roland-morris disability questionnaire",
+                           "roland morris disability questionnaire")},
+    **{k: "eq5d_vas" for k in ("eq5d_vas", "eq5dvas", "eq-5d vas", "eq5d vas", "eq-5d-vas", "eq vas", "eqvas",
+                               "eq-5d visual analogue scale")},
+}
+FUNCTION_RANGE = {"odi": (0.0, 100.0), "rmdq": (0.0, 24.0), "eq5d_vas": (0.0, 100.0)}
 
 # One convention for months and years everywhere: a year is 365.25 days, a month a twelfth of it
 # (30.4375 days = 730.5 h), as the Julian year of astronomy and R's lubridate::dmonths().
@@ -159,7 +173,8 @@ _UNIT_ALIASES = {
 }
 _BASELINE_LABELS = ("baseline", "base", "pre", "preop", "pre_op", "0h")
 WIDE_PATTERN = re.compile(
-    r"^(?P<prefix>pain|nrs|nprs|vas|vas10|vas100)[_ ]?(?P<label>[a-z0-9_. ]+)$", re.IGNORECASE
+    r"^(?P<prefix>pain|nrs|nprs|vas|vas10|vas100|odi|rmdq|eq5d_vas|eq5dvas)[_ ]?(?P<label>[a-z0-9_. ]+)$",
+    re.IGNORECASE
 )
 _LABEL_PATTERN = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*_?(?P<unit>[a-z]+)$")
 
@@ -392,7 +407,27 @@ class Mapping:
 
     def wide_instrument(self, column: Any) -> str:
         prefix = WIDE_PATTERN.match(str(column).strip())["prefix"].lower()
+        if prefix in FUNCTION_INSTRUMENTS:
+            return FUNCTION_INSTRUMENTS[prefix]
         return {"vas": self.wide_vas_instrument, "vas10": "vas10", "vas100": "vas100"}.get(prefix, "nrs")
+
+    def function_instrument(self, label: Any) -> str | None:
+        """The function instrument (``odi``, ``rmdq``, ``eq5d_vas``) an instrument label names,
+        through the mapping's own ``[assessments.values.instrument]`` labels first; None for a
+        pain scale or an unknown label.
+
+        >>> Mapping(assessment_values={"instrument": {"Oswestry (%)": "odi"}}).function_instrument("OSWESTRY (%)")
+        'odi'
+        >>> Mapping().function_instrument("RDQ"), Mapping().function_instrument("nrs")
+        ('rmdq', None)
+        """
+        if label is None or (isinstance(label, float) and np.isnan(label)) or label is pd.NA:
+            return None
+        text = normalise_label(label)
+        own = {normalise_label(k): v for k, v in self.assessment_values.get("instrument", {}).items()}
+        if text in own:
+            text = normalise_label(own[text])
+        return FUNCTION_INSTRUMENTS.get(text)
 
     def wide_columns(self, frame: pd.DataFrame) -> dict[Any, float]:
         """The wide pain columns of ``frame`` and their hours."""
@@ -412,6 +447,11 @@ class Mapping:
         long = long[long["pain"].notna() & (long["pain"].astype(str).str.strip() != "")]
         long["hours_after"] = long["_column"].map(columns).astype(float)
         long["instrument"] = long["_column"].map({c: self.wide_instrument(c) for c in columns})
+        # a function instrument's value (odi_4w, rmdq_2w, eq5d_vas_6w) is a score, not pain
+        function = long["instrument"].isin(set(FUNCTION_RANGE)).to_numpy()
+        if function.any():
+            long["score"] = long["pain"].where(function)
+            long["pain"] = long["pain"].where(~function)
         order = np.argsort(long["_row"].to_numpy(), kind="stable") if "_row" in long else slice(None)
         return long.iloc[order].reset_index(drop=True)
 

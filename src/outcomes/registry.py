@@ -52,6 +52,7 @@ from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
+from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, register_function_labels, run_function_sql
 from .loading import load_records
 from .mapping import EVENT_COLUMNS, Mapping
 from .pipeline import run_endpoints
@@ -453,6 +454,7 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
         ev_schema = [(c, t) for c, t in eng.columns("ev_raw") if c not in ("_order", "_row")]
         warnings_.append(_privacy(eng, "ev_raw", ev_schema, names["events"], allow_identifiers))
     _safety_endpoints(eng, names, proc_cols, d=d, mapping=mapping)
+    _function_tables(eng, ass_cols, d=d, mapping=mapping, hours=number_sql("hours_after", ass_cols))
     return tuple(w for w in warnings_ if w)
 
 
@@ -500,6 +502,22 @@ def _event_accounting(eng: Any, flow: pd.DataFrame, exclusions: pd.DataFrame) ->
     return flow, exclusions.reset_index(drop=True)
 
 
+def _function_tables(eng: Any, ass_cols: dict, *, d: Definitions, mapping: Mapping, hours: tuple[str, str]) -> None:
+    """Function scores (ODI, RMDQ, EQ-5D VAS) by sql/function.sql and sql/function_endpoints.sql
+    (outcomes.function); their columns joined onto the endpoints."""
+    raw = (eng.arrow("SELECT DISTINCT instrument AS raw FROM ass_src WHERE instrument IS NOT NULL")
+           .column("raw").to_pandas() if "instrument" in ass_cols else pd.Series([], dtype=object))
+    register_function_labels(eng, raw, ass_cols["instrument"][1] if "instrument" in ass_cols else "VARCHAR", mapping)
+    eng.view("fn_src", "SELECT s._order, s.procedure_id, s.hours_after, s.pain, s.score, s.instrument, "
+                       "false AS undated FROM ass_src AS s JOIN _map_function AS m ON s.instrument = m.raw "
+                       "WHERE m.instrument IS NOT NULL")
+    score_value, score_present = number_sql("score" if "score" in ass_cols else "pain", ass_cols)
+    run_function_sql(eng, score_value=score_value, score_present=score_present, hours_value=hours[0],
+                     hours_present=hours[1], definitions=d)
+    eng.create(JOIN_FUNCTION_ENDPOINTS)
+    eng.create("CREATE OR REPLACE TEMP TABLE endpoints AS SELECT * FROM endpoints_function")
+
+
 def _endpoints_frame(procedures: Source, assessments: Source, *, definitions: Definitions | None = None,
                      mapping: Mapping | None = None, events: Source | None = None) -> pd.DataFrame:
     """The SQL endpoints table itself, one row per analysed procedure (for checks against
@@ -527,8 +545,10 @@ def _sql(name: str) -> str:
 def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows read/excluded/analysed per table and excluded rows by reason, as Cohort.flow() and
     Cohort.exclusion_counts()."""
+    function_flow, function_reasons = function_accounting(eng, d.baseline_window_hours)
     flow = [("procedures", *eng.rows("SELECT count(*), count(_rule) FROM proc_checked")[0]),
-            ("assessments", *eng.rows("SELECT count(*), count(_rule) FROM ass_checked")[0]), *extra]
+            ("assessments", *eng.rows("SELECT count(*), count(_rule) FROM ass_checked")[0]),
+            *([function_flow] if function_flow else []), *extra]
     flow_table = pd.DataFrame([{"table": t, "read": int(r), "excluded": int(e), "analysed": int(r - e)}
                                for t, r, e in flow])
     # by rule, in the order the rules are applied: equal counts keep it in exclusion_counts(), as
@@ -539,6 +559,7 @@ def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> 
                       "ON c._rule = r._rule GROUP BY c._rule")
     rows = [("procedures", r, n, int(rule)) for rule, r, n in procedures]
     rows += [("assessments", r, n, 100 + int(rule)) for rule, r, n in scores]
+    rows += [("function_scores", r, n, 200 + k) for k, (r, n) in enumerate(function_reasons)]
     if not rows:
         return flow_table, pd.DataFrame({"table": [], "reason": [], "rows": []})
     table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n, _ in sorted(rows, key=lambda x: x[3])])
