@@ -51,12 +51,28 @@ _OUTCOME_LABELS = {
     "success_worst_case": "success at 4 weeks (missing = failure)",
     "relief_by_horizon": "relief within 48 hours",
     "same_day_discharge": "same-day discharge",
+    "major_complication_30d": "major complications within 30 days",
+    "minor_complication_30d": "minor complications within 30 days",
+    "death_30d": "deaths within 30 days",
+}
+# what a "failure" of the CUSUM is called, for outcomes where lower is better (the event itself)
+_FAILURE_WORDS = {
+    "major_complication_30d": "major complications",
+    "minor_complication_30d": "minor complications",
+    "death_30d": "deaths",
 }
 _UNIT_LABELS = {"physician_id": "physician", "site_id": "site"}
 
 
 def _outcome_label(outcome: str) -> str:
     return _OUTCOME_LABELS.get(outcome, outcome.replace("_", " "))
+
+
+def _failures(result: CusumResult) -> str:
+    """What the CUSUM counts, in words: "failures", or the bad event itself ("major complications")."""
+    if not result.lower_is_better:
+        return "failures"
+    return _FAILURE_WORDS.get(result.outcome, "events")
 
 
 def _stated_line(ax: Any, value: float, text: str | None = None, *, y: float | None = None) -> None:
@@ -100,7 +116,10 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
     Funnel lines around the clinic rate are solid, around the stated figure dashed; the inner
     pair is the lowest confidence level (95%), the outer the highest (99.8%). A unit outside its
     outer limit is marked with a triangle pointing the way it lies (down: below, up: above);
-    outside the inner limit only, with an open triangle.
+    outside the inner limit only, with an open triangle. For an outcome where lower is better
+    (``FunnelResult.lower_is_better``, complications) the axis runs up from 0, a unit on the
+    worse side (above) is vermillion and one on the better side (below) blue, and the legend says
+    "above = worse".
 
     References
     ----------
@@ -162,7 +181,9 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
             if highlight is not None and not emphasised:
                 colour, size, z = _GREY, 6, 3
             else:
-                colour = _OKABE_ITO["vermillion"] if flag else "black"
+                worse = flag == ("high" if result.lower_is_better else "low")
+                colour = (_OKABE_ITO["vermillion"] if flag and (worse or not result.lower_is_better)
+                          else _OKABE_ITO["blue"] if flag else "black")
                 size, z = (11, 5) if highlight is not None else (8, 4)
             ax.plot(row["n"], row["proportion"], marker, markersize=size, zorder=z,
                     color=colour, markerfacecolor=colour if filled else "white", markeredgecolor=colour,
@@ -175,8 +196,13 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         shown = limits[limits["n"] >= max(2.0, 0.25 * float(clinic_rows["n"].min()))]
         low = min(float(clinic_rows["proportion"].min()), float(shown["lower"].min()))
         ax.set_xlim(0, n_max)
-        ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        if result.lower_is_better:  # rare events: from 0 up to the funnel's mouth or the highest unit
+            high = max(float(clinic_rows["proportion"].max()), float(shown["upper"].max()))
+            ax.set_ylim(0.0, min(1.0, high * 1.1 + 0.005))
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0 if high > 0.1 else 1))
+        else:
+            ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         unit_word = _UNIT_LABELS.get(result.unit, result.unit.replace("_", " "))
         ax.set_xlabel("procedures with a known outcome (n)")
         ax.set_ylabel(f"{_outcome_label(result.outcome)} (%)")
@@ -195,7 +221,13 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         handles.append((Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], linestyle="none"),
                         Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], markerfacecolor="white",
                                linestyle="none")))
-        texts.append(f"outside the {_level_text(outer)} / only the {_level_text(inner)} limits")
+        if result.lower_is_better:
+            handles[-1] = (Line2D([], [], marker="^", color=_OKABE_ITO["vermillion"], linestyle="none"),
+                           Line2D([], [], marker="^", color=_OKABE_ITO["vermillion"], markerfacecolor="white",
+                                  linestyle="none"))
+            texts.append(f"above the {_level_text(outer)} / only the {_level_text(inner)} upper limit: worse")
+        else:
+            texts.append(f"outside the {_level_text(outer)} / only the {_level_text(inner)} limits")
         fig.legend(handles, texts, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
                    loc="outside lower center", ncols=2)
         note = {"none": "exact binomial limits",
@@ -382,19 +414,21 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
             bottom.plot([], [], "-", color=_GREY, label="limit h for each unit (its own case mix)")
         bottom.plot([], [], "X", color=_OKABE_ITO["vermillion"], markeredgecolor="black", linestyle="none",
                     label="signal (chart restarts at 0)")
+        failures = _failures(result)
         if result.stated is not None:
             _stated_line(top, result.stated, y=0.0)
         else:
-            _stated_line(top, 1 - result.in_control_failure,
-                         f"clinic rate {fmt.percent(1 - result.in_control_failure)}", y=0.0)
-        top.set_ylabel("failures minus expected (cumulative)")
+            rate = result.in_control_failure if result.lower_is_better else 1 - result.in_control_failure
+            _stated_line(top, rate, f"clinic rate {fmt.percent(rate, 1 if rate < 0.1 else 0)}", y=0.0)
+        top.set_ylabel(f"{failures} minus expected (cumulative)")
         bottom.set_ylabel("CUSUM (log-likelihood ratio)")
         bottom.set_xlabel("date of procedure")
         bottom.set_ylim(bottom=0)
         what = _outcome_label(result.outcome)
-        alternative = f"failure odds x{result.odds_ratio:g}"
-        top.set_title(f"{'Risk-adjusted ' if result.risk_adjusted else ''}CUSUM of failures ({what}): "
-                      f"watching for {alternative}")
+        alternative = f"{'odds' if result.lower_is_better else 'failure odds'} x{result.odds_ratio:g}"
+        top.set_title(f"{'Risk-adjusted ' if result.risk_adjusted else ''}CUSUM of "
+                      + (f"{what}: " if result.lower_is_better else f"failures ({what}): ")
+                      + f"watching for {alternative}")
         handles, labels = bottom.get_legend_handles_labels()
         keep = [i for i, text in enumerate(labels) if text not in names]  # units: legend on top panel
         bottom.legend([handles[i] for i in keep], [labels[i] for i in keep], **_OUTSIDE)
@@ -438,9 +472,10 @@ def _cusum_small_multiples(result: CusumResult, names: list, highlight: str | No
                 label.set_ha("right")
         unit_word = _UNIT_LABELS.get(result.by, str(result.by).replace("_", " ")) if result.by else "unit"
         what = _outcome_label(result.outcome)
-        fig.suptitle(f"CUSUM of failures ({what}) by {unit_word}: a line reaching its limit line is a signal",
+        counted = f"{what}" if result.lower_is_better else f"failures ({what})"
+        fig.suptitle(f"CUSUM of {counted} by {unit_word}: a line reaching its limit line is a signal",
                      fontsize=10.5, fontweight="bold", x=0.01, ha="left")
-        fig.supylabel("CUSUM of failures", fontsize=9.5)
+        fig.supylabel(f"CUSUM of {_failures(result)}", fontsize=9.5)
         fig.legend([Line2D([], [], color=_OKABE_ITO["vermillion"], linewidth=1.2),
                     Line2D([], [], marker="X", color=_OKABE_ITO["vermillion"], markeredgecolor="black",
                            linestyle="none")],
