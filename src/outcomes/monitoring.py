@@ -636,8 +636,9 @@ def funnel(
 
     Complications, where lower is better: above the upper limit is the worse side.
 
-    >>> ep = pd.DataFrame({"physician_id": ["A"] * 200 + ["B"] * 200,
-    ...                    "major_complication_30d": [True] * 2 + [False] * 198 + [True] * 14 + [False] * 186})
+    >>> ep = pd.DataFrame({"physician_id": ["A"] * 200 + ["B"] * 200 + ["C"] * 200,
+    ...                    "major_complication_30d": [True] * 2 + [False] * 198 + [True] * 20 + [False] * 180
+    ...                                              + [True] * 4 + [False] * 196})
     >>> worse = funnel(ep, outcome="major_complication_30d", stated=0.03, lower_is_better=True,
     ...                overdispersion="none").worse(level=0.95)
     >>> worse[["unit", "flag", "side"]].values.tolist()
@@ -1415,8 +1416,8 @@ def cusum(
 
     >>> ep["complication"] = ~ep["success"]
     >>> same = cusum(ep, outcome="complication", stated=0.1, lower_is_better=True, arl0=200, n_sim=300)
-    >>> same.table["cusum"].equals(result.table["cusum"])
-    True
+    >>> bool(np.allclose(same.table["cusum"], result.table["cusum"])), round(same.limit, 2)
+    (True, 1.82)
     """
     endpoints = _check_endpoints(endpoints)
     y = _binary(endpoints, outcome)
