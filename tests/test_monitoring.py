@@ -632,10 +632,11 @@ def test_complication_figures_read_lower_is_better():
     result = funnel(frame, outcome="major_complication_30d", stated=0.02, lower_is_better=True)
     fig = funnel_figure(result, highlight="B")
     ax = fig.axes[0]
-    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] < 0.5
+    assert -0.01 < ax.get_ylim()[0] <= 0.0 and ax.get_ylim()[1] < 0.5  # from 0 (a unit at 0% shows whole)
     assert ax.get_title(loc="left") == "Major complications within 30 days by physician"
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("upper limit: worse" in t for t in legend)
+    assert "stated 2.0%" in legend and f"clinic rate {100 * 12 / 330:.1f}%" in legend
     frame["procedure_date"] = pd.date_range("2022-01-03", periods=len(frame), freq="D")
     frame["procedure_id"] = [f"P{i}" for i in range(len(frame))]
     chart = cusum(frame, outcome="major_complication_30d", stated=0.02, lower_is_better=True, limit=3.0)

@@ -33,7 +33,7 @@ from .plots import GREY as _GREY
 from .plots import OKABE_ITO as _OKABE_ITO
 from .plots import STATED_STYLE as _STATED
 from .plots import TEXT_GREY as _TEXT_GREY
-from .plots import report_style
+from .plots import rate_label, report_style
 
 __all__ = ["control_chart_figure", "cusum_figure", "funnel_figure"]
 
@@ -165,7 +165,8 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
             if centre == "clinic":
                 ax.axhline(target, color=blue, linewidth=2.0, gid="clinic")
             else:
-                ax.axhline(target, gid="stated", label=f"stated {fmt.percent(target)}", **_STATED)
+                ax.axhline(target, gid="stated", label=f"stated {(rate_label if result.lower_is_better else fmt.percent)(target)}",
+                           **_STATED)
 
         clinic_rows = units[(units["centre"] == "clinic") & (units["n"] > 0)]
         at_outer = clinic_rows[np.isclose(clinic_rows["level"], outer)].set_index("unit")
@@ -193,12 +194,15 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
                 labels.append((str(unit), float(row["n"]), float(row["proportion"]), emphasised))
 
         n_max = float(limits["n"].max())
-        shown = limits[limits["n"] >= max(2.0, 0.25 * float(clinic_rows["n"].min()))]
+        # the funnel's mouth at tiny n would squash the points: start it at a quarter (a half for
+        # rare events, whose upper limit near n = 0 runs to 100%) of the smallest unit's n
+        share = 0.5 if result.lower_is_better else 0.25
+        shown = limits[limits["n"] >= max(2.0, share * float(clinic_rows["n"].min()))]
         low = min(float(clinic_rows["proportion"].min()), float(shown["lower"].min()))
         ax.set_xlim(0, n_max)
         if result.lower_is_better:  # rare events: from 0 up to the funnel's mouth or the highest unit
             high = max(float(clinic_rows["proportion"].max()), float(shown["upper"].max()))
-            ax.set_ylim(0.0, min(1.0, high * 1.1 + 0.005))
+            ax.set_ylim(-0.02 * high, min(1.0, high * 1.1 + 0.005))  # a unit at 0% shows whole
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0 if high > 0.1 else 1))
         else:
             ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
@@ -212,12 +216,13 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         handles = [Line2D([], [], color=blue, linewidth=2.0),
                    (Line2D([], [], color=blue, linestyle=":", linewidth=1.1),
                     Line2D([], [], color=blue, linestyle="--", linewidth=1.1))]
-        texts = [f"clinic rate {fmt.percent(clinic_rate)}",
+        rate_text = rate_label if result.lower_is_better else fmt.percent
+        texts = [f"clinic rate {rate_text(clinic_rate)}",
                  f"{_level_text(inner)} (dotted) and {_level_text(outer)} (dashed) limits around it"]
         if (limits["centre"] == "stated").any():
             stated_rate = float(limits.loc[limits["centre"] == "stated", "target"].iloc[0])
             handles += [Line2D([], [], **_STATED), Line2D([], [], color=_GREY, linestyle="-.", linewidth=1.0)]
-            texts += [f"stated {fmt.percent(stated_rate)}", f"{_level_text(outer)} limits around the stated figure"]
+            texts += [f"stated {rate_text(stated_rate)}", f"{_level_text(outer)} limits around the stated figure"]
         handles.append((Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], linestyle="none"),
                         Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], markerfacecolor="white",
                                linestyle="none")))
@@ -416,7 +421,8 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
                     label="signal (chart restarts at 0)")
         failures = _failures(result)
         if result.stated is not None:
-            _stated_line(top, result.stated, y=0.0)
+            _stated_line(top, result.stated, f"stated {rate_label(result.stated)}" if result.lower_is_better else None,
+                         y=0.0)
         else:
             rate = result.in_control_failure if result.lower_is_better else 1 - result.in_control_failure
             _stated_line(top, rate, f"clinic rate {fmt.percent(rate, 1 if rate < 0.1 else 0)}", y=0.0)

@@ -31,6 +31,7 @@ from ..limits import check_output
 from . import sections as s
 from .figures import (claims_figure, durability_figure, flow_figure, fracture_age_figure,
                       relief_alt, relief_figure)
+from .safety import physician_safety_context, safety_context
 from .suppression import check_suppress_below
 from .tables import case_mix_table, discharge_table, exclusions_table, flow_table, scorecard, table_one, write_tables
 
@@ -335,6 +336,7 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
                                                   "over time since relief, with its 95% interval. Nothing beyond the "
                                                   "end of follow-up is known.")},
         "monitoring": monitoring,
+        "safety": safety_context(cohort, endpoints, claims, definitions=d, suppress_below=below),
         "evidence": s.evidence_context(claims, suppress_below=below),
         "limitations": s.limitations(cohort, endpoints, d, claims=claims, notes=notes, suppress_below=below),
         "methods": s.methods_context(claims, d),
@@ -370,6 +372,8 @@ def _physician_page(cohort, endpoints, claims, mine, own, d, physician_id, clini
         "discharge": s.table(discharge, caption=f"Discharge and complications, {label}.") if len(discharge) > 1
         else None,
         "monitoring": monitoring,
+        "safety": physician_safety_context(cohort, endpoints, physician_id, claims, definitions=d,
+                                           suppress_below=below),
         "scorecard": s.table(scorecard(own, suppress_below=below), css_class="scorecard"),
         "closing": s.closing_sentence(own, suppress_below=below),
         "limitations": s.limitations(cohort, mine, d, claims=own, notes=notes, suppress_below=below),
