@@ -224,7 +224,7 @@ def test_clinic_report_renders_the_section(clinic, monkeypatch):
     assert "New vertebral fracture: days to the first new fracture" in page  # the appendix
     review = build_report(cohort, physician_id="D2")
     mine = ep[ep["physician_id"] == "D2"]["major_complication_30d"].astype(bool)
-    assert f"Physician D2 {int(mine.sum())} of {len(mine)} procedures" in review
+    assert f"Physician D2, {int(mine.sum())} of {len(mine)} procedures" in review
     assert "On the complications funnel plot Physician D2 lies" in review
 
 

@@ -546,7 +546,7 @@ def _physician_counts_safe(endpoints: pd.DataFrame, below: int) -> bool:
 
 
 def _monitoring_parts(endpoints: pd.DataFrame, threshold: float | None, physician_id: str | None,
-                      below: int) -> list[dict]:
+                      below: int, window: float = 30.0) -> list[dict]:
     from .. import monitoring
     from ..plots_monitoring import cusum_figure, funnel_figure
     from .sections import figure
@@ -579,14 +579,14 @@ def _monitoring_parts(endpoints: pd.DataFrame, threshold: float | None, physicia
             parts.append({"text": f"{verdict} Clinic rate {_rate(fun.clinic_rate)}"
                                   + (f"; stated threshold {_rate(threshold)}." if threshold is not None else "."),
                           "figure": figure(funnel_figure(fun, highlight=physician_id), alt=alt,
-                                           caption="Major complications within the window by physician against "
+                                           caption=f"Major complications within {window:g} days by physician against "
                                                    "their number of procedures. Lower is better: a physician above "
                                                    "the upper funnel line has more complications than chance "
                                                    "explains, one below it fewer.")})
             chart = monitoring.cusum(endpoints, outcome="major_complication_30d", stated=None, by="physician_id",
                                      lower_is_better=True)
             signals = chart.limits.set_index("unit")["n_signals"]
-            alarmed = [f"{u} ({int(k)})" for u, k in signals.items() if k > 0]
+            alarmed = [f"{u} ({'once' if k == 1 else f'{int(k)} times'})" for u, k in signals.items() if k > 0]
             text = ("The running tally of major complications against the clinic rate (CUSUM) "
                     + (f"raised an alarm for {', '.join(alarmed)}." if alarmed else "raised no alarm for any physician."))
             parts.append({"text": text,
@@ -652,7 +652,7 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
                 caption="Share of procedures followed by a new vertebral fracture (solid, with its 95% interval) "
                         "and by death before any new fracture (dashed), over time; numbers at risk under the axis. "
                         "The vertical line is where the claim is read.")}
-        out["monitoring"] = _monitoring_parts(endpoints, threshold, None, below)
+        out["monitoring"] = _monitoring_parts(endpoints, threshold, None, below, window)
     if function_ok:
         data = function_table_data(cohort_function_scores(cohort), endpoints,
                                    baseline_window_hours=float(d.baseline_window_hours))
@@ -736,7 +736,7 @@ def physician_safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, phys
         ci = f"at most {_rate(hi)}" if zero else fmt.interval(lo, hi, decimals=1)
         return f"{count:,} of {n:,} procedures ({_rate(est)}; 95% CI {ci})"
 
-    text = (f"Major complications within {window:g} days: {label} {said(own)}; the whole clinic {said(clinic)}.")
+    text = f"Major complications within {window:g} days: {label}, {said(own)}; the whole clinic, {said(clinic)}."
     if threshold is not None:
         text += f" The clinic's stated threshold is {_rate(threshold)}."
     out["text"] = text
@@ -746,7 +746,7 @@ def physician_safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, phys
     out["table"] = table(both, caption=f"Complications within {window:g} days, {label} and the whole "
                                                    "clinic: procedures with the complication / procedures, rate "
                                                    "and exact 95% interval.", css_class="safety-table")
-    out["monitoring"] = _monitoring_parts(endpoints, threshold, str(physician_id), below)
+    out["monitoring"] = _monitoring_parts(endpoints, threshold, str(physician_id), below, window)
     out["position"] = _funnel_position(endpoints, str(physician_id), threshold, below)
     return out
 
