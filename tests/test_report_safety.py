@@ -263,3 +263,25 @@ def test_demo_files_hold_events_and_function_scores():
     assert "last_contact_days" in procedures and set(events["procedure_id"]) <= set(procedures["procedure_id"])
     assessments = pd.read_csv(demo / "assessments.csv")
     assert {"odi", "rmdq"} <= set(assessments["instrument"])
+
+
+def test_a_physician_with_too_many_complications_is_named_first():
+    # D2's major-complication odds x e^2.5 (simulate_safety): above the funnel's 99.8% limit,
+    # named in the executive summary's "what to look at next" and on the funnel
+    cohort, ep, _ = simulated(1500, seed=5, major_worse_physician_log_or=2.5)
+    context = safety.safety_context(cohort, ep)
+    assert len(context["next"]) == 1 and context["next"][0].startswith("Physician D2: major complications ")
+    assert context["monitoring"][0]["text"].startswith("Above the outer (99.8%) limit around the clinic rate")
+    assert "D2 (" in context["monitoring"][0]["text"]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: outcomes.plots.new_fracture_curves({}), "`curves` must be a non-empty mapping"),
+    (lambda: outcomes.plots.new_fracture_curves({"all": 1}), "`curves` must hold CumulativeIncidenceResult values"),
+    (lambda: outcomes.plots.function_over_time(pd.DataFrame({"x": [1]})), "`table` must be a DataFrame with columns"),
+    (lambda: safety.complication_table(None, pd.DataFrame({"procedure": ["kyphoplasty"]}), suppress_below=-1),
+     "`suppress_below` must be a whole number of 0 or more"),
+])
+def test_input_validation(call, message):
+    with pytest.raises(outcomes.InputError, match=message):
+        call()

@@ -287,10 +287,13 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
     header = s.header_context(cohort, clinic_name=clinic_name, suppress_below=below, synthetic=is_synthetic(cohort),
                               dates=dates)
     verdicts = claims.verdicts()
+    safety = safety_context(cohort, endpoints, claims, definitions=d, suppress_below=below)
+    executive = s.executive_context(claims, funnel=monitoring["funnel"], cusum_signals=monitoring["signals"])
+    executive["next"] += safety["next"]
     context = {
         "title": header["title"],
         "header": header,
-        "executive": s.executive_context(claims, funnel=monitoring["funnel"], cusum_signals=monitoring["signals"]),
+        "executive": executive,
         "summary": [s.claim_context(claims, c.id, suppress_below=below) for c in claims.claims],
         "records": _records(cohort, below),
         "table_one": s.table(table_one(endpoints, suppress_below=below), css_class="table-one",
@@ -336,7 +339,7 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
                                                   "over time since relief, with its 95% interval. Nothing beyond the "
                                                   "end of follow-up is known.")},
         "monitoring": monitoring,
-        "safety": safety_context(cohort, endpoints, claims, definitions=d, suppress_below=below),
+        "safety": safety,
         "evidence": s.evidence_context(claims, suppress_below=below),
         "limitations": s.limitations(cohort, endpoints, d, claims=claims, notes=notes, suppress_below=below),
         "methods": s.methods_context(claims, d),

@@ -546,7 +546,9 @@ def _physician_counts_safe(endpoints: pd.DataFrame, below: int) -> bool:
 
 
 def _monitoring_parts(endpoints: pd.DataFrame, threshold: float | None, physician_id: str | None,
-                      below: int, window: float = 30.0) -> list[dict]:
+                      below: int, window: float = 30.0, flagged: list | None = None) -> list[dict]:
+    """The funnel and CUSUM of major complications by physician; ``flagged`` (a list) receives
+    (physician, rate, n) of those above the outer limit, for the executive summary."""
     from .. import monitoring
     from ..plots_monitoring import cusum_figure, funnel_figure
     from .sections import figure
@@ -566,6 +568,8 @@ def _monitoring_parts(endpoints: pd.DataFrame, threshold: float | None, physicia
             fun = monitoring.funnel(endpoints, outcome="major_complication_30d", unit="physician_id",
                                     stated=threshold, lower_is_better=True)
             worse = fun.worse(level=0.998)
+            if flagged is not None:
+                flagged.extend((str(r.unit), float(r.proportion), int(r.n)) for r in worse.itertuples(index=False))
             units = fun.units[(fun.units["centre"] == "clinic") & np.isclose(fun.units["level"], 0.998)]
             if len(worse):
                 names = ", ".join(f"{r.unit} ({_rate(r.proportion)} of {int(r.n):,})" for r in worse.itertuples())
@@ -614,7 +618,9 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
         ``shown`` (bool); ``missing`` (one line on what data would enable a missing part);
         ``claims`` (claim blocks of :data:`SAFETY_CLAIMS` present); ``complications`` (text,
         table); ``fracture`` (text, figure); ``function`` (text, figure, table); ``monitoring``
-        (parts: the funnel and CUSUM of major complications by physician); ``methods``.
+        (parts: the funnel and CUSUM of major complications by physician); ``methods``; ``next``
+        (lines for the executive summary's "what to look at next": physicians above the outer
+        limit of the complications funnel).
     """
     from ..plots import function_over_time, new_fracture_curves
     from .sections import figure, table
@@ -623,7 +629,7 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     d = definitions or Definitions()
     events_ok, function_ok = has_events(cohort, endpoints), has_function_scores(cohort, endpoints)
     out: dict[str, Any] = {"shown": events_ok or function_ok, "missing": "", "claims": [], "complications": None,
-                           "fracture": None, "function": None, "monitoring": [], "methods": []}
+                           "fracture": None, "function": None, "monitoring": [], "methods": [], "next": []}
     if not (events_ok and function_ok):
         out["missing"] = _missing_line(events_ok, function_ok)
     if not out["shown"]:
@@ -652,7 +658,13 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
                 caption="Share of procedures followed by a new vertebral fracture (solid, with its 95% interval) "
                         "and by death before any new fracture (dashed), over time; numbers at risk under the axis. "
                         "The vertical line is where the claim is read.")}
-        out["monitoring"] = _monitoring_parts(endpoints, threshold, None, below, window)
+        flagged: list = []
+        out["monitoring"] = _monitoring_parts(endpoints, threshold, None, below, window, flagged)
+        clinic_rate = endpoints["major_complication_30d"].dropna().astype(bool).mean() if _known(
+            endpoints, "major_complication_30d") else math.nan
+        out["next"] = [f"Physician {unit}: major complications {_rate(rate)} of {n:,} procedures, above the clinic's "
+                       f"{_rate(clinic_rate)} by more than chance explains (see Safety and function)"
+                       for unit, rate, n in flagged]
     if function_ok:
         data = function_table_data(cohort_function_scores(cohort), endpoints,
                                    baseline_window_hours=float(d.baseline_window_hours))
