@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from . import formatting as fmt
 from .exceptions import InputError
@@ -203,14 +203,16 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
         if result.lower_is_better:  # rare events: from 0 up to the funnel's mouth or the highest unit
             high = max(float(clinic_rows["proportion"].max()), float(shown["upper"].max()))
             ax.set_ylim(-0.02 * high, min(1.0, high * 1.1 + 0.005))  # a unit at 0% shows whole
-            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0 if high > 0.1 else 1))
+            # ticks on 1-2-5 steps, labelled with the decimals they need (never 12.5% shown as "13%")
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=None))
         else:
             ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         unit_word = _UNIT_LABELS.get(result.unit, result.unit.replace("_", " "))
         ax.set_xlabel("procedures with a known outcome (n)")
         ax.set_ylabel(f"{_outcome_label(result.outcome)} (%)")
-        ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {unit_word}")
+        left = ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {unit_word}")
         _place_labels(fig, ax, labels, points, bold=highlight is not None)
         clinic_rate = float(limits.loc[limits["centre"] == "clinic", "target"].iloc[0])
         handles = [Line2D([], [], color=blue, linewidth=2.0),
@@ -233,15 +235,22 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
             texts.append(f"above the {_level_text(outer)} / only the {_level_text(inner)} upper limit: worse")
         else:
             texts.append(f"outside the {_level_text(outer)} / only the {_level_text(inner)} limits")
-        fig.legend(handles, texts, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
-                   loc="outside lower center", ncols=2)
         note = {"none": "exact binomial limits",
                 "additive": f"limits widened for overdispersion (additive, tau = {np.sqrt(result.tau2):.3f})",
                 "multiplicative": f"limits widened for overdispersion (x sqrt(phi), phi = {result.overdispersion_phi:.2f})"}
-        ax.set_title(f"{note[result.adjustment]}; {result.n} procedures, {result.n_units} "
-                     f"{unit_word}s" + (f"; {result.n_missing_outcome} without a known outcome not shown"
-                                        if result.n_missing_outcome else ""), loc="right", fontsize=8,
-                     fontweight="normal", color=_TEXT_GREY)
+        note_text = (f"{note[result.adjustment]}; {result.n} procedures, {result.n_units} {unit_word}s"
+                     + (f"; {result.n_missing_outcome} without a known outcome not shown"
+                        if result.n_missing_outcome else ""))
+        # the note sits right of the title; when the two would overlap it goes into the legend
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        renderer = (fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)).get_renderer()
+        right = ax.set_title(note_text, loc="right", fontsize=8, fontweight="normal", color=_TEXT_GREY)
+        if left.get_window_extent(renderer).x1 + 8 > right.get_window_extent(renderer).x0:
+            right.set_text("")
+            handles.append(Line2D([], [], linestyle="none"))
+            texts.append(note_text)
+        fig.legend(handles, texts, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
+                   loc="outside lower center", ncols=2)
     return fig
 
 
