@@ -361,8 +361,8 @@ def _fracture_sentence(results: dict[str, Any], horizon: float, below: int) -> s
             "procedures.")
     parts = []
     for name, res in results.items():
-        if name == "all" or float(res.table["time"].max()) < horizon:
-            continue
+        if name == "all" or float(res.table["time"].max()) < horizon or is_suppressed(res.n, below):
+            continue  # too short a follow-up, or too few procedures to show outside the clinic
         r = res.at(horizon).iloc[0]
         parts.append(f"{name} {_rate(r['cumulative_incidence'])} "
                      f"({fmt.interval(r['ci_low'], r['ci_high'], decimals=1)})")
