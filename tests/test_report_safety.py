@@ -285,3 +285,25 @@ def test_a_physician_with_too_many_complications_is_named_first():
 def test_input_validation(call, message):
     with pytest.raises(outcomes.InputError, match=message):
         call()
+
+
+def test_render_report_passes_the_events_table_to_the_loader(monkeypatch, tmp_path):
+    # render_report(events=...) hands the file to load_cohort (which reads and validates it); without
+    # it, load_cohort is called exactly as before (no events keyword at all)
+    import outcomes.sources
+
+    seen = {}
+
+    def fake_load_cohort(procedures, assessments, **options):
+        seen.update(options)
+        raise outcomes.InputError("stop here")
+
+    monkeypatch.setattr(outcomes.sources, "load_cohort", fake_load_cohort)
+    (tmp_path / "events.csv").write_text("procedure_id,event,days_after\n", encoding="utf-8")
+    with pytest.raises(outcomes.InputError, match="stop here"):
+        outcomes.report.render_report(tmp_path / "p.csv", output=tmp_path / "r.html", events=tmp_path / "events.csv")
+    assert seen["events"] == str((tmp_path / "events.csv").resolve())
+    seen.clear()
+    with pytest.raises(outcomes.InputError, match="stop here"):
+        outcomes.report.render_report(tmp_path / "p.csv", output=tmp_path / "r.html")
+    assert "events" not in seen

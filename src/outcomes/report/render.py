@@ -483,6 +483,7 @@ def render_report(
     timeout: float = 600,
     progress: bool = True,
     dates: str = "full",
+    events: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Render the clinic quality report (or one physician's review) to one HTML or PDF file.
 
@@ -517,6 +518,9 @@ def render_report(
     dates : {"full", "year"}, default "full"
         ``"year"`` renders the report with no date finer than the year (``--dates year``). Every
         report states the data class (:func:`outcomes.privacy.data_class`).
+    events : path, optional
+        The events table (complications, new fractures, deaths; ``--events``), read with the
+        procedures by :func:`outcomes.sources.load_cohort`; it fills the report's safety section.
 
     Returns
     -------
@@ -548,17 +552,19 @@ def render_report(
     from ..sources import load_cohort
 
     d = Definitions.from_toml(_absolute(definitions, "definitions")) if definitions else Definitions()
+    # the events table travels only when given, so records without one load as before
+    with_events = {} if events is None else {"events": _absolute(events, "events")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifiersAllowedWarning)
         cohort = load_cohort(_absolute(procedures, "procedures"), _absolute(assessments, "assessments"),
                              fhir=_absolute(fhir, "fhir"), omop=omop if is_url else _absolute(omop, "omop"),
                              schema=schema, mapping=_absolute(mapping, "mapping"), definitions=d,
-                             allow_identifiers=allow_identifiers)
+                             allow_identifiers=allow_identifiers, **with_events)
     if physician_id is not None:
         physician_endpoints(cohort.procedures, str(physician_id))
     page = build_report(cohort, definitions=d, physician_id=physician_id, clinic_name=clinic_name,
                         suppress_below=below, dates=dates)
-    inputs = [procedures, assessments, fhir, mapping, definitions] + ([] if is_url else [omop])
+    inputs = [procedures, assessments, events, fhir, mapping, definitions] + ([] if is_url else [omop])
     secrets = {str(Path(_absolute(p, "input")).parent) for p in inputs if p is not None} | ({omop} if is_url else set())
     secrets |= {str(out_path.resolve().parent), str(Path.cwd()), str(Path.home()), sys.prefix, tempfile.gettempdir(),
                 str(Path(__file__).resolve().parents[1])}
