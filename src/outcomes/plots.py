@@ -1008,7 +1008,7 @@ def new_fracture_curves(
     end = float(max_days) if max_days is not None else max(horizon * 1.1, min(last, 2 * horizon))
     drawn = [(str(label), result, _colour(label, i)) for i, (label, result) in enumerate(_ordered(curves).items())]
     with _style():
-        fig = Figure(figsize=(8.5, 4.9 + 0.22 * len(drawn)), layout="constrained")
+        fig = Figure(figsize=(9.0, 5.2 + 0.22 * len(drawn)), layout="constrained")
         axd = fig.subplot_mosaic([["cif"], ["risk"]], height_ratios=[4.0, 0.35 + 0.3 * len(drawn)],
                                  gridspec_kw={"hspace": 0.02})
         ax = axd["cif"]
@@ -1045,23 +1045,24 @@ def new_fracture_curves(
                         xytext=(6, dy), textcoords="offset points", fontsize=8.5, color=colour, va="center",
                         ha="left", zorder=6, gid=f"value:{label}",
                         bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
-        if stated is not None:
-            _stated_line(ax, stated, text_at="start")
+        if stated is not None:  # named in the legend, which sits outside: no label on the curves
+            ax.axhline(stated, label=f"stated {rate_label(stated)}", gid="stated", **_STATED)
             top = max(top, stated)
         ax.set_xlim(0, end / DAYS_PER_MONTH)
         ax.set_ylim(0, min(1.0, max(top * 1.15, 0.05)))
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         ax.set_xticks(np.arange(0.0, end / DAYS_PER_MONTH + 1e-9, 3.0))
         ax.set_xlabel("Months after the procedure")
-        ax.set_ylabel("Patients (cumulative %)")
+        ax.set_ylabel("Procedures (cumulative %)")
         ax.set_title("New vertebral fracture, with death before one as the competing risk")
-        ax.legend(loc="upper left", fontsize=8.5)
+        handles, labels = ax.get_legend_handles_labels()  # under the figure: no curve or line runs through it
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8.5)
         ax.tick_params(labelbottom=True)
         risk = axd["risk"]
         risk.sharex(ax)
         grid = np.arange(0.0, end + 1e-9, 3 * DAYS_PER_MONTH)
         _at_risk_table(risk, drawn, grid, below, scale=DAYS_PER_MONTH,
-                       title="At risk: alive, no new fracture, still followed")
+                       title="Numbers at risk")
     return fig
 
 

@@ -656,8 +656,9 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
             out["fracture"] = {"text": sentence, "figure": figure(
                 fig, alt="Cumulative incidence of a new vertebral fracture and of death before one. " + sentence,
                 caption="Share of procedures followed by a new vertebral fracture (solid, with its 95% interval) "
-                        "and by death before any new fracture (dashed), over time; numbers at risk under the axis. "
-                        "The vertical line is where the claim is read.")}
+                        "and by death before any new fracture (dashed), over time; under the axis, the numbers at "
+                        "risk (alive, without a new fracture and still followed). The vertical line is where the "
+                        "claim is read.")}
         flagged: list = []
         out["monitoring"] = _monitoring_parts(endpoints, threshold, None, below, window, flagged)
         clinic_rate = endpoints["major_complication_30d"].dropna().astype(bool).mean() if _known(
