@@ -789,4 +789,10 @@ def _funnel_position(endpoints: pd.DataFrame, physician_id: str, threshold: floa
         where = "below the lower limit: fewer major complications than the clinic rate would give by chance"
     else:
         where = "within the limits around the clinic rate: no more or fewer than chance explains"
-    return f"On the complications funnel plot Physician {physician_id} lies {where}."
+    text = f"On the complications funnel plot Physician {physician_id} lies {where}."
+    stated = fun.units[(fun.units["centre"] == "stated") & (fun.units["unit"] == physician_id)
+                       & np.isclose(fun.units["level"], max(fun.confidence_levels))]
+    if threshold is not None and len(stated) and stated.iloc[0]["side"] == "worse":
+        text += (f" They also lie above the outer (99.8%) limit around the stated threshold of {_rate(threshold)}: "
+                 "more major complications than that threshold allows by chance.")
+    return text
