@@ -310,13 +310,14 @@ def test_render_report_passes_the_events_table_to_the_loader(monkeypatch, tmp_pa
 
 
 def test_physician_funnel_position_in_words():
-    # B: 20 of 200 against a clinic rate of 25/600 -- P(Y >= 20 | 200, 0.0417) < 0.001 (scipy) -- and a
-    # stated 2%: above the outer limit around both; A: 2 of 200, within the limits around the clinic
+    # B: 24 of 200 against a clinic rate of 35/600 -- P(Y >= 24 | 200, 0.0583) < 0.001 (scipy) -- and a
+    # stated 2%: above the outer limit around both; A: 6 of 200, within the limits around the clinic
     def unit(name, k, n):
         return pd.DataFrame({"physician_id": name, "major_complication_30d": [True] * k + [False] * (n - k)})
 
-    ep = pd.concat([unit("A", 2, 200), unit("B", 20, 200), unit("C", 3, 200)], ignore_index=True)
-    assert stats.binom.sf(19, 200, 25 / 600) < 0.001
+    ep = pd.concat([unit("A", 6, 200), unit("B", 24, 200), unit("C", 5, 200)], ignore_index=True)
+    assert stats.binom.sf(23, 200, 35 / 600) < 0.001
+    assert 0.025 < stats.binom.cdf(6, 200, 35 / 600) and stats.binom.sf(5, 200, 35 / 600) > 0.025
     b = safety._funnel_position(ep, "B", 0.02, 0)
     assert b.startswith("On the complications funnel plot Physician B lies above the outer (99.8%) limit")
     assert "above the outer (99.8%) limit around the stated threshold of 2.0%" in b
