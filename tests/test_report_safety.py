@@ -323,3 +323,24 @@ def test_physician_funnel_position_in_words():
     assert "above the outer (99.8%) limit around the stated threshold of 2.0%" in b
     a = safety._funnel_position(ep, "A", 0.02, 0)
     assert "within the limits around the clinic rate" in a and "stated threshold" not in a
+
+
+def test_workbook_holds_the_safety_numbers(clinic, tmp_path):
+    cohort, ep, _ = clinic
+    claims = outcomes.evaluate_claims(ep)
+    path = outcomes.report.write_tables(tmp_path / "t.xlsx", claims=claims, endpoints=ep, cohort=cohort,
+                                        suppress_below=11)
+    book = pd.read_excel(path, sheet_name=None, engine="openpyxl")
+    assert list(book)[6:] == ["complications", "new fracture curve", "function by visit"]
+    curve = book["new fracture curve"]
+    allr = curve[curve["group"] == "all"]
+    direct = cumulative_incidence(ep["new_fracture_days"].to_numpy(float), ep["new_fracture_status"].to_numpy(int))
+    np.testing.assert_allclose(allr["cumulative_incidence"].to_numpy(float),
+                               direct.table["cumulative_incidence"].to_numpy(float))
+    assert "<11" in set(allr["events"].astype(str))  # single-day counts are small: shown as "<11"
+    visits = book["function by visit"]
+    assert set(visits["instrument"]) == {"odi", "rmdq"}
+    no_events = simulated(200, seed=8, events=False, function=False)
+    path = outcomes.report.write_tables(tmp_path / "u.xlsx", claims=outcomes.evaluate_claims(no_events[1]),
+                                        endpoints=no_events[1], cohort=no_events[0])
+    assert len(pd.read_excel(path, sheet_name=None, engine="openpyxl")) == 6

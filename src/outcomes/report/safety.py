@@ -61,6 +61,7 @@ __all__ = [
     "physician_safety_context",
     "safety_context",
     "safety_methods",
+    "safety_sheets",
 ]
 
 #: The claims the section quotes, in the order it shows them.
@@ -796,3 +797,42 @@ def _funnel_position(endpoints: pd.DataFrame, physician_id: str, threshold: floa
         text += (f" They also lie above the outer (99.8%) limit around the stated threshold of {_rate(threshold)}: "
                  "more major complications than that threshold allows by chance.")
     return text
+
+
+def safety_sheets(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = None, *,
+                  definitions: Definitions | None = None, suppress_below: int = 0) -> dict[str, pd.DataFrame]:
+    """The safety section's numbers for the workbook, only those the records have.
+
+    ``complications`` (:func:`complication_table`), ``new fracture curve`` (the Aalen-Johansen
+    table per group: days, numbers at risk, events, competing deaths, censored, cumulative
+    incidence and its interval, the competing incidence; counts under ``suppress_below`` as
+    ``"<N"``) and ``function by visit`` (:func:`function_table_data`; the medians of a visit with
+    fewer scores than the threshold left empty).
+    """
+    below = check_suppress_below(suppress_below)
+    d = definitions or Definitions()
+    sheets: dict[str, pd.DataFrame] = {}
+    if has_events(cohort, endpoints):
+        sheets["complications"] = complication_table(cohort, endpoints, definitions=d,
+                                                     threshold=_stated(claims, "major_complications"),
+                                                     suppress_below=below)
+        frames = []
+        for name, result in fracture_incidence(endpoints).items():
+            if is_suppressed(result.n, below):
+                continue
+            t = result.table.rename(columns={"time": "days"})
+            if below:
+                for col in ("at_risk", "events", "competing", "censored"):
+                    t[col] = [suppress(v, below) for v in t[col]]
+            frames.append(t.assign(group=name)[["group", *t.columns]])
+        if frames:
+            sheets["new fracture curve"] = pd.concat(frames, ignore_index=True)
+    if has_function_scores(cohort, endpoints):
+        data = function_table_data(cohort_function_scores(cohort), endpoints,
+                                   baseline_window_hours=float(d.baseline_window_hours))
+        if below and len(data):
+            small = data["n"].map(lambda n: is_suppressed(n, below))
+            data.loc[small, ["median", "q1", "q3"]] = np.nan
+            data["n"] = [suppress(n, below) for n in data["n"]]
+        sheets["function by visit"] = data
+    return sheets
