@@ -221,7 +221,7 @@ def test_funnel_limits_table_shape_and_centres():
     assert result.limits["n"].max() == 110
     assert (result.limits["lower"] <= result.limits["upper"]).all()
     assert list(result.units.columns) == ["unit", "n", "events", "missing", "proportion", "centre", "target",
-                                          "level", "lower", "upper", "z", "z_adjusted", "flag"]
+                                          "level", "lower", "upper", "z", "z_adjusted", "flag", "side"]
     assert "<table" in result._repr_html_()
 
 
@@ -527,6 +527,124 @@ def test_cusum_is_reproducible_with_a_seed(clinic_1500):
 
 
 # --------------------------------------------------------------------------------------------
+# Lower is better: complications by physician
+# --------------------------------------------------------------------------------------------
+
+
+def _complication_frame(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """An endpoints-like frame: physician -> (major complications, procedures)."""
+    frame = _unit_frame(counts)
+    return frame.rename(columns={"success": "major_complication_30d"})
+
+
+def test_funnel_lower_is_better_flags_the_upper_tail_as_worse_exactly():
+    # Above the upper limit exactly when P(Y >= y) < p under Binomial(n, clinic rate): the exact
+    # one-sided test of too many complications (scipy.stats.binom.sf), side "worse"; below the
+    # lower limit when P(Y <= y) < p, side "better". Limits do not depend on the direction.
+    counts = {"A": (1, 150), "B": (3, 140), "C": (4, 160), "D": (14, 130), "E": (0, 155), "F": (2, 120)}
+    frame = _complication_frame(counts)
+    low = funnel(frame, outcome="major_complication_30d", stated=0.02, lower_is_better=True, overdispersion="none")
+    high = funnel(frame, outcome="major_complication_30d", stated=0.02, overdispersion="none")
+    pd.testing.assert_frame_equal(low.units.drop(columns="side"), high.units.drop(columns="side"))
+    assert low.lower_is_better and not high.lower_is_better
+    theta = sum(e for e, _ in counts.values()) / sum(n for _, n in counts.values())
+    assert low.clinic_rate == pytest.approx(theta, abs=1e-15)
+    for level in (0.95, 0.998):
+        p = (1 - level) / 2
+        rows = low.units[(low.units["centre"] == "clinic") & (low.units["level"] == level)].set_index("unit")
+        for unit, (y, n) in counts.items():
+            too_many = stats.binom.sf(y - 1, n, theta) < p
+            too_few = stats.binom.cdf(y, n, theta) < p
+            expected = "worse" if too_many else "better" if too_few else ""
+            assert rows.loc[unit, "side"] == expected, (unit, level)
+    assert low.worse(level=0.998)["unit"].tolist() == ["D"]
+    assert low.worse(level=0.998)["flag"].tolist() == ["high"]
+    # read the other way round (success), a high rate is better: D is no longer "worse"
+    assert high.worse(level=0.998).empty
+    assert high.flagged(level=0.998)["side"].tolist() == ["better"]
+
+
+def test_funnel_lower_is_better_against_the_stated_threshold():
+    # Against a stated threshold of 2%: 9 of 120 (7.5%) lies above the exact 95% limit because
+    # P(Y >= 9 | n = 120, p = 0.02) < 0.025, summed here from math.comb (and equal to scipy's sf).
+    frame = _complication_frame({"A": (2, 110), "B": (9, 120), "C": (1, 100)})
+    result = funnel(frame, outcome="major_complication_30d", stated=0.02, lower_is_better=True,
+                    overdispersion="none")
+    tail = 1 - sum(math.comb(120, k) * 0.02**k * 0.98 ** (120 - k) for k in range(9))
+    assert tail < 0.025 and tail == pytest.approx(stats.binom.sf(8, 120, 0.02), rel=1e-9)
+    # 2 of 110 and 1 of 100 are not: their upper tails are far above 0.025
+    assert stats.binom.sf(1, 110, 0.02) > 0.025 and stats.binom.sf(0, 100, 0.02) > 0.025
+    worse = result.worse(level=0.95, centre="stated")
+    assert worse["unit"].tolist() == ["B"]
+    assert worse["upper"].iloc[0] == pytest.approx(funnel_limits([120], 0.02, 0.95)[1][0], abs=1e-12)
+
+
+def test_cusum_lower_is_better_is_the_cusum_of_the_complement():
+    # A complication chart with stated rate 3% is the success chart of its complement with stated
+    # 97%: the same failures, the same in-control probability, the same path and limit.
+    rng = np.random.default_rng(12)
+    n = 400
+    complication = rng.random(n) < 0.05
+    ep = pd.DataFrame({"procedure_id": [f"P{i:04d}" for i in range(n)],
+                       "procedure_date": pd.date_range("2022-01-03", periods=n, freq="D"),
+                       "major_complication_30d": complication, "success": ~complication})
+    bad = cusum(ep, outcome="major_complication_30d", stated=0.03, lower_is_better=True, arl0=500, n_sim=300)
+    good = cusum(ep, outcome="success", stated=0.97, arl0=500, n_sim=300)
+    assert bad.lower_is_better and not good.lower_is_better
+    assert bad.in_control_failure == pytest.approx(0.03)
+    assert bad.table["failure"].tolist() == complication.tolist()
+    np.testing.assert_allclose(bad.table["cusum"], good.table["cusum"])
+    assert bad.limit == pytest.approx(good.limit)
+    # the path by hand: Steiner et al. 2000, W = y log R - log(1 - p + R p), S = max(0, S + W)
+    s, path = 0.0, []
+    for y in complication:
+        s = max(0.0, s + (math.log(2.0) if y else 0.0) - math.log(1 - 0.03 + 2.0 * 0.03))
+        if s >= bad.limit:
+            path.append(s)
+            s = 0.0
+        else:
+            path.append(s)
+    np.testing.assert_allclose(bad.table["cusum"], path)
+    # against the clinic's own rate: the in-control probability is the observed complication rate
+    own = cusum(ep, outcome="major_complication_30d", stated=None, lower_is_better=True, limit=3.0)
+    assert own.in_control_failure == pytest.approx(complication.mean())
+
+
+def test_complications_by_physician_find_the_worse_physician():
+    # simulate_safety: D2 has major-complication odds x e^2.5 (true rates in truth[...by_physician]);
+    # with 3,000 procedures D2 lies above the clinic's 99.8% funnel and its CUSUM signals.
+    from safety_support import simulated
+
+    _, ep, truth = simulated(3000, seed=5, major_worse_physician_log_or=2.5)
+    rates = truth["major_complication_30d_by_physician"]
+    assert max(rates, key=rates.get) == "D2"
+    result = funnel(ep, outcome="major_complication_30d", lower_is_better=True)
+    assert result.worse(level=0.998)["unit"].tolist() == ["D2"]
+    chart = cusum(ep, outcome="major_complication_30d", stated=None, by="physician_id", lower_is_better=True)
+    signals = chart.limits.set_index("unit")["n_signals"]
+    assert signals["D2"] >= 1 and signals.drop("D2").sum() <= 1
+
+
+def test_complication_figures_read_lower_is_better():
+    from outcomes.plots_monitoring import cusum_figure, funnel_figure
+
+    frame = _complication_frame({"A": (2, 110), "B": (9, 120), "C": (1, 100)})
+    result = funnel(frame, outcome="major_complication_30d", stated=0.02, lower_is_better=True)
+    fig = funnel_figure(result, highlight="B")
+    ax = fig.axes[0]
+    assert -0.01 < ax.get_ylim()[0] <= 0.0 and ax.get_ylim()[1] < 0.5  # from 0 (a unit at 0% shows whole)
+    assert ax.get_title(loc="left") == "Major complications within 30 days by physician"
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("upper limit: worse" in t for t in legend)
+    assert "stated 2.0%" in legend and f"clinic rate {100 * 12 / 330:.1f}%" in legend
+    frame["procedure_date"] = pd.date_range("2022-01-03", periods=len(frame), freq="D")
+    frame["procedure_id"] = [f"P{i}" for i in range(len(frame))]
+    chart = cusum(frame, outcome="major_complication_30d", stated=0.02, lower_is_better=True, limit=3.0)
+    labels = [a.get_ylabel() for a in cusum_figure(chart).axes]
+    assert labels[0] == "major complications minus expected (cumulative)"
+
+
+# --------------------------------------------------------------------------------------------
 # Input validation
 # --------------------------------------------------------------------------------------------
 
@@ -554,6 +672,8 @@ def test_cusum_is_reproducible_with_a_seed(clinic_1500):
     (lambda ep: cusum(ep, windows=(10, 0)), "`windows` must be a whole number >= 1; got 0."),
     (lambda ep: cusum(ep, covariates=("age", "bmi"), risk_adjust=True), "`covariates` must be a column"),
     (lambda ep: cusum_path([True], 1.5), "`expected` must be probabilities strictly between 0 and 1"),
+    (lambda ep: funnel(ep, lower_is_better="yes"), "`lower_is_better` must be True or False; got 'yes'."),
+    (lambda ep: cusum(ep, lower_is_better=1), "`lower_is_better` must be True or False; got 1."),
 ])
 def test_input_validation(call, message):
     endpoints = _monthly([80, 82] * 8).assign(physician_id="D1", baseline_pain=7.0,

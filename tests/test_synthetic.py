@@ -370,10 +370,10 @@ def test_input_validation():
 
 
 def test_write_demo_reproduces_committed_files(tmp_path):
-    procedures_csv, assessments_csv = write_demo(tmp_path)
-    assert (procedures_csv.name, assessments_csv.name) == ("procedures.csv", "assessments.csv")
-    assert procedures_csv.read_bytes() == (DEMO / "procedures.csv").read_bytes()
-    assert assessments_csv.read_bytes() == (DEMO / "assessments.csv").read_bytes()
+    paths = write_demo(tmp_path)
+    assert [p.name for p in paths] == ["procedures.csv", "assessments.csv", "events.csv"]
+    for path in paths:
+        assert path.read_bytes() == (DEMO / path.name).read_bytes(), path.name
 
 
 def test_demo_files_show_exclusions():

@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="write every excluded row (table, source, row, column, value, reason) to this CSV")
 
     demo = commands.add_parser("demo", help="write fresh synthetic demo records")
-    demo.add_argument("--output", metavar="DIR", required=True, help="folder to write procedures.csv and assessments.csv")
+    demo.add_argument("--output", metavar="DIR", required=True,
+                      help="folder to write procedures.csv, assessments.csv and events.csv")
     demo.add_argument("--n", type=int, default=800, help="number of procedures (default 800)")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
 

@@ -111,7 +111,9 @@ class FunnelResult:
         centre`` ("clinic" or "stated"), ``target`` (the centre's value), ``level`` (0.95,
         0.998), ``lower, upper`` (the limits at the unit's n, after any overdispersion
         adjustment), ``z`` (Pearson z-score against the target), ``z_adjusted`` (after the
-        adjustment; equal to ``z`` when none), ``flag`` ("high", "low" or "").
+        adjustment; equal to ``z`` when none), ``flag`` ("high", "low" or ""), ``side``
+        ("worse", "better" or ""): which way a flagged unit lies, read with ``lower_is_better``
+        (with complications, above the upper limit is worse; with success, below the lower).
     limits : pandas.DataFrame
         The funnel lines: ``n, centre, target, level, lower, upper`` over a grid of n.
     outcome, unit : str
@@ -137,6 +139,9 @@ class FunnelResult:
     winsorize : float
         Fraction winsorised at each end before estimating ``phi``.
     method : str
+    lower_is_better : bool
+        True for an outcome that is bad news (a complication): a unit above the upper limit is
+        then worse than the centre, one below the lower limit better.
     """
 
     units: pd.DataFrame
@@ -158,6 +163,13 @@ class FunnelResult:
     tau2: float
     winsorize: float
     method: str = "exact binomial limits (Spiegelhalter 2005)"
+    lower_is_better: bool = False
+
+    def worse(self, *, level: float | None = None, centre: str = "clinic") -> pd.DataFrame:
+        """Rows of :attr:`units` outside their limits on the worse side (default: the widest
+        level): above the upper limit when ``lower_is_better``, else below the lower."""
+        rows = self.flagged(level=level, centre=centre)
+        return rows[rows["side"] == "worse"].reset_index(drop=True)
 
     def flagged(self, *, level: float | None = None, centre: str = "clinic") -> pd.DataFrame:
         """Rows of :attr:`units` outside their limits (default: the widest level)."""
@@ -269,7 +281,9 @@ class CusumResult:
     outcome : str
     stated : float or None
         Stated success proportion; the in-control failure probability is ``1 - stated``
-        (the clinic's own rate when None).
+        (the clinic's own rate when None). With ``lower_is_better`` the stated rate of the
+        counted event itself (a complication threshold), which is then the in-control failure
+        probability.
     in_control_failure : float
         Mean in-control failure probability.
     odds_ratio : float
@@ -285,6 +299,9 @@ class CusumResult:
     n, n_missing_outcome, n_missing_date, n_missing_unit : int
     n_sim : int
     seed : int or None
+    lower_is_better : bool
+        True when the outcome column is the bad event itself (a complication): a failure is a
+        True value. False: a failure is a False value of a good outcome (success).
     """
 
     table: pd.DataFrame
@@ -311,6 +328,7 @@ class CusumResult:
     # "day"; "year" when the records give only years (the date column then holds 1 January of
     # the year: show the year only); "sequence" when they give no time at all
     time_resolution: str = "day"
+    lower_is_better: bool = False
 
     @property
     def first_signal_date(self) -> pd.Timestamp | None:
@@ -538,6 +556,7 @@ def funnel(
     confidence_levels: Sequence[float] = (0.95, 0.998),
     overdispersion: Overdispersion = "auto",
     winsorize: float = 0.1,
+    lower_is_better: bool = False,
 ) -> FunnelResult:
     """Funnel plot data: each unit's proportion against its volume, with control limits.
 
@@ -564,6 +583,11 @@ def funnel(
     winsorize : float, default 0.1
         Fraction of z-scores winsorised at each end before ``phi`` is estimated, so that a real
         outlier does not hide itself by inflating the limits.
+    lower_is_better : bool, default False
+        True when the outcome is bad news, as ``major_complication_30d``: ``stated`` is then the
+        threshold the rate should stay under, and a unit above the upper limit is marked
+        ``side = "worse"`` (below the lower limit ``"better"``). The limits themselves do not
+        depend on it: both tails are exact tests.
 
     Returns
     -------
@@ -609,6 +633,16 @@ def funnel(
     0.777
     >>> result.flagged(level=0.998)[["unit", "proportion", "flag"]].values.tolist()
     [['C', 0.6, 'low']]
+
+    Complications, where lower is better: above the upper limit is the worse side.
+
+    >>> ep = pd.DataFrame({"physician_id": ["A"] * 200 + ["B"] * 200 + ["C"] * 200,
+    ...                    "major_complication_30d": [True] * 2 + [False] * 198 + [True] * 20 + [False] * 180
+    ...                                              + [True] * 4 + [False] * 196})
+    >>> worse = funnel(ep, outcome="major_complication_30d", stated=0.03, lower_is_better=True,
+    ...                overdispersion="none").worse(level=0.95)
+    >>> worse[["unit", "flag", "side"]].values.tolist()
+    [['B', 'high', 'worse']]
     """
     endpoints = _check_endpoints(endpoints)
     y = _binary(endpoints, outcome)
@@ -616,6 +650,8 @@ def funnel(
     stated = _check_probability("stated", stated)
     levels = _check_levels(confidence_levels)
     check_choice("overdispersion", overdispersion, OVERDISPERSION_CHOICES)
+    if not isinstance(lower_is_better, (bool, np.bool_)):
+        raise InputError(f"`lower_is_better` must be True or False; got {lower_is_better!r}.")
     if (
         isinstance(winsorize, bool)
         or not isinstance(winsorize, numbers.Real)
@@ -696,12 +732,14 @@ def funnel(
                     z_adj = z
             flag = np.where(prop < ulow, "low", np.where(prop > uhigh, "high", ""))
             flag = np.where(nn > 0, flag, "")
+            worse_flag = "high" if lower_is_better else "low"
+            side = np.where(flag == worse_flag, "worse", np.where(flag != "", "better", ""))
             unit_rows.append(pd.DataFrame({
                 "unit": counts["unit"], "n": counts["n"], "events": counts["events"],
                 "missing": counts["missing"], "proportion": prop, "centre": centre, "target": target,
                 "level": level, "lower": np.where(nn > 0, ulow, np.nan),
                 "upper": np.where(nn > 0, uhigh, np.nan), "z": np.where(nn > 0, z, np.nan),
-                "z_adjusted": np.where(nn > 0, z_adj, np.nan), "flag": flag,
+                "z_adjusted": np.where(nn > 0, z_adj, np.nan), "flag": flag, "side": side,
             }))
     return FunnelResult(
         units=pd.concat(unit_rows, ignore_index=True),
@@ -715,6 +753,7 @@ def funnel(
         method={"none": "exact binomial limits (Spiegelhalter 2005)",
                 "additive": "normal limits with additive random effects (Spiegelhalter 2005)",
                 "multiplicative": "normal limits inflated by sqrt(phi) (Spiegelhalter 2005)"}[applied],
+        lower_is_better=bool(lower_is_better),
     )
 
 
@@ -1288,6 +1327,7 @@ def cusum(
     n_sim: int = 1000,
     seed: int | None = 0,
     windows: Sequence[int] = (10, 20, 50),
+    lower_is_better: bool = False,
 ) -> CusumResult:
     """Bernoulli CUSUM of failures in procedure-date order, for the clinic or per unit.
 
@@ -1300,7 +1340,9 @@ def cusum(
         A yes/no column; a failure is ``False``. Missing values are dropped and counted.
     stated : float or None, default 0.90
         Stated success proportion: in control, failures occur with probability
-        ``1 - stated``. None monitors against the clinic's own failure rate.
+        ``1 - stated``. None monitors against the clinic's own failure rate. With
+        ``lower_is_better`` the stated rate of the event itself (a complication threshold such
+        as 0.03): in control, failures occur with probability ``stated``.
     odds_ratio : float, default 2.0
         The chart is tuned to detect failure odds multiplied by this (Steiner et al. 2000);
         below 1 it watches for improvement.
@@ -1325,6 +1367,9 @@ def cusum(
         Seed of the simulation; the same seed gives the same limit.
     windows : sequence of int, default (10, 20, 50)
         Windows of consecutive cases for the detection-floor table.
+    lower_is_better : bool, default False
+        True when ``outcome`` is bad news (``major_complication_30d``): a failure is then a
+        True value, and ``stated`` its stated rate.
 
     Returns
     -------
@@ -1366,11 +1411,20 @@ def cusum(
     >>> result = cusum(ep, stated=0.9, arl0=200, n_sim=300)
     >>> round(result.limit, 2), len(result.signals), str(result.first_signal_date.date())
     (1.82, 4, '2022-01-17')
+
+    The same chart read as complications (a complication is the failure; stated 10%):
+
+    >>> ep["complication"] = ~ep["success"]
+    >>> same = cusum(ep, outcome="complication", stated=0.1, lower_is_better=True, arl0=200, n_sim=300)
+    >>> bool(np.allclose(same.table["cusum"], result.table["cusum"])), round(same.limit, 2)
+    (True, 1.82)
     """
     endpoints = _check_endpoints(endpoints)
     y = _binary(endpoints, outcome)
     stated = _check_probability("stated", stated)
     odds_ratio = _check_odds_ratio(odds_ratio)
+    if not isinstance(lower_is_better, (bool, np.bool_)):
+        raise InputError(f"`lower_is_better` must be True or False; got {lower_is_better!r}.")
     if (
         isinstance(arl0, bool)
         or not isinstance(arl0, numbers.Real)
@@ -1410,10 +1464,13 @@ def cusum(
         raise InputError(f"`outcome` must have known values with dates in some rows; got {outcome!r} with none.")
     ids = (endpoints["procedure_id"].astype("string") if "procedure_id" in endpoints.columns
            else pd.Series(endpoints.index.astype(str), index=endpoints.index, dtype="string"))
-    frame = pd.DataFrame({"unit": units, "procedure_id": ids, "date": dates, "failure": ~y.fillna(True)})[keep]
+    # a failure: a False of a good outcome (success), a True of a bad one (a complication)
+    failed = y.fillna(False) if lower_is_better else ~y.fillna(True)
+    frame = pd.DataFrame({"unit": units, "procedure_id": ids, "date": dates, "failure": failed})[keep]
     failure = frame["failure"].to_numpy(bool)
     clinic_failure = float(failure.mean())
-    p0 = 1.0 - stated if stated is not None else clinic_failure
+    stated_failure = None if stated is None else (stated if lower_is_better else 1.0 - stated)
+    p0 = stated_failure if stated_failure is not None else clinic_failure
     if not 0 < p0 < 1:
         raise InputError(f"`stated` must leave a failure probability strictly between 0 and 1; got {stated!r} "
                          f"(clinic failure rate {clinic_failure:.3f}).")
@@ -1425,7 +1482,7 @@ def cusum(
         if not present:
             raise InputError(f"`covariates` must name columns present in `endpoints` for risk adjustment; got {tuple(covariates)!r}.")
         expected, risk_model, used = _risk_model(endpoints.loc[keep, present].reset_index(drop=True), failure,
-                                                 present, 1.0 - stated if stated is not None else None)
+                                                 present, stated_failure)
         frame["expected"] = expected
     else:
         frame["expected"] = p0
@@ -1477,7 +1534,7 @@ def cusum(
         by=by, n=len(frame), n_missing_outcome=n_missing_outcome, n_missing_date=n_missing_date,
         n_missing_unit=n_missing_unit, n_sim=n_sim, seed=None if seed is None else int(seed),
         method=("risk-adjusted " if risk_adjust else "") + "Bernoulli CUSUM (Steiner et al. 2000)",
-        time_resolution=resolution,
+        time_resolution=resolution, lower_is_better=bool(lower_is_better),
     )
 
 

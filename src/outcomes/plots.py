@@ -32,6 +32,7 @@ References
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,7 +58,10 @@ __all__ = [
     "claims_chart",
     "contrast_ratio",
     "durability_curve",
+    "function_over_time",
+    "new_fracture_curves",
     "odds_ratio_forest",
+    "rate_label",
     "records_flow",
     "relief_curve_points",
     "relief_curves",
@@ -925,4 +929,214 @@ def durability_curve(
         grid = np.arange(0.0, end / HOURS_PER_YEAR + 1e-9, 0.5) * HOURS_PER_YEAR
         _at_risk_table(risk, [("still followed", km, "black")], grid, below, scale=HOURS_PER_YEAR,
                        title="Relieved, still followed")
+    return fig
+
+
+# ---- safety and function ------------------------------------------------------------------------
+
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+
+
+def rate_label(value: float) -> str:
+    """A rate of a rare event as text and figures write it: one decimal under 10% ("2.1%": a
+    complication rate of 2% and one of 3% differ by half), none from 10% on ("12%").
+
+    >>> rate_label(0.0213), rate_label(0.125), rate_label(float("nan"))
+    ('2.1%', '12%', '-')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt.percent(value, 1 if value < 0.1 else 0)
+
+
+def new_fracture_curves(
+    curves: Mapping[str, Any],
+    *,
+    horizon_days: float = 365.0,
+    stated: float | None = None,
+    max_days: float | None = None,
+    suppress_below: int = 0,
+) -> Figure:
+    """Cumulative incidence of a new vertebral fracture, with death before one drawn as the competing risk.
+
+    Parameters
+    ----------
+    curves : mapping of label -> CumulativeIncidenceResult
+        Aalen-Johansen fits (:func:`outcomes.stats.cumulative_incidence`, event 1 = new fracture,
+        2 = death first), e.g. one per procedure. Vertebroplasty and kyphoplasty keep their
+        colours.
+    horizon_days : float, default 365
+        Where the claim is read (``Definitions.new_fracture_horizon_days``): a vertical line, and
+        each curve's value there marked and written beside it (the value of
+        ``CumulativeIncidenceResult.at(horizon_days)``, as the report's text quotes it).
+    stated : float, optional
+        The stated figure, the dashed "stated 10%" line.
+    max_days : float, optional
+        Right end of the x-axis; default the last time of any curve, at most twice the horizon.
+    suppress_below : int, default 0
+        Numbers at risk under this are shown as ``"<N"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The curves above (new fracture solid with its 95% interval shaded, death before a new
+        fracture dashed), numbers at risk every 3 months under the x-axis.
+
+    Notes
+    -----
+    The cumulative incidence does not treat deaths as censored: 1 - Kaplan-Meier would count
+    fractures that the dead can no longer have, and overstate the risk (Kalbfleisch and Prentice
+    2002, ch. 8). The two curves of a group add up to the share with either event.
+
+    Examples
+    --------
+    >>> from outcomes.stats import cumulative_incidence
+    >>> cif = cumulative_incidence([30, 100, 200, 300, 400, 500], [1, 2, 0, 1, 0, 0])
+    >>> fig = new_fracture_curves({"all": cif}, horizon_days=365)
+    >>> fig.axes[0].get_xlabel()
+    'Months after the procedure'
+    """
+    below = check_suppress_below(suppress_below)
+    if not isinstance(curves, Mapping) or not curves:
+        raise InputError(f"`curves` must be a non-empty mapping of label to CumulativeIncidenceResult; got {curves!r}.")
+    for label, result in curves.items():
+        if not isinstance(getattr(result, "table", None), pd.DataFrame) or "competing_incidence" not in result.table:
+            raise InputError(f"`curves` must hold CumulativeIncidenceResult values; got {type(result).__name__} "
+                             f"for {label!r}.")
+    horizon = float(horizon_days)
+    last = max(float(r.table["time"].max()) for r in curves.values())
+    end = float(max_days) if max_days is not None else max(horizon * 1.1, min(last, 2 * horizon))
+    drawn = [(str(label), result, _colour(label, i)) for i, (label, result) in enumerate(_ordered(curves).items())]
+    with _style():
+        fig = Figure(figsize=(9.0, 5.2 + 0.22 * len(drawn)), layout="constrained")
+        axd = fig.subplot_mosaic([["cif"], ["risk"]], height_ratios=[4.0, 0.35 + 0.3 * len(drawn)],
+                                 gridspec_kw={"hspace": 0.02})
+        ax = axd["cif"]
+        top = 0.0
+        for label, result, colour in drawn:
+            tab = result.table[result.table["time"] <= end]
+            t = np.r_[0.0, tab["time"].to_numpy(float), end] / DAYS_PER_MONTH
+            f = np.r_[0.0, tab["cumulative_incidence"].to_numpy(float)]
+            f = np.r_[f, f[-1]]
+            lo = np.r_[0.0, tab["ci_low"].fillna(tab["cumulative_incidence"]).to_numpy(float)]
+            hi = np.r_[0.0, tab["ci_high"].fillna(tab["cumulative_incidence"]).to_numpy(float)]
+            lo, hi = np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
+            d = np.r_[0.0, tab["competing_incidence"].to_numpy(float)]
+            d = np.r_[d, d[-1]]
+            ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.16, linewidth=0)
+            ax.step(t, f, where="post", color=colour, linewidth=1.9, gid=f"new_fracture:{label}",
+                    label=f"{label}: new fracture (n = {suppress(int(result.n), below)})")
+            ax.step(t, d, where="post", color=colour, linewidth=1.2, linestyle=(0, (4, 2)), gid=f"death:{label}",
+                    label=f"{label}: death before a new fracture")
+            top = max(top, float(np.nanmax(hi)), float(np.nanmax(d)))
+        ax.axvline(horizon / DAYS_PER_MONTH, gid="horizon", **_MARK)
+        placed: list[float] = []
+        for label, result, colour in drawn:
+            if horizon > float(result.table["time"].max()):
+                continue  # nobody followed that long: nothing to read there
+            value = float(result.at(horizon)["cumulative_incidence"].iloc[0])
+            ax.plot([horizon / DAYS_PER_MONTH], [value], "o", color=colour, markersize=5, zorder=5)
+            dy = 0
+            for other in placed:  # two values close together: the second one written a line lower
+                if abs(other - value) < 0.02 * max(top, 0.05) * 3:
+                    dy -= 11
+            placed.append(value)
+            ax.annotate(f"{rate_label(value)} at {_days_text(horizon)}", xy=(horizon / DAYS_PER_MONTH, value),
+                        xytext=(6, dy), textcoords="offset points", fontsize=8.5, color=colour, va="center",
+                        ha="left", zorder=6, gid=f"value:{label}",
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+        if stated is not None:  # named in the legend, which sits outside: no label on the curves
+            ax.axhline(stated, label=f"stated {rate_label(stated)}", gid="stated", **_STATED)
+            top = max(top, stated)
+        ax.set_xlim(0, end / DAYS_PER_MONTH)
+        ax.set_ylim(0, min(1.0, max(top * 1.15, 0.05)))
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        ax.set_xticks(np.arange(0.0, end / DAYS_PER_MONTH + 1e-9, 3.0))
+        ax.set_xlabel("Months after the procedure")
+        ax.set_ylabel("Procedures (cumulative %)")
+        ax.set_title("New vertebral fracture, with death before one as the competing risk")
+        handles, labels = ax.get_legend_handles_labels()  # under the figure: no curve or line runs through it
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8.5)
+        ax.tick_params(labelbottom=True)
+        risk = axd["risk"]
+        risk.sharex(ax)
+        grid = np.arange(0.0, end + 1e-9, 3 * DAYS_PER_MONTH)
+        _at_risk_table(risk, drawn, grid, below, scale=DAYS_PER_MONTH,
+                       title="Numbers at risk")
+    return fig
+
+
+def _days_text(days: float) -> str:
+    if abs(days - 365) < 1 or abs(days - 365.25) < 1:
+        return "1 year"
+    if days % 365 == 0:
+        return f"{days / 365:g} years"
+    return f"{days:g} days"
+
+
+FUNCTION_SCALES = {"odi": ("ODI", 100.0), "rmdq": ("RMDQ", 24.0), "eq5d_vas": ("EQ-5D VAS", 100.0)}
+
+
+def function_over_time(table: pd.DataFrame, *, suppress_below: int = 0) -> Figure:
+    """Function scores over time: the median (and interquartile range) at each visit, by procedure.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per instrument x visit x group: ``instrument`` ("odi", "rmdq", "eq5d_vas"),
+        ``visit`` (its label, in visit order), ``group`` (procedure or "all"), ``n``, ``median``,
+        ``q1``, ``q3`` (as :func:`outcomes.report.safety.function_table_data` gives).
+    suppress_below : int, default 0
+        Visits with fewer scores than this are not drawn (a median of a few patients discloses
+        them).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per instrument; lower ODI and RMDQ scores mean less disability, so the lines
+        fall as function returns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"instrument": "odi", "visit": ["before", "2 weeks"], "group": "all",
+    ...                   "n": [40, 35], "median": [60.0, 40.0], "q1": [50.0, 30.0], "q3": [70.0, 50.0]})
+    >>> function_over_time(t).axes[0].get_ylabel()
+    'ODI (0-100; lower = less disability)'
+    """
+    below = check_suppress_below(suppress_below)
+    needed = {"instrument", "visit", "group", "n", "median", "q1", "q3"}
+    if not isinstance(table, pd.DataFrame) or not needed <= set(table.columns):
+        raise InputError(f"`table` must be a DataFrame with columns {sorted(needed)}; got "
+                         f"{sorted(table.columns) if isinstance(table, pd.DataFrame) else type(table).__name__}.")
+    instruments = [i for i in FUNCTION_SCALES if (table["instrument"] == i).any()]
+    instruments += sorted(set(table["instrument"]) - set(instruments))
+    with _style():
+        fig = Figure(figsize=(4.6 * max(1, len(instruments)) + 0.6, 4.2), layout="constrained")
+        axes = fig.subplots(1, max(1, len(instruments)), squeeze=False)[0]
+        for ax, instrument in zip(axes, instruments):
+            part = table[table["instrument"] == instrument]
+            visits = list(dict.fromkeys(part["visit"]))
+            groups = list(_ordered(dict.fromkeys(part["group"])).keys())
+            several = len(groups) > 2  # procedures and "all": "all" is context, a grey line without bars
+            width = 0.14 * (len(groups) - 2 if several else 0)
+            for i, group in enumerate(g for g in groups if not (several and g == "all")):
+                rows = part[(part["group"] == group) & (part["n"] >= max(below, 1))]
+                x = np.array([visits.index(v) for v in rows["visit"]], float) - width / 2 + 0.14 * i
+                colour = "black" if group == "all" else _colour(group, i)
+                ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["q1"], rows["q3"] - rows["median"]],
+                            fmt="-o", color=colour, markersize=5, capsize=3, linewidth=1.6, elinewidth=1.0,
+                            label=f"{group} (median, IQR)", gid=f"function:{instrument}:{group}", zorder=3)
+            if several:
+                rows = part[(part["group"] == "all") & (part["n"] >= max(below, 1))]
+                ax.plot([visits.index(v) for v in rows["visit"]], rows["median"], "-", color=GREY, linewidth=3.0,
+                        alpha=0.5, label="all procedures (median)", gid=f"function:{instrument}:all", zorder=2)
+            name, top = FUNCTION_SCALES.get(instrument, (instrument.upper(), float(part["q3"].max())))
+            ax.set_xticks(range(len(visits)), visits)
+            ax.set_xlim(-0.5, len(visits) - 0.5)
+            ax.set_ylim(0, top)
+            ax.set_ylabel(f"{name} (0-{top:g}; lower = less disability)" if instrument != "eq5d_vas"
+                          else f"{name} (0-100; higher = better health)")
+            ax.set_title(f"{name}: median and interquartile range by visit")
+            ax.legend(loc="upper right", fontsize=8.5)
     return fig

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from . import formatting as fmt
 from .exceptions import InputError
@@ -33,7 +33,7 @@ from .plots import GREY as _GREY
 from .plots import OKABE_ITO as _OKABE_ITO
 from .plots import STATED_STYLE as _STATED
 from .plots import TEXT_GREY as _TEXT_GREY
-from .plots import report_style
+from .plots import rate_label, report_style
 
 __all__ = ["control_chart_figure", "cusum_figure", "funnel_figure"]
 
@@ -51,12 +51,28 @@ _OUTCOME_LABELS = {
     "success_worst_case": "success at 4 weeks (missing = failure)",
     "relief_by_horizon": "relief within 48 hours",
     "same_day_discharge": "same-day discharge",
+    "major_complication_30d": "major complications within 30 days",
+    "minor_complication_30d": "minor complications within 30 days",
+    "death_30d": "deaths within 30 days",
+}
+# what a "failure" of the CUSUM is called, for outcomes where lower is better (the event itself)
+_FAILURE_WORDS = {
+    "major_complication_30d": "major complications",
+    "minor_complication_30d": "minor complications",
+    "death_30d": "deaths",
 }
 _UNIT_LABELS = {"physician_id": "physician", "site_id": "site"}
 
 
 def _outcome_label(outcome: str) -> str:
     return _OUTCOME_LABELS.get(outcome, outcome.replace("_", " "))
+
+
+def _failures(result: CusumResult) -> str:
+    """What the CUSUM counts, in words: "failures", or the bad event itself ("major complications")."""
+    if not result.lower_is_better:
+        return "failures"
+    return _FAILURE_WORDS.get(result.outcome, "events")
 
 
 def _stated_line(ax: Any, value: float, text: str | None = None, *, y: float | None = None) -> None:
@@ -100,7 +116,10 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
     Funnel lines around the clinic rate are solid, around the stated figure dashed; the inner
     pair is the lowest confidence level (95%), the outer the highest (99.8%). A unit outside its
     outer limit is marked with a triangle pointing the way it lies (down: below, up: above);
-    outside the inner limit only, with an open triangle.
+    outside the inner limit only, with an open triangle. For an outcome where lower is better
+    (``FunnelResult.lower_is_better``, complications) the axis runs up from 0, a unit on the
+    worse side (above) is vermillion and one on the better side (below) blue, and the legend says
+    "above = worse".
 
     References
     ----------
@@ -146,7 +165,8 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
             if centre == "clinic":
                 ax.axhline(target, color=blue, linewidth=2.0, gid="clinic")
             else:
-                ax.axhline(target, gid="stated", label=f"stated {fmt.percent(target)}", **_STATED)
+                ax.axhline(target, gid="stated", label=f"stated {(rate_label if result.lower_is_better else fmt.percent)(target)}",
+                           **_STATED)
 
         clinic_rows = units[(units["centre"] == "clinic") & (units["n"] > 0)]
         at_outer = clinic_rows[np.isclose(clinic_rows["level"], outer)].set_index("unit")
@@ -162,7 +182,9 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
             if highlight is not None and not emphasised:
                 colour, size, z = _GREY, 6, 3
             else:
-                colour = _OKABE_ITO["vermillion"] if flag else "black"
+                worse = flag == ("high" if result.lower_is_better else "low")
+                colour = (_OKABE_ITO["vermillion"] if flag and (worse or not result.lower_is_better)
+                          else _OKABE_ITO["blue"] if flag else "black")
                 size, z = (11, 5) if highlight is not None else (8, 4)
             ax.plot(row["n"], row["proportion"], marker, markersize=size, zorder=z,
                     color=colour, markerfacecolor=colour if filled else "white", markeredgecolor=colour,
@@ -172,39 +194,63 @@ def funnel_figure(result: FunnelResult, highlight: str | None = None) -> Figure:
                 labels.append((str(unit), float(row["n"]), float(row["proportion"]), emphasised))
 
         n_max = float(limits["n"].max())
-        shown = limits[limits["n"] >= max(2.0, 0.25 * float(clinic_rows["n"].min()))]
+        # the funnel's mouth at tiny n would squash the points: start it at a quarter (a half for
+        # rare events, whose upper limit near n = 0 runs to 100%) of the smallest unit's n
+        share = 0.5 if result.lower_is_better else 0.25
+        shown = limits[limits["n"] >= max(2.0, share * float(clinic_rows["n"].min()))]
         low = min(float(clinic_rows["proportion"].min()), float(shown["lower"].min()))
         ax.set_xlim(0, n_max)
-        ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        if result.lower_is_better:  # rare events: from 0 up to the funnel's mouth or the highest unit
+            high = max(float(clinic_rows["proportion"].max()), float(shown["upper"].max()))
+            ax.set_ylim(-0.02 * high, min(1.0, high * 1.1 + 0.005))  # a unit at 0% shows whole
+            # ticks on 1-2-5 steps, labelled with the decimals they need (never 12.5% shown as "13%")
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=None))
+        else:
+            ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.005)
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         unit_word = _UNIT_LABELS.get(result.unit, result.unit.replace("_", " "))
         ax.set_xlabel("procedures with a known outcome (n)")
         ax.set_ylabel(f"{_outcome_label(result.outcome)} (%)")
-        ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {unit_word}")
+        left = ax.set_title(f"{_outcome_label(result.outcome).capitalize()} by {unit_word}")
         _place_labels(fig, ax, labels, points, bold=highlight is not None)
         clinic_rate = float(limits.loc[limits["centre"] == "clinic", "target"].iloc[0])
         handles = [Line2D([], [], color=blue, linewidth=2.0),
                    (Line2D([], [], color=blue, linestyle=":", linewidth=1.1),
                     Line2D([], [], color=blue, linestyle="--", linewidth=1.1))]
-        texts = [f"clinic rate {fmt.percent(clinic_rate)}",
+        rate_text = rate_label if result.lower_is_better else fmt.percent
+        texts = [f"clinic rate {rate_text(clinic_rate)}",
                  f"{_level_text(inner)} (dotted) and {_level_text(outer)} (dashed) limits around it"]
         if (limits["centre"] == "stated").any():
             stated_rate = float(limits.loc[limits["centre"] == "stated", "target"].iloc[0])
             handles += [Line2D([], [], **_STATED), Line2D([], [], color=_GREY, linestyle="-.", linewidth=1.0)]
-            texts += [f"stated {fmt.percent(stated_rate)}", f"{_level_text(outer)} limits around the stated figure"]
+            texts += [f"stated {rate_text(stated_rate)}", f"{_level_text(outer)} limits around the stated figure"]
         handles.append((Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], linestyle="none"),
                         Line2D([], [], marker="v", color=_OKABE_ITO["vermillion"], markerfacecolor="white",
                                linestyle="none")))
-        texts.append(f"outside the {_level_text(outer)} / only the {_level_text(inner)} limits")
-        fig.legend(handles, texts, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
-                   loc="outside lower center", ncols=2)
+        if result.lower_is_better:
+            handles[-1] = (Line2D([], [], marker="^", color=_OKABE_ITO["vermillion"], linestyle="none"),
+                           Line2D([], [], marker="^", color=_OKABE_ITO["vermillion"], markerfacecolor="white",
+                                  linestyle="none"))
+            texts.append(f"above the {_level_text(outer)} / only the {_level_text(inner)} upper limit: worse")
+        else:
+            texts.append(f"outside the {_level_text(outer)} / only the {_level_text(inner)} limits")
         note = {"none": "exact binomial limits",
                 "additive": f"limits widened for overdispersion (additive, tau = {np.sqrt(result.tau2):.3f})",
                 "multiplicative": f"limits widened for overdispersion (x sqrt(phi), phi = {result.overdispersion_phi:.2f})"}
-        ax.set_title(f"{note[result.adjustment]}; {result.n} procedures, {result.n_units} "
-                     f"{unit_word}s" + (f"; {result.n_missing_outcome} without a known outcome not shown"
-                                        if result.n_missing_outcome else ""), loc="right", fontsize=8,
-                     fontweight="normal", color=_TEXT_GREY)
+        note_text = (f"{note[result.adjustment]}; {result.n} procedures, {result.n_units} {unit_word}s"
+                     + (f"; {result.n_missing_outcome} without a known outcome not shown"
+                        if result.n_missing_outcome else ""))
+        # the note sits right of the title; when the two would overlap it goes into the legend
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        renderer = (fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)).get_renderer()
+        right = ax.set_title(note_text, loc="right", fontsize=8, fontweight="normal", color=_TEXT_GREY)
+        if left.get_window_extent(renderer).x1 + 8 > right.get_window_extent(renderer).x0:
+            right.set_text("")
+            handles.append(Line2D([], [], linestyle="none"))
+            texts.append(note_text)
+        fig.legend(handles, texts, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
+                   loc="outside lower center", ncols=2)
     return fig
 
 
@@ -382,19 +428,22 @@ def cusum_figure(result: CusumResult, highlight: str | None = None) -> Figure:
             bottom.plot([], [], "-", color=_GREY, label="limit h for each unit (its own case mix)")
         bottom.plot([], [], "X", color=_OKABE_ITO["vermillion"], markeredgecolor="black", linestyle="none",
                     label="signal (chart restarts at 0)")
+        failures = _failures(result)
         if result.stated is not None:
-            _stated_line(top, result.stated, y=0.0)
+            _stated_line(top, result.stated, f"stated {rate_label(result.stated)}" if result.lower_is_better else None,
+                         y=0.0)
         else:
-            _stated_line(top, 1 - result.in_control_failure,
-                         f"clinic rate {fmt.percent(1 - result.in_control_failure)}", y=0.0)
-        top.set_ylabel("failures minus expected (cumulative)")
+            rate = result.in_control_failure if result.lower_is_better else 1 - result.in_control_failure
+            _stated_line(top, rate, f"clinic rate {fmt.percent(rate, 1 if rate < 0.1 else 0)}", y=0.0)
+        top.set_ylabel(f"{failures} minus expected (cumulative)")
         bottom.set_ylabel("CUSUM (log-likelihood ratio)")
         bottom.set_xlabel("date of procedure")
         bottom.set_ylim(bottom=0)
         what = _outcome_label(result.outcome)
-        alternative = f"failure odds x{result.odds_ratio:g}"
-        top.set_title(f"{'Risk-adjusted ' if result.risk_adjusted else ''}CUSUM of failures ({what}): "
-                      f"watching for {alternative}")
+        alternative = f"{'odds' if result.lower_is_better else 'failure odds'} x{result.odds_ratio:g}"
+        top.set_title(f"{'Risk-adjusted ' if result.risk_adjusted else ''}CUSUM of "
+                      + (f"{what}: " if result.lower_is_better else f"failures ({what}): ")
+                      + f"watching for {alternative}")
         handles, labels = bottom.get_legend_handles_labels()
         keep = [i for i, text in enumerate(labels) if text not in names]  # units: legend on top panel
         bottom.legend([handles[i] for i in keep], [labels[i] for i in keep], **_OUTSIDE)
@@ -438,9 +487,10 @@ def _cusum_small_multiples(result: CusumResult, names: list, highlight: str | No
                 label.set_ha("right")
         unit_word = _UNIT_LABELS.get(result.by, str(result.by).replace("_", " ")) if result.by else "unit"
         what = _outcome_label(result.outcome)
-        fig.suptitle(f"CUSUM of failures ({what}) by {unit_word}: a line reaching its limit line is a signal",
+        counted = f"{what}" if result.lower_is_better else f"failures ({what})"
+        fig.suptitle(f"CUSUM of {counted} by {unit_word}: a line reaching its limit line is a signal",
                      fontsize=10.5, fontweight="bold", x=0.01, ha="left")
-        fig.supylabel("CUSUM of failures", fontsize=9.5)
+        fig.supylabel(f"CUSUM of {_failures(result)}", fontsize=9.5)
         fig.legend([Line2D([], [], color=_OKABE_ITO["vermillion"], linewidth=1.2),
                     Line2D([], [], marker="X", color=_OKABE_ITO["vermillion"], markeredgecolor="black",
                            linestyle="none")],

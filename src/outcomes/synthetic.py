@@ -3,7 +3,8 @@
 :func:`simulate` draws clinic records in the canonical long form of the data contract (one row per
 procedure, one row per pain score) from a latent model whose population values are known, so that
 every claim the package tests can be checked against the value it should find. :func:`write_demo`
-writes the demo files in ``data/demo``. Nothing here describes a real patient.
+writes the demo files in ``data/demo`` (from :func:`simulate_safety`: with events and function
+scores). Nothing here describes a real patient.
 
 Latent model
 ------------
@@ -744,8 +745,8 @@ def _inject_errors(rng, n_errors, a_code, a_hours, a_pain):
 
 def write_demo(
     directory: str | Path, *, n_procedures: int = 800, seed: int = 2026, data_errors: int = 6
-) -> tuple[Path, Path]:
-    """Write the synthetic demo records ``procedures.csv`` and ``assessments.csv``.
+) -> tuple[Path, Path, Path]:
+    """Write the synthetic demo records ``procedures.csv``, ``assessments.csv`` and ``events.csv``.
 
     Parameters
     ----------
@@ -754,36 +755,38 @@ def write_demo(
     n_procedures : int, optional
         Number of procedures. Default 800.
     seed : int, optional
-        Seed passed to :func:`simulate`. Default 2026.
+        Seed passed to :func:`simulate_safety`. Default 2026.
     data_errors : int, optional
-        Bad assessment rows injected to exercise validation. Default 6.
+        Bad pain rows injected to exercise validation. Default 6.
 
     Returns
     -------
     tuple of pathlib.Path
-        The paths of ``procedures.csv`` and ``assessments.csv``.
+        The paths of ``procedures.csv`` (with ``last_contact_days``), ``assessments.csv`` (pain
+        scores, and ODI and RMDQ scores as rows with ``instrument`` and ``score``) and
+        ``events.csv`` (complications, new vertebral fractures and deaths).
 
     Notes
     -----
-    The files are written with ``\\n`` line endings and no index, so the same arguments
-    reproduce them byte for byte. All other parameters are :func:`simulate`'s defaults.
+    The records are :func:`simulate_safety`'s, whose procedures and pain scores are
+    :func:`simulate`'s for the same seed. The files are written with ``\\n`` line endings and no
+    index, so the same arguments reproduce them byte for byte. All other parameters are the
+    defaults.
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     procedures_csv, assessments_csv = write_demo(tmp, n_procedures=50)
-    ...     procedures_csv.name, assessments_csv.name
-    ('procedures.csv', 'assessments.csv')
+    ...     [path.name for path in write_demo(tmp, n_procedures=50)]
+    ['procedures.csv', 'assessments.csv', 'events.csv']
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    procedures, assessments, _ = simulate(n_procedures, seed=seed, data_errors=data_errors)
-    procedures_csv = directory / "procedures.csv"
-    assessments_csv = directory / "assessments.csv"
-    procedures.to_csv(procedures_csv, index=False, lineterminator="\n")
-    assessments.to_csv(assessments_csv, index=False, lineterminator="\n")
-    return procedures_csv, assessments_csv
+    procedures, assessments, events, _ = simulate_safety(n_procedures, seed=seed, data_errors=data_errors)
+    paths = (directory / "procedures.csv", directory / "assessments.csv", directory / "events.csv")
+    for frame, path in zip((procedures, assessments, events), paths):
+        frame.to_csv(path, index=False, lineterminator="\n")
+    return paths
 
 
 def to_fhir(procedures: pd.DataFrame, assessments: pd.DataFrame, directory: str | Path, **options: Any) -> dict:

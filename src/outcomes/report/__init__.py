@@ -10,6 +10,9 @@ The package is split by what each part does:
   (:func:`protect`): no hidden count comes back by subtraction;
 - :mod:`~outcomes.report.figures`: figures from results, embedded as inline PNGs;
 - :mod:`~outcomes.report.sections`: what each section says, as data for the templates;
+- :mod:`~outcomes.report.safety`: the safety and function section (complications, new fractures,
+  function over time, complications by physician), shown when the records have events or
+  function scores;
 - :mod:`~outcomes.report.render`: the Jinja2 templates (``templates/*.html.j2``, autoescaped),
   :func:`build_report`, :func:`render_report` and :func:`write_pdf`.
 
@@ -24,6 +27,7 @@ from .render import (build_report, claim_html, comparison_html, evidence_html, e
                      header_html, is_synthetic, limitations_html, methods_html, monitoring_html,
                      physician_endpoints, records_html, render_report, stamp_html, summary_html, table_html,
                      write_pdf)
+from .safety import complication_table, function_table, physician_safety_context, safety_context
 from .sections import closing_sentence, physician_line
 from .suppression import protect, suppress
 from .tables import (case_mix_table, discharge_table, exclusions_table, flow_table, scorecard, table_one,
@@ -38,6 +42,7 @@ __all__ = [
     "claims_figure",
     "closing_sentence",
     "comparison_html",
+    "complication_table",
     "discharge_table",
     "durability_figure",
     "evidence_html",
@@ -47,6 +52,7 @@ __all__ = [
     "flow_figure",
     "flow_table",
     "fracture_age_figure",
+    "function_table",
     "header_html",
     "is_synthetic",
     "limitations_html",
@@ -55,11 +61,13 @@ __all__ = [
     "overnight_figure",
     "physician_endpoints",
     "physician_line",
+    "physician_safety_context",
     "plain",
     "protect",
     "records_html",
     "relief_figure",
     "render_report",
+    "safety_context",
     "scorecard",
     "shown_interval",
     "stamp_html",

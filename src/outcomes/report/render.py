@@ -31,6 +31,7 @@ from ..limits import check_output
 from . import sections as s
 from .figures import (claims_figure, durability_figure, flow_figure, fracture_age_figure,
                       relief_alt, relief_figure)
+from .safety import physician_safety_context, safety_context
 from .suppression import check_suppress_below
 from .tables import case_mix_table, discharge_table, exclusions_table, flow_table, scorecard, table_one, write_tables
 
@@ -286,10 +287,13 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
     header = s.header_context(cohort, clinic_name=clinic_name, suppress_below=below, synthetic=is_synthetic(cohort),
                               dates=dates)
     verdicts = claims.verdicts()
+    safety = safety_context(cohort, endpoints, claims, definitions=d, suppress_below=below)
+    executive = s.executive_context(claims, funnel=monitoring["funnel"], cusum_signals=monitoring["signals"])
+    executive["next"] += safety["next"]
     context = {
         "title": header["title"],
         "header": header,
-        "executive": s.executive_context(claims, funnel=monitoring["funnel"], cusum_signals=monitoring["signals"]),
+        "executive": executive,
         "summary": [s.claim_context(claims, c.id, suppress_below=below) for c in claims.claims],
         "records": _records(cohort, below),
         "table_one": s.table(table_one(endpoints, suppress_below=below), css_class="table-one",
@@ -335,6 +339,7 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
                                                   "over time since relief, with its 95% interval. Nothing beyond the "
                                                   "end of follow-up is known.")},
         "monitoring": monitoring,
+        "safety": safety,
         "evidence": s.evidence_context(claims, suppress_below=below),
         "limitations": s.limitations(cohort, endpoints, d, claims=claims, notes=notes, suppress_below=below),
         "methods": s.methods_context(claims, d),
@@ -370,6 +375,8 @@ def _physician_page(cohort, endpoints, claims, mine, own, d, physician_id, clini
         "discharge": s.table(discharge, caption=f"Discharge and complications, {label}.") if len(discharge) > 1
         else None,
         "monitoring": monitoring,
+        "safety": physician_safety_context(cohort, endpoints, physician_id, claims, definitions=d,
+                                           suppress_below=below),
         "scorecard": s.table(scorecard(own, suppress_below=below), css_class="scorecard"),
         "closing": s.closing_sentence(own, suppress_below=below),
         "limitations": s.limitations(cohort, mine, d, claims=own, notes=notes, suppress_below=below),
@@ -476,6 +483,7 @@ def render_report(
     timeout: float = 600,
     progress: bool = True,
     dates: str = "full",
+    events: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Render the clinic quality report (or one physician's review) to one HTML or PDF file.
 
@@ -510,6 +518,9 @@ def render_report(
     dates : {"full", "year"}, default "full"
         ``"year"`` renders the report with no date finer than the year (``--dates year``). Every
         report states the data class (:func:`outcomes.privacy.data_class`).
+    events : path, optional
+        The events table (complications, new fractures, deaths; ``--events``), read with the
+        procedures by :func:`outcomes.sources.load_cohort`; it fills the report's safety section.
 
     Returns
     -------
@@ -541,17 +552,19 @@ def render_report(
     from ..sources import load_cohort
 
     d = Definitions.from_toml(_absolute(definitions, "definitions")) if definitions else Definitions()
+    # the events table travels only when given, so records without one load as before
+    with_events = {} if events is None else {"events": _absolute(events, "events")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifiersAllowedWarning)
         cohort = load_cohort(_absolute(procedures, "procedures"), _absolute(assessments, "assessments"),
                              fhir=_absolute(fhir, "fhir"), omop=omop if is_url else _absolute(omop, "omop"),
                              schema=schema, mapping=_absolute(mapping, "mapping"), definitions=d,
-                             allow_identifiers=allow_identifiers)
+                             allow_identifiers=allow_identifiers, **with_events)
     if physician_id is not None:
         physician_endpoints(cohort.procedures, str(physician_id))
     page = build_report(cohort, definitions=d, physician_id=physician_id, clinic_name=clinic_name,
                         suppress_below=below, dates=dates)
-    inputs = [procedures, assessments, fhir, mapping, definitions] + ([] if is_url else [omop])
+    inputs = [procedures, assessments, events, fhir, mapping, definitions] + ([] if is_url else [omop])
     secrets = {str(Path(_absolute(p, "input")).parent) for p in inputs if p is not None} | ({omop} if is_url else set())
     secrets |= {str(out_path.resolve().parent), str(Path.cwd()), str(Path.home()), sys.prefix, tempfile.gettempdir(),
                 str(Path(__file__).resolve().parents[1])}

@@ -451,7 +451,9 @@ def write_tables(path: str | Path, *, claims: Any, endpoints: pd.DataFrame, coho
 
     Sheets: ``scorecard`` (numbers unrounded, estimates that would disclose a small count left
     empty), ``table 1``, ``discharge``, ``flow``, ``exclusions``, ``relief curve`` (the points
-    of the relief curves: hours, at risk, relieved and its interval).
+    of the relief curves: hours, at risk, relieved and its interval); when the records have
+    them, ``complications``, ``new fracture curve`` and ``function by visit``
+    (:func:`outcomes.report.safety.safety_sheets`).
 
     Returns
     -------
@@ -475,6 +477,8 @@ def write_tables(path: str | Path, *, claims: Any, endpoints: pd.DataFrame, coho
         "exclusions": exclusions_table(cohort, suppress_below=below),
         "relief curve": _curve_points(endpoints, below),
     }
+    from .safety import safety_sheets  # complications, new-fracture curve, function by visit: when recorded
+    sheets.update(safety_sheets(cohort, endpoints, claims, suppress_below=below))
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
