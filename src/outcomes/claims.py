@@ -46,12 +46,16 @@ __all__ = ["Claim", "ClaimsResult", "claim_columns", "evaluate_claim_frames", "e
 KINDS = ("proportion", "relief_by", "kept_by", "faster", "difference", "odds_ratios", "mean_difference",
          "incidence_by")
 SENSES = ("about", "at_least", "at_most")
+# Result measures that are shares of procedures (read against a stated figure) and ratios (read
+# against 1): the report's wording and figures take their scale from these.
+SHARE_MEASURES = ("proportion", "relieved by", "still relieved at", "cumulative incidence by")
+RATIO_MEASURES = ("hazard ratio", "odds ratio", "adjusted odds ratio", "observed/expected")
 METHODS = ("wilson", "exact")
 POPULATIONS = ("all", "vertebroplasty", "kyphoplasty")
 VERDICTS = ("below", "above", "consistent", "inconclusive", "supported", "contradicted", "not assessable")
 RESULT_COLUMNS = [
     "claim_id", "population", "n", "estimate", "ci_low", "ci_high", "stated", "p_value", "verdict", "method",
-    "statement", "measure", "reading", "role", "events", "margin", "p_holm", "n_to_settle",
+    "statement", "measure", "reading", "role", "events", "margin", "sense", "p_holm", "n_to_settle",
     "additional_to_settle", "note",
 ]
 
@@ -439,7 +443,8 @@ class _Rows:
     def add(self, **values: Any) -> None:
         base = {"claim_id": self.claim.id, "statement": self.claim.statement, "population": self.claim.population,
                 "reading": "complete case", "role": "primary", "n": 0, "events": np.nan, "estimate": np.nan,
-                "ci_low": np.nan, "ci_high": np.nan, "stated": np.nan, "margin": np.nan, "p_value": np.nan,
+                "ci_low": np.nan, "ci_high": np.nan, "stated": np.nan, "margin": np.nan,
+                "sense": self.claim.sense, "p_value": np.nan,
                 "n_to_settle": np.nan, "additional_to_settle": np.nan, "note": "", "method": ""}
         base.update(values)
         self.rows.append(base)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["duration", "hours", "interval", "number", "percent", "pvalue"]
+__all__ = ["TABLE_WORDS", "duration", "hours", "interval", "number", "percent", "pvalue", "table_words"]
+
+# The input tables as a reader names them (flow tables, exclusion lists, remarks).
+TABLE_WORDS = {"procedures": "procedures", "assessments": "pain scores", "function_scores": "function scores",
+               "events": "events"}
+
+
+def table_words(table: str) -> str:
+    """An input table's name in plain words ("assessments" -> "pain scores")."""
+    return TABLE_WORDS.get(str(table), str(table).replace("_", " "))
 
 
 def _missing(value: float | None) -> bool:

@@ -46,6 +46,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from . import formatting as fmt
+from .claims import RATIO_MEASURES, SHARE_MEASURES
 from ._suppress import check_suppress_below, hides_estimate, suppress
 from .exceptions import InputError
 from .proportions import proportion
@@ -289,7 +290,6 @@ def records_flow(flow: pd.DataFrame, exclusions: pd.DataFrame | None = None, *, 
     if missing:
         raise InputError(f"`flow` must have columns table, read, excluded, analysed (Cohort.flow()); "
                          f"got {sorted(flow.columns)!r}.")
-    names = {"procedures": "Procedures", "assessments": "Pain scores"}
     lanes = flow.reset_index(drop=True)
     reasons = exclusions if exclusions is not None else pd.DataFrame({"table": [], "reason": [], "rows": []})
     most = max([int((reasons["table"] == t).sum()) for t in lanes["table"]] + [0])
@@ -304,7 +304,7 @@ def records_flow(flow: pd.DataFrame, exclusions: pd.DataFrame | None = None, *, 
         arrow = {"arrowstyle": "-|>", "color": "#333333", "linewidth": 1.2}
         for i, row in enumerate(lanes.itertuples(index=False)):
             x0 = 10 * i + 1.0
-            name = names.get(row.table, str(row.table).capitalize())
+            name = fmt.table_words(row.table).capitalize()
             ax.text(x0, 9.2, f"{name}\nread {suppress(row.read, below)}", ha="left", va="center", bbox=box,
                     fontsize=10, fontweight="bold")
             ax.text(x0, 0.8, f"{name}\nanalysed {suppress(row.analysed, below)}", ha="left", va="center", bbox=box,
@@ -325,8 +325,8 @@ def records_flow(flow: pd.DataFrame, exclusions: pd.DataFrame | None = None, *, 
 
 # ---- claims chart ---------------------------------------------------------------------------------
 
-_SHARE = ("proportion", "relieved by", "still relieved at")
-_RATIO = ("hazard ratio", "odds ratio", "adjusted odds ratio")
+_SHARE = SHARE_MEASURES
+_RATIO = RATIO_MEASURES
 
 
 def _panel(row: pd.Series) -> str:

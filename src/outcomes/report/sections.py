@@ -369,11 +369,10 @@ def physician_line(endpoints: pd.DataFrame, physician_id: str, claims: Any = Non
 # ---- records, limitations, methods, evidence, stamp -------------------------------------------------
 
 def remarks_context(cohort: Cohort, below: int) -> list[str]:
-    names = {"procedures": "procedures", "assessments": "pain scores"}
     if cohort.remarks.empty:
         return []
     grouped = cohort.remarks.groupby(["table", "column", "remark"], sort=False).size()
-    return [f"{names.get(t, t)}, {words(c)}: {suppress(n, below)} value{'s' if n != 1 else ''} {rem}; set to "
+    return [f"{fmt.table_words(t)}, {words(c)}: {suppress(n, below)} value{'s' if n != 1 else ''} {rem}; set to "
             "missing, the row was kept." for (t, c, rem), n in grouped.items()]
 
 

@@ -360,7 +360,6 @@ def scorecard(claims: Any, *, suppress_below: int = 0, methods: bool = False) ->
     return pd.DataFrame(out, columns=columns + (["method"] if methods else []))
 
 
-_TABLE_NAMES = {"procedures": "procedures", "assessments": "pain scores"}
 
 
 def _flow_protected(cohort: Cohort, below: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -408,7 +407,7 @@ def flow_table(cohort: Cohort, *, suppress_below: int = 0) -> pd.DataFrame:
     below = check_suppress_below(suppress_below)
     flow, _, cells = _flow_protected(cohort, below)
     return pd.DataFrame({
-        "records": [_TABLE_NAMES.get(t, t) for t in flow["table"]],
+        "records": [fmt.table_words(t) for t in flow["table"]],
         "file": [cohort.sources.get(t, t) for t in flow["table"]],
         **{what: [_shown(*cells[(t, what)], below) for t in flow["table"]] for what in ("read", "excluded", "analysed")},
     })
@@ -419,7 +418,7 @@ def exclusions_table(cohort: Cohort, *, suppress_below: int = 0) -> pd.DataFrame
     below = check_suppress_below(suppress_below)
     _, counts, cells = _flow_protected(cohort, below)
     return pd.DataFrame({
-        "records": [_TABLE_NAMES.get(t, t) for t in counts["table"]],
+        "records": [fmt.table_words(t) for t in counts["table"]],
         "reason": counts["reason"].astype(str).tolist(),
         "rows": [_shown(*cells[(t, "reason", r)], below) for t, r in zip(counts["table"], counts["reason"])],
     })

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as fmt
-from ..claims import verdict_for_direction, verdict_for_stated
+from ..claims import RATIO_MEASURES, SHARE_MEASURES, verdict_at_most, verdict_for_direction, verdict_for_stated
 from .suppression import hides_estimate, is_suppressed, suppress
 
 __all__ = [
@@ -30,14 +30,22 @@ __all__ = [
     "verdict_reason",
 ]
 
-SHARE = ("proportion", "relieved by", "still relieved at")
-RATIO = ("hazard ratio", "odds ratio", "adjusted odds ratio", "observed/expected")
+SHARE = SHARE_MEASURES
+RATIO = RATIO_MEASURES
+
+
+def at_most(row: pd.Series) -> bool:
+    """Whether a result row holds a share against an upper limit (``sense = "at_most"``: a
+    complication or new-fracture rate), whose verdicts are supported / contradicted / inconclusive."""
+    return row.get("sense") == "at_most" and row.get("measure") in SHARE and pd.notna(row.get("stated"))
 GOOD = ("above", "consistent", "supported")
 BAD = ("below", "contradicted")
 #: Verdicts grouped as the executive summary counts them.
 VERDICT_GROUPS = {"met": GOOD, "not met": BAD, "undecided": ("inconclusive", "not assessable")}
 
-_ENDPOINT_WORDS = {"success": "with a 4-week score", "same_day_discharge": "with a recorded discharge"}
+_ENDPOINT_WORDS = {"success": "with a 4-week score", "same_day_discharge": "with a recorded discharge",
+                   "major_complication_30d": "had a major complication within 30 days",
+                   "function_regained": "with a function score at 1-6 weeks regained function"}
 _EXPOSURE_WORDS = {"early_treatment": ("treated within six weeks", "treated later")}
 TERM_WORDS = {"poor_general_health": "poor general health (ASA 3 or more)",
               "multiple_levels": "two or more levels treated", "complication": "a complication",
@@ -169,7 +177,10 @@ def _decimals_for(row: pd.Series) -> int:
         if measure in SHARE and pd.notna(row.get("stated")):
             lo, hi = round(100 * low, d) / 100, round(100 * high, d) / 100
             margin = row.get("margin") if pd.notna(row.get("margin")) else 0.05
-            if verdict_for_stated(lo, hi, float(row["stated"]), float(margin)) == verdict:
+            if at_most(row):
+                if verdict_at_most(lo, hi, float(row["stated"])) == verdict:
+                    return d
+            elif verdict_for_stated(lo, hi, float(row["stated"]), float(margin)) == verdict:
                 return d
         elif measure in RATIO:
             lo, hi = round(low, d + 2), round(high, d + 2)
@@ -215,6 +226,13 @@ def verdict_reason(row: pd.Series) -> str:
                                                   and np.isfinite(row.get("ci_high", np.nan))):
         return ""
     shown = shown_interval(row)
+    if at_most(row):
+        stated = fmt.percent(float(row["stated"]))
+        return {
+            "supported": f"the whole interval ({shown}) lies under the stated upper limit of {stated}",
+            "contradicted": f"the whole interval ({shown}) lies over the stated upper limit of {stated}",
+            "inconclusive": f"the interval ({shown}) holds the stated upper limit of {stated}",
+        }[verdict]
     if measure in SHARE and pd.notna(row.get("stated")):
         stated, margin = float(row["stated"]), float(row["margin"]) if pd.notna(row.get("margin")) else 0.05
         band = fmt.interval(stated - margin, stated + margin)
@@ -244,11 +262,14 @@ def _settle_direction(row: pd.Series) -> int | None:
     est, low, high, n = (float(row[c]) if pd.notna(row[c]) else math.nan for c in ("estimate", "ci_low", "ci_high", "n"))
     if not all(np.isfinite([est, low, high, n])) or n <= 0:
         return None
-    if row["measure"] in RATIO:
+    null = 0.0
+    if row["measure"] in SHARE and pd.notna(row.get("stated")):
+        null = float(row["stated"])  # a share is settled against its stated figure, not against 0
+    elif row["measure"] in RATIO:
         if min(est, low, high) <= 0:
             return None
         est, low, high = math.log(est), math.log(low), math.log(high)
-    gap, half = abs(est), (high - low) / 2
+    gap, half = abs(est - null), (high - low) / 2
     if gap == 0 or half <= 0:
         return None
     return max(math.ceil(n * (half / gap) ** 2) - int(n), 1)
@@ -371,6 +392,8 @@ def claim_numbers(claims: Any, claim: Any, below: int = 0) -> str:
         if bits:
             text += " " + "; ".join(bits).capitalize() + "."
         return text
+    if claim.kind == "incidence_by":
+        return _incidence(claim, rows, head, below)
     if claim.kind == "relief_by":
         horizon = fmt.hours(claim.horizon_hours)
         if hides_estimate(head, below):
@@ -433,6 +456,26 @@ def claim_numbers(claims: Any, claim: Any, below: int = 0) -> str:
                             f"(95% CI {span(r['ci_low'], r['ci_high'])})")
         return f"{str(claim.group).capitalize()} minus {claim.reference}: " + "; ".join(bits) + "."
     return plain(counts_hidden(head.get("note", ""), below))
+
+
+def _incidence(claim: Any, rows: pd.DataFrame, head: pd.Series, below: int) -> str:
+    """A cumulative incidence by a time (new vertebral fractures by 1 year, death competing)."""
+    if hides_estimate(head, below):
+        return f"counts too small to show ({suppress(head['n'], below)} procedures)."
+    days = str(head.get("reading", "")).removeprefix("by day ").strip()
+    when = "1 year" if days == "365" else f"day {days}" if days else "the horizon"
+    text = (f"{fmt.percent(head['estimate'])} (95% CI {shown_interval(head)}) of {suppress(head['n'], below)} "
+            f"procedures were followed by a new vertebral fracture by {when}, counting death before it as a "
+            f"competing event, against {fmt.percent(head['stated'])} stated.")
+    per = rows[(rows["role"] == "secondary") & (rows["population"] != head["population"])]
+    bits = [f"{r['population']} {fmt.percent(r['estimate'])} ({fmt.interval(r['ci_low'], r['ci_high'])})"
+            for _, r in per.iterrows() if r["verdict"] != "not assessable" and not hides_estimate(r, below)]
+    if bits:
+        text += " " + "; ".join(bits).capitalize() + "."
+    note = str(head.get("note") or "")
+    if note:
+        text += " " + plain(counts_hidden(note, below)).rstrip(".").capitalize() + "."
+    return text
 
 
 def _faster(claim: Any, rows: pd.DataFrame, head: pd.Series) -> str:
