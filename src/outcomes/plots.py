@@ -321,7 +321,7 @@ def records_flow(flow: pd.DataFrame, exclusions: pd.DataFrame | None = None, *, 
 
 # ---- claims chart ---------------------------------------------------------------------------------
 
-_SHARE = ("proportion", "relieved by", "still relieved at")
+_SHARE = ("proportion", "relieved by", "still relieved at", "cumulative incidence by")
 _RATIO = ("hazard ratio", "odds ratio", "adjusted odds ratio")
 
 
