@@ -171,8 +171,10 @@ def test_overnight_claim_says_what_it_counts_as_the_discharge_table_does(clinic_
 
 def test_clinic_report_embeds_every_figure_with_alt_text_and_no_code(clinic_page):
     out, page = clinic_page
-    # 9 figures: the overnight odds ratios are drawn once (in their claim's strip), not again in the section
-    assert page.count("<img") == 9
+    # 10 figures: the overnight odds ratios are drawn once (in their claim's strip), not again in the
+    # section; the demo's ODI/RMDQ scores add the function-over-time figure (no events file: no
+    # new-fracture curve or complication funnel)
+    assert page.count("<img") == 10
     assert page.count('src="data:image/png;base64,') == 9
     assert "What comes with a stay of at least one night: odds ratios" not in page
     alts = re.findall(r'<img alt="([^"]*)"', page)
