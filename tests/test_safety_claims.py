@@ -44,8 +44,18 @@ def safety_columns(procedures: pd.DataFrame, events: pd.DataFrame, window: float
 
 def _clinic(n: int, seed: int, **truth):
     procs, ass, events, true = simulate_safety(n, seed=seed, **truth)
-    ep = derive_endpoints(load_records(procs, ass))
-    return ep.merge(safety_columns(procs, events), on="procedure_id", how="left"), true
+    return derive_endpoints(load_records(procs, ass, events=events)), true
+
+
+def test_safety_endpoints_equal_an_independent_computation():
+    """sql/safety.sql (through load_records(events=...) and derive_endpoints) against the
+    contract's definitions written here in pandas."""
+    procs, ass, events, _ = simulate_safety(600, seed=5)
+    ep = derive_endpoints(load_records(procs, ass, events=events)).set_index("procedure_id")
+    expected = safety_columns(procs, events).set_index("procedure_id").loc[ep.index]
+    assert (ep["major_complication_30d"].astype(bool).to_numpy() == expected["major_complication_30d"].to_numpy()).all()
+    np.testing.assert_allclose(ep["new_fracture_days"].to_numpy(float), expected["new_fracture_days"].to_numpy(float))
+    assert (ep["new_fracture_status"].astype(int).to_numpy() == expected["new_fracture_status"].astype(int).to_numpy()).all()
 
 
 # ---- function scores: loading, checks, accounting ---------------------------------------------
