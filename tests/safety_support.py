@@ -1,13 +1,12 @@
 """The safety and function columns of the issue-12 contract, built here from raw
 :func:`outcomes.synthetic.simulate_safety` frames for the report and monitoring tests.
 
-Until the events table (``Cohort.events``) and the function scores (``Cohort.function_scores``)
-and their endpoint columns are merged into the package, these tests need them from somewhere; this
-follows the shared contract word for word (major/minor within [0, window] days, death within the
+:func:`safety_columns` is an independent pandas reading of the contract's definitions, which the
+tests hold the package's SQL endpoints (``sql/safety.sql``, ``sql/function_endpoints.sql``) to; it
+follows the contract word for word (major/minor within [0, window] days, death within the
 window, time to a new fracture with death competing, ODI preferred to RMDQ, follow-up nearest
 336 h inside [168, 1008] h, ties to the earlier, regained = change >= 10 ODI / 5 RMDQ points,
-Ostelo 2008). It is a test fixture, not a second definition: the package's own endpoints replace
-it once merged.
+Ostelo 2008). It is a test's reference, not a second definition used by the package.
 """
 
 from __future__ import annotations
@@ -116,21 +115,11 @@ def attach(cohort: outcomes.Cohort, events: pd.DataFrame | None, function: pd.Da
     return cohort
 
 
-def safety_endpoints(cohort: outcomes.Cohort, procedures: pd.DataFrame) -> pd.DataFrame:
-    """:func:`outcomes.derive_endpoints` plus the contract's columns (from the attached tables)."""
-    endpoints = outcomes.derive_endpoints(cohort)
-    events = cohort.events if getattr(cohort, "has_events", False) else None
-    function = cohort.function_scores if len(cohort.function_scores) else None
-    extra = safety_columns(procedures, events, function)
-    extra = extra.drop(columns=[c for c in extra.columns if c in endpoints.columns])
-    return endpoints.join(extra, on="procedure_id")
-
-
 def simulated(n: int = 800, seed: int = 2026, *, events: bool = True, function: bool = True, **truth):
-    """(cohort, endpoints, truth) of a simulated clinic with the contract's safety columns."""
+    """(cohort, endpoints, truth) of a simulated clinic, through the package's own loader and
+    endpoints (``load_records(events=...)``, ``derive_endpoints``)."""
     procedures, assessments, raw_events, truth_ = simulate_safety(n, seed=seed, **truth)
-    pain = assessments[assessments["instrument"] == "nrs"].drop(columns="score")
-    cohort = outcomes.load_records(procedures.drop(columns="last_contact_days"), pain)
-    cohort = attach(cohort, contract_events(raw_events) if events else None,
-                    contract_function_scores(assessments) if function else None)
-    return cohort, safety_endpoints(cohort, procedures), truth_
+    if not function:
+        assessments = assessments[assessments["instrument"] == "nrs"].drop(columns="score")
+    cohort = outcomes.load_records(procedures, assessments, events=raw_events if events else None)
+    return cohort, outcomes.derive_endpoints(cohort), truth_

@@ -175,11 +175,11 @@ def test_clinic_report_embeds_every_figure_with_alt_text_and_no_code(clinic_page
     # section; the demo's ODI/RMDQ scores add the function-over-time figure (no events file: no
     # new-fracture curve or complication funnel)
     assert page.count("<img") == 10
-    assert page.count('src="data:image/png;base64,') == 9
+    assert page.count('src="data:image/png;base64,') == 10
     assert "What comes with a stay of at least one night: odds ratios" not in page
     alts = re.findall(r'<img alt="([^"]*)"', page)
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
-    assert len(alts) == 9 and not set(alts) & set(captions)  # alt texts say what is shown, not the caption
+    assert len(alts) == 10 and not set(alts) & set(captions)  # alt texts say what is shown, not the caption
     assert any("rises to 85% relieved by 48 hours" in html.unescape(a) for a in alts)
     assert "<script" not in page and "http://" not in _visible(page).replace('xmlns="http://www.w3.org/2000/svg"', "")
     for code in ("import outcomes", "display(HTML", "jp-InputArea", "Traceback"):
