@@ -24,17 +24,35 @@
 -- relief after it.
 CREATE OR REPLACE TEMP TABLE endpoint_values AS
 WITH
-procs AS (SELECT _order AS pid, baseline_pain FROM proc_checked WHERE _reason IS NULL),
+procs AS (
+    -- the procedure's own fields: fracture age, discharge, general health, levels treated
+    SELECT
+        _order AS pid,
+        baseline_pain,
+        fracture_age_days,
+        CASE WHEN fracture_age_days IS NOT NULL THEN fracture_age_days <= {early_max_days} END AS early_treatment,
+        CASE WHEN discharge IS NOT NULL THEN discharge = 'same_day' END AS same_day_discharge,
+        CASE WHEN discharge IS NOT NULL THEN discharge <> 'same_day' END AS overnight,
+        asa_class >= 3 AS poor_general_health,
+        levels_treated >= 2 AS multiple_levels
+    FROM proc_checked
+    WHERE _reason IS NULL
+),
 pre AS (
-    -- baseline candidate: the latest score in the window (times are unique per procedure)
+    -- the baseline when the procedures table gives none: the latest score in the window (times
+    -- are unique per procedure)
     SELECT pid, pain AS last_pre
     FROM (SELECT pid, pain, row_number() OVER (PARTITION BY pid ORDER BY hours_after DESC) AS k
           FROM ass_checked
-          WHERE _rule IS NULL AND hours_after <= 0 AND hours_after >= -{baseline_window_hours}) AS ranked
+          WHERE _rule IS NULL AND hours_after <= 0 AND hours_after >= -{baseline_window_hours}
+              AND pid IN (SELECT pid FROM procs WHERE baseline_pain IS NULL)) AS ranked
     WHERE k = 1
 ),
 base AS (
-    SELECT p.pid, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold
+    SELECT
+        p.pid, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold,
+        p.fracture_age_days, p.early_treatment, p.same_day_discharge, p.overnight, p.poor_general_health,
+        p.multiple_levels
     FROM procs AS p
     LEFT JOIN pre ON pre.pid = p.pid
     LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline
@@ -78,7 +96,8 @@ second_pass AS (
 ),
 flags AS (
     SELECT
-        b.pid, b.baseline, b.threshold,
+        b.pid, b.baseline, b.threshold, b.fracture_age_days, b.early_treatment, b.same_day_discharge,
+        b.overnight, b.poor_general_health, b.multiple_levels,
         f.n_followup, f.last_fu, f.first_relief, f.seen_in_window, f.last_before_window,
         w.success_value, w.success_at,
         s.last_without, s.first_loss,
@@ -131,14 +150,9 @@ SELECT
     COALESCE(e.success_value AND e.has_window AND e.evaluable, false) AS success_worst_case,
     e.time_to_loss AS time_to_loss_hours,
     CASE WHEN e.time_to_loss IS NOT NULL THEN e.loss_seen END AS loss_observed,
-    p.fracture_age_days,
-    CASE WHEN p.fracture_age_days IS NOT NULL THEN p.fracture_age_days <= {early_max_days} END AS early_treatment,
-    CASE WHEN p.discharge IS NOT NULL THEN p.discharge = 'same_day' END AS same_day_discharge,
-    CASE WHEN p.discharge IS NOT NULL THEN p.discharge <> 'same_day' END AS overnight,
-    p.asa_class >= 3 AS poor_general_health,
-    p.levels_treated >= 2 AS multiple_levels
-FROM final AS e
-JOIN proc_checked AS p ON p._order = e.pid;
+    e.fracture_age_days, e.early_treatment, e.same_day_discharge, e.overnight, e.poor_general_health,
+    e.multiple_levels
+FROM final AS e;
 
 -- The procedure fields carried along beside the endpoints (registry engines).
 CREATE OR REPLACE TEMP TABLE endpoints AS
