@@ -136,8 +136,9 @@ EVENT_SYNONYMS = {
 # Severity: SIR's classification of complications (Sacks D et al., Society of Interventional
 # Radiology clinical practice guidelines, J Vasc Interv Radiol 2003;14:S199-S202): classes A-B
 # are minor, C-F major. The SIR adverse event classification of 2017 (Khalilzadeh O et al., J Vasc
-# Interv Radiol 2017;28:1432-1437.e3): mild is minor; moderate (escalation of care, overnight
-# admission; SIR 2003 class C), severe and life-threatening are major. FHIR AdverseEvent
+# Interv Radiol 2017;28:1432-1437.e3): mild is minor; moderate (substantial treatment or a
+# moderate escalation of care, about SIR 2003 classes C-D; the 2017 grade also puts an overnight
+# observation stay here, which 2003 called minor B), severe and life-threatening are major. FHIR AdverseEvent
 # seriousness "serious" / "non-serious". A clinic may map its own labels ([events.values.severity]).
 SEVERITIES = ("major", "minor")
 SEVERITY_SYNONYMS = {
