@@ -54,9 +54,6 @@ def test_spark_tables_of_messy_records_equal_duckdb(spark, tmp_path):
     assert not [n for n in names if n.startswith(("proc_", "ass_", "_map", "_thresholds", "endpoints"))]
 
 
-@pytest.mark.xfail(reason="KNOWN DEFECT: Spark runs out of its 2 GB local driver heap planning omop.sql "
-                          "(java.lang.OutOfMemoryError in spark.sql); OMOP in place works in PostgreSQL and DuckDB "
-                          "(test_engines_postgres.py)", raises=Exception, strict=False)
 def test_spark_evaluates_an_omop_warehouse_in_place(spark, tmp_path):
     # the CDM tables as Spark views (global_temp), one procedure per patient, scores linked by time
     procs, scores, _ = simulate(150, seed=12)

@@ -142,12 +142,15 @@ class DuckDBEngine:
         return [(str(r[0]), str(r[1])) for r in self.con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()]
 
     def read_parquet(self, view: str, files: list[str], file_bits: int) -> None:
-        """The files as they are, with _order (file order) and _row (the row a spreadsheet shows)."""
-        listed = "[" + ", ".join(literal(f) for f in files) + "]"
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (filename, file_row_number), "
-            f"(list_position({listed}, filename) - 1) * {2 ** file_bits} + file_row_number AS _order, "
-            f"file_row_number + 2 AS _row FROM read_parquet({listed}, filename = true, file_row_number = true)")
+        """The files as they are, with _order (file order) and _row (the row a spreadsheet shows).
+
+        One scan per file with its offset as a constant: finding each row's file by its name
+        (``filename = true``, ``list_position``) cost a string comparison per row.
+        """
+        parts = [f"SELECT * EXCLUDE (file_row_number), {k * 2 ** file_bits} + file_row_number AS _order, "
+                 f"file_row_number + 2 AS _row FROM read_parquet({literal(f)}, file_row_number = true)"
+                 for k, f in enumerate(files)]
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {' UNION ALL '.join(parts)}")
 
     def close(self) -> None:
         self.con.close()
@@ -186,8 +189,16 @@ class SparkEngine:
         self.views: set[str] = set()
 
     def _keep(self, name: str, frame: Any) -> None:
+        """Materialise a table now and cut its lineage.
+
+        A lazily persisted DataFrame keeps its whole logical plan: every later statement that
+        reads it is analysed with the plans of all the tables before it inlined (and each common
+        table expression copied once per reference), which on ``omop.sql`` grew past a 2 GB
+        driver heap. ``localCheckpoint`` computes the rows once (kept by the executors, spilling
+        to their disks) and gives a DataFrame whose plan is a scan of them.
+        """
         old = self.frames.pop(name, None)
-        frame = frame.persist()
+        frame = frame.localCheckpoint(eager=True)
         self.frames[name] = frame
         self._view(name, frame)
         if old is not None:
