@@ -156,21 +156,43 @@ class DuckDBEngine:
         self.con.close()
 
 
-def start_spark() -> Any:
-    """A local SparkSession for one machine: two cores, few shuffle partitions, no web UI."""
+def start_spark(config: dict[str, str] | None = None) -> Any:
+    """A local SparkSession for one machine: two cores, few shuffle partitions, no web UI.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Further Spark settings, applied last (they win over the defaults here), e.g. a larger
+        ``spark.driver.memory``, or the small-data settings of the tests.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        The session (``getOrCreate``: an active one is reused, and JVM settings then keep the
+        values it was started with).
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise InputError("`engine` 'spark' needs pyspark: pip install 'outcomes[spark]' (and Java 17).") from None
-    spark = (SparkSession.builder.master("local[2]").appName("outcomes")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "4").config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-             # no broadcast joins: with a 2 GB driver, broadcasting the procedures' keys of a 1M
-             # registry ran out of memory; the code tables are small either way
-             .config("spark.sql.autoBroadcastJoinThreshold", "-1")
-             .config("spark.sql.adaptive.autoBroadcastJoinThreshold", "-1")
-             .config("spark.driver.memory", "2g").getOrCreate())
+    settings = {
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # no broadcast joins chosen by size estimates: with a 2 GB driver, broadcasting the
+        # procedures' keys of a 1M registry ran out of memory; the tables of codes, which are
+        # small by construction, are broadcast by a hint (SparkEngine.register)
+        "spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.autoBroadcastJoinThreshold": "-1",
+        "spark.driver.memory": "2g",
+    }
+    if config is not None:
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise InputError(f"`config` must be a dict of Spark settings; got {config!r}.")
+        settings.update({k: str(v) for k, v in config.items()})
+    builder = SparkSession.builder.master("local[2]").appName("outcomes")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -231,7 +253,10 @@ class SparkEngine:
             frame = self.spark.createDataFrame(table)
         self._view(f"{name}_frame", frame)
         casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
-        self._keep(name, self.spark.sql(transpile(f"SELECT {casts} FROM {name}_frame", "spark")))
+        # a table of codes is small (distinct values): joined by broadcast, without a shuffle of
+        # the large side (broadcasts are otherwise off, see start_spark); its plan is a scan of
+        # the rows sent, so it needs no checkpoint
+        self._view(name, self.spark.sql(transpile(f"SELECT {casts} FROM {name}_frame", "spark")).hint("broadcast"))
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         return [(f.name, _duckdb_type(f.dataType.simpleString())) for f in self.spark.table(name).schema.fields]
