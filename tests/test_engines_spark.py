@@ -101,8 +101,10 @@ def test_spark_tables_are_materialised_and_codes_broadcast(spark):
     # of codes is joined by broadcast although size-based broadcasts are off
     eng = SparkEngine(spark)
     try:
-        eng.register("_codes", pa.table({"raw": ["A", "B"], "value": ["A", "B"]}), {"raw": "VARCHAR", "value": "VARCHAR"})
-        eng.create("CREATE OR REPLACE TEMP TABLE big AS SELECT upper(raw) AS raw FROM (VALUES ('a'), ('b'), ('c')) AS v(raw)")
+        eng.register("_codes", pa.table({"raw": ["A", "B"], "value": ["A", "B"]}),
+                     {"raw": "VARCHAR", "value": "VARCHAR"})
+        eng.create("CREATE OR REPLACE TEMP TABLE big AS "
+                   "SELECT upper(raw) AS raw FROM (VALUES ('a'), ('b'), ('c')) AS v(raw)")
         eng.create("CREATE OR REPLACE TEMP TABLE joined AS SELECT b.raw, c.value FROM big AS b "
                    "LEFT JOIN _codes AS c ON b.raw = c.raw")
         plan = spark.table("joined")._jdf.queryExecution().analyzed().toString()
