@@ -198,7 +198,7 @@ def start_spark(config: dict[str, str] | None = None) -> Any:
 
 
 class SparkEngine:
-    """Apache Spark through a SparkSession: each table is a persisted DataFrame behind a temp view."""
+    """Apache Spark through a SparkSession: each table a checkpointed DataFrame behind a temp view."""
 
     dialect = "spark"
 
