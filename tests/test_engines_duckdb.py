@@ -14,16 +14,17 @@ from outcomes.synthetic import simulate
 
 def test_read_parquet_numbers_rows_by_file_and_row(tmp_path):
     # _order = file index * 2**bits + row in the file; _row = the row a spreadsheet shows
-    for k, values in enumerate((["a", "b", "c"], ["d", "e"])):
-        pq.write_table(pa.table({"x": values}), tmp_path / f"part{k}.parquet")
+    # (the second file lists its columns in another order: matched by name)
+    pq.write_table(pa.table({"x": ["a", "b", "c"], "y": [1, 2, 3]}), tmp_path / "part0.parquet")
+    pq.write_table(pa.table({"y": [4, 5], "x": ["d", "e"]}), tmp_path / "part1.parquet")
     eng = DuckDBEngine()
     try:
         eng.read_parquet("raw", [str(tmp_path / "part0.parquet"), str(tmp_path / "part1.parquet")], 40)
-        rows = sorted(eng.rows("SELECT x, _order, _row FROM raw"))
-        assert [c for c, _ in eng.columns("raw")] == ["x", "_order", "_row"]
+        rows = sorted(eng.rows("SELECT x, y, _order, _row FROM raw"))
+        assert [c for c, _ in eng.columns("raw")] == ["x", "y", "_order", "_row"]
     finally:
         eng.close()
-    assert rows == [("a", 0, 2), ("b", 1, 3), ("c", 2, 4), ("d", 2**40, 2), ("e", 2**40 + 1, 3)]
+    assert rows == [("a", 1, 0, 2), ("b", 2, 1, 3), ("c", 3, 2, 4), ("d", 4, 2**40, 2), ("e", 5, 2**40 + 1, 3)]
 
 
 def test_claims_reading_the_same_columns_share_one_tally(tmp_path, monkeypatch):

@@ -145,12 +145,13 @@ class DuckDBEngine:
         """The files as they are, with _order (file order) and _row (the row a spreadsheet shows).
 
         One scan per file with its offset as a constant: finding each row's file by its name
-        (``filename = true``, ``list_position``) cost a string comparison per row.
+        (``filename = true``, ``list_position``) cost a string comparison per row. Columns are
+        matched by name, so files may list them in different orders.
         """
         parts = [f"SELECT * EXCLUDE (file_row_number), {k * 2 ** file_bits} + file_row_number AS _order, "
                  f"file_row_number + 2 AS _row FROM read_parquet({literal(f)}, file_row_number = true)"
                  for k, f in enumerate(files)]
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {' UNION ALL '.join(parts)}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {' UNION ALL BY NAME '.join(parts)}")
 
     def close(self) -> None:
         self.con.close()
