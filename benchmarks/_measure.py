@@ -108,7 +108,22 @@ def main() -> None:
                         continue
             return found
 
-        def watch() -> None:  # sample the resident set size of the JVM (our child processes)
+        jvm_cpu = [0.0, 0.0]  # CPU seconds of the JVM: at the start of the evaluation, latest
+
+        def jvm_seconds() -> float:
+            import os
+
+            total = 0.0
+            for pid in children():
+                try:
+                    with open(f"/proc/{pid}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                except (OSError, ValueError, IndexError):
+                    continue
+            return total
+
+        def watch() -> None:  # sample the resident set size and CPU time of the JVM (our child processes)
             while not stop.wait(0.2):
                 total = 0
                 for pid in children():
@@ -118,23 +133,30 @@ def main() -> None:
                     except (OSError, StopIteration):
                         continue
                 jvm_peak[0] = max(jvm_peak[0], total / 1024.0)
+                jvm_cpu[1] = max(jvm_cpu[1], jvm_seconds())
 
+        jvm_cpu[0] = jvm_cpu[1] = jvm_seconds()
+        own = time.process_time()
         thread = threading.Thread(target=watch, daemon=True)
         thread.start()
         result = outcomes.evaluate_registry(args.procedures, args.assessments, engine="spark", connection=spark)
         done = time.perf_counter()
+        own = time.process_time() - own
         stop.set()
         thread.join()
+        jvm_cpu[1] = max(jvm_cpu[1], jvm_seconds())
         out.update(startup=started - start, seconds=done - started, rows=[int(r) for r in result.flow()["read"]],
-                   verdicts=result.claims.verdicts(), jvm_peak_mb=jvm_peak[0])
+                   verdicts=result.claims.verdicts(), jvm_peak_mb=jvm_peak[0], jvm_cpu_seconds=jvm_cpu[1] - jvm_cpu[0],
+                   python_cpu_seconds=own)
         spark.stop()
     else:
         import outcomes
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = outcomes.evaluate_registry(args.procedures, args.assessments, engine="duckdb",
                                             memory_limit=args.memory_limit, threads=args.threads)
         out["seconds"] = time.perf_counter() - start
+        out["cpu_seconds"] = time.process_time() - cpu  # DuckDB's threads included
         out["rows"] = [int(r) for r in result.flow()["read"]]
         out["verdicts"] = result.claims.verdicts()
     out["peak_mb"] = _peak_mb()

@@ -125,7 +125,7 @@ def main() -> None:
         _ensure(args.out, args.big, args.chunk)
         big = _run([measure, "duckdb", *_files(args.out, args.big), "--memory-limit", args.memory_limit])
         results["big"] = {"n": args.big, "rows": big["rows"], "seconds": big["seconds"], "peak_mb": big["peak_mb"],
-                          "memory_limit": args.memory_limit}
+                          "cpu_seconds": big.get("cpu_seconds"), "memory_limit": args.memory_limit}
 
     if args.spark:
         _ensure(args.out, args.spark, args.chunk)
@@ -136,6 +136,9 @@ def main() -> None:
                             "seconds": _median([r for r, _ in runs], "seconds"),
                             "python_mb": max(r["peak_mb"] for r, _ in runs),
                             "jvm_mb": max(r["jvm_peak_mb"] for r, _ in runs),
+                            "jvm_cpu": _median([r for r, _ in runs], "jvm_cpu_seconds"),
+                            "python_cpu": _median([r for r, _ in runs], "python_cpu_seconds"),
+                            "duckdb_cpu": _median([d for _, d in runs], "cpu_seconds"),
                             "duckdb": _median([d for _, d in runs], "seconds"),
                             "duckdb_mb": max(d["peak_mb"] for _, d in runs),
                             "same_verdicts": len({json.dumps(x["verdicts"], sort_keys=True)
@@ -159,14 +162,16 @@ def _table(r: dict) -> str:
             f"{s['pandas_claims']:.2f} | {s['pandas_mb'] / 1024:.2f} GB | {s['duckdb']:.2f} | {s['duckdb_mb'] / 1024:.2f} GB |")
     if "big" in r:
         b = r["big"]
-        lines.append(f"| {b['n']:,} | {b['rows'][1]:,} | | | | | | {b['seconds']:.1f} | {b['peak_mb'] / 1024:.2f} GB "
+        cpu = f" (CPU {b['cpu_seconds']:.0f} s)" if b.get("cpu_seconds") is not None else ""
+        lines.append(f"| {b['n']:,} | {b['rows'][1]:,} | | | | | | {b['seconds']:.1f}{cpu} | {b['peak_mb'] / 1024:.2f} GB "
                      f"(memory_limit {b['memory_limit']}) |")
     if "spark" in r:
         k = r["spark"]
         lines += ["", f"Spark local mode (local[2]) on {k['n']:,} procedures ({k['rows'][1]:,} scores): "
                       f"{k['seconds']:.1f} s after a {k['startup']:.1f} s start-up, peak {k['jvm_mb'] / 1024:.2f} GB "
-                      f"(JVM) + {k['python_mb'] / 1024:.2f} GB (Python); DuckDB in the same run {k['duckdb']:.1f} s, "
-                      f"{k['duckdb_mb'] / 1024:.2f} GB; same verdicts: {k['same_verdicts']}."]
+                      f"(JVM) + {k['python_mb'] / 1024:.2f} GB (Python), CPU {k['jvm_cpu']:.1f} s (JVM) + "
+                      f"{k['python_cpu']:.1f} s (Python); DuckDB in the same run {k['duckdb']:.1f} s "
+                      f"(CPU {k['duckdb_cpu']:.1f} s), {k['duckdb_mb'] / 1024:.2f} GB; same verdicts: {k['same_verdicts']}."]
     sizes = sorted(int(n) for n in r["sizes"])
     if len(sizes) >= 2:
         small, large = r["sizes"][sizes[0]], r["sizes"][sizes[-1]]

@@ -142,38 +142,64 @@ class DuckDBEngine:
         return [(str(r[0]), str(r[1])) for r in self.con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()]
 
     def read_parquet(self, view: str, files: list[str], file_bits: int) -> None:
-        """The files as they are, with _order (file order) and _row (the row a spreadsheet shows)."""
-        listed = "[" + ", ".join(literal(f) for f in files) + "]"
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * EXCLUDE (filename, file_row_number), "
-            f"(list_position({listed}, filename) - 1) * {2 ** file_bits} + file_row_number AS _order, "
-            f"file_row_number + 2 AS _row FROM read_parquet({listed}, filename = true, file_row_number = true)")
+        """The files as they are, with _order (file order) and _row (the row a spreadsheet shows).
+
+        One scan per file with its offset as a constant: finding each row's file by its name
+        (``filename = true``, ``list_position``) cost a string comparison per row. Columns are
+        matched by name, so files may list them in different orders.
+        """
+        parts = [f"SELECT * EXCLUDE (file_row_number), {k * 2 ** file_bits} + file_row_number AS _order, "
+                 f"file_row_number + 2 AS _row FROM read_parquet({literal(f)}, file_row_number = true)"
+                 for k, f in enumerate(files)]
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {' UNION ALL BY NAME '.join(parts)}")
 
     def close(self) -> None:
         self.con.close()
 
 
-def start_spark() -> Any:
-    """A local SparkSession for one machine: two cores, few shuffle partitions, no web UI."""
+def start_spark(config: dict[str, str] | None = None) -> Any:
+    """A local SparkSession for one machine: two cores, few shuffle partitions, no web UI.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Further Spark settings, applied last (they win over the defaults here), e.g. a larger
+        ``spark.driver.memory``, or the small-data settings of the tests.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        The session (``getOrCreate``: an active one is reused, and JVM settings then keep the
+        values it was started with).
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise InputError("`engine` 'spark' needs pyspark: pip install 'outcomes[spark]' (and Java 17).") from None
-    spark = (SparkSession.builder.master("local[2]").appName("outcomes")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "4").config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-             # no broadcast joins: with a 2 GB driver, broadcasting the procedures' keys of a 1M
-             # registry ran out of memory; the code tables are small either way
-             .config("spark.sql.autoBroadcastJoinThreshold", "-1")
-             .config("spark.sql.adaptive.autoBroadcastJoinThreshold", "-1")
-             .config("spark.driver.memory", "2g").getOrCreate())
+    settings = {
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # no broadcast joins chosen by size estimates: with a 2 GB driver, broadcasting the
+        # procedures' keys of a 1M registry ran out of memory; the tables of codes, which are
+        # small by construction, are broadcast by a hint (SparkEngine.register)
+        "spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.autoBroadcastJoinThreshold": "-1",
+        "spark.driver.memory": "2g",
+    }
+    if config is not None:
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise InputError(f"`config` must be a dict of Spark settings; got {config!r}.")
+        settings.update({k: str(v) for k, v in config.items()})
+    builder = SparkSession.builder.master("local[2]").appName("outcomes")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
 class SparkEngine:
-    """Apache Spark through a SparkSession: each table is a persisted DataFrame behind a temp view."""
+    """Apache Spark through a SparkSession: each table a checkpointed DataFrame behind a temp view."""
 
     dialect = "spark"
 
@@ -186,8 +212,16 @@ class SparkEngine:
         self.views: set[str] = set()
 
     def _keep(self, name: str, frame: Any) -> None:
+        """Materialise a table now and cut its lineage.
+
+        A lazily persisted DataFrame keeps its whole logical plan: every later statement that
+        reads it is analysed with the plans of all the tables before it inlined (and each common
+        table expression copied once per reference), which on ``omop.sql`` grew past a 2 GB
+        driver heap. ``localCheckpoint`` computes the rows once (kept by the executors, spilling
+        to their disks) and gives a DataFrame whose plan is a scan of them.
+        """
         old = self.frames.pop(name, None)
-        frame = frame.persist()
+        frame = frame.localCheckpoint(eager=True)
         self.frames[name] = frame
         self._view(name, frame)
         if old is not None:
@@ -220,7 +254,10 @@ class SparkEngine:
             frame = self.spark.createDataFrame(table)
         self._view(f"{name}_frame", frame)
         casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
-        self._keep(name, self.spark.sql(transpile(f"SELECT {casts} FROM {name}_frame", "spark")))
+        # a table of codes is small (distinct values): joined by broadcast, without a shuffle of
+        # the large side (broadcasts are otherwise off, see start_spark); its plan is a scan of
+        # the rows sent, so it needs no checkpoint
+        self._view(name, self.spark.sql(transpile(f"SELECT {casts} FROM {name}_frame", "spark")).hint("broadcast"))
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         return [(f.name, _duckdb_type(f.dataType.simpleString())) for f in self.spark.table(name).schema.fields]

@@ -422,9 +422,14 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
     if "events" in names:  # the events table's accounting, as Cohort.flow() (sql/events.sql)
         flow, exclusions = _event_accounting(eng, flow, exclusions)
     columns = {c for c, _ in eng.columns("endpoints")}
+    tallied: dict[tuple[str, ...], pd.DataFrame] = {}
 
     def frame_for(claim: Claim) -> pd.DataFrame:
-        return _tallies(eng, claim, columns)
+        # claims that read the same columns share one pass over the endpoints (a job on Spark)
+        key = tuple(dict.fromkeys(c for c in _reads(claim) if c in columns))
+        if key not in tallied:
+            tallied[key] = _tallies(eng, claim, columns)
+        return tallied[key].copy()
 
     result = evaluate_claim_frames(frame_for, registry, d, confidence_level)
     return RegistryResult(claims=result, flow_table=flow, exclusion_table=exclusions, engine=eng.dialect,
