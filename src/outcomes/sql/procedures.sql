@@ -12,7 +12,8 @@
 --        _map_procedure_date (raw, value, year), _map_fracture_date (raw, value, year): each
 --        distinct raw date, its timestamp and the year of a year-only value (parse_dates).
 -- Placeholders, filled by outcomes.checks: {name} and {name_present} are the number in a
--- column (NULL when missing or unreadable) and whether a value is there at all; {procedure_date},
+-- column (NULL when missing or unreadable) and whether a value is there at all; {procedure_id} and
+-- {patient_id} the trimmed text (NULL when blank); {procedure_date},
 -- {procedure_date_year}, {fracture_date} read the dates; {has_*} say which columns the input has.
 --
 -- Output proc_checked: the cleaned columns; _rule (NULL = analysed) and _reason, the first rule
@@ -32,8 +33,8 @@ WITH cleaned AS (
     SELECT
         s._order,
         s._row,
-        NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id,
-        NULLIF(ws_trim(CAST(s.patient_id AS VARCHAR)), '') AS patient_id,
+        {procedure_id} AS procedure_id,
+        {patient_id} AS patient_id,
         m_procedure.value AS procedure,
         CAST(s.procedure AS VARCHAR) AS procedure_raw,
         {procedure_date} AS date_value,
