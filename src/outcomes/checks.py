@@ -46,6 +46,8 @@ __all__ = ["CODED_COLUMNS", "build_checked", "check_frames", "number_sql", "sql_
 # Coded procedure columns, read once per distinct raw value (validation.coded_values).
 CODED_COLUMNS = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
 _PROCEDURE_DATES = ("procedure_date", "fracture_date")
+# Text columns read per distinct value (few distinct values in many rows).
+_CODED_TEXT = (*CODED_COLUMNS, *_PROCEDURE_DATES, "instrument")
 _PROCEDURE_NUMBERS = ("procedure_year", "fracture_age_days", "baseline_pain", "levels_treated", "age", "asa_class",
                       "length_of_stay_hours", "height_restoration_pct", "kyphotic_angle_change_deg")
 _NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -322,6 +324,7 @@ def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...], ids: tuple[str, .
     """The raw columns as an Arrow table with _order (the position) and _row; the text id
     columns among ``ids`` already trimmed (returned by name)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     n = len(frame)
     rows = frame["_row"].to_numpy(dtype=np.int64) if "_row" in frame else np.arange(n, dtype=np.int64)
@@ -330,9 +333,13 @@ def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...], ids: tuple[str, .
     for column in wanted:
         if column in frame:
             data[column] = _arrow_column(frame[column])
-            if column in ids and (pa.types.is_string(data[column].type) or pa.types.is_large_string(data[column].type)):
+            text = pa.types.is_string(data[column].type) or pa.types.is_large_string(data[column].type)
+            if column in ids and text:
                 data[column] = _trimmed(data[column])
                 trimmed.append(column)
+            elif column in _CODED_TEXT and text:
+                # a few distinct codes or dates: DuckDB scans and joins them by dictionary
+                data[column] = pc.dictionary_encode(data[column])
     return pa.table(data), trimmed
 
 

@@ -44,7 +44,9 @@ WITH cleaned AS (
         ({procedure_year_present} AND {procedure_year} IS NULL) AS year_unreadable,
         CAST(s.procedure_year AS VARCHAR) AS procedure_year_raw,
         {fracture_date} AS fracture_date,
-        NULLIF(ws_trim(CAST(s.fracture_date AS VARCHAR)), '') IS NOT NULL AS fracture_date_given,
+        -- (whether a value is there matters only where none was read: trimmed only then)
+        CASE WHEN {fracture_date} IS NULL THEN NULLIF(ws_trim(CAST(s.fracture_date AS VARCHAR)), '') IS NOT NULL
+             ELSE true END AS fracture_date_given,
         {fracture_age_days} AS age_given,
         ({fracture_age_days_present} AND {fracture_age_days} IS NULL) AS age_unreadable,
         {baseline_pain} AS baseline_pain,
@@ -64,9 +66,11 @@ WITH cleaned AS (
             AS kyphotic_angle_change_deg_unreadable,
         m_etiology.value AS etiology,
         m_sex.value AS sex,
-        NULLIF(ws_trim(CAST(s.sex AS VARCHAR)), '') IS NOT NULL AS sex_given,
+        CASE WHEN m_sex.value IS NULL THEN NULLIF(ws_trim(CAST(s.sex AS VARCHAR)), '') IS NOT NULL
+             ELSE true END AS sex_given,
         m_discharge.value AS discharge_code,
-        NULLIF(ws_trim(CAST(s.discharge AS VARCHAR)), '') IS NOT NULL AS discharge_given,
+        CASE WHEN m_discharge.value IS NULL THEN NULLIF(ws_trim(CAST(s.discharge AS VARCHAR)), '') IS NOT NULL
+             ELSE true END AS discharge_given,
         m_complication.value AS complication,
         m_physician_id.value AS physician_id,
         m_site_id.value AS site_id
