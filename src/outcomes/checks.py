@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
-from .engines import literal
+from .engines import WHITESPACE, literal
 from .exceptions import InputError
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
 from .validation import (
@@ -46,6 +46,8 @@ __all__ = ["CODED_COLUMNS", "build_checked", "check_frames", "number_sql", "sql_
 # Coded procedure columns, read once per distinct raw value (validation.coded_values).
 CODED_COLUMNS = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
 _PROCEDURE_DATES = ("procedure_date", "fracture_date")
+# Text columns read per distinct value (few distinct values in many rows).
+_CODED_TEXT = (*CODED_COLUMNS, *_PROCEDURE_DATES, "instrument")
 _PROCEDURE_NUMBERS = ("procedure_year", "fracture_age_days", "baseline_pain", "levels_treated", "age", "asa_class",
                       "length_of_stay_hours", "height_restoration_pct", "kyphotic_angle_change_deg")
 _NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -214,14 +216,15 @@ def _check_unique_ids(eng: Any, source: str) -> None:
 
 def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols: Columns, *, mapping: Mapping,
                   baseline_window_hours: float, notes: list[str] | None = None, log: bool = True,
-                  found: dict[str, list] | None = None) -> list[str]:
+                  found: dict[str, list] | None = None, trimmed: tuple[str, ...] = ()) -> list[str]:
     """Run the exclusion rules in ``eng`` over the views proc_raw and ass_raw (with _order, _row).
 
     Makes ``proc_checked`` (and ``proc_remarks``), ``ass_rules`` and ``ass_checked`` (and
     ``ass_excluded``); the logs only when ``log``. Returns the instrument names of
     ``ass_checked.instrument_id``. Raises InputError for a missing required column and for
     duplicate procedure ids, naming the file, the rows and the column (``found``: the columns
-    of each table to name in the message, by default the canonical ones).
+    of each table to name in the message, by default the canonical ones; ``trimmed``: the id
+    columns, "procedures.procedure_id" say, whose text is already trimmed with blanks missing).
     """
     notes = [] if notes is None else notes
     found = found or {}
@@ -235,7 +238,7 @@ def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols:
         frame = pd.DataFrame({"raw": raw[column].reset_index(drop=True), "value": values.reset_index(drop=True)})
         _register(eng, f"_map_{column}", frame.astype({"raw": object}) if kind == "VARCHAR" else frame,
                   {"raw": kind, "value": "BOOLEAN" if column == "complication" else "VARCHAR"})
-    fill: dict[str, str] = {}
+    fill = {c: _text_sql(c, f"procedures.{c}" in trimmed) for c in ("procedure_id", "patient_id")}
     for column in _PROCEDURE_DATES:
         value, year = _date_sql(eng, "proc_src", column, proc_cols, raw[column], mapping.date_format_for(column),
                                 proc_name, notes)
@@ -256,7 +259,8 @@ def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols:
     _source_view(eng, "ass_src", "ass_raw", ass_cols, ("_column", *ASSESSMENT_COLUMNS))
     instruments, default_id = _instrument_tables(eng, ass_cols, mapping)
     stamp_raw = _raw_values(eng, "ass_src", ass_cols, ["assessed_at"])["assessed_at"]
-    fill = {"assessed_at": _date_sql(eng, "ass_src", "assessed_at", ass_cols, stamp_raw,
+    fill = {"procedure_id": _text_sql("procedure_id", "assessments.procedure_id" in trimmed),
+            "assessed_at": _date_sql(eng, "ass_src", "assessed_at", ass_cols, stamp_raw,
                                      mapping.date_format_for("assessed_at"), ass_name, notes)[0]}
     for column in ("pain", "hours_after"):
         fill[column], fill[f"{column}_present"] = number_sql(column, ass_cols)
@@ -268,6 +272,11 @@ def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols:
     )
     _run(eng, "assessments", fill, log)
     return instruments
+
+
+def _text_sql(column: str, trimmed: bool) -> str:
+    """SQL for a column's trimmed text, NULL when blank (the column itself when already so)."""
+    return f"s.{column}" if trimmed else f"NULLIF(ws_trim(CAST(s.{column} AS VARCHAR)), '')"
 
 
 def _run(eng: Any, name: str, fill: dict[str, str], log: bool) -> None:
@@ -294,23 +303,44 @@ def _arrow_column(values: pd.Series) -> Any:
         array = pa.array(values, from_pandas=True)
         return array.cast(pa.float64()) if pa.types.is_decimal(array.type) else array
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return pa.array(values, from_pandas=True, type=pa.large_string())
+        return pa.array(values, from_pandas=True)  # Arrow-backed text: no copy
     try:
-        return pa.array(values, from_pandas=True, type=pa.large_string())
+        return pa.array(values, from_pandas=True, type=pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError, ValueError):
-        return pa.array(values.astype("string"), from_pandas=True, type=pa.large_string())
+        return pa.array(values.astype("string"), from_pandas=True, type=pa.string())
 
 
-def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...]) -> Any:
+def _trimmed(array: Any) -> Any:
+    """Text trimmed of the whitespace Python's str.strip() removes, blanks missing: what
+    ``NULLIF(ws_trim(x), '')`` gives, done by Arrow over the whole column at once."""
     import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim(array, characters=WHITESPACE)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+
+
+def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...], ids: tuple[str, ...]) -> tuple[Any, list[str]]:
+    """The raw columns as an Arrow table with _order (the position) and _row; the text id
+    columns among ``ids`` already trimmed (returned by name)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     n = len(frame)
     rows = frame["_row"].to_numpy(dtype=np.int64) if "_row" in frame else np.arange(n, dtype=np.int64)
     data = {"_order": pa.array(np.arange(n, dtype=np.int64)), "_row": pa.array(rows)}
+    trimmed = []
     for column in wanted:
         if column in frame:
             data[column] = _arrow_column(frame[column])
-    return pa.table(data)
+            text = pa.types.is_string(data[column].type) or pa.types.is_large_string(data[column].type)
+            if column in ids and text:
+                data[column] = _trimmed(data[column])
+                trimmed.append(column)
+            elif column in _CODED_TEXT and text:
+                # a few distinct codes or dates: DuckDB scans and joins them by dictionary
+                data[column] = pc.dictionary_encode(data[column])
+    return pa.table(data), trimmed
 
 
 def _to_pandas(table: Any) -> pd.DataFrame:
@@ -351,46 +381,89 @@ def check_frames(
     from .engines import DuckDBEngine
 
     notes = [] if notes is None else notes
-    eng = DuckDBEngine()
+    # DuckDB's memory beyond what the frames take (it spills to disk past this)
+    eng = DuckDBEngine(memory_limit="1GB")
     try:
-        proc_table = _arrow_table(procedures, PROCEDURE_COLUMNS)
-        ass_table = _arrow_table(assessments, ("_column", *ASSESSMENT_COLUMNS))
+        proc_table, proc_trimmed = _arrow_table(procedures, PROCEDURE_COLUMNS, ("procedure_id", "patient_id"))
+        ass_table, ass_trimmed = _arrow_table(assessments, ("_column", *ASSESSMENT_COLUMNS), ("procedure_id",))
+        trimmed = (*(f"procedures.{c}" for c in proc_trimmed), *(f"assessments.{c}" for c in ass_trimmed))
         eng.con.register("proc_raw", proc_table)
         eng.con.register("ass_raw", ass_table)
+        del proc_table, ass_table  # DuckDB holds them until unregistered
         proc_cols = {c: (c, t) for c, t in eng.columns("proc_raw") if c not in ("_order", "_row")}
         ass_cols = {c: (c, t) for c, t in eng.columns("ass_raw") if c not in ("_order", "_row")}
         # a missing required column is named with the frame's own columns
         found = {"procedures": list(procedures.columns), "assessments": list(assessments.columns)}
         instruments = build_checked(eng, names, proc_cols, ass_cols, mapping=mapping,
                                     baseline_window_hours=baseline_window_hours, notes=notes, log=True,
-                                    found=found)
-        kept = _to_pandas(eng.arrow(
-            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL ORDER BY _order"))
-        out = _procedures_out(procedures, kept)
-        proc_excl = _to_pandas(eng.arrow(
-            "SELECT _row AS row, _column AS \"column\", _value AS value, _reason AS reason, procedure_id "
-            "FROM proc_checked WHERE _rule IS NOT NULL ORDER BY _rule, _order"))
-        remarks = _to_pandas(eng.arrow(
-            "SELECT _row AS row, _column AS \"column\", _value AS value, _remark AS remark FROM proc_remarks "
-            "ORDER BY _k, _order"))
-        scores = _to_pandas(eng.arrow(
-            "WITH ranked AS (SELECT _order AS pid, procedure_id, row_number() OVER (ORDER BY procedure_id) AS rank "
-            "FROM proc_checked WHERE _rule IS NULL) "
-            "SELECT p.procedure_id, a.hours_after, a.pain, a.instrument_id FROM ass_checked AS a "
-            "JOIN ranked AS p ON a.pid = p.pid WHERE a._rule IS NULL ORDER BY p.rank, a.hours_after"))
-        ass_excl = _to_pandas(eng.arrow(
-            "SELECT e._row AS row, e._column AS \"column\", e._value AS value, r._reason AS reason, e.procedure_id "
-            "FROM ass_excluded AS e JOIN ass_rules AS r ON e._rule = r._rule ORDER BY e._rule, e._order"))
+                                    found=found, trimmed=trimmed)
+        # the results as Arrow, each table dropped once read (the raw frames with the first),
+        # then the engine closed before pandas is made
+        results = {name: eng.arrow(query) for name, query in (
+            ("proc_excl", "SELECT _row AS row, _column AS \"column\", _value AS value, _reason AS reason, procedure_id "
+                          "FROM proc_checked WHERE _rule IS NOT NULL ORDER BY _rule, _order"),
+            ("remarks", "SELECT _row AS row, _column AS \"column\", _value AS value, _remark AS remark "
+                        "FROM proc_remarks ORDER BY _k, _order"),
+            ("ass_excl", "SELECT e._row AS row, e._column AS \"column\", e._value AS value, r._reason AS reason, "
+                         "e.procedure_id FROM ass_excluded AS e JOIN ass_rules AS r ON e._rule = r._rule "
+                         "ORDER BY e._rule, e._order"),
+        )}
+        for name in ("proc_raw", "ass_raw"):
+            eng.con.unregister(name)
+        eng.con.execute("DROP TABLE proc_remarks; DROP TABLE ass_excluded")
+        results["kept"] = eng.arrow(
+            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL ORDER BY _order")
+        eng.con.execute("DROP TABLE proc_checked")
+        results["scores"] = eng.arrow(
+            "SELECT pid, hours_after, pain, instrument_id FROM ass_checked WHERE _rule IS NULL ORDER BY _order")
     finally:
         eng.close()
+    kept = _to_pandas(results.pop("kept"))
+    positions = kept["_order"].to_numpy(dtype=np.int64)
+    out = _procedures_out(procedures, kept)
+    del kept
+    scores = _scores_out(results.pop("scores"), out["procedure_id"], positions, len(procedures), instruments)
+    return (out, scores,
+            _log(_to_pandas(results["proc_excl"]), "procedures", names["procedures"], EXCLUSION_COLUMNS),
+            _log(_to_pandas(results["ass_excl"]), "assessments", names["assessments"], EXCLUSION_COLUMNS),
+            _log(_to_pandas(results["remarks"]), "procedures", names["procedures"], REMARK_COLUMNS))
+
+
+def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures: int,
+                instruments: list[str]) -> pd.DataFrame:
+    """The analysed scores (Arrow, in row order, ``pid`` the procedure's position in its table) in
+    order of procedure id and time; ids spread from the analysed procedures' own."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    where = np.full(n_procedures, -1, dtype=np.int64)
+    where[positions] = np.arange(len(positions))
+    index = where[scores.column("pid").to_numpy()]
+    del where
+    hours = scores.column("hours_after").to_numpy()
+    id_array = pa.array(ids.array) if len(ids) else pa.array([], type=pa.string())
+    if len(ids) < 2 or pc.all(pc.less(id_array.slice(0, len(ids) - 1), id_array.slice(1))).as_py():
+        key = index  # the procedures are in order of their ids already
+    else:
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[pc.sort_indices(id_array).to_numpy()] = np.arange(len(ids))
+        key = rank[index]
+    # exports usually come in order of procedure and time: then no sort is needed
+    ordered = len(key) < 2 or bool(np.all((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (hours[1:] >= hours[:-1]))))
+    order = slice(None) if ordered else np.lexsort((hours, key))
+    del key
+    pain = scores.column("pain").to_numpy()[order]
+    instrument_id = scores.column("instrument_id").to_numpy().astype(np.int64)[order]
+    del scores
+    procedure_id = pd.array(id_array.take(pa.array(index[order])), dtype=pd.StringDtype("pyarrow"))
+    del index
     labels = pd.array(instruments, dtype=pd.StringDtype("pyarrow"))
-    scores["instrument"] = pd.Series(labels.take(scores.pop("instrument_id").to_numpy(dtype=np.int64)),
-                                     index=scores.index)
-    scores["hours_after"] = scores["hours_after"].astype(float)
-    scores["pain"] = scores["pain"].astype(float)
-    return (out, scores, _log(proc_excl, "procedures", names["procedures"], EXCLUSION_COLUMNS),
-            _log(ass_excl, "assessments", names["assessments"], EXCLUSION_COLUMNS),
-            _log(remarks, "procedures", names["procedures"], REMARK_COLUMNS))
+    return pd.DataFrame({
+        "procedure_id": pd.Series(procedure_id),
+        "hours_after": np.asarray(hours[order], dtype=float),
+        "pain": np.asarray(pain, dtype=float),
+        "instrument": pd.Series(labels.take(instrument_id)),
+    })
 
 
 def _log(frame: pd.DataFrame, table: str, source: str, columns: list[str]) -> pd.DataFrame:

@@ -42,6 +42,7 @@ _GZIP = ".gz"
 # How many rows at the top of a file may hold titles above the header row.
 _HEADER_SEARCH_ROWS = 30
 # Decimal commas ("7,5", "1.234,5") in files whose fields are separated by ";" or tabs.
+_PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 _DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
 
 
@@ -259,6 +260,18 @@ def _read_text(path: Path, kind: str, name: str, role: str, *, header_row: int |
     return frame
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as pandas, text as Arrow-backed strings on pandas 2 as on pandas 3 (pandas 2
+    would make a Python object of every text cell: seconds and gigabytes for a registry)."""
+    if _PANDAS_MAJOR >= 3:
+        return pd.read_parquet(path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = pd.StringDtype("pyarrow")
+    return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+
+
 def _read_excel(path: Path, name: str, *, sheet: str | int | None, header_row: int | None, known: Any,
                 notes: list[str]) -> pd.DataFrame:
     """One sheet of a workbook as cells with ``_row``: the named sheet, else the first whose
@@ -387,7 +400,7 @@ def read_table(
             frame = _read_excel(path, name, sheet=sheet, header_row=header_row, known=known, notes=notes)
         else:
             check_parquet(path, limits)
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
             frame.insert(0, "_row", range(2, len(frame) + 2))
             frame.attrs["header"] = [c for c in frame.columns if c != "_row"]
             frame.columns = ["_row", *range(frame.shape[1] - 1)]
@@ -484,25 +497,25 @@ def load_records(
     notes: list[str] = []
     proc_raw, proc_name, proc_hash = read_table(procedures, "procedures", mapping=mapping, sheet=sheet,
                                                 header_row=header_row, encoding=encoding, notes=notes, limits=limits)
-    proc_raw = proc_raw.drop(columns=[c for c in mapping.procedure_drop if c in proc_raw])
-    warnings_ = [check_identifiers(proc_raw.drop(columns="_row"), source=proc_name, used=_used_columns(mapping),
+    proc_raw = _without(proc_raw, [c for c in mapping.procedure_drop if c in proc_raw])
+    warnings_ = [check_identifiers(_without(proc_raw, ["_row"]), source=proc_name, used=_used_columns(mapping),
                                    allow_identifiers=allow_identifiers, row_numbers=proc_raw["_row"].to_numpy())]
     sources, hashes = {"procedures": proc_name}, {"procedures": proc_hash}
     if assessments is not None:
         ass_raw, ass_name, ass_hash = read_table(assessments, "assessments", mapping=mapping, notes=notes,
                                                  limits=limits)
-        ass_raw = ass_raw.drop(columns=[c for c in mapping.assessment_drop if c in ass_raw])
-        warnings_.append(check_identifiers(ass_raw.drop(columns="_row"), source=ass_name,
+        ass_raw = _without(ass_raw, [c for c in mapping.assessment_drop if c in ass_raw])
+        warnings_.append(check_identifiers(_without(ass_raw, ["_row"]), source=ass_name,
                                            used=mapping.assessment_columns,
                                            allow_identifiers=allow_identifiers,
                                            row_numbers=ass_raw["_row"].to_numpy()))
         sources["assessments"], hashes["assessments"] = ass_name, ass_hash
     if events is not None:
         ev_raw, ev_name, ev_hash = read_table(events, "events", mapping=mapping, notes=notes, limits=limits)
-        ev_raw = ev_raw.drop(columns=[c for c in mapping.event_drop if c in ev_raw])
-        warnings_.append(check_identifiers(ev_raw.drop(columns="_row"), source=ev_name, used=mapping.event_columns,
+        ev_raw = _without(ev_raw, [c for c in mapping.event_drop if c in ev_raw])
+        warnings_.append(check_identifiers(_without(ev_raw, ["_row"]), source=ev_name, used=mapping.event_columns,
                                            allow_identifiers=allow_identifiers,
-                                           row_offset=int(ev_raw["_row"].iloc[0])))
+                                           row_numbers=ev_raw["_row"].to_numpy()))
         sources["events"], hashes["events"] = ev_name, ev_hash
 
     set_aside = pd.DataFrame(columns=EXCLUSION_COLUMNS)
@@ -587,6 +600,16 @@ def load_records(
     )
 
 
+
+
+def _without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` without ``columns``; without a copy of the rest (pandas 2 copies every column in
+    ``drop``) when there is nothing to drop or only the leading ``_row``."""
+    if not columns:
+        return frame
+    if columns == ["_row"] and frame.columns[0] == "_row" and "_row" not in frame.columns[1:]:
+        return frame.iloc[:, 1:]
+    return frame.drop(columns=columns)
 
 
 def _used_columns(mapping: Mapping) -> set[str]:

@@ -25,14 +25,13 @@ from .exceptions import InputError
 from .mapping import INSTRUMENT_KIND, INSTRUMENT_SCALE, Mapping, normalise_label
 
 __all__ = [
-    "DISCHARGE_VALUES", "FIRST_YEAR", "LAST_YEAR", "MAX_FRACTURE_AGE_DAYS", "MAX_HOURS_AFTER", "NUMBER_RULES",
+    "FIRST_YEAR", "LAST_YEAR", "MAX_FRACTURE_AGE_DAYS", "MAX_HOURS_AFTER",
     "OVERNIGHT_MAX_HOURS", "PROCEDURE_REQUIRED", "SAME_DAY_MAX_HOURS", "code_values", "coded_values",
     "column_list", "duplicate_ids_message", "first_rows", "instrument_values", "parse_dates",
     "require_assessment_columns", "require_columns", "require_procedure_columns", "text", "text_codes",
 ]
 
 PROCEDURE_REQUIRED = ("procedure_id", "patient_id", "procedure", "procedure_date")
-DISCHARGE_VALUES = ("same_day", "overnight", "admitted")
 _FALSE_WORDS = {"", "0", "0.0", "no", "n", "false", "f", "none", "nil", "absent"}
 _TRUE_WORDS = {"1", "1.0", "yes", "y", "true", "t", "present"}
 # Length of stay -> discharge when only hours are given: under 12 h is same-day, under 48 h an
@@ -43,13 +42,6 @@ OVERNIGHT_MAX_HOURS = 48.0
 # typing error, not a record: 100 years of fracture age, 20 years of follow-up.
 MAX_FRACTURE_AGE_DAYS = 36525.0
 MAX_HOURS_AFTER = 20 * 8766.0
-# Optional numbers of the procedures table: (low, high, whole); outside, the value is set to
-# missing with a remark (the row is kept).
-NUMBER_RULES = {
-    "baseline_pain": (0, 10, False), "levels_treated": (1, 20, True), "age": (0, 90, False),
-    "asa_class": (1, 6, True), "length_of_stay_hours": (0, np.inf, False),
-    "height_restoration_pct": (-100, 100, False), "kyphotic_angle_change_deg": (-90, 90, False),
-}
 _MAPPING_HINT = "A mapping file (--mapping) can rename a clinic's own column names to these."
 
 

@@ -113,7 +113,9 @@ def _text_values(values: pd.Series) -> pd.Series | None:
     text = values.dropna()
     if text.empty:
         return None
-    return text.astype(str)
+    # pandas' own text (Arrow-backed on pandas 2 too) is text already: astype(str) would copy it
+    # into Python objects
+    return text if isinstance(text.dtype, pd.StringDtype) else text.astype(str)
 
 
 def _arrow_text(values: pd.Index) -> pa.Array:

@@ -10,8 +10,8 @@
 --        brings its scores to 0-10, and its kind ("pain"; "function" scores are left out of this
 --        table entirely: neither analysed nor excluded here)
 --        _map_assessed_at(raw, value, year): each distinct raw timestamp (parse_dates)
--- Placeholders, filled by outcomes.checks: {pain}, {hours_after} and their {*_present} as in
--- procedures.sql; {assessed_at} the timestamp; {default_instrument_id}, {default_scale} for a
+-- Placeholders, filled by outcomes.checks: {procedure_id}, {pain}, {hours_after} and their
+-- {*_present} as in procedures.sql; {assessed_at} the timestamp; {default_instrument_id}, {default_scale} for a
 -- blank label; {baseline_window_hours} and its {window_days} text.
 -- Output ass_rules(_rule, _column, _reason): the rules, in order.
 --        ass_checked(_order, pid, hours_after, pain, instrument_id, _rule): pid is the
@@ -47,7 +47,7 @@ CREATE OR REPLACE TEMP TABLE ass_checked AS
 WITH cleaned AS (
     SELECT
         s._order,
-        NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id,
+        {procedure_id} AS procedure_id,
         COALESCE(m.unknown, false) AS instrument_unknown,
         COALESCE(m.instrument_id, {default_instrument_id}) AS instrument_id,
         COALESCE(m.scale, {default_scale}) AS scale,
@@ -75,7 +75,7 @@ timed AS (
     LEFT JOIN analysed_ids AS a ON c.procedure_id = a.procedure_id
     LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
 ),
-ruled AS MATERIALIZED (
+ruled AS (
     SELECT
         _order,
         pid,
@@ -97,20 +97,14 @@ ruled AS MATERIALIZED (
             WHEN hours < -{baseline_window_hours} THEN 12
         END AS TINYINT) AS _rule
     FROM timed
-),
-repeats AS (
-    -- rows repeating an earlier row's (procedure, time) among the rows no rule excluded; only
-    -- the three columns needed go through the window
-    SELECT _order
-    FROM (SELECT _order, row_number() OVER (PARTITION BY pid, hours_after ORDER BY _order) AS k
-          FROM ruled WHERE _rule IS NULL) AS numbered
-    WHERE k > 1
 )
+-- rule 13 in the same pass: among the rows no rule excluded (the partition of _rule NULL), a
+-- row repeating an earlier row's (procedure, time)
 SELECT
-    r._order, r.pid, r.hours_after, r.pain, r.instrument_id,
-    COALESCE(r._rule, CASE WHEN d._order IS NOT NULL THEN CAST(13 AS TINYINT) END) AS _rule
-FROM ruled AS r
-LEFT JOIN repeats AS d ON r._order = d._order;
+    _order, pid, hours_after, pain, instrument_id,
+    COALESCE(_rule, CASE WHEN row_number() OVER (PARTITION BY pid, hours_after, _rule ORDER BY _order) > 1
+                         THEN CAST(13 AS TINYINT) END) AS _rule
+FROM ruled;
 
 -- log: the excluded rows, each with the column it concerns and its raw value as text (the
 -- time as read for the last two rules)
@@ -121,14 +115,14 @@ SELECT
     s._row,
     COALESCE(s._column, r._column) AS _column,
     CASE
-        WHEN c._rule <= 3 THEN NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '')
+        WHEN c._rule <= 3 THEN {procedure_id}
         WHEN c._rule = 4 THEN CAST(s.instrument AS VARCHAR)
         WHEN c._rule <= 7 THEN CAST(s.pain AS VARCHAR)
         WHEN c._rule = 8 THEN CAST(s.assessed_at AS VARCHAR)
         WHEN c._rule <= 11 THEN CAST(s.hours_after AS VARCHAR)
         ELSE CAST(c.hours_after AS VARCHAR)
     END AS _value,
-    NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id
+    {procedure_id} AS procedure_id
 FROM ass_checked AS c
 JOIN ass_src AS s ON c._order = s._order
 JOIN ass_rules AS r ON c._rule = r._rule

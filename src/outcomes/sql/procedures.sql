@@ -12,7 +12,8 @@
 --        _map_procedure_date (raw, value, year), _map_fracture_date (raw, value, year): each
 --        distinct raw date, its timestamp and the year of a year-only value (parse_dates).
 -- Placeholders, filled by outcomes.checks: {name} and {name_present} are the number in a
--- column (NULL when missing or unreadable) and whether a value is there at all; {procedure_date},
+-- column (NULL when missing or unreadable) and whether a value is there at all; {procedure_id} and
+-- {patient_id} the trimmed text (NULL when blank); {procedure_date},
 -- {procedure_date_year}, {fracture_date} read the dates; {has_*} say which columns the input has.
 --
 -- Output proc_checked: the cleaned columns; _rule (NULL = analysed) and _reason, the first rule
@@ -32,8 +33,8 @@ WITH cleaned AS (
     SELECT
         s._order,
         s._row,
-        NULLIF(ws_trim(CAST(s.procedure_id AS VARCHAR)), '') AS procedure_id,
-        NULLIF(ws_trim(CAST(s.patient_id AS VARCHAR)), '') AS patient_id,
+        {procedure_id} AS procedure_id,
+        {patient_id} AS patient_id,
         m_procedure.value AS procedure,
         CAST(s.procedure AS VARCHAR) AS procedure_raw,
         {procedure_date} AS date_value,
@@ -43,7 +44,9 @@ WITH cleaned AS (
         ({procedure_year_present} AND {procedure_year} IS NULL) AS year_unreadable,
         CAST(s.procedure_year AS VARCHAR) AS procedure_year_raw,
         {fracture_date} AS fracture_date,
-        NULLIF(ws_trim(CAST(s.fracture_date AS VARCHAR)), '') IS NOT NULL AS fracture_date_given,
+        -- (whether a value is there matters only where none was read: trimmed only then)
+        CASE WHEN {fracture_date} IS NULL THEN NULLIF(ws_trim(CAST(s.fracture_date AS VARCHAR)), '') IS NOT NULL
+             ELSE true END AS fracture_date_given,
         {fracture_age_days} AS age_given,
         ({fracture_age_days_present} AND {fracture_age_days} IS NULL) AS age_unreadable,
         {baseline_pain} AS baseline_pain,
@@ -63,9 +66,11 @@ WITH cleaned AS (
             AS kyphotic_angle_change_deg_unreadable,
         m_etiology.value AS etiology,
         m_sex.value AS sex,
-        NULLIF(ws_trim(CAST(s.sex AS VARCHAR)), '') IS NOT NULL AS sex_given,
+        CASE WHEN m_sex.value IS NULL THEN NULLIF(ws_trim(CAST(s.sex AS VARCHAR)), '') IS NOT NULL
+             ELSE true END AS sex_given,
         m_discharge.value AS discharge_code,
-        NULLIF(ws_trim(CAST(s.discharge AS VARCHAR)), '') IS NOT NULL AS discharge_given,
+        CASE WHEN m_discharge.value IS NULL THEN NULLIF(ws_trim(CAST(s.discharge AS VARCHAR)), '') IS NOT NULL
+             ELSE true END AS discharge_given,
         m_complication.value AS complication,
         m_physician_id.value AS physician_id,
         m_site_id.value AS site_id
