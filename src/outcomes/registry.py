@@ -426,7 +426,7 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
 
     def frame_for(claim: Claim) -> pd.DataFrame:
         # claims that read the same columns share one pass over the endpoints (a job on Spark)
-        key = tuple(dict.fromkeys(c for c in _reads(claim) if c in columns))
+        key = tuple(dict.fromkeys(c for c in claim_columns(claim) if c in columns))
         if key not in tallied:
             tallied[key] = _tallies(eng, claim, columns)
         return tallied[key].copy()
