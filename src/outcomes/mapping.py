@@ -106,8 +106,6 @@ INSTRUMENT_SYNONYMS = {
     "vas100": "vas100", "vas_mm": "vas100", "vas 0-100": "vas100",
 }
 INSTRUMENT_SCALE = {"nrs": 1.0, "vas10": 1.0, "vas100": 0.1}
-# Instruments that score function, not pain: kept out of the pain scores (any other is "pain").
-INSTRUMENT_KIND = {"odi": "function", "rmdq": "function", "eq5d_vas": "function"}
 # Adverse events (the events table): canonical codes and the labels clinics commonly write.
 EVENT_CODES = ("symptomatic_cement_leak", "pulmonary_embolism", "neurologic_deficit", "infection", "rib_fracture",
                "new_fracture", "readmission", "reoperation", "death", "other")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import InputError
-from .mapping import INSTRUMENT_KIND, INSTRUMENT_SCALE, Mapping, normalise_label
+from .mapping import INSTRUMENT_SCALE, Mapping, normalise_label
 
 __all__ = [
     "FIRST_YEAR", "LAST_YEAR", "MAX_FRACTURE_AGE_DAYS", "MAX_HOURS_AFTER",
@@ -265,7 +265,11 @@ def instrument_values(distinct: pd.Series, mapping: Mapping) -> pd.DataFrame:
     distinct = pd.Series(distinct).reset_index(drop=True)
     given = distinct.notna()
     code = code_values(distinct, mapping.value_map("assessments", "instrument"))
+    # a function instrument (ODI, RMDQ, EQ-5D VAS) as Mapping.function_instrument names it
+    function = distinct.astype(object).map(mapping.function_instrument, na_action="ignore")
+    is_function = function.notna().to_numpy(dtype=bool)
     instrument = code.fillna(mapping.assessment_instrument).where(given | code.notna(), mapping.assessment_instrument)
-    return pd.DataFrame({"instrument": instrument, "unknown": given & code.isna(),
+    instrument = instrument.astype(object).where(~is_function, function).astype("string")
+    return pd.DataFrame({"instrument": instrument, "unknown": given & code.isna() & ~is_function,
                          "scale": instrument.map(INSTRUMENT_SCALE).astype(float),
-                         "kind": instrument.map(lambda i: INSTRUMENT_KIND.get(i, "pain")).astype(object)})
+                         "kind": np.where(is_function, "function", "pain").astype(object)})
