@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from outcomes import evaluate_registry
-from outcomes.claims import _reads, resolve_claims
+from outcomes.claims import claim_columns, resolve_claims
 from outcomes.engines import DuckDBEngine
 from outcomes.synthetic import simulate
 
@@ -42,7 +42,7 @@ def test_claims_reading_the_same_columns_share_one_tally(tmp_path, monkeypatch):
     monkeypatch.setattr(DuckDBEngine, "arrow", counted)
     result = evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet")
     claims = resolve_claims(None)
-    shared = {tuple(dict.fromkeys(_reads(c))) for c in claims}
+    shared = {tuple(dict.fromkeys(claim_columns(c))) for c in claims}
     assert len(shared) < len(claims)  # the shipped registry has claims reading the same columns
     assert len(queries) == len(set(queries)) <= len(shared)
     assert isinstance(result.to_frame(), pd.DataFrame) and len(result.to_frame()) > 0
