@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .checks import number_sql
 from .cohort import EXCLUSION_COLUMNS
 from .definitions import Definitions
 from .engines import DuckDBEngine, literal
@@ -123,16 +124,12 @@ def split_function_rows(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataF
 
 
 def _number_sql(column: str, frame: pd.DataFrame) -> tuple[str, str]:
-    """SQL for (the number, whether a value is present) of a column of ``fn_src``, as the pain
-    scores' numbers: text is trimmed and parsed, blanks are missing, NaN is missing."""
+    """SQL for (the number, whether a value is present) of a column of ``fn_src``: the pain
+    scores' rule (:func:`outcomes.checks.number_sql`)."""
     if column not in frame:
         return "CAST(NULL AS DOUBLE)", "false"
-    if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
-        value = f"CASE WHEN s.{column} = CAST('nan' AS DOUBLE) THEN NULL ELSE CAST(s.{column} AS DOUBLE) END"
-        return value, f"(s.{column} IS NOT NULL)"
-    text = f"NULLIF(ws_trim(CAST(s.{column} AS VARCHAR)), '')"
-    value = f"TRY_CAST({text} AS DOUBLE)"
-    return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
+    numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+    return number_sql(column, {column: (column, "DOUBLE" if numeric else "VARCHAR")}, ref=f"s.{column}")
 
 
 def _sql(name: str) -> str:

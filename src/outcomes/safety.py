@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .checks import number_sql as checks_number_sql
 from .cohort import EVENT_TABLE_COLUMNS, EXCLUSION_COLUMNS, REMARK_COLUMNS, empty_events
 from .definitions import Definitions
 from .engines import DuckDBEngine, literal
@@ -74,8 +75,9 @@ def _only_comments(sql: str) -> bool:
 
 
 def number_sql(ref: str, kind: str = "VARCHAR") -> tuple[str, str]:
-    """SQL for (the number in column ``ref``, whether a value is given), as pandas.to_numeric reads
-    it: text is trimmed, blanks are missing, NaN is missing.
+    """SQL for (the number in column ``ref``, whether a value is given): the rule of
+    :func:`outcomes.checks.number_sql` (text trimmed, blanks and NaN missing) for a column
+    reference, or ``NULL`` when the column is absent.
 
     Parameters
     ----------
@@ -86,13 +88,7 @@ def number_sql(ref: str, kind: str = "VARCHAR") -> tuple[str, str]:
     """
     if ref.upper() == "NULL":
         return "CAST(NULL AS DOUBLE)", "false"
-    if kind.upper() in ("VARCHAR", "BLOB"):
-        text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
-        value = f"TRY_CAST({text} AS DOUBLE)"
-        return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
-    value = f"CAST({ref} AS DOUBLE)"
-    value = f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END"
-    return value, f"({value} IS NOT NULL)"
+    return checks_number_sql("value", {"value": ("", kind)}, ref=ref)
 
 
 def events_fill(*, days_after: tuple[str, str], last_contact_days: tuple[str, str], last_contact_date: str,
