@@ -154,7 +154,7 @@ def summary_html(claims: Any, *, suppress_below: int = 0) -> str:
     >>> from outcomes.synthetic import simulate
     >>> procs, scores, _ = simulate(300, seed=1)
     >>> page = summary_html(evaluate_claims(load_records(procs, scores)))
-    >>> page.count('class="claim"') == 9 and "stated 90%" in page
+    >>> page.count('class="claim"') == 12 and "stated 90%" in page
     True
     """
     below = check_suppress_below(suppress_below)
