@@ -75,7 +75,7 @@ timed AS (
     LEFT JOIN analysed_ids AS a ON c.procedure_id = a.procedure_id
     LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
 ),
-ruled AS (
+ruled AS MATERIALIZED (
     SELECT
         _order,
         pid,
@@ -97,14 +97,23 @@ ruled AS (
             WHEN hours < -{baseline_window_hours} THEN 12
         END AS TINYINT) AS _rule
     FROM timed
+),
+-- rule 13: among the rows no rule excluded, a row repeating an earlier row's (procedure, time)
+repeated AS (
+    -- (procedure, time) pairs that more than one analysed row shares, with the first row in file
+    -- order: an aggregate over the pairs instead of a window over every row
+    SELECT pid, hours_after, min(_order) AS first_order
+    FROM ruled
+    WHERE _rule IS NULL
+    GROUP BY pid, hours_after
+    HAVING count(*) > 1
 )
--- rule 13 in the same pass: among the rows no rule excluded (the partition of _rule NULL), a
--- row repeating an earlier row's (procedure, time)
 SELECT
-    _order, pid, hours_after, pain, instrument_id,
-    COALESCE(_rule, CASE WHEN row_number() OVER (PARTITION BY pid, hours_after, _rule ORDER BY _order) > 1
-                         THEN CAST(13 AS TINYINT) END) AS _rule
-FROM ruled;
+    r._order, r.pid, r.hours_after, r.pain, r.instrument_id,
+    COALESCE(r._rule, CASE WHEN d.first_order IS NOT NULL AND r._order <> d.first_order
+                           THEN CAST(13 AS TINYINT) END) AS _rule
+FROM ruled AS r
+LEFT JOIN repeated AS d ON r._rule IS NULL AND r.pid = d.pid AND r.hours_after = d.hours_after;
 
 -- log: the excluded rows, each with the column it concerns and its raw value as text (the
 -- time as read for the last two rules)
