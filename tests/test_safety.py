@@ -159,15 +159,19 @@ def test_without_an_events_table_the_safety_endpoints_are_unknown_not_false():
      dict(major=False, minor=False, death=False, days=80.0, status=2)),
     ([("rib_fracture", 0.0, "minor"), ("other", -0.5, "major")], 5.0,
      dict(major=False, minor=True, death=None, days=5.0, status=0)),
-    ([("infection", 10.0, None)], 60.0, dict(major=False, minor=False, death=False, days=60.0, status=0)),
+    # a complication of unknown severity (an OMOP condition): whether it was major is not known
+    ([("infection", 10.0, None)], 60.0, dict(major=None, minor=None, death=False, days=60.0, status=0)),
+    ([("infection", 10.0, None), ("reoperation", 12.0, "major")], 60.0,
+     dict(major=True, minor=None, death=False, days=60.0, status=0)),
+    ([("infection", 40.0, None)], 60.0, dict(major=False, minor=False, death=False, days=60.0, status=0)),
 ])
 def test_safety_endpoints_follow_the_contract(events, contact, want):
     # the endpoint rules of the shared contract, case by case (including the window's edges)
     procs = pd.DataFrame({"procedure_id": ["P1", "P2"], "last_contact_days": [contact, 500.0]})
     ev = pd.DataFrame(events or None, columns=["event", "days_after", "severity"]).assign(procedure_id="P1")
     out = safety_endpoints(procs, ev).iloc[0]
-    assert bool(out["major_complication_30d"]) is want["major"]
-    assert bool(out["minor_complication_30d"]) is want["minor"]
+    assert (None if pd.isna(out["major_complication_30d"]) else bool(out["major_complication_30d"])) is want["major"]
+    assert (None if pd.isna(out["minor_complication_30d"]) else bool(out["minor_complication_30d"])) is want["minor"]
     assert (None if pd.isna(out["death_30d"]) else bool(out["death_30d"])) is want["death"]
     assert (None if pd.isna(out["new_fracture_days"]) else out["new_fracture_days"]) == want["days"]
     assert (None if pd.isna(out["new_fracture_status"]) else int(out["new_fracture_status"])) == want["status"]

@@ -9,7 +9,9 @@
 -- events table was given: without one every endpoint here is NULL, unknown rather than "none").
 --
 -- Endpoints (events from day 0, the day of the procedure, onwards):
---   major_complication_30d  a major event other than death at day 0 to <window_days> (inclusive)
+--   major_complication_30d  a major event other than death at day 0 to <window_days> (inclusive);
+--                           NULL (not known) when there is none but a complication of unknown
+--                           severity in that window (an OMOP condition, an unlabelled event)
 --   minor_complication_30d  the same for a minor event
 --   death_30d               death at day 0 to <window_days>; FALSE when death came later or the
 --                           last contact is at or after <window_days>; else NULL (not known)
@@ -30,6 +32,8 @@ per_procedure AS (
             AS major,
         max(CASE WHEN severity = 'minor' AND event <> 'death' AND days_after <= {window_days} THEN 1 ELSE 0 END)
             AS minor,
+        max(CASE WHEN severity IS NULL AND event NOT IN ('death', 'new_fracture') AND days_after <= {window_days}
+                 THEN 1 ELSE 0 END) AS unsure,
         min(CASE WHEN event = 'death' THEN days_after END) AS death_days,
         min(CASE WHEN event = 'new_fracture' THEN days_after END) AS fracture_days
     FROM analysed
@@ -42,6 +46,7 @@ joined AS (
         f.last_contact_days,
         COALESCE(e.major, 0) AS major,
         COALESCE(e.minor, 0) AS minor,
+        COALESCE(e.unsure, 0) AS unsure,
         e.death_days,
         e.fracture_days,
         CASE
@@ -56,8 +61,8 @@ SELECT
     _order,
     procedure_id,
     last_contact_days,
-    CASE WHEN {has_events} THEN major = 1 END AS major_complication_30d,
-    CASE WHEN {has_events} THEN minor = 1 END AS minor_complication_30d,
+    CASE WHEN {has_events} AND (major = 1 OR unsure = 0) THEN major = 1 END AS major_complication_30d,
+    CASE WHEN {has_events} AND (minor = 1 OR unsure = 0) THEN minor = 1 END AS minor_complication_30d,
     CASE
         WHEN NOT {has_events} THEN NULL
         WHEN death_days <= {window_days} THEN TRUE
