@@ -1014,9 +1014,25 @@ def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any
         total = w.sum()
         return float((values * w).sum() / total) if total > 0 else math.nan
 
-    major = special.expit(_major_logit(params, kyph, etio, phys))
-    minor = special.expit(_minor_logit(params, kyph, etio))
     lam_d = _death_rate(params, etio)
+    # a complication is recorded only on a day up to the last contact (death or loss of contact,
+    # counted in whole days up): the truth is the share recorded, which is what the records can
+    # show; day 0 is always recorded (follow-up ends at follow_up_min_days or later; 30 days or
+    # more assumed, as the default 365)
+    hazard = (lam_d + params["contact_loss_rate_per_year"]) / DAYS_PER_YEAR
+
+    def recorded(days: np.ndarray) -> np.ndarray:
+        lag = np.maximum(days - 1.0, 0.0)
+        return np.exp(-hazard[..., None] * lag).mean(axis=-1)
+
+    month, leak_days = np.arange(COMPLICATION_DAYS + 1, dtype=float), np.arange(3, dtype=float)
+
+    def recorded_share(types: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        leak = float(shares[types == "symptomatic_cement_leak"].sum())
+        return leak * recorded(leak_days) + (1.0 - leak) * recorded(month)
+
+    major = special.expit(_major_logit(params, kyph, etio, phys)) * recorded_share(_MAJOR_TYPES, _MAJOR_TYPES_P)
+    minor = special.expit(_minor_logit(params, kyph, etio)) * recorded_share(_MINOR_TYPES, _MINOR_TYPES_P)
     lam_f = _fracture_rate(params, kyph, etio)
     death_30 = 1.0 - np.exp(-lam_d * COMPLICATION_DAYS / DAYS_PER_YEAR)
     year = NEW_FRACTURE_DAYS / DAYS_PER_YEAR
@@ -1113,7 +1129,7 @@ def simulate_safety(
     truth : dict
         :func:`simulate`'s truth plus, each also ``_<procedure>``, ``_by_etiology`` and
         ``_by_physician``: ``major_complication_30d`` (a major complication other than death
-        within 30 days), ``minor_complication_30d``, ``death_30d``, ``major_or_death_30d``,
+        within 30 days, as recorded: on a day up to the last contact), ``minor_complication_30d``, ``death_30d``, ``major_or_death_30d``,
         ``new_fracture_1y`` (cumulative incidence of a new vertebral fracture by day 365, death
         competing), ``odi_improved`` (share with an ODI improvement of >= 10 points at 2 weeks),
         ``rmdq_improved`` (>= 5 points); ``major_complication_30d_by_procedure_etiology``,
