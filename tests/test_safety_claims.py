@@ -181,12 +181,15 @@ def test_function_endpoint_matches_an_independent_pandas_computation(seed):
     assert ep.loc[procs["procedure_id"].iloc[40:60], "function_instrument"].isna().all()
     assert (ep.loc[procs["procedure_id"].iloc[:40], "function_instrument"] == "rmdq").all()
     got = ep.loc[ref.index]
-    assert (got["function_instrument"] == ref["instrument"]).all()
+    # compared by position: the two indexes hold the same ids, in string dtypes that pandas 2 may
+    # store differently (python / pyarrow)
+    assert (got["function_instrument"].to_numpy(dtype=object) == ref["instrument"].to_numpy(dtype=object)).all()
     for ours, theirs in [("function_baseline", "baseline"), ("function_followup", "followup"),
                          ("function_hours", "hours"), ("function_change", "change")]:
         np.testing.assert_array_equal(got[ours].to_numpy(float), ref[theirs].to_numpy(float))
     expected = ref["regained"].astype("boolean")
-    assert got["function_regained"].astype("boolean").equals(expected.rename("function_regained"))
+    np.testing.assert_array_equal(got["function_regained"].astype("boolean").to_numpy(dtype=object, na_value=None),
+                                  expected.to_numpy(dtype=object, na_value=None))
     assert got["function_regained"].notna().sum() > 250
 
 

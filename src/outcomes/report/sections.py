@@ -198,8 +198,10 @@ def executive_context(claims: Any, *, funnel: Any = None, cusum_signals: int | N
     for claim in claims.claims:
         v = verdicts.get(claim.id, "not assessable")
         if v in BAD:
-            nexts.append(f"\u201c{claim.statement}\u201d: the records fall below the stated figure"
-                         if v == "below" else f"\u201c{claim.statement}\u201d: the records point the other way")
+            why = ("the records fall below the stated figure" if v == "below"
+                   else "the records lie above the stated upper limit" if getattr(claim, "sense", "") == "at_most"
+                   else "the records point the other way")
+            nexts.append(f"\u201c{claim.statement}\u201d: {why}")
     if funnel is not None:
         flagged = funnel.flagged(level=0.998)
         for r in flagged.itertuples(index=False):
