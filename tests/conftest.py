@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -41,3 +43,14 @@ def write_csv(tmp_path):
         frame.to_csv(path, index=False)
         return path
     return _write
+
+
+@pytest.fixture
+def postgres_url():
+    """CI's PostgreSQL test database (OUTCOMES_TEST_POSTGRES_URL); a test that needs it fails, never
+    skips, without it."""
+    url = os.environ.get("OUTCOMES_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.fail("OUTCOMES_TEST_POSTGRES_URL must name a PostgreSQL test database; got it unset "
+                    "(.ci/run starts the server and sets it).")
+    return url

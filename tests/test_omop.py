@@ -35,15 +35,6 @@ from sources_support import (OMOP_DDL, assert_rows_accounted, assert_same_result
 POSTGRES_URL = os.environ.get("OUTCOMES_TEST_POSTGRES_URL", "")
 
 
-@pytest.fixture
-def postgres_url():
-    """The test server's URL; a test that needs it fails (never skips) without it."""
-    if not POSTGRES_URL:
-        pytest.fail("OUTCOMES_TEST_POSTGRES_URL must name a PostgreSQL test database; got it unset "
-                    "(.ci/run starts the server and sets it).")
-    return POSTGRES_URL
-
-
 needs_postgres = pytest.mark.usefixtures("postgres_url")
 
 

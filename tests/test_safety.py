@@ -9,7 +9,6 @@ file's [events] section; the command line; the privacy guard; the registry engin
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
@@ -39,18 +38,8 @@ from outcomes.stats import proportion
 from outcomes.synthetic import simulate_safety
 
 WINDOW = 30.0
-POSTGRES_URL = os.environ.get("OUTCOMES_TEST_POSTGRES_URL")
 # one quick claim for the registry runs (the accounting is what is compared here)
 _ONE_CLAIM = [c for c in load_claims() if c.id == "outpatient"]
-
-
-@pytest.fixture
-def postgres_url():
-    """The test server's URL; a test that needs it fails (never skips) without it."""
-    if not POSTGRES_URL:
-        pytest.fail("OUTCOMES_TEST_POSTGRES_URL must name a PostgreSQL test database; got it unset "
-                    "(.ci/run starts the server and sets it).")
-    return POSTGRES_URL
 
 
 def _records(n: int, seed: int):
