@@ -480,7 +480,9 @@ def methods_context(claims: Any, definitions: Definitions | None = None) -> dict
             "figure, never from a p-value alone: BELOW or ABOVE when the whole interval lies under or over it; "
             f"CONSISTENT when it contains the figure and lies {within}; INCONCLUSIVE when it contains the figure "
             "but reaches beyond; for a claim that one thing is better than another, SUPPORTED or CONTRADICTED when "
-            "the whole interval lies on one side of no difference, INCONCLUSIVE when it includes no difference. "
+            "the whole interval lies on one side of no difference, INCONCLUSIVE when it includes no difference; "
+            "for an upper limit (a complication or new-fracture rate that should stay under the stated figure), "
+            "SUPPORTED when the whole interval lies under it, CONTRADICTED when wholly over it, else INCONCLUSIVE. "
             "Intervals are printed with as many decimals as it takes to see which applies. Holm-adjusted "
             "p-values across the primary results are shown beside the raw ones.")
     return {"definitions": list(d.describe()),

@@ -81,7 +81,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ("Verdicts", "BELOW / ABOVE: the whole interval is under / over the stated figure. CONSISTENT: the interval "
      "holds the stated figure and stays within its margin. INCONCLUSIVE: the interval holds the stated figure but "
      "reaches beyond the margin (too few procedures to tell). SUPPORTED / CONTRADICTED: for 'A is better than B', "
-     "the whole interval lies on the claimed / the other side of 'no difference'. NOT ASSESSABLE: the records "
+     "the whole interval lies on the claimed / the other side of 'no difference'; for an upper limit (a "
+     "complication rate), the whole interval lies under / over the stated limit. NOT ASSESSABLE: the records "
      "lack the fields or the follow-up."),
     ("Procedure and patient", "Each procedure counts once; a patient treated at two sittings counts twice. "
      "Shares are shares of procedures."),
