@@ -45,6 +45,15 @@ def _write(tmp_path, procedures: pd.DataFrame, assessments: pd.DataFrame):
     return proc, ass
 
 
+def _in_memory(procedures, assessments, **options) -> RegistryResult:
+    """The reference: load_records -> evaluate_claims on the same files, as a RegistryResult."""
+    cohort = load_records(procedures, assessments, **options)
+    return RegistryResult(claims=evaluate_claims(cohort), flow_table=cohort.flow(),
+                          exclusion_table=cohort.exclusion_counts(), engine="in memory",
+                          sources=dict(cohort.sources), input_hashes=dict(cohort.input_hashes),
+                          privacy_warnings=cohort.privacy_warnings)
+
+
 def _assert_same_claims(fast: RegistryResult, slow: RegistryResult) -> None:
     a, b = fast.to_frame(), slow.to_frame()
     assert list(a.columns) == list(b.columns) and len(a) == len(b)
@@ -111,14 +120,11 @@ def test_duckdb_claims_equal_pandas_on_a_simulated_registry(tmp_path):
     procs, scores, _ = simulate(20_000, seed=2026, data_errors=60)
     files = _write(tmp_path, procs, scores)
     fast = evaluate_registry(*files)
-    slow = evaluate_registry(*files, engine="pandas")
-    assert fast.engine == "duckdb" and slow.engine == "pandas"
+    slow = _in_memory(*files)
+    assert fast.engine == "duckdb"
     assert fast.flow()["read"].tolist() == [20_000, len(scores)]
     assert fast.exclusion_counts()["rows"].sum() == 60
     _assert_same_claims(fast, slow)
-    # the same claims table as load_records -> evaluate_claims by hand
-    direct = evaluate_claims(load_records(*files)).to_frame()
-    pd.testing.assert_frame_equal(slow.to_frame(), direct)
     assert fast.input_hashes == slow.input_hashes
 
 
@@ -126,7 +132,7 @@ def test_duckdb_equals_pandas_on_messy_records(tmp_path):
     procs, scores = _messy()
     files = _write(tmp_path, procs, scores)
     fast = evaluate_registry(*files)
-    slow = evaluate_registry(*files, engine="pandas")
+    slow = _in_memory(*files)
     reasons = set(slow.exclusion_counts()["reason"].str.split(" ").str[0])
     assert {"procedure_id", "patient_id", "unknown", "fracture", "its", "pain", "time", "duplicate"} <= reasons
     _assert_same_claims(fast, slow)
@@ -270,8 +276,10 @@ def _message(call) -> str:
 def test_input_validation_registry(tmp_path):
     procs, scores, _ = simulate(200, seed=3)
     files = _write(tmp_path, procs, scores)
-    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark', 'pandas'; got 'polars'\."):
+    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark'; got 'polars'\."):
         evaluate_registry(*files, engine="polars")
+    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark'; got 'pandas'\."):
+        evaluate_registry(*files, engine="pandas")  # load_records -> evaluate_claims is the in-memory path
     with pytest.raises(InputError, match=r"`procedures` and `assessments` must both be given \(or `omop`\); got no assessments"):
         evaluate_registry(files[0])
     with pytest.raises(InputError, match=r"`omop` must be given instead of procedures and assessments; got both"):
@@ -285,24 +293,20 @@ def test_input_validation_registry(tmp_path):
         evaluate_registry(*files, confidence_level=1.5)
     with pytest.raises(InputError, match=r"`threads` must be a positive whole number; got 0\."):
         evaluate_registry(*files, threads=0)
-    with pytest.raises(InputError, match=r"`engine` 'pandas' must be given one file per table"):
-        evaluate_registry(files[0], [files[1], files[1]], engine="pandas")
 
     # the same messages as load_records for duplicate ids and a missing column
     dup = procs.copy()
     dup.loc[[3, 7], "procedure_id"] = dup.loc[2, "procedure_id"]
     bad = _write(tmp_path, dup, scores)
-    assert _message(lambda: evaluate_registry(*bad)) == _message(lambda: evaluate_registry(*bad, engine="pandas"))
+    assert _message(lambda: evaluate_registry(*bad)) == _message(lambda: load_records(*bad))
     missing = _write(tmp_path, procs.drop(columns="procedure_date"), scores)
-    assert _message(lambda: evaluate_registry(*missing)) == _message(
-        lambda: evaluate_registry(*missing, engine="pandas"))
+    assert _message(lambda: evaluate_registry(*missing)) == _message(lambda: load_records(*missing))
     wide = scores.assign(pain_24h=scores["pain"]).drop(columns=["hours_after", "pain", "instrument"])
     with pytest.raises(InputError, match=r"must be long \(one row per pain score\) for the registry engine; "
                                          r"got a wide export"):
         evaluate_registry(*_write(tmp_path, procs, wide))
     timeless = _write(tmp_path, procs, scores.drop(columns="hours_after"))
-    assert _message(lambda: evaluate_registry(*timeless)) == _message(
-        lambda: evaluate_registry(*timeless, engine="pandas"))
+    assert _message(lambda: evaluate_registry(*timeless)) == _message(lambda: load_records(*timeless))
 
 
 def test_privacy_guard_in_sql_matches_pandas(tmp_path):
@@ -318,7 +322,7 @@ def test_privacy_guard_in_sql_matches_pandas(tmp_path):
     with pytest.raises(PrivacyError) as sql_error:
         evaluate_registry(*files)
     with pytest.raises(PrivacyError) as pandas_error:
-        evaluate_registry(*files, engine="pandas")
+        load_records(*files)
     assert str(sql_error.value) == str(pandas_error.value)
     assert "telephone numbers (rows 7, 11)" in str(sql_error.value) and "(found 93) (rows 9, 13)" in str(sql_error.value)
     assert "social security numbers (rows 42, 62)" in str(sql_error.value) and "reference" not in str(sql_error.value)
@@ -326,7 +330,7 @@ def test_privacy_guard_in_sql_matches_pandas(tmp_path):
         allowed = evaluate_registry(*files, allow_identifiers=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifiersAllowedWarning)
-        allowed_pandas = evaluate_registry(*files, engine="pandas", allow_identifiers=True)
+        allowed_pandas = load_records(*files, allow_identifiers=True)
     assert allowed.privacy_warnings == allowed_pandas.privacy_warnings
 
 

@@ -17,7 +17,6 @@ SQLGlot:
 - ``omop=``: an OMOP CDM v5.4 database evaluated inside PostgreSQL (a URL) or Spark (a session),
   or a DuckDB file: ``outcomes/sql/omop.sql`` makes the canonical tables of
   :func:`outcomes.load_omop` in the database, then the same rules and endpoints run there.
-- ``engine="pandas"``: the ordinary in-memory pipeline on the same files.
 
 The exclusion rules are those of :func:`outcomes.load_records`, from the same SQL
 (:func:`outcomes.checks.build_checked`): the coded columns (procedure, sex, discharge,
@@ -47,13 +46,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, ClaimsResult, claim_columns, evaluate_claim_frames, evaluate_claims, resolve_claims
+from .claims import Claim, ClaimsResult, claim_columns, evaluate_claim_frames, resolve_claims
 from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
 from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, register_function_labels, run_function_sql
-from .loading import load_records
 from .mapping import EVENT_COLUMNS, Mapping
 from .pipeline import run_endpoints
 from .privacy import (
@@ -73,8 +71,8 @@ from .validation import column_list
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
-Engine = Literal["duckdb", "spark", "pandas"]
-_ENGINES = ("duckdb", "spark", "pandas")
+Engine = Literal["duckdb", "spark"]
+_ENGINES = ("duckdb", "spark")
 _FILE_BITS = 40  # _order = file index * 2**40 + row number in the file
 WEIGHT = "_weight"
 Source = str | os.PathLike[str] | list[str | os.PathLike[str]]
@@ -93,7 +91,7 @@ class RegistryResult:
     exclusion_table : pandas.DataFrame
         Excluded rows by table and reason, largest first.
     engine : str
-        "duckdb", "spark", "postgres" or "pandas".
+        "duckdb", "spark" or "postgres".
     sources, input_hashes : dict
         The name and SHA-256 of each input file.
     privacy_warnings : tuple of str
@@ -165,10 +163,9 @@ def evaluate_registry(
         Defaults to ``Definitions()``.
     claims : path to a TOML file, or a sequence of Claim, optional
         As :func:`outcomes.evaluate_claims`.
-    engine : {"duckdb", "spark", "pandas"}, default "duckdb"
+    engine : {"duckdb", "spark"}, default "duckdb"
         "duckdb": SQL over the files in process, only tallies in memory (larger than memory).
         "spark": the same SQL (Spark dialect) in Apache Spark.
-        "pandas": :func:`outcomes.load_records` then :func:`outcomes.evaluate_claims`.
     connection : pyspark.sql.SparkSession, optional
         The session for ``engine="spark"``; a local one (``local[2]``, no web UI) is started and
         stopped when none is given.
@@ -213,12 +210,13 @@ def evaluate_registry(
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from outcomes import evaluate_claims, load_records
     >>> from outcomes.synthetic import simulate
     >>> procs, scores, _ = simulate(500, seed=4)
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> procs.to_parquet(folder / "procedures.parquet"); scores.to_parquet(folder / "scores.parquet")
     >>> fast = evaluate_registry(folder / "procedures.parquet", folder / "scores.parquet")
-    >>> slow = evaluate_registry(folder / "procedures.parquet", folder / "scores.parquet", engine="pandas")
+    >>> slow = evaluate_claims(load_records(folder / "procedures.parquet", folder / "scores.parquet"))
     >>> fast.verdicts() == slow.verdicts()
     True
     """
@@ -249,17 +247,6 @@ def evaluate_registry(
     proc_files = _files(procedures, "procedures")
     ass_files = _files(assessments, "assessments")
     ev_files = _files(events, "events") if events is not None else []
-    if engine == "pandas":
-        if len(proc_files) > 1 or len(ass_files) > 1 or len(ev_files) > 1:
-            raise InputError("`engine` 'pandas' must be given one file per table; got several. "
-                             "Use engine='duckdb' for a folder of files.")
-        cohort = load_records(proc_files[0], ass_files[0], ev_files[0] if ev_files else None, mapping=mapping,
-                              definitions=d,
-                              allow_identifiers=allow_identifiers)
-        result = evaluate_claims(cohort, d, registry, confidence_level=confidence_level)
-        return RegistryResult(claims=result, flow_table=cohort.flow(), exclusion_table=cohort.exclusion_counts(),
-                              engine="pandas", sources=dict(cohort.sources), input_hashes=dict(cohort.input_hashes),
-                              privacy_warnings=cohort.privacy_warnings)
     eng = DuckDBEngine(memory_limit, threads, temp_directory)
     try:
         eng.read_parquet("proc_raw", proc_files, _FILE_BITS)
