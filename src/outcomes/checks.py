@@ -74,8 +74,10 @@ def _quote(name: str) -> str:
 def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[str, str]:
     """SQL for (the number in a column, whether a value is there at all).
 
-    Text is trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does);
-    blanks are missing; NaN is missing (NaN equals NaN in DuckDB, Spark and PostgreSQL).
+    Text is trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does, and
+    DuckDB's "+-1" too): what it reads is :data:`outcomes.engines.NUMBER_PATTERN`, on every
+    engine (:func:`outcomes.engines.transpile`); blanks are missing; NaN is missing (NaN equals
+    NaN in DuckDB, Spark and PostgreSQL).
     """
     if column not in columns:
         return "CAST(NULL AS DOUBLE)", "false"
@@ -83,7 +85,8 @@ def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[s
     ref = ref or f"s.{column}"
     if kind.upper() in ("VARCHAR", "BLOB"):
         text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
-        value = f"CASE WHEN strpos({text}, '_') > 0 THEN NULL ELSE TRY_CAST({text} AS DOUBLE) END"
+        value = (f"CASE WHEN strpos({text}, '_') > 0 OR left({text}, 2) = '+-' THEN NULL "
+                 f"ELSE TRY_CAST({text} AS DOUBLE) END")
         return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
     numeric = kind.upper().split("(")[0] in _NUMERIC_TYPES
     value = f"{'CAST' if numeric else 'TRY_CAST'}({ref} AS DOUBLE)"  # PostgreSQL has no TRY_CAST
