@@ -191,6 +191,39 @@ def test_duckdb_applies_the_rules_of_load_records(tmp_path, make, mapping):
     pd.testing.assert_frame_equal(fast.exclusion_counts(), cohort.exclusion_counts())
 
 
+@pytest.fixture
+def new_york(monkeypatch):
+    """The process in New York's time zone (DuckDB takes its session zone from TZ)."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _zoned(n: int = 1200, seed: int = 14) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Procedure dates as Parquet instants in Berlin's zone (late evening), scores timed by
+    ``assessed_at`` text in UTC: read in any other zone, every time would move."""
+    procs, scores, _ = simulate(n, seed=seed, data_errors=8)
+    when = pd.to_datetime(procs["procedure_date"]) + pd.Timedelta(hours=22, minutes=30)
+    procs["procedure_date"] = when.dt.tz_localize("Europe/Berlin")
+    utc = dict(zip(procs["procedure_id"], procs["procedure_date"].dt.tz_convert("UTC").dt.tz_localize(None)))
+    stamps = scores["procedure_id"].map(utc) + pd.to_timedelta(scores["hours_after"], unit="h")
+    scores = scores.assign(assessed_at=pd.to_datetime(stamps).dt.strftime("%Y-%m-%d %H:%M:%S")).drop(
+        columns="hours_after")
+    return procs, scores
+
+
+def test_duckdb_reads_zoned_timestamps_as_utc(tmp_path, new_york):
+    # load_records converts timestamps with a time zone to UTC; the engine read them in the
+    # session's zone (the machine's), 5 or 6 hours off in New York
+    files = _write(tmp_path, *_zoned())
+    fast = evaluate_registry(*files)
+    _assert_same_claims(fast, _in_memory(*files))
+
+
 @pytest.mark.parametrize("definitions", [
     Definitions(),
     Definitions(relief_rule="either", relief_min_points=1.5, relief_horizon_grace_hours=0,

@@ -160,6 +160,9 @@ class DuckDBEngine:
         import duckdb
 
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        # timestamps with a time zone (Parquet's instants) are read as UTC, as load_records reads
+        # them, whatever the machine's zone
+        self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit is not None:
             self.con.execute(f"SET memory_limit = {literal(str(memory_limit))}")
         if threads is not None:
@@ -265,6 +268,10 @@ class SparkEngine:
             raise InputError(f"`connection` must be a pyspark SparkSession; got {type(session).__name__}.")
         self.frames: dict[str, Any] = {}
         self.views: set[str] = set()
+        # timestamps with a time zone are read as UTC (as load_records reads them) in a session
+        # of any zone; the caller's zone is put back by close()
+        self.zone = self.spark.conf.get("spark.sql.session.timeZone")
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
 
     def _keep(self, name: str, frame: Any) -> None:
         """Materialise a table now and cut its lineage.
@@ -346,6 +353,7 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
         self.frames.clear()
         self.views.clear()
+        self.spark.conf.set("spark.sql.session.timeZone", self.zone)
         if self.owned:
             self.spark.stop()
 
@@ -368,6 +376,7 @@ class PostgresEngine:
         except psycopg.Error as exc:
             raise InputError(f"`omop` must reach a PostgreSQL database; connecting to {self.label} "
                              f"failed: {str(exc).strip()}.") from None
+        self.con.execute("SET TIME ZONE 'UTC'")  # timestamps with a time zone read as UTC
 
     def create(self, statement: str) -> None:
         name, query = _select_of(statement)
