@@ -52,7 +52,7 @@ from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
 from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, register_function_labels, run_function_sql
-from .mapping import EVENT_COLUMNS, Mapping
+from .mapping import EVENT_COLUMNS, FUNCTION_RANGE, Mapping
 from .pipeline import run_endpoints
 from .privacy import (
     GATE,
@@ -435,10 +435,11 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
 
     proc_cols = _canonical(proc_schema, "procedures", mapping)
     ass_cols = _canonical(ass_schema, "assessments", mapping)
-    if "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols \
-            and mapping.wide_columns(pd.DataFrame(columns=list(ass_cols))):
-        raise InputError(f"{ass_name} must be long (one row per pain score) for the registry engine; got a wide "
-                         "export. Use engine='pandas' (load_records), which makes it long.")
+    # a wide export (one row per procedure, pain_48h, odi_4w, ...) made long, as load_records does
+    if "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols:
+        wide = mapping.wide_columns(pd.DataFrame(columns=list(ass_cols)))
+        if wide:
+            ass_cols = _unpivot_wide(eng, ass_cols, wide, mapping)
     build_checked(eng, names, proc_cols, ass_cols, mapping=mapping, baseline_window_hours=d.baseline_window_hours,
                   log=False)
     run_endpoints(eng, d)
@@ -448,6 +449,43 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
     _safety_endpoints(eng, names, proc_cols, d=d, mapping=mapping)
     _function_tables(eng, ass_cols, d=d, mapping=mapping, hours=number_sql("hours_after", ass_cols))
     return tuple(w for w in warnings_ if w)
+
+
+_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "HUGEINT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+
+
+def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any, float],
+                  mapping: Mapping) -> dict[str, tuple[str, str]]:
+    """The wide columns of ass_raw as long rows (Mapping.melt_wide in the engine): one row per
+    filled cell, in row order then column order, with ``_column`` (the wide column),
+    ``hours_after`` (:meth:`Mapping.wide_columns`) and ``instrument``
+    (:meth:`Mapping.wide_instrument`); a function instrument's value is its ``score``, any
+    other's its ``pain``. ``ass_raw`` then names the long table; returns its columns."""
+    numeric = all(ass_cols[c][1].upper().startswith(_NUMBER_TYPES) for c in wide)
+    kind = "DOUBLE" if numeric else "VARCHAR"
+    pid = _quote(ass_cols["procedure_id"][0])
+    parts = []
+    for k, (column, hours) in enumerate(wide.items()):
+        source, source_kind = ass_cols[column]
+        value = f"CAST({_quote(source)} AS {kind})"
+        # a cell is a score when filled: NULL, NaN and blank text are not (as melt_wide)
+        filled = (f"{_quote(source)} IS NOT NULL AND NOT (CAST({_quote(source)} AS DOUBLE) = CAST('nan' AS DOUBLE))"
+                  if source_kind.upper().startswith(_NUMBER_TYPES)
+                  else f"NULLIF(ws_trim(CAST({_quote(source)} AS VARCHAR)), '') IS NOT NULL")
+        instrument = mapping.wide_instrument(column)
+        function = instrument in FUNCTION_RANGE
+        parts.append(
+            f"SELECT _order * {len(wide)} + {k} AS _order, _row, {pid} AS procedure_id, "
+            f"{_literal(str(column))} AS _column, {_literal(hours)} AS hours_after, "
+            f"{f'CAST(NULL AS {kind})' if function else value} AS pain, "
+            f"{value if function else f'CAST(NULL AS {kind})'} AS score, "
+            f"{_literal(instrument)} AS instrument FROM ass_raw WHERE {filled}")
+    eng.create(f"CREATE OR REPLACE TEMP TABLE ass_long AS {' UNION ALL '.join(parts)}")
+    eng.view("ass_raw", "SELECT * FROM ass_long")
+    return {"procedure_id": ("procedure_id", ass_cols["procedure_id"][1]), "_column": ("_column", "VARCHAR"),
+            "hours_after": ("hours_after", "DOUBLE"), "pain": ("pain", kind), "score": ("score", kind),
+            "instrument": ("instrument", "VARCHAR")}
 
 
 def _safety_endpoints(eng: Any, names: dict[str, str], proc_cols: dict[str, tuple[str, str]], *, d: Definitions,
