@@ -51,7 +51,16 @@ def _in_memory(procedures, assessments, **options) -> RegistryResult:
     return RegistryResult(claims=evaluate_claims(cohort), flow_table=cohort.flow(),
                           exclusion_table=cohort.exclusion_counts(), engine="in memory",
                           sources=dict(cohort.sources), input_hashes=dict(cohort.input_hashes),
-                          privacy_warnings=cohort.privacy_warnings)
+                          privacy_warnings=cohort.privacy_warnings, remark_table=remark_counts(cohort))
+
+
+def remark_counts(cohort) -> pd.DataFrame:
+    """The cohort's remarks log counted by table, column and remark, largest first (ties in the
+    log's order): what RegistryResult.remark_counts() gives from the engine."""
+    counts = cohort.remarks.groupby(["table", "column", "remark"], sort=False).size()
+    table = pd.DataFrame([{"table": t, "column": c, "remark": r, "rows": int(n)} for (t, c, r), n in counts.items()],
+                         columns=["table", "column", "remark", "rows"])
+    return table.sort_values(["table", "rows"], ascending=[False, False], kind="stable").reset_index(drop=True)
 
 
 def _assert_same_claims(fast: RegistryResult, slow: RegistryResult) -> None:
@@ -65,6 +74,7 @@ def _assert_same_claims(fast: RegistryResult, slow: RegistryResult) -> None:
     assert fast.verdicts() == slow.verdicts()
     pd.testing.assert_frame_equal(fast.flow(), slow.flow())
     pd.testing.assert_frame_equal(fast.exclusion_counts(), slow.exclusion_counts())
+    pd.testing.assert_frame_equal(fast.remark_counts(), slow.remark_counts())
 
 
 def _messy(n: int = 2000, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -135,6 +145,8 @@ def test_duckdb_equals_pandas_on_messy_records(tmp_path):
     slow = _in_memory(*files)
     reasons = set(slow.exclusion_counts()["reason"].str.split(" ").str[0])
     assert {"procedure_id", "patient_id", "unknown", "fracture", "its", "pain", "time", "duplicate"} <= reasons
+    # the remarks log (values set to missing, the row kept), counted in the engine
+    assert {"asa_class", "levels_treated"} <= set(fast.remark_counts()["column"])
     _assert_same_claims(fast, slow)
 
 
@@ -189,6 +201,7 @@ def test_duckdb_applies_the_rules_of_load_records(tmp_path, make, mapping):
     pd.testing.assert_frame_equal(fast.to_frame(), evaluate_claims(cohort).to_frame())
     pd.testing.assert_frame_equal(fast.flow(), cohort.flow())
     pd.testing.assert_frame_equal(fast.exclusion_counts(), cohort.exclusion_counts())
+    pd.testing.assert_frame_equal(fast.remark_counts(), remark_counts(cohort))
 
 
 def _wide(n: int = 1500, seed: int = 16, text: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -218,12 +218,13 @@ def _check_unique_ids(eng: Any, source: str) -> None:
 
 
 def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols: Columns, *, mapping: Mapping,
-                  baseline_window_hours: float, notes: list[str] | None = None, log: bool = True,
+                  baseline_window_hours: float, notes: list[str] | None = None, log: bool | tuple[str, ...] = True,
                   found: dict[str, list] | None = None, trimmed: tuple[str, ...] = ()) -> list[str]:
     """Run the exclusion rules in ``eng`` over the views proc_raw and ass_raw (with _order, _row).
 
     Makes ``proc_checked`` (and ``proc_remarks``), ``ass_rules`` and ``ass_checked`` (and
-    ``ass_excluded``); the logs only when ``log``. Returns the instrument names of
+    ``ass_excluded``); the logs only when ``log`` (True: both; or the names of those to make).
+    Returns the instrument names of
     ``ass_checked.instrument_id``. Raises InputError for a missing required column and for
     duplicate procedure ids, naming the file, the rows and the column (``found``: the columns
     of each table to name in the message, by default the canonical ones; ``trimmed``: the id
@@ -282,9 +283,10 @@ def _text_sql(column: str, trimmed: bool) -> str:
     return f"s.{column}" if trimmed else f"NULLIF(ws_trim(CAST(s.{column} AS VARCHAR)), '')"
 
 
-def _run(eng: Any, name: str, fill: dict[str, str], log: bool) -> None:
+def _run(eng: Any, name: str, fill: dict[str, str], log: bool | tuple[str, ...]) -> None:
     for statement in sql_statements(name):
-        if not log and any(f"TABLE {table} AS" in statement for table in _LOG_TABLES):
+        if log is not True and any(f"TABLE {table} AS" in statement and table not in (log or ())
+                                   for table in _LOG_TABLES):
             continue
         eng.create(statement.format(**fill))
 

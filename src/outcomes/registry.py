@@ -51,7 +51,7 @@ from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
-from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, register_function_labels, run_function_sql
+from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, function_rules, register_function_labels, run_function_sql
 from .mapping import EVENT_COLUMNS, FUNCTION_RANGE, Mapping
 from .pipeline import run_endpoints
 from .privacy import (
@@ -66,7 +66,7 @@ from .privacy import (
 )
 from .checks import build_checked, number_sql
 from .checks import to_arrow as _to_arrow
-from .safety import SAFETY_COLUMNS, build_safety
+from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
 from .validation import column_list
 
 __all__ = ["RegistryResult", "evaluate_registry"]
@@ -96,6 +96,9 @@ class RegistryResult:
         The name and SHA-256 of each input file.
     privacy_warnings : tuple of str
         Present when identifiers were allowed through on request.
+    remark_table : pandas.DataFrame
+        Values set to missing (the row kept) by table, column and remark, with their ``rows``:
+        the tallies of :attr:`Cohort.remarks <outcomes.Cohort>`.
     """
 
     claims: ClaimsResult
@@ -105,6 +108,8 @@ class RegistryResult:
     sources: dict[str, str] = field(default_factory=dict)
     input_hashes: dict[str, str] = field(default_factory=dict)
     privacy_warnings: tuple[str, ...] = ()
+    remark_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"table": [], "column": [], "remark": [], "rows": []}))
 
     def flow(self) -> pd.DataFrame:
         """Rows read, excluded and analysed per table (as :meth:`Cohort.flow`)."""
@@ -113,6 +118,11 @@ class RegistryResult:
     def exclusion_counts(self) -> pd.DataFrame:
         """Excluded rows by table and reason, largest first (as :meth:`Cohort.exclusion_counts`)."""
         return self.exclusion_table.copy()
+
+    def remark_counts(self) -> pd.DataFrame:
+        """Values set to missing by table, column and remark, largest first: the remarks log of
+        :func:`outcomes.load_records` as counts (its rows stay in the engine)."""
+        return self.remark_table.copy()
 
     def to_frame(self) -> pd.DataFrame:
         """The claims table (a copy)."""
@@ -420,7 +430,8 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
 
     result = evaluate_claim_frames(frame_for, registry, d, confidence_level)
     return RegistryResult(claims=result, flow_table=flow, exclusion_table=exclusions, engine=eng.dialect,
-                          sources=names, input_hashes=input_hashes, privacy_warnings=warnings_)
+                          sources=names, input_hashes=input_hashes, privacy_warnings=warnings_,
+                          remark_table=_remark_counts(eng, has_events="events" in names))
 
 
 def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
@@ -440,8 +451,10 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
         wide = mapping.wide_columns(pd.DataFrame(columns=list(ass_cols)))
         if wide:
             ass_cols = _unpivot_wide(eng, ass_cols, wide, mapping)
+    # the remarks log of the procedures (a row per value set to missing: few), not the assessments'
+    # exclusion log (a row per excluded score: only its counts are needed)
     build_checked(eng, names, proc_cols, ass_cols, mapping=mapping, baseline_window_hours=d.baseline_window_hours,
-                  log=False)
+                  log=("proc_remarks",))
     run_endpoints(eng, d)
     if "events" in names:
         ev_schema = [(c, t) for c, t in eng.columns("ev_raw") if c not in ("_order", "_row")]
@@ -587,14 +600,41 @@ def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> 
                           "GROUP BY _rule")
     scores = eng.rows("SELECT c._rule, min(r._reason), count(*) FROM ass_checked AS c JOIN ass_rules AS r "
                       "ON c._rule = r._rule GROUP BY c._rule")
-    rows = [("procedures", r, n, int(rule)) for rule, r, n in procedures]
-    rows += [("assessments", r, n, 100 + int(rule)) for rule, r, n in scores]
-    rows += [("function_scores", r, n, 200 + k) for k, (r, n) in enumerate(function_reasons)]
+    rows = [("procedures", r, n, (0, int(rule))) for rule, r, n in procedures]
+    rows += [("assessments", r, n, (1, int(rule))) for rule, r, n in scores]
+    # function scores: equal counts in the order of their first row, as load_records' log of them
+    first = {int(rule): int(at) for rule, at in eng.rows(
+        "SELECT _rule, min(_order) FROM fn_checked WHERE _rule IS NOT NULL GROUP BY _rule")} if function_flow else {}
+    texts = function_rules(d.baseline_window_hours)
+    order = {texts[rule]: at for rule, at in first.items()}
+    rows += [("function_scores", r, n, (2, order.get(r, 0))) for r, n in function_reasons]
     if not rows:
         return flow_table, pd.DataFrame({"table": [], "reason": [], "rows": []})
     table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n, _ in sorted(rows, key=lambda x: x[3])])
     table = table.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
     return flow_table, table.reset_index(drop=True)
+
+
+def _remark_counts(eng: Any, has_events: bool) -> pd.DataFrame:
+    """Values set to missing (the remarks of load_records' log) by table, column and remark,
+    largest first: proc_remarks (sql/procedures.sql), the follow-up of proc_followup and the
+    events' remarks (sql/events.sql, outcomes.safety.EVENT_REMARKS). Ties keep the order of
+    load_records' log."""
+    rows = [("procedures", c, r, int(n), int(k)) for k, c, r, n in eng.rows(
+        "SELECT _k, min(_column), min(_remark), count(*) FROM proc_remarks GROUP BY _k")]
+    rows += [("procedures", c, r, int(n), 1000 + int(first)) for c, r, n, first in eng.rows(
+        "SELECT _remark_column, _remark, count(*), min(_order) FROM proc_followup WHERE _remark IS NOT NULL "
+        "GROUP BY _remark_column, _remark")]
+    if has_events:
+        flags = ", ".join(f"sum({flag})" for flag, _, _, _ in EVENT_REMARKS)
+        counts = eng.rows(f"SELECT {flags} FROM events_checked WHERE _reason IS NULL")[0]
+        rows += [("events", column, remark, int(n or 0), 2**62 + k)
+                 for k, ((_, column, _, remark), n) in enumerate(zip(EVENT_REMARKS, counts))]
+    rows = [r for r in rows if r[3] > 0]
+    table = pd.DataFrame([{"table": t, "column": c, "remark": r, "rows": n} for t, c, r, n, _ in
+                          sorted(rows, key=lambda x: x[4])], columns=["table", "column", "remark", "rows"])
+    table = table.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
+    return table.reset_index(drop=True)
 
 
 def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
