@@ -358,8 +358,9 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
     The engine returns the distinct values of each text column that some rule could find, all
     text columns in one query; :func:`outcomes.privacy.value_masks` then reads them exactly as
     find_identifiers does. DuckDB narrows them with the rules' own RE2 prefilter (``GATE``, and
-    any non-ASCII value, which privacy normalises first); Spark and PostgreSQL, whose regular
-    expressions are not RE2, hand over every distinct value.
+    any non-ASCII value, which privacy normalises first, found by comparing bytes and
+    characters); Spark and PostgreSQL, whose regular expressions are not RE2, hand over every
+    distinct value.
     """
     names = [(name, name.strip(), kind) for name, kind in schema]
     findings: list[PrivacyFinding] = name_findings([clean for _, clean, _ in names])
@@ -368,8 +369,12 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
     parts = []
     for k, name, clean in texts:
         column = _quote(name)
+        # non-ASCII text (more bytes than characters in UTF-8) without a second regular
+        # expression: each regexp_matches call costs DuckDB about 80 ns a value, whatever the
+        # pattern, so a cheaper pattern for "plain ids" saves nothing (and "123-45-6789" or
+        # "Hauptweg12" are plain ids the rules find); 7.5M scores' ids: 1.05 s -> 0.58 s CPU
         needed = ("TRUE" if eng.dialect != "duckdb" or is_bare_name(clean) else
-                  f"regexp_matches({column}, {_literal(GATE)}) OR regexp_matches({column}, '[^\\x00-\\x7f]')")
+                  f"strlen({column}) <> length({column}) OR regexp_matches({column}, {_literal(GATE)})")
         parts.append(f"SELECT {k} AS c, {column} AS v FROM {view} WHERE {column} IS NOT NULL AND ({needed}) "
                      f"GROUP BY {column}")
     candidates = _frame(eng.arrow(" UNION ALL ".join(parts))) if parts else pd.DataFrame({"c": [], "v": []})
