@@ -24,12 +24,14 @@ complication, etiology, physician, site, instrument) and the dates (per-column f
 Harbor years, ``assessed_at`` timestamps) are read once per *distinct* raw value in Python
 (:mod:`outcomes.validation`) and pushed back as small ``(raw, value)`` tables, and the relief
 threshold of each distinct baseline comes from :meth:`Definitions.relief_threshold`. What SQL
-does itself: trimming ids (the whitespace of Python's ``str.strip``), numbers (``TRY_CAST``),
-ranges, the exclusion rules in order, and the per-procedure aggregates of the endpoints.
+does itself: trimming ids (the whitespace of Python's ``str.strip``), numbers (``TRY_CAST``,
+reading :data:`outcomes.engines.NUMBER_PATTERN` on every engine), ranges, the exclusion rules in
+order, and the per-procedure aggregates of the endpoints.
 
-Not supported by the SQL engines (use ``engine="pandas"``): wide exports (one row per procedure
-with pain columns). The remarks log (optional values set to missing) is kept by load_records;
-here those values are set to missing without the log.
+As load_records: a wide export (one row per procedure, columns such as ``pain_48h``,
+``odi_4w``; :meth:`Mapping.wide_columns`) is made long in the engine; timestamps with a time
+zone are read as UTC; the remarks log (optional values set to missing, the row kept) comes back
+as counts (:meth:`RegistryResult.remark_counts`), its rows staying in the engine.
 """
 
 from __future__ import annotations
@@ -161,8 +163,9 @@ def evaluate_registry(
     Parameters
     ----------
     procedures, assessments : path, glob or list of paths, optional
-        Parquet files in the long form of the data contract (one row per procedure; one row per
-        pain score with ``hours_after``); several files per table (a glob such as
+        Parquet files of the data contract (one row per procedure; one row per pain score with
+        ``hours_after`` or ``assessed_at``, or a wide export: one row per procedure with
+        ``pain_48h``, ``odi_4w``, ... columns, as :func:`outcomes.load_records`); several files per table (a glob such as
         ``"scores/*.parquet"`` or a list) are read in the order given. With ``engine="spark"``
         a name that is not a file is read as a Spark table (``"registry.procedures"``).
     events : path, glob or list of paths, optional
@@ -199,13 +202,14 @@ def evaluate_registry(
     Returns
     -------
     RegistryResult
-        ``claims`` (a :class:`ClaimsResult`), ``flow()`` and ``exclusion_counts()``.
+        ``claims`` (a :class:`ClaimsResult`), ``flow()``, ``exclusion_counts()`` and
+        ``remark_counts()``.
 
     Raises
     ------
     InputError
-        A missing or non-Parquet file, a missing column, duplicate procedure ids, an input the
-        SQL engines do not read (wide exports, ``assessed_at``), an unreachable database.
+        A missing or non-Parquet file, a missing column, duplicate procedure ids, an
+        unreachable database.
     PrivacyError
         The data look identifying and ``allow_identifiers`` is False.
 
