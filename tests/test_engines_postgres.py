@@ -122,3 +122,25 @@ def test_input_validation_omop(tmp_path, postgres):
     with pytest.raises(InputError, match=r"^`omop` must reach a PostgreSQL database; connecting to "
                                          r"postgresql://nobody@127\.0\.0\.1:1/none failed"):
         evaluate_registry(omop="postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+def test_number_rule_reads_messy_text_in_postgres_as_in_duckdb(postgres_url):
+    # PostgreSQL has no TRY_CAST: without the guard transpile writes, "abc" in a text column
+    # stopped the query instead of being read as no number (and "1e400" as out of range)
+    import math
+
+    from test_engines_duckdb import MESSY_NUMBERS, number_rows
+
+    from outcomes.engines import DuckDBEngine, PostgresEngine
+
+    engines = [DuckDBEngine(), PostgresEngine(postgres_url)]
+    try:
+        duck, pg = (number_rows(eng) for eng in engines)
+    finally:
+        for eng in engines:
+            eng.close()
+    assert len(pg) == len(MESSY_NUMBERS)
+    assert pg == duck
+    numbers = {MESSY_NUMBERS[k]: v for k, v, _ in pg}
+    assert numbers["abc"] is None and numbers["1d"] is None and numbers["+-1"] is None and numbers[" 8 "] == 8
+    assert numbers["1e400"] == math.inf and numbers["1e-400"] == 0 and numbers["0." + "0" * 400 + "1"] == 0

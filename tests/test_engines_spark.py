@@ -175,3 +175,33 @@ def test_spark_function_sql_equals_duckdb(spark):
     assert duck_ep["function_change"].tolist()[:2] == [20.0, 7.0]
     pd.testing.assert_frame_equal(duck_rules, spark_rules, check_dtype=False)
     pd.testing.assert_frame_equal(duck_ep, spark_ep, check_dtype=False)
+
+
+def test_spark_reads_wide_exports_zoned_times_and_messy_numbers_as_load_records(spark, tmp_path):
+    # in a session of another time zone (put back afterwards): Parquet instants read as UTC; a
+    # wide export made long in Spark; numbers in text read by the one number rule (Spark's own
+    # cast reads "1d" and "0x1p3"); the remarks counted in Spark
+    from test_registry import _wide, _zoned, remark_counts
+
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        procs, scores = _zoned(400, seed=3)
+        procs = procs.astype({"age": str})
+        procs.loc[[1, 2, 3, 4], "age"] = ["1d", "0x1p3", "+-1", "-1e400"]
+        zoned = _write(tmp_path, procs, scores)
+        (tmp_path / "wide").mkdir()
+        wide = _write(tmp_path / "wide", *_wide(300, seed=4))
+        remarks = []
+        for files in (zoned, wide):
+            fast = evaluate_registry(*files, engine="spark", connection=spark)
+            cohort = load_records(*files)
+            _assert_equals_in_memory(fast, cohort)
+            remarks.append(fast.remark_counts())
+            pd.testing.assert_frame_equal(remarks[-1], remark_counts(cohort))
+        assert spark.conf.get("spark.sql.session.timeZone") == "America/New_York"
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
+    ages = remarks[0].set_index(["column", "remark"])["rows"]
+    assert ages[("age", "not a number; set to missing")] == 3 and ages[("age", "outside 0-90; set to missing")] >= 1
+    assert "function_scores" in set(fast.flow()["table"])  # the wide export's odi_* columns

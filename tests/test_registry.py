@@ -45,6 +45,24 @@ def _write(tmp_path, procedures: pd.DataFrame, assessments: pd.DataFrame):
     return proc, ass
 
 
+def _in_memory(procedures, assessments, **options) -> RegistryResult:
+    """The reference: load_records -> evaluate_claims on the same files, as a RegistryResult."""
+    cohort = load_records(procedures, assessments, **options)
+    return RegistryResult(claims=evaluate_claims(cohort), flow_table=cohort.flow(),
+                          exclusion_table=cohort.exclusion_counts(), engine="in memory",
+                          sources=dict(cohort.sources), input_hashes=dict(cohort.input_hashes),
+                          privacy_warnings=cohort.privacy_warnings, remark_table=remark_counts(cohort))
+
+
+def remark_counts(cohort) -> pd.DataFrame:
+    """The cohort's remarks log counted by table, column and remark, largest first (ties in the
+    log's order): what RegistryResult.remark_counts() gives from the engine."""
+    counts = cohort.remarks.groupby(["table", "column", "remark"], sort=False).size()
+    table = pd.DataFrame([{"table": t, "column": c, "remark": r, "rows": int(n)} for (t, c, r), n in counts.items()],
+                         columns=["table", "column", "remark", "rows"])
+    return table.sort_values(["table", "rows"], ascending=[False, False], kind="stable").reset_index(drop=True)
+
+
 def _assert_same_claims(fast: RegistryResult, slow: RegistryResult) -> None:
     a, b = fast.to_frame(), slow.to_frame()
     assert list(a.columns) == list(b.columns) and len(a) == len(b)
@@ -56,6 +74,7 @@ def _assert_same_claims(fast: RegistryResult, slow: RegistryResult) -> None:
     assert fast.verdicts() == slow.verdicts()
     pd.testing.assert_frame_equal(fast.flow(), slow.flow())
     pd.testing.assert_frame_equal(fast.exclusion_counts(), slow.exclusion_counts())
+    pd.testing.assert_frame_equal(fast.remark_counts(), slow.remark_counts())
 
 
 def _messy(n: int = 2000, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -111,14 +130,11 @@ def test_duckdb_claims_equal_pandas_on_a_simulated_registry(tmp_path):
     procs, scores, _ = simulate(20_000, seed=2026, data_errors=60)
     files = _write(tmp_path, procs, scores)
     fast = evaluate_registry(*files)
-    slow = evaluate_registry(*files, engine="pandas")
-    assert fast.engine == "duckdb" and slow.engine == "pandas"
+    slow = _in_memory(*files)
+    assert fast.engine == "duckdb"
     assert fast.flow()["read"].tolist() == [20_000, len(scores)]
     assert fast.exclusion_counts()["rows"].sum() == 60
     _assert_same_claims(fast, slow)
-    # the same claims table as load_records -> evaluate_claims by hand
-    direct = evaluate_claims(load_records(*files)).to_frame()
-    pd.testing.assert_frame_equal(slow.to_frame(), direct)
     assert fast.input_hashes == slow.input_hashes
 
 
@@ -126,9 +142,11 @@ def test_duckdb_equals_pandas_on_messy_records(tmp_path):
     procs, scores = _messy()
     files = _write(tmp_path, procs, scores)
     fast = evaluate_registry(*files)
-    slow = evaluate_registry(*files, engine="pandas")
+    slow = _in_memory(*files)
     reasons = set(slow.exclusion_counts()["reason"].str.split(" ").str[0])
     assert {"procedure_id", "patient_id", "unknown", "fracture", "its", "pain", "time", "duplicate"} <= reasons
+    # the remarks log (values set to missing, the row kept), counted in the engine
+    assert {"asa_class", "levels_treated"} <= set(fast.remark_counts()["column"])
     _assert_same_claims(fast, slow)
 
 
@@ -183,6 +201,77 @@ def test_duckdb_applies_the_rules_of_load_records(tmp_path, make, mapping):
     pd.testing.assert_frame_equal(fast.to_frame(), evaluate_claims(cohort).to_frame())
     pd.testing.assert_frame_equal(fast.flow(), cohort.flow())
     pd.testing.assert_frame_equal(fast.exclusion_counts(), cohort.exclusion_counts())
+    pd.testing.assert_frame_equal(fast.remark_counts(), remark_counts(cohort))
+
+
+def _wide(n: int = 1500, seed: int = 16, text: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Procedures and a wide export of their scores (one row per procedure: pain, NRS, VAS and
+    ODI columns by time point) with blanks, NaN, unreadable and out-of-range values, a score
+    for an unknown procedure and a repeated procedure row."""
+    rng = np.random.default_rng(seed)
+    procs, _, _ = simulate(n, seed=seed, data_errors=10)
+    ids = [*procs["procedure_id"], "nobody", procs["procedure_id"].iloc[0]]
+    m = len(ids)
+    wide = pd.DataFrame({"procedure_id": ids})
+    for column, low, high in (("pain_baseline", 4, 11), ("nrs_2h", 0, 11), ("nrs_48h", 0, 11), ("nrs_2w", 0, 10),
+                              ("vas100_4w", 0, 101), ("odi_0h", 10, 90), ("odi_4w", 0, 110)):
+        values = rng.integers(low, high, m).astype(float)
+        values[rng.random(m) < 0.15] = np.nan
+        wide[column] = values
+    if text:
+        wide = wide.astype({c: object for c in wide.columns[1:]})
+        wide = wide.map(lambda v: None if isinstance(v, float) and np.isnan(v) else
+                        (str(int(v)) if isinstance(v, float) else v))
+        wide.loc[[3, 9], "nrs_48h"] = [" ", "x"]
+        wide.loc[[4, 8], "nrs_2w"] = ["1d", " 5 "]
+        wide.loc[[5, 6], ["odi_4w", "nrs_2h"]] = ["lots", "12"]
+    return procs, wide
+
+
+@pytest.mark.parametrize("text", [True, False])
+def test_duckdb_reads_a_wide_export_as_load_records(tmp_path, text):
+    # a wide export is made long in the engine (load_records melts it in pandas): the same rows
+    # read, excluded (by reason) and analysed, function scores (odi_*) in their own table, and
+    # the same claims
+    files = _write(tmp_path, *_wide(text=text))
+    fast = evaluate_registry(*files)
+    slow = _in_memory(*files)
+    flow = fast.flow().set_index("table")
+    assert flow.loc["assessments", "excluded"] > 0 and flow.loc["function_scores", "read"] > 0
+    _assert_same_claims(fast, slow)
+
+
+@pytest.fixture
+def new_york(monkeypatch):
+    """The process in New York's time zone (DuckDB takes its session zone from TZ)."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _zoned(n: int = 1200, seed: int = 14) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Procedure dates as Parquet instants in Berlin's zone (late evening), scores timed by
+    ``assessed_at`` text in UTC: read in any other zone, every time would move."""
+    procs, scores, _ = simulate(n, seed=seed, data_errors=8)
+    when = pd.to_datetime(procs["procedure_date"]) + pd.Timedelta(hours=22, minutes=30)
+    procs["procedure_date"] = when.dt.tz_localize("Europe/Berlin")
+    utc = dict(zip(procs["procedure_id"], procs["procedure_date"].dt.tz_convert("UTC").dt.tz_localize(None)))
+    stamps = scores["procedure_id"].map(utc) + pd.to_timedelta(scores["hours_after"], unit="h")
+    scores = scores.assign(assessed_at=pd.to_datetime(stamps).dt.strftime("%Y-%m-%d %H:%M:%S")).drop(
+        columns="hours_after")
+    return procs, scores
+
+
+def test_duckdb_reads_zoned_timestamps_as_utc(tmp_path, new_york):
+    # load_records converts timestamps with a time zone to UTC; the engine read them in the
+    # session's zone (the machine's), 5 or 6 hours off in New York
+    files = _write(tmp_path, *_zoned())
+    fast = evaluate_registry(*files)
+    _assert_same_claims(fast, _in_memory(*files))
 
 
 @pytest.mark.parametrize("definitions", [
@@ -270,8 +359,10 @@ def _message(call) -> str:
 def test_input_validation_registry(tmp_path):
     procs, scores, _ = simulate(200, seed=3)
     files = _write(tmp_path, procs, scores)
-    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark', 'pandas'; got 'polars'\."):
+    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark'; got 'polars'\."):
         evaluate_registry(*files, engine="polars")
+    with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark'; got 'pandas'\."):
+        evaluate_registry(*files, engine="pandas")  # load_records -> evaluate_claims is the in-memory path
     with pytest.raises(InputError, match=r"`procedures` and `assessments` must both be given \(or `omop`\); got no assessments"):
         evaluate_registry(files[0])
     with pytest.raises(InputError, match=r"`omop` must be given instead of procedures and assessments; got both"):
@@ -285,24 +376,16 @@ def test_input_validation_registry(tmp_path):
         evaluate_registry(*files, confidence_level=1.5)
     with pytest.raises(InputError, match=r"`threads` must be a positive whole number; got 0\."):
         evaluate_registry(*files, threads=0)
-    with pytest.raises(InputError, match=r"`engine` 'pandas' must be given one file per table"):
-        evaluate_registry(files[0], [files[1], files[1]], engine="pandas")
 
     # the same messages as load_records for duplicate ids and a missing column
     dup = procs.copy()
     dup.loc[[3, 7], "procedure_id"] = dup.loc[2, "procedure_id"]
     bad = _write(tmp_path, dup, scores)
-    assert _message(lambda: evaluate_registry(*bad)) == _message(lambda: evaluate_registry(*bad, engine="pandas"))
+    assert _message(lambda: evaluate_registry(*bad)) == _message(lambda: load_records(*bad))
     missing = _write(tmp_path, procs.drop(columns="procedure_date"), scores)
-    assert _message(lambda: evaluate_registry(*missing)) == _message(
-        lambda: evaluate_registry(*missing, engine="pandas"))
-    wide = scores.assign(pain_24h=scores["pain"]).drop(columns=["hours_after", "pain", "instrument"])
-    with pytest.raises(InputError, match=r"must be long \(one row per pain score\) for the registry engine; "
-                                         r"got a wide export"):
-        evaluate_registry(*_write(tmp_path, procs, wide))
+    assert _message(lambda: evaluate_registry(*missing)) == _message(lambda: load_records(*missing))
     timeless = _write(tmp_path, procs, scores.drop(columns="hours_after"))
-    assert _message(lambda: evaluate_registry(*timeless)) == _message(
-        lambda: evaluate_registry(*timeless, engine="pandas"))
+    assert _message(lambda: evaluate_registry(*timeless)) == _message(lambda: load_records(*timeless))
 
 
 def test_privacy_guard_in_sql_matches_pandas(tmp_path):
@@ -318,7 +401,7 @@ def test_privacy_guard_in_sql_matches_pandas(tmp_path):
     with pytest.raises(PrivacyError) as sql_error:
         evaluate_registry(*files)
     with pytest.raises(PrivacyError) as pandas_error:
-        evaluate_registry(*files, engine="pandas")
+        load_records(*files)
     assert str(sql_error.value) == str(pandas_error.value)
     assert "telephone numbers (rows 7, 11)" in str(sql_error.value) and "(found 93) (rows 9, 13)" in str(sql_error.value)
     assert "social security numbers (rows 42, 62)" in str(sql_error.value) and "reference" not in str(sql_error.value)
@@ -326,7 +409,7 @@ def test_privacy_guard_in_sql_matches_pandas(tmp_path):
         allowed = evaluate_registry(*files, allow_identifiers=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentifiersAllowedWarning)
-        allowed_pandas = evaluate_registry(*files, engine="pandas", allow_identifiers=True)
+        allowed_pandas = load_records(*files, allow_identifiers=True)
     assert allowed.privacy_warnings == allowed_pandas.privacy_warnings
 
 

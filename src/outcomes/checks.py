@@ -74,8 +74,10 @@ def _quote(name: str) -> str:
 def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[str, str]:
     """SQL for (the number in a column, whether a value is there at all).
 
-    Text is trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does);
-    blanks are missing; NaN is missing (NaN equals NaN in DuckDB, Spark and PostgreSQL).
+    Text is trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does, and
+    DuckDB's "+-1" too): what it reads is :data:`outcomes.engines.NUMBER_PATTERN`, on every
+    engine (:func:`outcomes.engines.transpile`); blanks are missing; NaN is missing (NaN equals
+    NaN in DuckDB, Spark and PostgreSQL).
     """
     if column not in columns:
         return "CAST(NULL AS DOUBLE)", "false"
@@ -83,7 +85,8 @@ def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[s
     ref = ref or f"s.{column}"
     if kind.upper() in ("VARCHAR", "BLOB"):
         text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
-        value = f"CASE WHEN strpos({text}, '_') > 0 THEN NULL ELSE TRY_CAST({text} AS DOUBLE) END"
+        value = (f"CASE WHEN strpos({text}, '_') > 0 OR left({text}, 2) = '+-' THEN NULL "
+                 f"ELSE TRY_CAST({text} AS DOUBLE) END")
         return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
     numeric = kind.upper().split("(")[0] in _NUMERIC_TYPES
     value = f"{'CAST' if numeric else 'TRY_CAST'}({ref} AS DOUBLE)"  # PostgreSQL has no TRY_CAST
@@ -215,12 +218,13 @@ def _check_unique_ids(eng: Any, source: str) -> None:
 
 
 def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols: Columns, *, mapping: Mapping,
-                  baseline_window_hours: float, notes: list[str] | None = None, log: bool = True,
+                  baseline_window_hours: float, notes: list[str] | None = None, log: bool | tuple[str, ...] = True,
                   found: dict[str, list] | None = None, trimmed: tuple[str, ...] = ()) -> list[str]:
     """Run the exclusion rules in ``eng`` over the views proc_raw and ass_raw (with _order, _row).
 
     Makes ``proc_checked`` (and ``proc_remarks``), ``ass_rules`` and ``ass_checked`` (and
-    ``ass_excluded``); the logs only when ``log``. Returns the instrument names of
+    ``ass_excluded``); the logs only when ``log`` (True: both; or the names of those to make).
+    Returns the instrument names of
     ``ass_checked.instrument_id``. Raises InputError for a missing required column and for
     duplicate procedure ids, naming the file, the rows and the column (``found``: the columns
     of each table to name in the message, by default the canonical ones; ``trimmed``: the id
@@ -279,9 +283,10 @@ def _text_sql(column: str, trimmed: bool) -> str:
     return f"s.{column}" if trimmed else f"NULLIF(ws_trim(CAST(s.{column} AS VARCHAR)), '')"
 
 
-def _run(eng: Any, name: str, fill: dict[str, str], log: bool) -> None:
+def _run(eng: Any, name: str, fill: dict[str, str], log: bool | tuple[str, ...]) -> None:
     for statement in sql_statements(name):
-        if not log and any(f"TABLE {table} AS" in statement for table in _LOG_TABLES):
+        if log is not True and any(f"TABLE {table} AS" in statement and table not in (log or ())
+                                   for table in _LOG_TABLES):
             continue
         eng.create(statement.format(**fill))
 

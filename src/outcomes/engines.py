@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from .exceptions import InputError
 
-__all__ = ["WHITESPACE", "DuckDBEngine", "PostgresEngine", "SparkEngine", "literal", "start_spark", "transpile"]
+__all__ = ["NUMBER_PATTERN", "WHITESPACE", "DuckDBEngine", "PostgresEngine", "SparkEngine", "literal", "start_spark", "transpile"]
 
 # The characters Python's str.strip() (and pandas' .str.strip()) remove: trimmed from ids in SQL.
 WHITESPACE = "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203),
@@ -51,11 +51,62 @@ def literal(value: Any) -> str:
     return f"CAST({number!r} AS DOUBLE)"
 
 
+# The text DuckDB's TRY_CAST(text AS DOUBLE) reads as a number, once trimmed and without "_"
+# (digit groups) or a leading "+-", which checks.number_sql refuses before the cast: decimals
+# with an optional exponent, inf, infinity and nan in any case. Written with character classes
+# only, so RE2 (DuckDB), Java (Spark) and PostgreSQL read it alike; tests/test_engines_duckdb.py
+# holds it equal to DuckDB's cast on random text.
+NUMBER_PATTERN = ("^[+-]?(([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
+                  "|[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$")
+# PostgreSQL, which has no TRY_CAST and refuses a number beyond the range of a double: text cast
+# directly when its digits and exponent cannot leave that range, else through NUMERIC (exact)
+# when NUMERIC holds it, else by its signs (a huge exponent); beyond the largest double it is
+# +-infinity and below the smallest it is 0, as DuckDB and Spark read it. The bounds are the
+# halfway points 2**1024 - 2**970 and 2**-1075, rounded inwards so that a cast never fails.
+_PG_SAFE = ("^[+-]?([0-9]{1,250}([.][0-9]{0,250})?|[.][0-9]{1,250})$|^[+-]?([0-9]{1,30}([.][0-9]{0,30})?|[.][0-9]{1,30})"
+            "[eE][+-]?0*[0-9]{1,2}$|^[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$")
+_PG_NUMBER = f"""CASE WHEN CAST(_x_ AS TEXT) ~ '{NUMBER_PATTERN}' THEN CASE
+    WHEN CAST(_x_ AS TEXT) ~ '{_PG_SAFE}' THEN CAST(CAST(_x_ AS TEXT) AS DOUBLE PRECISION)
+    WHEN length(CAST(_x_ AS TEXT)) <= 1000 AND CAST(_x_ AS TEXT) ~ '^[^eE]*([eE][+-]?0*[0-9]{{1,4}})?$' THEN CASE
+        WHEN abs(CAST(CAST(_x_ AS TEXT) AS NUMERIC)) >= 1.7976931348623158079e308
+            THEN CASE WHEN CAST(_x_ AS TEXT) ~ '^-' THEN CAST('-Infinity' AS DOUBLE PRECISION)
+                      ELSE CAST('Infinity' AS DOUBLE PRECISION) END
+        WHEN abs(CAST(CAST(_x_ AS TEXT) AS NUMERIC)) <= 2.4703282292062327209e-324 THEN CAST(0 AS DOUBLE PRECISION)
+        ELSE CAST(CAST(_x_ AS TEXT) AS DOUBLE PRECISION) END
+    WHEN CAST(_x_ AS TEXT) ~ '^[+-]?[0.]*([eE]|$)' OR CAST(_x_ AS TEXT) ~ '[eE]-' THEN CAST(0 AS DOUBLE PRECISION)
+    WHEN CAST(_x_ AS TEXT) ~ '^-' THEN CAST('-Infinity' AS DOUBLE PRECISION)
+    ELSE CAST('Infinity' AS DOUBLE PRECISION)
+END END"""
+
+
+def _number_guard(node: Any, dialect: str) -> Any:
+    """``TRY_CAST(x AS DOUBLE)`` where the dialect's own cast would read other text, or fail.
+
+    Spark's cast also reads "1d" and "0x1p3" (Java's parser): it is guarded by NUMBER_PATTERN.
+    PostgreSQL has no TRY_CAST (SQLGlot writes CAST, which stops the query on "abc"): the
+    pattern, then the range, decide before any cast (``_PG_NUMBER``).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    operand = node.this
+    if dialect == "spark":
+        test = exp.RegexpLike(this=exp.cast(operand.copy(), "VARCHAR"), expression=exp.Literal.string(NUMBER_PATTERN))
+        return exp.Case(ifs=[exp.If(this=test, true=node.copy())])
+    guard = sqlglot.parse_one(_PG_NUMBER, read="postgres")
+    for column in list(guard.find_all(exp.Column)):
+        if column.name == "_x_":
+            column.replace(operand.copy())
+    return guard
+
+
 def transpile(sql: str, dialect: str) -> str:
     """One statement of the DuckDB-dialect source in ``dialect`` ("duckdb", "spark", "postgres").
 
     ``ws_trim(x)`` (trim the whitespace of Python's ``str.strip``; a macro in DuckDB) becomes
-    ``TRIM(chars FROM x)``; Spark drops ``MATERIALIZED`` on common table expressions.
+    ``TRIM(chars FROM x)``; Spark drops ``MATERIALIZED`` on common table expressions;
+    ``TRY_CAST(x AS DOUBLE)`` reads the numbers DuckDB reads (:data:`NUMBER_PATTERN`) and, on
+    PostgreSQL, which has no TRY_CAST, never stops the query (NULL for any other text).
     """
     if dialect == "duckdb":
         return sql
@@ -69,11 +120,15 @@ def transpile(sql: str, dialect: str) -> str:
             return exp.Trim(this=node.expressions[0], expression=exp.Literal.string(WHITESPACE))
         if dialect == "spark" and isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
             node.set("materialized", None)
+        if isinstance(node, exp.TryCast) and node.to.is_type(exp.DataType.Type.DOUBLE):
+            return _number_guard(node, dialect)
         return node
 
-    for node in list(tree.find_all(exp.Anonymous, exp.CTE)):  # deepest last: replace() keeps children
-        if node is not tree:
-            node.replace(rewrite(node))
+    # deepest last: replace() keeps children; the casts after, as their guards copy the operand
+    for kinds in ((exp.Anonymous, exp.CTE), (exp.TryCast,)):
+        for node in list(tree.find_all(*kinds)):
+            if node is not tree:
+                node.replace(rewrite(node))
     return tree.sql(dialect=dialect)
 
 
@@ -105,6 +160,9 @@ class DuckDBEngine:
         import duckdb
 
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        # timestamps with a time zone (Parquet's instants) are read as UTC, as load_records reads
+        # them, whatever the machine's zone
+        self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit is not None:
             self.con.execute(f"SET memory_limit = {literal(str(memory_limit))}")
         if threads is not None:
@@ -210,6 +268,10 @@ class SparkEngine:
             raise InputError(f"`connection` must be a pyspark SparkSession; got {type(session).__name__}.")
         self.frames: dict[str, Any] = {}
         self.views: set[str] = set()
+        # timestamps with a time zone are read as UTC (as load_records reads them) in a session
+        # of any zone; the caller's zone is put back by close()
+        self.zone = self.spark.conf.get("spark.sql.session.timeZone")
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
 
     def _keep(self, name: str, frame: Any) -> None:
         """Materialise a table now and cut its lineage.
@@ -291,6 +353,7 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
         self.frames.clear()
         self.views.clear()
+        self.spark.conf.set("spark.sql.session.timeZone", self.zone)
         if self.owned:
             self.spark.stop()
 
@@ -313,6 +376,7 @@ class PostgresEngine:
         except psycopg.Error as exc:
             raise InputError(f"`omop` must reach a PostgreSQL database; connecting to {self.label} "
                              f"failed: {str(exc).strip()}.") from None
+        self.con.execute("SET TIME ZONE 'UTC'")  # timestamps with a time zone read as UTC
 
     def create(self, statement: str) -> None:
         name, query = _select_of(statement)

@@ -17,7 +17,6 @@ SQLGlot:
 - ``omop=``: an OMOP CDM v5.4 database evaluated inside PostgreSQL (a URL) or Spark (a session),
   or a DuckDB file: ``outcomes/sql/omop.sql`` makes the canonical tables of
   :func:`outcomes.load_omop` in the database, then the same rules and endpoints run there.
-- ``engine="pandas"``: the ordinary in-memory pipeline on the same files.
 
 The exclusion rules are those of :func:`outcomes.load_records`, from the same SQL
 (:func:`outcomes.checks.build_checked`): the coded columns (procedure, sex, discharge,
@@ -25,12 +24,14 @@ complication, etiology, physician, site, instrument) and the dates (per-column f
 Harbor years, ``assessed_at`` timestamps) are read once per *distinct* raw value in Python
 (:mod:`outcomes.validation`) and pushed back as small ``(raw, value)`` tables, and the relief
 threshold of each distinct baseline comes from :meth:`Definitions.relief_threshold`. What SQL
-does itself: trimming ids (the whitespace of Python's ``str.strip``), numbers (``TRY_CAST``),
-ranges, the exclusion rules in order, and the per-procedure aggregates of the endpoints.
+does itself: trimming ids (the whitespace of Python's ``str.strip``), numbers (``TRY_CAST``,
+reading :data:`outcomes.engines.NUMBER_PATTERN` on every engine), ranges, the exclusion rules in
+order, and the per-procedure aggregates of the endpoints.
 
-Not supported by the SQL engines (use ``engine="pandas"``): wide exports (one row per procedure
-with pain columns). The remarks log (optional values set to missing) is kept by load_records;
-here those values are set to missing without the log.
+As load_records: a wide export (one row per procedure, columns such as ``pain_48h``,
+``odi_4w``; :meth:`Mapping.wide_columns`) is made long in the engine; timestamps with a time
+zone are read as UTC; the remarks log (optional values set to missing, the row kept) comes back
+as counts (:meth:`RegistryResult.remark_counts`), its rows staying in the engine.
 """
 
 from __future__ import annotations
@@ -47,14 +48,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, ClaimsResult, claim_columns, evaluate_claim_frames, evaluate_claims, resolve_claims
+from .claims import Claim, ClaimsResult, claim_columns, evaluate_claim_frames, resolve_claims
 from .definitions import Definitions
 from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
-from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, register_function_labels, run_function_sql
-from .loading import load_records
-from .mapping import EVENT_COLUMNS, Mapping
+from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, function_rules, register_function_labels, run_function_sql
+from .mapping import EVENT_COLUMNS, FUNCTION_RANGE, Mapping
 from .pipeline import run_endpoints
 from .privacy import (
     GATE,
@@ -68,13 +68,13 @@ from .privacy import (
 )
 from .checks import build_checked, number_sql
 from .checks import to_arrow as _to_arrow
-from .safety import SAFETY_COLUMNS, build_safety
+from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
 from .validation import column_list
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
-Engine = Literal["duckdb", "spark", "pandas"]
-_ENGINES = ("duckdb", "spark", "pandas")
+Engine = Literal["duckdb", "spark"]
+_ENGINES = ("duckdb", "spark")
 _FILE_BITS = 40  # _order = file index * 2**40 + row number in the file
 WEIGHT = "_weight"
 Source = str | os.PathLike[str] | list[str | os.PathLike[str]]
@@ -93,11 +93,14 @@ class RegistryResult:
     exclusion_table : pandas.DataFrame
         Excluded rows by table and reason, largest first.
     engine : str
-        "duckdb", "spark", "postgres" or "pandas".
+        "duckdb", "spark" or "postgres".
     sources, input_hashes : dict
         The name and SHA-256 of each input file.
     privacy_warnings : tuple of str
         Present when identifiers were allowed through on request.
+    remark_table : pandas.DataFrame
+        Values set to missing (the row kept) by table, column and remark, with their ``rows``:
+        the tallies of :attr:`Cohort.remarks <outcomes.Cohort>`.
     """
 
     claims: ClaimsResult
@@ -107,6 +110,8 @@ class RegistryResult:
     sources: dict[str, str] = field(default_factory=dict)
     input_hashes: dict[str, str] = field(default_factory=dict)
     privacy_warnings: tuple[str, ...] = ()
+    remark_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"table": [], "column": [], "remark": [], "rows": []}))
 
     def flow(self) -> pd.DataFrame:
         """Rows read, excluded and analysed per table (as :meth:`Cohort.flow`)."""
@@ -115,6 +120,11 @@ class RegistryResult:
     def exclusion_counts(self) -> pd.DataFrame:
         """Excluded rows by table and reason, largest first (as :meth:`Cohort.exclusion_counts`)."""
         return self.exclusion_table.copy()
+
+    def remark_counts(self) -> pd.DataFrame:
+        """Values set to missing by table, column and remark, largest first: the remarks log of
+        :func:`outcomes.load_records` as counts (its rows stay in the engine)."""
+        return self.remark_table.copy()
 
     def to_frame(self) -> pd.DataFrame:
         """The claims table (a copy)."""
@@ -153,8 +163,9 @@ def evaluate_registry(
     Parameters
     ----------
     procedures, assessments : path, glob or list of paths, optional
-        Parquet files in the long form of the data contract (one row per procedure; one row per
-        pain score with ``hours_after``); several files per table (a glob such as
+        Parquet files of the data contract (one row per procedure; one row per pain score with
+        ``hours_after`` or ``assessed_at``, or a wide export: one row per procedure with
+        ``pain_48h``, ``odi_4w``, ... columns, as :func:`outcomes.load_records`); several files per table (a glob such as
         ``"scores/*.parquet"`` or a list) are read in the order given. With ``engine="spark"``
         a name that is not a file is read as a Spark table (``"registry.procedures"``).
     events : path, glob or list of paths, optional
@@ -165,10 +176,9 @@ def evaluate_registry(
         Defaults to ``Definitions()``.
     claims : path to a TOML file, or a sequence of Claim, optional
         As :func:`outcomes.evaluate_claims`.
-    engine : {"duckdb", "spark", "pandas"}, default "duckdb"
+    engine : {"duckdb", "spark"}, default "duckdb"
         "duckdb": SQL over the files in process, only tallies in memory (larger than memory).
         "spark": the same SQL (Spark dialect) in Apache Spark.
-        "pandas": :func:`outcomes.load_records` then :func:`outcomes.evaluate_claims`.
     connection : pyspark.sql.SparkSession, optional
         The session for ``engine="spark"``; a local one (``local[2]``, no web UI) is started and
         stopped when none is given.
@@ -192,13 +202,14 @@ def evaluate_registry(
     Returns
     -------
     RegistryResult
-        ``claims`` (a :class:`ClaimsResult`), ``flow()`` and ``exclusion_counts()``.
+        ``claims`` (a :class:`ClaimsResult`), ``flow()``, ``exclusion_counts()`` and
+        ``remark_counts()``.
 
     Raises
     ------
     InputError
-        A missing or non-Parquet file, a missing column, duplicate procedure ids, an input the
-        SQL engines do not read (wide exports, ``assessed_at``), an unreachable database.
+        A missing or non-Parquet file, a missing column, duplicate procedure ids, an
+        unreachable database.
     PrivacyError
         The data look identifying and ``allow_identifiers`` is False.
 
@@ -213,12 +224,13 @@ def evaluate_registry(
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from outcomes import evaluate_claims, load_records
     >>> from outcomes.synthetic import simulate
     >>> procs, scores, _ = simulate(500, seed=4)
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> procs.to_parquet(folder / "procedures.parquet"); scores.to_parquet(folder / "scores.parquet")
     >>> fast = evaluate_registry(folder / "procedures.parquet", folder / "scores.parquet")
-    >>> slow = evaluate_registry(folder / "procedures.parquet", folder / "scores.parquet", engine="pandas")
+    >>> slow = evaluate_claims(load_records(folder / "procedures.parquet", folder / "scores.parquet"))
     >>> fast.verdicts() == slow.verdicts()
     True
     """
@@ -249,17 +261,6 @@ def evaluate_registry(
     proc_files = _files(procedures, "procedures")
     ass_files = _files(assessments, "assessments")
     ev_files = _files(events, "events") if events is not None else []
-    if engine == "pandas":
-        if len(proc_files) > 1 or len(ass_files) > 1 or len(ev_files) > 1:
-            raise InputError("`engine` 'pandas' must be given one file per table; got several. "
-                             "Use engine='duckdb' for a folder of files.")
-        cohort = load_records(proc_files[0], ass_files[0], ev_files[0] if ev_files else None, mapping=mapping,
-                              definitions=d,
-                              allow_identifiers=allow_identifiers)
-        result = evaluate_claims(cohort, d, registry, confidence_level=confidence_level)
-        return RegistryResult(claims=result, flow_table=cohort.flow(), exclusion_table=cohort.exclusion_counts(),
-                              engine="pandas", sources=dict(cohort.sources), input_hashes=dict(cohort.input_hashes),
-                              privacy_warnings=cohort.privacy_warnings)
     eng = DuckDBEngine(memory_limit, threads, temp_directory)
     try:
         eng.read_parquet("proc_raw", proc_files, _FILE_BITS)
@@ -361,8 +362,9 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
     The engine returns the distinct values of each text column that some rule could find, all
     text columns in one query; :func:`outcomes.privacy.value_masks` then reads them exactly as
     find_identifiers does. DuckDB narrows them with the rules' own RE2 prefilter (``GATE``, and
-    any non-ASCII value, which privacy normalises first); Spark and PostgreSQL, whose regular
-    expressions are not RE2, hand over every distinct value.
+    any non-ASCII value, which privacy normalises first, found by comparing bytes and
+    characters); Spark and PostgreSQL, whose regular expressions are not RE2, hand over every
+    distinct value.
     """
     names = [(name, name.strip(), kind) for name, kind in schema]
     findings: list[PrivacyFinding] = name_findings([clean for _, clean, _ in names])
@@ -371,8 +373,12 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
     parts = []
     for k, name, clean in texts:
         column = _quote(name)
+        # non-ASCII text (more bytes than characters in UTF-8) without a second regular
+        # expression: each regexp_matches call costs DuckDB about 80 ns a value, whatever the
+        # pattern, so a cheaper pattern for "plain ids" saves nothing (and "123-45-6789" or
+        # "Hauptweg12" are plain ids the rules find); 7.5M scores' ids: 1.05 s -> 0.58 s CPU
         needed = ("TRUE" if eng.dialect != "duckdb" or is_bare_name(clean) else
-                  f"regexp_matches({column}, {_literal(GATE)}) OR regexp_matches({column}, '[^\\x00-\\x7f]')")
+                  f"strlen({column}) <> length({column}) OR regexp_matches({column}, {_literal(GATE)})")
         parts.append(f"SELECT {k} AS c, {column} AS v FROM {view} WHERE {column} IS NOT NULL AND ({needed}) "
                      f"GROUP BY {column}")
     candidates = _frame(eng.arrow(" UNION ALL ".join(parts))) if parts else pd.DataFrame({"c": [], "v": []})
@@ -433,7 +439,8 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
 
     result = evaluate_claim_frames(frame_for, registry, d, confidence_level)
     return RegistryResult(claims=result, flow_table=flow, exclusion_table=exclusions, engine=eng.dialect,
-                          sources=names, input_hashes=input_hashes, privacy_warnings=warnings_)
+                          sources=names, input_hashes=input_hashes, privacy_warnings=warnings_,
+                          remark_table=_remark_counts(eng, has_events="events" in names))
 
 
 def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
@@ -448,12 +455,15 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
 
     proc_cols = _canonical(proc_schema, "procedures", mapping)
     ass_cols = _canonical(ass_schema, "assessments", mapping)
-    if "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols \
-            and mapping.wide_columns(pd.DataFrame(columns=list(ass_cols))):
-        raise InputError(f"{ass_name} must be long (one row per pain score) for the registry engine; got a wide "
-                         "export. Use engine='pandas' (load_records), which makes it long.")
+    # a wide export (one row per procedure, pain_48h, odi_4w, ...) made long, as load_records does
+    if "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols:
+        wide = mapping.wide_columns(pd.DataFrame(columns=list(ass_cols)))
+        if wide:
+            ass_cols = _unpivot_wide(eng, ass_cols, wide, mapping)
+    # the remarks log of the procedures (a row per value set to missing: few), not the assessments'
+    # exclusion log (a row per excluded score: only its counts are needed)
     build_checked(eng, names, proc_cols, ass_cols, mapping=mapping, baseline_window_hours=d.baseline_window_hours,
-                  log=False)
+                  log=("proc_remarks",))
     run_endpoints(eng, d)
     if "events" in names:
         ev_schema = [(c, t) for c, t in eng.columns("ev_raw") if c not in ("_order", "_row")]
@@ -461,6 +471,43 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
     _safety_endpoints(eng, names, proc_cols, d=d, mapping=mapping)
     _function_tables(eng, ass_cols, d=d, mapping=mapping, hours=number_sql("hours_after", ass_cols))
     return tuple(w for w in warnings_ if w)
+
+
+_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "HUGEINT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+
+
+def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any, float],
+                  mapping: Mapping) -> dict[str, tuple[str, str]]:
+    """The wide columns of ass_raw as long rows (Mapping.melt_wide in the engine): one row per
+    filled cell, in row order then column order, with ``_column`` (the wide column),
+    ``hours_after`` (:meth:`Mapping.wide_columns`) and ``instrument``
+    (:meth:`Mapping.wide_instrument`); a function instrument's value is its ``score``, any
+    other's its ``pain``. ``ass_raw`` then names the long table; returns its columns."""
+    numeric = all(ass_cols[c][1].upper().startswith(_NUMBER_TYPES) for c in wide)
+    kind = "DOUBLE" if numeric else "VARCHAR"
+    pid = _quote(ass_cols["procedure_id"][0])
+    parts = []
+    for k, (column, hours) in enumerate(wide.items()):
+        source, source_kind = ass_cols[column]
+        value = f"CAST({_quote(source)} AS {kind})"
+        # a cell is a score when filled: NULL, NaN and blank text are not (as melt_wide)
+        filled = (f"{_quote(source)} IS NOT NULL AND NOT (CAST({_quote(source)} AS DOUBLE) = CAST('nan' AS DOUBLE))"
+                  if source_kind.upper().startswith(_NUMBER_TYPES)
+                  else f"NULLIF(ws_trim(CAST({_quote(source)} AS VARCHAR)), '') IS NOT NULL")
+        instrument = mapping.wide_instrument(column)
+        function = instrument in FUNCTION_RANGE
+        parts.append(
+            f"SELECT _order * {len(wide)} + {k} AS _order, _row, {pid} AS procedure_id, "
+            f"{_literal(str(column))} AS _column, {_literal(hours)} AS hours_after, "
+            f"{f'CAST(NULL AS {kind})' if function else value} AS pain, "
+            f"{value if function else f'CAST(NULL AS {kind})'} AS score, "
+            f"{_literal(instrument)} AS instrument FROM ass_raw WHERE {filled}")
+    eng.create(f"CREATE OR REPLACE TEMP TABLE ass_long AS {' UNION ALL '.join(parts)}")
+    eng.view("ass_raw", "SELECT * FROM ass_long")
+    return {"procedure_id": ("procedure_id", ass_cols["procedure_id"][1]), "_column": ("_column", "VARCHAR"),
+            "hours_after": ("hours_after", "DOUBLE"), "pain": ("pain", kind), "score": ("score", kind),
+            "instrument": ("instrument", "VARCHAR")}
 
 
 def _safety_endpoints(eng: Any, names: dict[str, str], proc_cols: dict[str, tuple[str, str]], *, d: Definitions,
@@ -562,14 +609,41 @@ def _accounting(eng: Any, d: Definitions, extra: list[tuple[str, int, int]]) -> 
                           "GROUP BY _rule")
     scores = eng.rows("SELECT c._rule, min(r._reason), count(*) FROM ass_checked AS c JOIN ass_rules AS r "
                       "ON c._rule = r._rule GROUP BY c._rule")
-    rows = [("procedures", r, n, int(rule)) for rule, r, n in procedures]
-    rows += [("assessments", r, n, 100 + int(rule)) for rule, r, n in scores]
-    rows += [("function_scores", r, n, 200 + k) for k, (r, n) in enumerate(function_reasons)]
+    rows = [("procedures", r, n, (0, int(rule))) for rule, r, n in procedures]
+    rows += [("assessments", r, n, (1, int(rule))) for rule, r, n in scores]
+    # function scores: equal counts in the order of their first row, as load_records' log of them
+    first = {int(rule): int(at) for rule, at in eng.rows(
+        "SELECT _rule, min(_order) FROM fn_checked WHERE _rule IS NOT NULL GROUP BY _rule")} if function_flow else {}
+    texts = function_rules(d.baseline_window_hours)
+    order = {texts[rule]: at for rule, at in first.items()}
+    rows += [("function_scores", r, n, (2, order.get(r, 0))) for r, n in function_reasons]
     if not rows:
         return flow_table, pd.DataFrame({"table": [], "reason": [], "rows": []})
     table = pd.DataFrame([{"table": t, "reason": r, "rows": int(n)} for t, r, n, _ in sorted(rows, key=lambda x: x[3])])
     table = table.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
     return flow_table, table.reset_index(drop=True)
+
+
+def _remark_counts(eng: Any, has_events: bool) -> pd.DataFrame:
+    """Values set to missing (the remarks of load_records' log) by table, column and remark,
+    largest first: proc_remarks (sql/procedures.sql), the follow-up of proc_followup and the
+    events' remarks (sql/events.sql, outcomes.safety.EVENT_REMARKS). Ties keep the order of
+    load_records' log."""
+    rows = [("procedures", c, r, int(n), int(k)) for k, c, r, n in eng.rows(
+        "SELECT _k, min(_column), min(_remark), count(*) FROM proc_remarks GROUP BY _k")]
+    rows += [("procedures", c, r, int(n), 1000 + int(first)) for c, r, n, first in eng.rows(
+        "SELECT _remark_column, _remark, count(*), min(_order) FROM proc_followup WHERE _remark IS NOT NULL "
+        "GROUP BY _remark_column, _remark")]
+    if has_events:
+        flags = ", ".join(f"sum({flag})" for flag, _, _, _ in EVENT_REMARKS)
+        counts = eng.rows(f"SELECT {flags} FROM events_checked WHERE _reason IS NULL")[0]
+        rows += [("events", column, remark, int(n or 0), 2**62 + k)
+                 for k, ((_, column, _, remark), n) in enumerate(zip(EVENT_REMARKS, counts))]
+    rows = [r for r in rows if r[3] > 0]
+    table = pd.DataFrame([{"table": t, "column": c, "remark": r, "rows": n} for t, c, r, n, _ in
+                          sorted(rows, key=lambda x: x[4])], columns=["table", "column", "remark", "rows"])
+    table = table.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
+    return table.reset_index(drop=True)
 
 
 def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:

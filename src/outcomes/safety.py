@@ -40,7 +40,7 @@ from .exceptions import InputError
 from .mapping import EVENT_CODES, Mapping, normalise_label
 from .validation import parse_dates
 
-__all__ = ["EVENT_CODES", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values", "events_fill",
+__all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values", "events_fill",
            "flag_values", "number_sql", "safety_endpoints", "safety_fill", "safety_sql", "sql_statements",
            "validate_events"]
 
@@ -291,10 +291,7 @@ def validate_events(
         "value": bad["_value"].astype("string").to_numpy(), "reason": bad["_reason"].to_numpy(),
         "procedure_id": bad["procedure_id"].astype("string").to_numpy()})
     kept = checked[checked["_reason"].isna()]
-    for flag, column, text, remark in (
-            ("_bad_severity", "severity", "_severity_text",
-             "not major or minor; set to missing (map the clinic's label in [events.values.severity])"),
-            ("_bad_adjacent", "adjacent", "_adjacent_text", "not yes or no; set to missing")):
+    for flag, column, text, remark in EVENT_REMARKS:
         odd = kept[kept[flag] == 1]
         if len(odd):
             remarks.append(pd.DataFrame({"table": "events", "source": source, "row": odd["_row"].to_numpy(),
@@ -479,6 +476,15 @@ def _engine_distinct(eng: Any, view: str, expression: str) -> pd.Series:
     """The distinct non-missing values of a text expression (over ``view AS s``) in an engine."""
     table = _frame(eng.arrow(f"SELECT DISTINCT {expression} AS raw FROM {view} AS s WHERE {expression} IS NOT NULL"))
     return table["raw"].astype(object).reset_index(drop=True)
+
+
+# The remarks of analysed event rows (flag and text columns of events_checked, sql/events.sql):
+# (flag, column, raw text, remark).
+EVENT_REMARKS = (
+    ("_bad_severity", "severity", "_severity_text",
+     "not major or minor; set to missing (map the clinic's label in [events.values.severity])"),
+    ("_bad_adjacent", "adjacent", "_adjacent_text", "not yes or no; set to missing"),
+)
 
 
 def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_events: bool,
