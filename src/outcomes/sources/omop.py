@@ -71,7 +71,7 @@ from ..definitions import Definitions
 from ..exceptions import InputError
 from ..privacy import redact_secrets
 from . import _assemble as asm
-from ._settings import (FIELD_CODES, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
+from ._settings import (FIELD_CODES, ICD10_SYSTEMS, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
                         normalise_icd, resolve_mapping)
 
 __all__ = ["load_omop", "write_omop"]
@@ -81,6 +81,7 @@ GENDER = {8532: "F", 8507: "M"}
 _OUTPATIENT_MAX_HOURS = 12.0
 _EHR = 32817  # type concept "EHR"
 _LOCAL_CONCEPT = 2_000_000_000  # concept ids above 2 billion are a site's own (OMOP convention)
+CONDITION_SYSTEM = ICD10_SYSTEMS[0]  # condition_source_value is read as ICD-10-CM
 
 
 # ------------------------------------------------------------------------------------------
@@ -719,9 +720,7 @@ def _condition_events(cond: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, 
     the procedure's day, a complication (``complication_events``) in the procedure's visit or
     started on or after its day; linked to the visit's procedure, else the patient's latest
     procedure before them (within ``follow_up_days``). Columns of the events table and ``key``."""
-    from ._settings import ICD10_SYSTEMS
-
-    systems = pd.Series([[ICD10_SYSTEMS[0]]] * len(cond), index=cond.index, dtype=object)
+    systems = pd.Series([[CONDITION_SYSTEM]] * len(cond), index=cond.index, dtype=object)
     codes = cond["condition_source_value"].map(lambda v: [str(v)] if isinstance(v, str) else [])
     kinds = settings.condition_events(systems, codes)
     cand = cond.assign(event=kinds["event"], severity=kinds["severity"].replace("", pd.NA))

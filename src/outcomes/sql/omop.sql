@@ -5,8 +5,12 @@
 --        {condition_occurrence}, {measurement}, {observation}, {concept}) and small code tables
 --        made from SourceSettings: _omop_codes(what, code, pattern, vocabulary, concept_id, label,
 --        addon, pos) for procedures, pain, procedure fields and LL2335-9 answers;
---        _omop_conditions(prefix, etiology, fracture, pos); _omop_visit_kinds(concept_id, kind).
--- Output proc_raw, ass_raw (canonical columns, _order, _row) and _omop_flow(tbl, read, used).
+--        _omop_conditions(prefix, etiology, fracture, event_only, pos); _omop_visit_kinds(concept_id, kind);
+--        {death}, {observation_period} (empty stand-ins when the CDM lacks them) and
+--        _omop_event_codes(prefix, event, severity, rank, pos) for the adverse events.
+-- Output proc_raw, ass_raw (canonical columns, _order, _row), ev_raw (the events table, read only
+--        when _omop_followed says so), _omop_flow(tbl, read, used) and _omop_left_out(tbl, reason,
+--        n_rows): the records left out, by reason key (sources.omop.LEFT_OUT gives the text).
 --
 -- A record's code is matched as load_omop does: the code in its *_source_value (after the last
 -- "|" or ":"), else its concept's (vocabulary, code), else its concept id; procedures of one
@@ -56,6 +60,14 @@ SELECT po.rid, po.person, po.day, po.t, po.quantity, po.provider, po.visit, k.la
 FROM po
 JOIN best AS b ON b.rid = po.rid
 LEFT JOIN codes AS k ON k.pos = b.pos % 100000 AND b.pos < 900000;
+
+-- Adverse events are read when the CDM follows its persons: rows in death or observation_period
+-- for the cohort's persons (OHDSI's conventions give every person an observation period).
+CREATE OR REPLACE TEMP TABLE _omop_followed AS
+SELECT count(*) > 0 AS followed
+FROM (SELECT person_id FROM {death} WHERE person_id IN (SELECT person FROM _omop_po)
+      UNION ALL
+      SELECT person_id FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po)) AS x;
 
 CREATE OR REPLACE TEMP TABLE _omop_remap AS
 WITH p AS (
@@ -109,11 +121,15 @@ WITH c AS (
     WHERE x.person_id IN (SELECT person FROM _omop_po)
 ),
 hits AS (
+    -- the adverse events' codes (new fractures, complication events) only when followed
     SELECT c.cid, m.fracture, m.etiology, m.pos
     FROM c JOIN _omop_conditions AS m ON c.norm LIKE m.prefix || '%'
+    CROSS JOIN _omop_followed AS f
+    WHERE f.followed OR NOT m.event_only
 ),
 firsts AS (SELECT cid, min(pos) FILTER (WHERE fracture) AS fx_pos, count(*) AS n FROM hits GROUP BY cid)
-SELECT c.cid, c.person, c.onset, c.visit, f.fx_pos IS NOT NULL AS fracture, NULLIF(m.etiology, '') AS etiology
+SELECT c.cid, c.person, c.onset, c.visit, c.norm, f.fx_pos IS NOT NULL AS fracture,
+       NULLIF(m.etiology, '') AS etiology
 FROM c
 JOIN firsts AS f ON f.cid = c.cid
 LEFT JOIN _omop_conditions AS m ON m.pos = f.fx_pos;
@@ -301,6 +317,77 @@ FROM _omop_links AS l
 JOIN _omop_records AS r ON r.tab = l.tab AND r.rid = l.rid
 WHERE l.what = 'pain';
 
+-- ---- adverse events (load_omop's events table), when _omop_followed -----------------------------
+-- A condition is an event by _omop_event_codes (a new-fracture code first, then the longest
+-- complication prefix). Its procedure: the one of its visit (not for a new fracture), else the
+-- patient's latest procedure on or before its day (strictly before, for a new fracture: one
+-- diagnosed on the procedure's day is the fracture treated), up to {follow_up_days} days later.
+-- A death (the person's earliest death_date) is an event of each of the person's procedures on or
+-- before it. The last contact of a procedure is the latest day among the patient's procedures,
+-- conditions, pain scores, death and observation_period_end_date.
+CREATE OR REPLACE TEMP TABLE _omop_cond_events AS
+WITH kinds AS (
+    SELECT c.cid, c.person, c.visit, CAST(c.onset AS DATE) AS day, r.event, NULLIF(r.severity, '') AS severity,
+           row_number() OVER (PARTITION BY c.cid ORDER BY r.rank DESC, r.pos) AS k
+    FROM _omop_conds AS c
+    JOIN _omop_event_codes AS r ON c.norm LIKE r.prefix || '%'
+    CROSS JOIN _omop_followed AS f
+    WHERE f.followed
+),
+cand AS (SELECT * FROM kinds WHERE k = 1),
+visit_proc AS (SELECT visit, min(rid) AS rid FROM _omop_procs WHERE visit IS NOT NULL GROUP BY visit),
+linked AS (
+    SELECT c.cid, v.rid FROM cand AS c JOIN visit_proc AS v ON v.visit = c.visit WHERE c.event <> 'new_fracture'
+),
+timed AS (
+    SELECT c.cid, p.rid, row_number() OVER (PARTITION BY c.cid ORDER BY p.day DESC, p.rid DESC) AS k
+    FROM cand AS c
+    JOIN _omop_procs AS p ON p.person = c.person
+    WHERE c.cid NOT IN (SELECT cid FROM linked)
+      AND (p.day < c.day OR (p.day = c.day AND c.event <> 'new_fracture'))
+      AND date_diff('day', p.day, c.day) <= {follow_up_days}
+),
+chosen AS (SELECT cid, rid FROM linked UNION ALL SELECT cid, rid FROM timed WHERE k = 1)
+SELECT c.cid, x.rid, c.event, CAST(c.day AS VARCHAR) AS event_date, c.severity
+FROM cand AS c JOIN chosen AS x ON x.cid = c.cid;
+
+CREATE OR REPLACE TEMP TABLE _omop_deaths AS
+SELECT d.person, d.day, count(p.rid) > 0 AS paired
+FROM (SELECT CAST(person_id AS BIGINT) AS person, CAST(death_date AS DATE) AS day,
+             row_number() OVER (PARTITION BY person_id ORDER BY CAST(death_date AS DATE) NULLS LAST) AS k
+      FROM {death} WHERE person_id IN (SELECT person FROM _omop_po)) AS d
+LEFT JOIN _omop_procs AS p ON p.person = d.person AND d.day >= p.day
+WHERE d.k = 1
+GROUP BY d.person, d.day;
+
+CREATE OR REPLACE TEMP TABLE ev_raw AS
+SELECT cid AS _order, cid AS _row, CAST(rid AS VARCHAR) AS procedure_id, event, event_date, severity
+FROM _omop_cond_events
+UNION ALL
+SELECT 1099511627776 + p.rid, d.person, CAST(p.rid AS VARCHAR), 'death', CAST(d.day AS VARCHAR), 'major'
+FROM _omop_procs AS p JOIN _omop_deaths AS d ON d.person = p.person
+WHERE d.day >= p.day;
+
+CREATE OR REPLACE TEMP TABLE _omop_contact AS
+WITH dated AS (
+    SELECT person, day FROM _omop_deaths
+    UNION ALL
+    SELECT person, day FROM _omop_procs
+    UNION ALL
+    SELECT CAST(person_id AS BIGINT), CAST(observation_period_end_date AS DATE) FROM {observation_period}
+    WHERE person_id IN (SELECT person FROM _omop_po)
+    UNION ALL
+    SELECT person, CAST(onset AS DATE) FROM _omop_conds
+    UNION ALL
+    SELECT person, CAST(t AS DATE) FROM _omop_records WHERE what = 'pain' AND value IS NOT NULL AND t IS NOT NULL
+)
+SELECT p.rid, CAST(max(d.day) AS VARCHAR) AS last_contact_date
+FROM _omop_procs AS p
+JOIN dated AS d ON d.person = p.person
+CROSS JOIN _omop_followed AS f
+WHERE f.followed
+GROUP BY p.rid;
+
 CREATE OR REPLACE TEMP TABLE proc_raw AS
 WITH visits AS (
     SELECT
@@ -361,7 +448,8 @@ SELECT
     COALESCE(v.site, pr.site) AS site_id,
     fa.value AS asa_class,
     fh.value AS height_restoration_pct,
-    fk.value AS kyphotic_angle_change_deg
+    fk.value AS kyphotic_angle_change_deg,
+    lc.last_contact_date
 FROM _omop_procs AS p
 LEFT JOIN persons AS pe ON pe.person = p.person
 LEFT JOIN visit AS v ON v.visit = p.visit
@@ -370,7 +458,8 @@ LEFT JOIN _omop_fracture AS fx ON fx.rid = p.rid
 LEFT JOIN complicated AS cv ON cv.visit = p.visit
 LEFT JOIN _omop_fields AS fa ON fa.pid = p.rid AND fa.label = 'asa_class'
 LEFT JOIN _omop_fields AS fh ON fh.pid = p.rid AND fh.label = 'height_restoration_pct'
-LEFT JOIN _omop_fields AS fk ON fk.pid = p.rid AND fk.label = 'kyphotic_angle_change_deg';
+LEFT JOIN _omop_fields AS fk ON fk.pid = p.rid AND fk.label = 'kyphotic_angle_change_deg'
+LEFT JOIN _omop_contact AS lc ON lc.rid = p.rid;
 
 CREATE OR REPLACE TEMP TABLE _omop_flow AS
 SELECT 'omop:procedure_occurrence' AS tbl, (SELECT count(*) FROM _omop_po) AS n_read,
@@ -387,10 +476,18 @@ UNION ALL
 SELECT 'omop:condition_occurrence', (SELECT count(*) FROM _omop_conds),
        (SELECT count(*) FROM _omop_conds AS c
         WHERE c.cid IN (SELECT cid FROM _omop_fracture)
-           OR (NOT c.fracture AND c.visit IN (SELECT visit FROM _omop_procs)))
+           OR (NOT c.fracture AND c.visit IN (SELECT visit FROM _omop_procs))
+           OR c.cid IN (SELECT cid FROM _omop_cond_events))
 UNION ALL
 SELECT 'omop:measurement', (SELECT count(*) FROM _omop_records WHERE tab = 0),
        (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 0 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 0)))
 UNION ALL
 SELECT 'omop:observation', (SELECT count(*) FROM _omop_records WHERE tab = 1),
-       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 1 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 1)));
+       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 1 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 1)))
+UNION ALL
+SELECT 'omop:death', (SELECT count(*) FROM {death} WHERE person_id IN (SELECT person FROM _omop_po)),
+       (SELECT count(*) FROM {death} WHERE person_id IN (SELECT person FROM _omop_po))
+       - (SELECT count(*) FROM _omop_deaths WHERE NOT paired)
+UNION ALL
+SELECT 'omop:observation_period', (SELECT count(*) FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po)),
+       (SELECT count(*) FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po));
