@@ -651,10 +651,20 @@ def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitio
 def _omop_accounting(eng: Any, result: RegistryResult) -> RegistryResult:
     """The flow in load_omop's order (the canonical tables, then the CDM's), and the CDM records
     left out by reason (sql/omop.sql's _omop_left_out, in the words of load_omop)."""
+    from .sources.omop import LEFT_OUT
+
     flow = result.flow_table
     is_cdm = flow["table"].astype(str).str.startswith("omop:")
     flow = pd.concat([flow[~is_cdm], flow[is_cdm]], ignore_index=True)
-    return dataclasses.replace(result, flow_table=flow)
+    shown = set(flow["table"])
+    rows = sorted(eng.rows("SELECT tbl, reason, n_rows, k FROM _omop_left_out"), key=lambda r: (str(r[0]), int(r[3])))
+    left_out = pd.DataFrame([{"table": t, "reason": LEFT_OUT[r], "rows": int(n)} for t, r, n, _ in rows
+                             if t in shown and int(n) > 0], columns=["table", "reason", "rows"])
+    exclusions = result.exclusion_table
+    if len(left_out):
+        exclusions = pd.concat([exclusions, left_out], ignore_index=True) if len(exclusions) else left_out
+        exclusions = exclusions.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
+    return dataclasses.replace(result, flow_table=flow, exclusion_table=exclusions.reset_index(drop=True))
 
 
 def _statements(sql: str) -> list[str]:

@@ -240,16 +240,10 @@ LEFT JOIN codes AS pk ON pk.pos = b.pain_pos % 100000 AND pk.what = 'pain'
 LEFT JOIN codes AS fk ON fk.pos = b.field_pos % 100000 AND fk.what = 'field'
 LEFT JOIN answer AS a ON a.tab = r.tab AND a.rid = r.rid;
 
-CREATE OR REPLACE TEMP TABLE _omop_links AS
-WITH s AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL),
-linked AS (
-    SELECT s.tab, s.rid, s.what, m.kept AS pid, -1.0 AS distance, 0 AS baseline_candidate,
-           date_diff('microsecond', p.t, s.t) / 3600000000.0 AS hours
-    FROM s
-    JOIN _omop_remap AS m ON m.rid = s.link
-    JOIN _omop_procs AS p ON p.rid = m.kept
-),
-free AS (SELECT * FROM s WHERE link IS NULL),
+-- the candidates by time of each score and procedure field without a link: the patient's latest
+-- procedure at or before it (follow-up), its next procedure (baseline)
+CREATE OR REPLACE TEMP TABLE _omop_timed AS
+WITH free AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL AND link IS NULL),
 follow_at AS (
     SELECT f.tab, f.rid, max(p.t) AS t_proc
     FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t <= f.t
@@ -259,21 +253,30 @@ base_at AS (
     SELECT f.tab, f.rid, min(p.t) AS t_proc
     FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t > f.t
     GROUP BY f.tab, f.rid
-),
-timed AS (
-    SELECT f.tab, f.rid, f.what, p.rid AS pid, 0 AS baseline_candidate, f.t,
-           date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
-    FROM free AS f
-    JOIN follow_at AS a ON a.tab = f.tab AND a.rid = f.rid
-    JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
-    WHERE date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {horizon_hours}
-    UNION ALL
-    SELECT f.tab, f.rid, f.what, p.rid AS pid, 1 AS baseline_candidate, f.t,
-           date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
-    FROM free AS f
-    JOIN base_at AS a ON a.tab = f.tab AND a.rid = f.rid
-    JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
-    WHERE -date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {window_hours}
+)
+SELECT f.tab, f.rid, f.what, p.rid AS pid, 0 AS baseline_candidate, f.t,
+       date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
+FROM free AS f
+JOIN follow_at AS a ON a.tab = f.tab AND a.rid = f.rid
+JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
+WHERE date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {horizon_hours}
+UNION ALL
+SELECT f.tab, f.rid, f.what, p.rid AS pid, 1 AS baseline_candidate, f.t,
+       date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
+FROM free AS f
+JOIN base_at AS a ON a.tab = f.tab AND a.rid = f.rid
+JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
+WHERE -date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {window_hours};
+
+CREATE OR REPLACE TEMP TABLE _omop_links AS
+WITH s AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL),
+timed AS (SELECT * FROM _omop_timed),
+linked AS (
+    SELECT s.tab, s.rid, s.what, m.kept AS pid, -1.0 AS distance, 0 AS baseline_candidate,
+           date_diff('microsecond', p.t, s.t) / 3600000000.0 AS hours
+    FROM s
+    JOIN _omop_remap AS m ON m.rid = s.link
+    JOIN _omop_procs AS p ON p.rid = m.kept
 ),
 last_base AS (
     -- per table and procedure, only the last score before it is its baseline
@@ -461,33 +464,87 @@ LEFT JOIN _omop_fields AS fh ON fh.pid = p.rid AND fh.label = 'height_restoratio
 LEFT JOIN _omop_fields AS fk ON fk.pid = p.rid AND fk.label = 'kyphotic_angle_change_deg'
 LEFT JOIN _omop_contact AS lc ON lc.rid = p.rid;
 
+-- The CDM records selected but left out, by reason (k: the order in which load_omop logs them).
+CREATE OR REPLACE TEMP TABLE _omop_left_out AS
+WITH scores AS (
+    SELECT r.tab, r.rid, r.what, r.value, r.t, r.link, r.person
+    FROM _omop_records AS r
+    WHERE NOT EXISTS (SELECT 1 FROM _omop_links AS l WHERE l.tab = r.tab AND l.rid = r.rid AND l.what = 'pain')
+      AND NOT EXISTS (SELECT 1 FROM _omop_fields AS f WHERE f.tab = r.tab AND f.rid = r.rid)
+),
+earlier AS (SELECT DISTINCT tab, rid FROM _omop_timed WHERE baseline_candidate = 1 AND what = 'pain'),
+score_reasons AS (
+    SELECT
+        CASE WHEN s.tab = 0 THEN 'omop:measurement' ELSE 'omop:observation' END AS tbl,
+        CASE
+            WHEN s.what IS NULL THEN 'unknown_score'
+            WHEN s.what = 'field' THEN 'field'
+            WHEN s.value IS NULL THEN 'no_score'
+            WHEN s.t IS NULL THEN 'no_date'
+            WHEN s.link IS NOT NULL THEN 'link_left_out'
+            WHEN pp.person IS NULL THEN 'no_procedure'
+            WHEN e.rid IS NOT NULL THEN 'earlier_baseline'
+            ELSE 'unlinked'
+        END AS reason
+    FROM scores AS s
+    LEFT JOIN earlier AS e ON e.tab = s.tab AND e.rid = s.rid
+    LEFT JOIN (SELECT DISTINCT person FROM _omop_procs) AS pp ON pp.person = s.person
+),
+rows_out AS (
+    SELECT 'omop:procedure_occurrence' AS tbl, 'unknown_procedure' AS reason FROM _omop_po WHERE kind IS NULL
+    UNION ALL
+    SELECT 'omop:procedure_occurrence', 'session' FROM _omop_remap WHERE NOT is_kept
+    UNION ALL
+    SELECT 'omop:visit_occurrence', 'visit'
+    FROM (SELECT DISTINCT visit_occurrence_id FROM {visit_occurrence}
+          WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po)
+            AND visit_occurrence_id NOT IN (SELECT visit FROM _omop_procs WHERE visit IS NOT NULL)) AS v
+    UNION ALL
+    SELECT 'omop:condition_occurrence', 'condition' FROM _omop_conds AS c
+    WHERE c.cid NOT IN (SELECT cid FROM _omop_fracture)
+      AND NOT (NOT c.fracture AND c.visit IS NOT NULL AND c.visit IN (SELECT visit FROM _omop_procs WHERE visit IS NOT NULL))
+      AND c.cid NOT IN (SELECT cid FROM _omop_cond_events)
+    UNION ALL
+    SELECT tbl, reason FROM score_reasons
+    UNION ALL
+    SELECT 'omop:death', 'death' FROM _omop_deaths WHERE NOT paired
+    UNION ALL
+    SELECT 'omop:person', 'person'
+    FROM (SELECT DISTINCT person_id FROM {person}
+          WHERE person_id IN (SELECT person FROM _omop_po)
+            AND person_id NOT IN (SELECT person FROM _omop_procs WHERE person IS NOT NULL)) AS p
+),
+ranked AS (
+    SELECT tbl, reason, count(*) AS n_rows FROM rows_out GROUP BY tbl, reason
+)
+SELECT r.tbl, r.reason, r.n_rows,
+       CASE r.reason WHEN 'unknown_procedure' THEN 0 WHEN 'session' THEN 1 WHEN 'unknown_score' THEN 2
+            WHEN 'no_score' THEN 3 WHEN 'no_date' THEN 4 WHEN 'link_left_out' THEN 5 WHEN 'no_procedure' THEN 6
+            WHEN 'earlier_baseline' THEN 7 WHEN 'unlinked' THEN 8 WHEN 'field' THEN 9 ELSE 10 END AS k
+FROM ranked AS r;
+
+-- Records read and used per CDM table (used = read - left out).
 CREATE OR REPLACE TEMP TABLE _omop_flow AS
-SELECT 'omop:procedure_occurrence' AS tbl, (SELECT count(*) FROM _omop_po) AS n_read,
-       (SELECT count(*) FROM _omop_procs) AS n_used
-UNION ALL
-SELECT 'omop:person', (SELECT count(DISTINCT person_id) FROM {person} WHERE person_id IN (SELECT person FROM _omop_po)),
-       (SELECT count(DISTINCT person) FROM _omop_procs)
-UNION ALL
-SELECT 'omop:visit_occurrence',
-       (SELECT count(DISTINCT visit_occurrence_id) FROM {visit_occurrence} WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po)),
-       (SELECT count(DISTINCT v.visit_occurrence_id) FROM {visit_occurrence} AS v
-        WHERE v.visit_occurrence_id IN (SELECT visit FROM _omop_procs))
-UNION ALL
-SELECT 'omop:condition_occurrence', (SELECT count(*) FROM _omop_conds),
-       (SELECT count(*) FROM _omop_conds AS c
-        WHERE c.cid IN (SELECT cid FROM _omop_fracture)
-           OR (NOT c.fracture AND c.visit IN (SELECT visit FROM _omop_procs))
-           OR c.cid IN (SELECT cid FROM _omop_cond_events))
-UNION ALL
-SELECT 'omop:measurement', (SELECT count(*) FROM _omop_records WHERE tab = 0),
-       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 0 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 0)))
-UNION ALL
-SELECT 'omop:observation', (SELECT count(*) FROM _omop_records WHERE tab = 1),
-       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 1 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 1)))
-UNION ALL
-SELECT 'omop:death', (SELECT count(*) FROM {death} WHERE person_id IN (SELECT person FROM _omop_po)),
-       (SELECT count(*) FROM {death} WHERE person_id IN (SELECT person FROM _omop_po))
-       - (SELECT count(*) FROM _omop_deaths WHERE NOT paired)
-UNION ALL
-SELECT 'omop:observation_period', (SELECT count(*) FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po)),
-       (SELECT count(*) FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po));
+WITH reads AS (
+    SELECT 'omop:procedure_occurrence' AS tbl, (SELECT count(*) FROM _omop_po) AS n_read
+    UNION ALL
+    SELECT 'omop:person', (SELECT count(DISTINCT person_id) FROM {person} WHERE person_id IN (SELECT person FROM _omop_po))
+    UNION ALL
+    SELECT 'omop:visit_occurrence',
+           (SELECT count(DISTINCT visit_occurrence_id) FROM {visit_occurrence}
+            WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po))
+    UNION ALL
+    SELECT 'omop:condition_occurrence', (SELECT count(*) FROM _omop_conds)
+    UNION ALL
+    SELECT 'omop:measurement', (SELECT count(*) FROM _omop_records WHERE tab = 0)
+    UNION ALL
+    SELECT 'omop:observation', (SELECT count(*) FROM _omop_records WHERE tab = 1)
+    UNION ALL
+    SELECT 'omop:death', (SELECT count(*) FROM {death} WHERE person_id IN (SELECT person FROM _omop_po))
+    UNION ALL
+    SELECT 'omop:observation_period',
+           (SELECT count(*) FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po))
+),
+outs AS (SELECT tbl, sum(n_rows) AS n_out FROM _omop_left_out GROUP BY tbl)
+SELECT r.tbl, r.n_read, r.n_read - COALESCE(o.n_out, 0) AS n_used
+FROM reads AS r LEFT JOIN outs AS o ON o.tbl = r.tbl;
