@@ -122,3 +122,23 @@ def test_input_validation_omop(tmp_path, postgres):
     with pytest.raises(InputError, match=r"^`omop` must reach a PostgreSQL database; connecting to "
                                          r"postgresql://nobody@127\.0\.0\.1:1/none failed"):
         evaluate_registry(omop="postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+def test_omop_safety_claims_and_reasons_in_postgres(postgres):
+    # the adverse events of the CDM (conditions, deaths, observation periods) read inside
+    # PostgreSQL, with records left out for every reason: the claims table, including the safety
+    # claims' per-procedure and per-etiology rows, the flow and the reasons equal load_omop's
+    import psycopg
+
+    from omop_support import assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
+
+    url, schema = postgres
+    write_safety_cdm(url, schema, n=300, seed=29, one_per_patient=False)
+    with psycopg.connect(url, autocommit=True) as con:
+        day = first_procedure_day(lambda q: con.execute(q).fetchall(), f"{schema}.")
+        for statement in left_out_rows(f"{schema}.", day):
+            con.execute(statement)
+    result = evaluate_registry(omop=url, schema=schema)
+    cohort = load_omop(url, schema=schema)
+    assert result.engine == "postgres" and cohort.has_events
+    assert_same_claims(result, cohort)
