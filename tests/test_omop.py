@@ -414,3 +414,9 @@ def test_registry_takes_the_condition_codes_from_the_mapping(tmp_path):
     plain = evaluate_registry(omop=path, schema="cdm").to_frame()
     assert plain.query("claim_id == 'major_complications' and population == 'all'")["events"].iloc[0] == 0
 
+
+
+def test_registry_refuses_an_events_file_with_omop(tmp_path):
+    with pytest.raises(InputError, match=r"^`events` must not be given with `omop` \(the CDM's conditions and deaths "
+                                         r"are read in the database, as load_omop reads them\); got both\.$"):
+        evaluate_registry(omop=tmp_path / "warehouse.duckdb", events=tmp_path / "events.parquet")

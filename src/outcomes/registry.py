@@ -67,7 +67,7 @@ from .privacy import (
     report_findings,
     value_masks,
 )
-from .checks import build_checked, number_sql
+from .checks import build_checked, discharge_sql, number_sql
 from .checks import to_arrow as _to_arrow
 from .safety import SAFETY_COLUMNS, build_safety
 from .validation import column_list
@@ -177,7 +177,8 @@ def evaluate_registry(
         Instead of files: an OMOP CDM v5.4 database evaluated in place -- a PostgreSQL URL
         (``postgresql://user:password@host/db``, psycopg 3), a ``SparkSession`` whose catalog
         holds the CDM tables, or a DuckDB file. The records :func:`outcomes.load_omop` selects
-        become the canonical tables inside the database.
+        become the canonical tables inside the database, and its events table too (when
+        ``death`` or ``observation_period`` hold rows for the cohort's persons).
     schema : str, optional
         The CDM schema (PostgreSQL, DuckDB) or database (Spark) of ``omop``.
     mapping : Mapping, path to a TOML file, or SourceSettings, optional
@@ -234,7 +235,7 @@ def evaluate_registry(
     if omop is not None:
         if events is not None:
             raise InputError("`events` must not be given with `omop` (the CDM's conditions and deaths are read "
-                             "by load_omop); got both.")
+                             "in the database, as load_omop reads them); got both.")
         if procedures is not None or assessments is not None:
             raise InputError("`omop` must be given instead of procedures and assessments; got both.")
         return _evaluate_omop(omop, schema=schema, settings=mapping, d=d, registry=registry,
@@ -588,7 +589,6 @@ _OMOP_TABLES = ("person", "procedure_occurrence", "visit_occurrence", "provider"
                 "measurement", "observation")
 # optional tables of follow-up (table -> its date column); present, they make load_omop read events
 _OMOP_FOLLOW_UP = {"death": "death_date", "observation_period": "observation_period_end_date"}
-_OUTPATIENT_MAX_HOURS = 12.0  # as sources.omop: an outpatient visit of 12 h or more is an overnight stay
 _OMOP_EXCLUDED = "not used: no analysed procedure, or left out as load_omop leaves it out"
 
 
@@ -626,7 +626,7 @@ def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitio
                 "lookback_days": _literal(settings.fracture_lookback_days),
                 "follow_up_days": _literal(settings.follow_up_days),
                 "horizon_hours": _literal(settings.follow_up_days * 24.0), "window_hours": _literal(window),
-                "outpatient_max_hours": _literal(_OUTPATIENT_MAX_HOURS)}
+                "discharge_from_hours": discharge_sql("hours")}
         for statement in _statements(_sql("omop").format(**fill)):
             eng.create(statement)
         counts = {t: (int(r), int(r) - int(u)) for t, r, u in eng.rows("SELECT tbl, n_read, n_used FROM _omop_flow")}

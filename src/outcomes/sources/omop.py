@@ -70,6 +70,7 @@ from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import InputError
 from ..privacy import redact_secrets
+from ..validation import SAME_DAY_MAX_HOURS
 from . import _assemble as asm
 from ._settings import (FIELD_CODES, ICD10_SYSTEMS, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
                         normalise_icd, resolve_mapping)
@@ -78,7 +79,7 @@ __all__ = ["load_omop", "write_omop"]
 
 PROCEDURE_EVENT_FIELD = 1147082  # concept: procedure_occurrence.procedure_occurrence_id (CDM v5.4)
 GENDER = {8532: "F", 8507: "M"}
-_OUTPATIENT_MAX_HOURS = 12.0
+_OUTPATIENT_MAX_HOURS = SAME_DAY_MAX_HOURS  # an outpatient visit of 12 h or more is an overnight stay
 _EHR = 32817  # type concept "EHR"
 _LOCAL_CONCEPT = 2_000_000_000  # concept ids above 2 billion are a site's own (OMOP convention)
 CONDITION_SYSTEM = ICD10_SYSTEMS[0]  # condition_source_value is read as ICD-10-CM

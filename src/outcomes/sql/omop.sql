@@ -408,10 +408,12 @@ visit AS (
     SELECT
         visit, site,
         CASE WHEN hours >= 0 THEN hours END AS length_of_stay_hours,
+        -- an outpatient visit: same day as the length of stay reads it (else overnight), or by its days
         NULLIF(CASE
-            WHEN kind = 'outpatient' AND (hours >= {outpatient_max_hours} OR (hours IS NULL AND days >= 1)) THEN 'overnight'
-            WHEN kind = 'outpatient' THEN 'same_day'
-            ELSE kind
+            WHEN kind <> 'outpatient' THEN kind
+            WHEN hours IS NULL THEN CASE WHEN days >= 1 THEN 'overnight' ELSE 'same_day' END
+            WHEN ({discharge_from_hours}) = 'same_day' THEN 'same_day'
+            ELSE 'overnight'
         END, '') AS discharge
     FROM (SELECT *, row_number() OVER (PARTITION BY visit ORDER BY visit) AS k FROM visits) AS u
     WHERE k = 1
