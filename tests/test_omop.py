@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from outcomes import InputError, evaluate_registry
+from outcomes import InputError, evaluate_claims, evaluate_registry
 from outcomes.cli import main
 from outcomes.sources import SourceSettings, load_omop, write_omop
 from outcomes.synthetic import to_omop
@@ -218,6 +218,10 @@ def test_stays_without_length_of_stay_read_back_as_written(tmp_path):
     # unknown discharge an outpatient visit
     assert got.loc[["1", "2", "3", "4"], "discharge"].fillna("?").tolist() == ["same_day", "overnight", "admitted", "?"]
     assert got["length_of_stay_hours"].isna().all()
+    # the same discharges inside the database (sql/omop.sql): the claims that read them agree
+    columns = ["claim_id", "population", "n", "verdict"]
+    in_db = evaluate_registry(omop=tmp_path / "cdm.duckdb").to_frame()[columns]
+    pd.testing.assert_frame_equal(in_db, evaluate_claims(load_omop(tmp_path / "cdm.duckdb")).to_frame()[columns])
 
 
 def test_pain_units_in_omop(small_db):

@@ -410,7 +410,7 @@ visit AS (
         CASE WHEN hours >= 0 THEN hours END AS length_of_stay_hours,
         -- an outpatient visit: same day as the length of stay reads it (else overnight), or by its days
         NULLIF(CASE
-            WHEN kind <> 'outpatient' THEN kind
+            WHEN kind IS NULL OR kind <> 'outpatient' THEN kind
             WHEN hours IS NULL THEN CASE WHEN days >= 1 THEN 'overnight' ELSE 'same_day' END
             WHEN ({discharge_from_hours}) = 'same_day' THEN 'same_day'
             ELSE 'overnight'
