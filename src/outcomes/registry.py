@@ -589,7 +589,6 @@ _OMOP_TABLES = ("person", "procedure_occurrence", "visit_occurrence", "provider"
                 "measurement", "observation")
 # optional tables of follow-up (table -> its date column); present, they make load_omop read events
 _OMOP_FOLLOW_UP = {"death": "death_date", "observation_period": "observation_period_end_date"}
-_OMOP_EXCLUDED = "not used: no analysed procedure, or left out as load_omop leaves it out"
 
 
 def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitions, registry: tuple[Claim, ...],
