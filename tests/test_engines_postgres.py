@@ -144,3 +144,23 @@ def test_number_rule_reads_messy_text_in_postgres_as_in_duckdb(postgres_url):
     numbers = {MESSY_NUMBERS[k]: v for k, v, _ in pg}
     assert numbers["abc"] is None and numbers["1d"] is None and numbers["+-1"] is None and numbers[" 8 "] == 8
     assert numbers["1e400"] == math.inf and numbers["1e-400"] == 0 and numbers["0." + "0" * 400 + "1"] == 0
+
+
+def test_omop_safety_claims_and_reasons_in_postgres(postgres):
+    # the adverse events of the CDM (conditions, deaths, observation periods) read inside
+    # PostgreSQL, with records left out for every reason: the claims table, including the safety
+    # claims' per-procedure and per-etiology rows, the flow and the reasons equal load_omop's
+    import psycopg
+
+    from omop_support import assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
+
+    url, schema = postgres
+    write_safety_cdm(url, schema, n=300, seed=29, one_per_patient=False)
+    with psycopg.connect(url, autocommit=True) as con:
+        day = first_procedure_day(lambda q: con.execute(q).fetchall(), f"{schema}.")
+        for statement in left_out_rows(f"{schema}.", day):
+            con.execute(statement)
+    result = evaluate_registry(omop=url, schema=schema)
+    cohort = load_omop(url, schema=schema)
+    assert result.engine == "postgres" and cohort.has_events
+    assert_same_claims(result, cohort)

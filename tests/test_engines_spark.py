@@ -91,8 +91,8 @@ def test_spark_evaluates_an_omop_warehouse_in_place(spark, tmp_path):
     cohort = load_omop(db)
     assert result.engine == "spark"
     # the OMOP tables' own exclusions (e.g. a session's second record, merged into levels_treated)
-    # are counted in flow(); their reasons are listed by load_omop only, on every engine
-    _assert_equals_in_memory(result, cohort, reasons=False)
+    # are counted in flow() and named in exclusion_counts(), as load_omop names them
+    _assert_equals_in_memory(result, cohort)
 
 
 def test_spark_tables_are_materialised_and_codes_broadcast(spark):
@@ -205,3 +205,34 @@ def test_spark_reads_wide_exports_zoned_times_and_messy_numbers_as_load_records(
     ages = remarks[0].set_index(["column", "remark"])["rows"]
     assert ages[("age", "not a number; set to missing")] == 3 and ages[("age", "outside 0-90; set to missing")] >= 1
     assert "function_scores" in set(fast.flow()["table"])  # the wide export's odi_* columns
+
+
+def test_spark_evaluates_the_safety_claims_of_an_omop_warehouse(spark, tmp_path):
+    # a CDM with adverse events (conditions, deaths, observation periods) and a record left out
+    # for every reason, as Spark views: the claims (the safety claims' rows too), flow and reasons
+    # equal load_omop's
+    from omop_support import CDM_TABLES, assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
+
+    db = tmp_path / "warehouse.duckdb"
+    write_safety_cdm(db, None, n=200, seed=29, one_per_patient=False)
+    with duckdb.connect(str(db)) as con:
+        day = first_procedure_day(lambda q: con.sql(q).fetchall(), "")
+        for statement in left_out_rows("", day):
+            con.execute(statement)
+        for table in CDM_TABLES:
+            rows = con.sql(f"SELECT * FROM {table}").arrow()
+            rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
+            spark.createDataFrame(rows).createOrReplaceTempView(f"cdm_{table}")
+    spark.sql("CREATE DATABASE IF NOT EXISTS omop_safety")
+    try:
+        for table in CDM_TABLES:
+            spark.table(f"cdm_{table}").write.mode("overwrite").saveAsTable(f"omop_safety.{table}")
+        result = evaluate_registry(omop=spark, schema="omop_safety")
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS omop_safety CASCADE")
+        for table in CDM_TABLES:
+            spark.catalog.dropTempView(f"cdm_{table}")
+    cohort = load_omop(db)
+    assert result.engine == "spark" and cohort.has_events
+    assert_same_claims(result, cohort)
+

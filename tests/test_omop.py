@@ -23,11 +23,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from outcomes import InputError
+from outcomes import InputError, evaluate_claims, evaluate_registry
 from outcomes.cli import main
-from outcomes.sources import load_omop, write_omop
+from outcomes.sources import SourceSettings, load_omop, write_omop
 from outcomes.synthetic import to_omop
 from outcomes.sources.omop import DDL
+from omop_support import assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
 from sources_support import (OMOP_DDL, assert_rows_accounted, assert_same_results, official_duckdb_schema,
                              official_postgres_schema, official_statements, reference, simulated,
                              without_overlap)
@@ -217,6 +218,10 @@ def test_stays_without_length_of_stay_read_back_as_written(tmp_path):
     # unknown discharge an outpatient visit
     assert got.loc[["1", "2", "3", "4"], "discharge"].fillna("?").tolist() == ["same_day", "overnight", "admitted", "?"]
     assert got["length_of_stay_hours"].isna().all()
+    # the same discharges inside the database (sql/omop.sql): the claims that read them agree
+    columns = ["claim_id", "population", "n", "verdict"]
+    in_db = evaluate_registry(omop=tmp_path / "cdm.duckdb").to_frame()[columns]
+    pd.testing.assert_frame_equal(in_db, evaluate_claims(load_omop(tmp_path / "cdm.duckdb")).to_frame()[columns])
 
 
 def test_pain_units_in_omop(small_db):
@@ -369,3 +374,53 @@ def test_unreachable_server_is_one_clear_line():
     with pytest.raises(InputError, match=r"connecting to postgresql://nobody:\*\*\*@127\.0\.0\.1:1/none failed") as info:
         load_omop("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(info.value)
+
+
+# ---- evaluated inside the database: evaluate_registry(omop=...) -----------------------------------
+
+def _messy_safety_cdm(path) -> None:
+    """simulate_safety records with their events as a DuckDB CDM (schema cdm), patients with two
+    procedures, plus one record for each reason load_omop leaves a selected record out."""
+    write_safety_cdm(path, "cdm", n=400, seed=19, one_per_patient=False)
+    with duckdb.connect(str(path)) as con:
+        day = first_procedure_day(lambda q: con.sql(q).fetchall(), "cdm.")
+        for statement in left_out_rows("cdm.", day):
+            con.execute(statement)
+
+
+def test_registry_reads_the_adverse_events_in_the_cdm_as_load_omop(tmp_path):
+    # the events table (conditions after the procedure, deaths, the last contact) is made in the
+    # database; the safety claims, every other claim, the flow and the reasons equal load_omop's
+    path = tmp_path / "warehouse.duckdb"
+    _messy_safety_cdm(path)
+    cohort = load_omop(path, schema="cdm")
+    assert cohort.has_events and len(cohort.events) > 0
+    result = evaluate_registry(omop=path, schema="cdm")
+    assert result.engine == "duckdb" and "events" in result.sources
+    assert_same_claims(result, cohort)
+    counts = result.exclusion_counts()
+    # one reason per kind of record left out (tests/omop_support.py's left_out_rows)
+    assert len(counts[counts["table"].str.startswith("omop:")]) >= 12
+
+
+def test_registry_takes_the_condition_codes_from_the_mapping(tmp_path):
+    # the code lists come from the one SourceSettings: rating "other complications of
+    # procedures" (T81.89, what write_omop records for a cement leak, readmission, ...) major
+    # makes major complications count, in memory and in the database alike
+    path = tmp_path / "warehouse.duckdb"
+    write_safety_cdm(path, "cdm", n=300, seed=23)
+    settings = SourceSettings.from_section({"complication_events": {"icd10|T81.89": "other:major"}}, section="omop")
+    cohort = load_omop(path, schema="cdm", mapping=settings)
+    result = evaluate_registry(omop=path, schema="cdm", mapping=settings)
+    assert_same_claims(result, cohort)
+    major = result.to_frame().query("claim_id == 'major_complications' and population == 'all'")
+    assert major["events"].iloc[0] > 0
+    plain = evaluate_registry(omop=path, schema="cdm").to_frame()
+    assert plain.query("claim_id == 'major_complications' and population == 'all'")["events"].iloc[0] == 0
+
+
+
+def test_registry_refuses_an_events_file_with_omop(tmp_path):
+    with pytest.raises(InputError, match=r"^`events` must not be given with `omop` \(the CDM's conditions and deaths "
+                                         r"are read in the database, as load_omop reads them\); got both\.$"):
+        evaluate_registry(omop=tmp_path / "warehouse.duckdb", events=tmp_path / "events.parquet")

@@ -71,6 +71,19 @@ def _quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def discharge_sql(hours: str) -> str:
+    """SQL of the discharge a length of stay implies (``hours``: a SQL expression in hours): under
+    12 h same day, under 48 h overnight, else admitted; NULL without one. The one definition of
+    procedures.sql and omop.sql (an outpatient visit: same day, else overnight).
+
+    >>> discharge_sql("h").split(" THEN ")[0]
+    'CASE WHEN h < CAST(12.0 AS DOUBLE)'
+    """
+    return (f"CASE WHEN {hours} < {literal(SAME_DAY_MAX_HOURS)} THEN 'same_day' "
+            f"WHEN {hours} < {literal(OVERNIGHT_MAX_HOURS)} THEN 'overnight' "
+            f"WHEN {hours} IS NOT NULL THEN 'admitted' END")
+
+
 def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[str, str]:
     """SQL for (the number in a column, whether a value is there at all).
 
@@ -254,7 +267,7 @@ def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols:
         has_fracture_date="true" if "fracture_date" in proc_cols else "false",
         first_year=literal(FIRST_YEAR), last_year=literal(LAST_YEAR),
         max_fracture_age_days=literal(MAX_FRACTURE_AGE_DAYS), max_fracture_age_days_text=f"{MAX_FRACTURE_AGE_DAYS:g}",
-        same_day_max_hours=literal(SAME_DAY_MAX_HOURS), overnight_max_hours=literal(OVERNIGHT_MAX_HOURS),
+        discharge_from_stay=discharge_sql("length_of_stay_kept"),
     )
     _run(eng, "procedures", fill, log)
     _check_unique_ids(eng, proc_name)

@@ -36,6 +36,7 @@ as counts (:meth:`RegistryResult.remark_counts`), its rows staying in the engine
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import os
@@ -66,7 +67,7 @@ from .privacy import (
     report_findings,
     value_masks,
 )
-from .checks import build_checked, number_sql
+from .checks import build_checked, discharge_sql, number_sql
 from .checks import to_arrow as _to_arrow
 from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
 from .validation import column_list
@@ -186,7 +187,8 @@ def evaluate_registry(
         Instead of files: an OMOP CDM v5.4 database evaluated in place -- a PostgreSQL URL
         (``postgresql://user:password@host/db``, psycopg 3), a ``SparkSession`` whose catalog
         holds the CDM tables, or a DuckDB file. The records :func:`outcomes.load_omop` selects
-        become the canonical tables inside the database.
+        become the canonical tables inside the database, and its events table too (when
+        ``death`` or ``observation_period`` hold rows for the cohort's persons).
     schema : str, optional
         The CDM schema (PostgreSQL, DuckDB) or database (Spark) of ``omop``.
     mapping : Mapping, path to a TOML file, or SourceSettings, optional
@@ -245,7 +247,7 @@ def evaluate_registry(
     if omop is not None:
         if events is not None:
             raise InputError("`events` must not be given with `omop` (the CDM's conditions and deaths are read "
-                             "by load_omop); got both.")
+                             "in the database, as load_omop reads them); got both.")
         if procedures is not None or assessments is not None:
             raise InputError("`omop` must be given instead of procedures and assessments; got both.")
         return _evaluate_omop(omop, schema=schema, settings=mapping, d=d, registry=registry,
@@ -659,8 +661,8 @@ def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
 
 _OMOP_TABLES = ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
                 "measurement", "observation")
-_OUTPATIENT_MAX_HOURS = 12.0  # as sources.omop: an outpatient visit of 12 h or more is an overnight stay
-_OMOP_EXCLUDED = "not used: no analysed procedure, or left out as load_omop leaves it out"
+# optional tables of follow-up (table -> its date column); present, they make load_omop read events
+_OMOP_FOLLOW_UP = {"death": "death_date", "observation_period": "observation_period_end_date"}
 
 
 def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitions, registry: tuple[Claim, ...],
@@ -695,19 +697,47 @@ def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitio
             else d.baseline_window_hours
         fill = {**names, "merge_sessions": "true" if settings.merge_same_session else "false",
                 "lookback_days": _literal(settings.fracture_lookback_days),
+                "follow_up_days": _literal(settings.follow_up_days),
                 "horizon_hours": _literal(settings.follow_up_days * 24.0), "window_hours": _literal(window),
-                "outpatient_max_hours": _literal(_OUTPATIENT_MAX_HOURS)}
+                "discharge_from_hours": discharge_sql("hours")}
         for statement in _statements(_sql("omop").format(**fill)):
             eng.create(statement)
         counts = {t: (int(r), int(r) - int(u)) for t, r, u in eng.rows("SELECT tbl, n_read, n_used FROM _omop_flow")}
-        flow = [(f"omop:{t}", *counts[f"omop:{t}"]) for t in ("procedure_occurrence", "person", "visit_occurrence",
-                                                             "condition_occurrence", "measurement", "observation")]
+        followed = bool(eng.rows("SELECT followed FROM _omop_followed")[0][0])
+        tables = ["procedure_occurrence", "person", "visit_occurrence", "condition_occurrence", "measurement",
+                  "observation"]
+        # as load_omop: the follow-up tables are counted when the CDM follows its persons
+        tables += [t for t in _OMOP_FOLLOW_UP if followed and t in names and not names[t].startswith("_omop_no_")]
+        flow = [(f"omop:{t}", *counts[f"omop:{t}"]) for t in tables]
         sources = {"procedures": f"OMOP {label} (procedure_occurrence)",
                    "assessments": f"OMOP {label} (measurement, observation: pain scores)"}
-        return _evaluate_sql(eng, sources, d=d, registry=registry, mapping=Mapping(), confidence_level=confidence_level,
-                             allow_identifiers=allow_identifiers, input_hashes={}, extra_flow=flow)
+        if followed:  # the events table of load_omop, made in the database (sql/omop.sql)
+            sources["events"] = f"OMOP {label} (condition_occurrence, death)"
+        result = _evaluate_sql(eng, sources, d=d, registry=registry, mapping=Mapping(),
+                               confidence_level=confidence_level, allow_identifiers=allow_identifiers,
+                               input_hashes={}, extra_flow=flow)
+        return _omop_accounting(eng, result)
     finally:
         eng.close()
+
+
+def _omop_accounting(eng: Any, result: RegistryResult) -> RegistryResult:
+    """The flow in load_omop's order (the canonical tables, then the CDM's), and the CDM records
+    left out by reason (sql/omop.sql's _omop_left_out, in the words of load_omop)."""
+    from .sources.omop import LEFT_OUT
+
+    flow = result.flow_table
+    is_cdm = flow["table"].astype(str).str.startswith("omop:")
+    flow = pd.concat([flow[~is_cdm], flow[is_cdm]], ignore_index=True)
+    shown = set(flow["table"])
+    rows = sorted(eng.rows("SELECT tbl, reason, n_rows, k FROM _omop_left_out"), key=lambda r: (str(r[0]), int(r[3])))
+    left_out = pd.DataFrame([{"table": t, "reason": LEFT_OUT[r], "rows": int(n)} for t, r, n, _ in rows
+                             if t in shown and int(n) > 0], columns=["table", "reason", "rows"])
+    exclusions = result.exclusion_table
+    if len(left_out):
+        exclusions = pd.concat([exclusions, left_out], ignore_index=True) if len(exclusions) else left_out
+        exclusions = exclusions.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
+    return dataclasses.replace(result, flow_table=flow, exclusion_table=exclusions.reset_index(drop=True))
 
 
 def _statements(sql: str) -> list[str]:
@@ -726,7 +756,7 @@ def _omop_names(eng: Any, schema: str | None) -> dict[str, str]:
         prefix = f"{schema}." if schema else ""
     names: dict[str, str] = {}
     missing = []
-    for table in (*_OMOP_TABLES, "concept"):
+    for table in (*_OMOP_TABLES, "concept", *_OMOP_FOLLOW_UP):
         name = prefix + table
         try:
             eng.columns(name)
@@ -741,6 +771,13 @@ def _omop_names(eng: Any, schema: str | None) -> dict[str, str]:
                                                                  "concept_code": pd.Series([], dtype=object)})),
                      {"concept_id": "BIGINT", "vocabulary_id": "VARCHAR", "concept_code": "VARCHAR"})
         names["concept"] = "_omop_no_concept"
+    for table, column in _OMOP_FOLLOW_UP.items():  # optional: without them no events are read
+        if table in missing:
+            missing.remove(table)
+            names[table] = f"_omop_no_{table}"
+            eng.register(names[table], _to_arrow(pd.DataFrame({"person_id": pd.Series([], dtype="int64"),
+                                                               column: pd.Series([], dtype=object)})),
+                         {"person_id": "BIGINT", column: "DATE"})
     if missing:
         raise InputError(f"OMOP database must have the CDM table{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                          f"not found{' in schema ' + repr(schema) if schema else ''}. Pass schema= to name the CDM schema.")
@@ -751,6 +788,7 @@ def _omop_code_tables(eng: Any, settings: Any) -> None:
     """The codes of SourceSettings as small tables: procedure, pain, field and answer codes;
     fracture and complication prefixes; visit kinds."""
     from .sources import OMOP_VOCABULARY
+    from .sources.omop import CONDITION_SYSTEM
 
     rows = []
 
@@ -775,13 +813,24 @@ def _omop_code_tables(eng: Any, settings: Any) -> None:
     eng.register("_omop_codes", _to_arrow(frame), {
         "what": "VARCHAR", "code": "VARCHAR", "pattern": "VARCHAR", "vocabulary": "VARCHAR", "concept_id": "BIGINT",
         "label": "VARCHAR", "addon": "BOOLEAN", "number": "DOUBLE", "pos": "INTEGER"})
-    conditions = [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": label, "fracture": True}
-                  for c, label in settings.fracture_conditions]
-    conditions += [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": None, "fracture": False}
-                   for c in settings.complication_conditions]
+    conditions = [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": label, "fracture": True,
+                   "event_only": False} for c, label in settings.fracture_conditions]
+    conditions += [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": None, "fracture": False,
+                    "event_only": False} for c in settings.complication_conditions]
+    # read too when the CDM follows its persons (load_omop's event codes)
+    conditions += [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "etiology": None, "fracture": False,
+                    "event_only": True}
+                   for c in (*settings.new_fracture_conditions, *(c for c, _ in settings.complication_events))]
     frame = pd.DataFrame(conditions).assign(pos=lambda f: np.arange(len(f)))
     eng.register("_omop_conditions", _to_arrow(frame.astype({"etiology": object})),
-                 {"prefix": "VARCHAR", "etiology": "VARCHAR", "fracture": "BOOLEAN", "pos": "INTEGER"})
+                 {"prefix": "VARCHAR", "etiology": "VARCHAR", "fracture": "BOOLEAN", "event_only": "BOOLEAN",
+                  "pos": "INTEGER"})
+    # the adverse event of a condition (condition_source_value read in load_omop's code system)
+    rules = [{"prefix": re.sub(r"[.\s]", "", c.code).upper(), "event": event, "severity": severity, "rank": rank,
+              "pos": k} for k, (c, event, severity, rank) in enumerate(settings.condition_event_rules(CONDITION_SYSTEM))]
+    frame = pd.DataFrame(rules, columns=["prefix", "event", "severity", "rank", "pos"])
+    eng.register("_omop_event_codes", _to_arrow(frame.astype({"prefix": object, "event": object, "severity": object})),
+                 {"prefix": "VARCHAR", "event": "VARCHAR", "severity": "VARCHAR", "rank": "INTEGER", "pos": "INTEGER"})
     kinds = pd.DataFrame({"concept_id": [int(k) for k in settings.visit_concepts if str(k).isdigit()],
                           "kind": [v for k, v in settings.visit_concepts.items() if str(k).isdigit()]})
     eng.register("_omop_visit_kinds", _to_arrow(kinds), {"concept_id": "BIGINT", "kind": "VARCHAR"})

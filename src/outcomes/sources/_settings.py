@@ -431,9 +431,7 @@ class SourceSettings:
         best = np.full(n, -1)
         if not long.empty:
             norm = long["code"].astype("string").map(normalise_icd, na_action="ignore")
-            rules = [(c, ("new_fracture", ""), 10_000) for c in self.new_fracture_conditions]
-            rules += [(c, value, len(normalise_icd(c.code))) for c, value in self.complication_events]
-            for code, (name, grade), rank in rules:
+            for code, name, grade, rank in self.condition_event_rules():
                 icd = not code.systems or set(code.systems) & set(ICD10_SYSTEMS)
                 hit = norm.str.startswith(normalise_icd(code.code), na=False) if icd else (long["code"] == code.code)
                 if code.systems:
@@ -445,6 +443,15 @@ class SourceSettings:
                 severity[pos] = grade
         return pd.DataFrame({"event": pd.array(event.to_numpy(), dtype="string"),
                              "severity": pd.array(severity.to_numpy(), dtype="string")}, index=codes.index)
+
+    def condition_event_rules(self, system: str | None = None) -> list[tuple[Code, str, str, int]]:
+        """(code, event, severity, rank) of each condition rule of :meth:`condition_events`: a new
+        fracture code ranks above every complication prefix, then the longer prefix; at equal rank
+        the earlier rule wins. ``system``: only the rules that can match a code of that system
+        (the SQL of ``evaluate_registry(omop=...)`` reads these rows)."""
+        rules = [(c, "new_fracture", "", 10_000) for c in self.new_fracture_conditions]
+        rules += [(c, name, grade, len(normalise_icd(c.code))) for c, (name, grade) in self.complication_events]
+        return [r for r in rules if system is None or not r[0].systems or system in r[0].systems]
 
     # -- code tables for joins ----------------------------------------------------------------
     def procedure_code_rows(self) -> list[tuple[str | None, str, str, bool]]:

@@ -70,17 +70,37 @@ from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import InputError
 from ..privacy import redact_secrets
+from ..validation import SAME_DAY_MAX_HOURS
 from . import _assemble as asm
-from ._settings import (FIELD_CODES, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
+from ._settings import (FIELD_CODES, ICD10_SYSTEMS, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
                         normalise_icd, resolve_mapping)
 
 __all__ = ["load_omop", "write_omop"]
 
 PROCEDURE_EVENT_FIELD = 1147082  # concept: procedure_occurrence.procedure_occurrence_id (CDM v5.4)
 GENDER = {8532: "F", 8507: "M"}
-_OUTPATIENT_MAX_HOURS = 12.0
+_OUTPATIENT_MAX_HOURS = SAME_DAY_MAX_HOURS  # an outpatient visit of 12 h or more is an overnight stay
 _EHR = 32817  # type concept "EHR"
 _LOCAL_CONCEPT = 2_000_000_000  # concept ids above 2 billion are a site's own (OMOP convention)
+CONDITION_SYSTEM = ICD10_SYSTEMS[0]  # condition_source_value is read as ICD-10-CM
+# Why a selected CDM record is left out (exclusion_counts); evaluate_registry(omop=...) names the
+# same reasons by these keys (sql/omop.sql, _omop_left_out).
+LEFT_OUT = {
+    "unknown_procedure": "unknown code: not a vertebroplasty or kyphoplasty code (see [omop] in the mapping file)",
+    "session": asm.REASON_SESSION,
+    "visit": "not the visit of an analysed procedure",
+    "condition": "not the fracture (or a complication in the visit) of an analysed procedure",
+    "unknown_score": "unknown code: not a pain score (LOINC 72514-3 or a code in [omop] pain)",
+    "no_score": "no pain score (no number, and no LL2335-9 answer)",
+    "no_date": "no date",
+    "link_left_out": asm.REASON_LINK_LEFT_OUT,
+    "no_procedure": asm.REASON_NO_PROCEDURE,
+    "earlier_baseline": asm.REASON_EARLIER_BASELINE,
+    "unlinked": asm.REASON_UNLINKED,
+    "field": "procedure field not linked to an analysed procedure (or another value lies nearer)",
+    "death": "no analysed procedure of this person on or before the death",
+    "person": "no analysed vertebroplasty or kyphoplasty procedure",
+}
 
 
 # ------------------------------------------------------------------------------------------
@@ -455,7 +475,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     unknown = pos.isna()
     logs.append(asm.excluded(table, procs.loc[unknown, "_source"], procs.loc[unknown, "_row"],
                              "procedure_source_value", procs.loc[unknown, "_code"],
-                             "unknown code: not a vertebroplasty or kyphoplasty code (see [omop] in the mapping file)"))
+                             LEFT_OUT["unknown_procedure"]))
     procs = procs[~unknown].copy()
     kinds = pos[~unknown].astype(int).map(lambda k: rows[k][2])
     addons = pos[~unknown].astype(int).map(lambda k: rows[k][3])
@@ -515,7 +535,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         unused = visits[~visits.index.isin(used_visits)]
         logs.append(asm.excluded("omop:visit_occurrence", "visit_occurrence",
                                  pd.to_numeric(unused["visit_occurrence_id"], errors="coerce"), "visit_occurrence_id",
-                                 unused.index.to_series(), "not the visit of an analysed procedure"))
+                                 unused.index.to_series(), LEFT_OUT["visit"]))
     if "provider" in tables:
         prov = db.query(f"SELECT provider_id, care_site_id FROM {db.name('provider')} WHERE provider_id IN "
                         f"(SELECT po.provider_id FROM {source_from})")
@@ -583,7 +603,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         logs.append(asm.excluded("omop:condition_occurrence", "condition_occurrence",
                                  pd.to_numeric(unused["condition_occurrence_id"], errors="coerce"),
                                  "condition_source_value", unused["condition_source_value"],
-                                 "not the fracture (or a complication in the visit) of an analysed procedure"))
+                                 LEFT_OUT["condition"]))
 
     # --- pain scores and procedure fields: measurement and observation
     pain_codes = [c for c, _ in settings.pain]
@@ -625,13 +645,13 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         other = ~is_pain & ~is_field
         logs.append(asm.excluded(ttable, frame.loc[other, "_source"], frame.loc[other, "_row"], "source_value",
                                  frame.loc[other, "source_value"],
-                                 "unknown code: not a pain score (LOINC 72514-3 or a code in [omop] pain)"))
+                                 LEFT_OUT["unknown_score"]))
         pain = frame[is_pain].assign(instrument=pain_pos[is_pain].astype(int).map(lambda k: pain_rows[k][2]),
                                      pain=frame.loc[is_pain, "value"])
         no_value = pain["pain"].isna()
         logs.append(asm.excluded(ttable, pain.loc[no_value, "_source"], pain.loc[no_value, "_row"], "value_as_number",
                                  pain.loc[no_value, "value_source_value"] if "value_source_value" in pain else None,
-                                 "no pain score (no number, and no LL2335-9 answer)"))
+                                 LEFT_OUT["no_score"]))
         pain = pain[~no_value]
         instrument, known_unit = settings.pain_scale(pain["instrument"], pain["unit"])
         logs.append(asm.excluded(ttable, pain.loc[~known_unit, "_source"], pain.loc[~known_unit, "_row"],
@@ -641,7 +661,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         pain = pain[known_unit].assign(instrument=instrument[known_unit])
         no_time = pain["t"].isna()
         logs.append(asm.excluded(ttable, pain.loc[no_time, "_source"], pain.loc[no_time, "_row"], f"{prefix}_date",
-                                 None, "no date"))
+                                 None, LEFT_OUT["no_date"]))
         scores.append((ttable, pain[~no_time]))
         fields = frame[is_field].assign(field=field_pos[is_field].astype(int).map(lambda k: field_rows[k][2]))
         values.append((ttable, fields))
@@ -666,7 +686,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         unused = both[~both.index.isin(used)]
         for t, part in unused.groupby("_table"):
             logs.append(asm.excluded(t, part["_source"], part["_row"], "source_value", part["source_value"],
-                                     "procedure field not linked to an analysed procedure (or another value lies nearer)"))
+                                     LEFT_OUT["field"]))
 
     # --- adverse events: conditions after the procedure (above), deaths; the last contact
     events = None
@@ -685,7 +705,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     unused_p = person[~asm.isin(person.index.to_series(), set(procs["patient_id"].dropna())).to_numpy()]
     logs.append(asm.excluded("omop:person", "person", pd.to_numeric(unused_p["person_id"], errors="coerce"),
                              "person_id", unused_p.index.to_series(),
-                             "no analysed vertebroplasty or kyphoplasty procedure"))
+                             LEFT_OUT["person"]))
 
     base = assessments[(assessments["hours_after"] <= 0) & (assessments["hours_after"] >= -window)]
     base = base.sort_values(["procedure_id", "hours_after"], kind="stable").drop_duplicates("procedure_id", keep="last")
@@ -719,9 +739,7 @@ def _condition_events(cond: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, 
     the procedure's day, a complication (``complication_events``) in the procedure's visit or
     started on or after its day; linked to the visit's procedure, else the patient's latest
     procedure before them (within ``follow_up_days``). Columns of the events table and ``key``."""
-    from ._settings import ICD10_SYSTEMS
-
-    systems = pd.Series([[ICD10_SYSTEMS[0]]] * len(cond), index=cond.index, dtype=object)
+    systems = pd.Series([[CONDITION_SYSTEM]] * len(cond), index=cond.index, dtype=object)
     codes = cond["condition_source_value"].map(lambda v: [str(v)] if isinstance(v, str) else [])
     kinds = settings.condition_events(systems, codes)
     cand = cond.assign(event=kinds["event"], severity=kinds["severity"].replace("", pd.NA))
@@ -761,7 +779,7 @@ def _deaths_and_contacts(db: _Database, procs: pd.DataFrame, persons_sql: str, t
                                                                                   errors="coerce")]
     unused = death[~asm.isin(death["patient_id"], set(pairs["patient_id"]))]
     log = asm.excluded("omop:death", "death", pd.to_numeric(unused["person_id"], errors="coerce"), "death_date",
-                       unused["day"], "no analysed procedure of this person on or before the death")
+                       unused["day"], LEFT_OUT["death"])
     events = pd.DataFrame({"_source": "death", "_row": pd.to_numeric(pairs["person_id"], errors="coerce").to_numpy(),
                            "procedure_id": pairs["procedure_id"].astype("string").to_numpy(), "event": "death",
                            "event_date": pairs["day"].astype("string").to_numpy(), "severity": "major"})

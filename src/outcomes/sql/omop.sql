@@ -5,8 +5,12 @@
 --        {condition_occurrence}, {measurement}, {observation}, {concept}) and small code tables
 --        made from SourceSettings: _omop_codes(what, code, pattern, vocabulary, concept_id, label,
 --        addon, pos) for procedures, pain, procedure fields and LL2335-9 answers;
---        _omop_conditions(prefix, etiology, fracture, pos); _omop_visit_kinds(concept_id, kind).
--- Output proc_raw, ass_raw (canonical columns, _order, _row) and _omop_flow(tbl, read, used).
+--        _omop_conditions(prefix, etiology, fracture, event_only, pos); _omop_visit_kinds(concept_id, kind);
+--        {death}, {observation_period} (empty stand-ins when the CDM lacks them) and
+--        _omop_event_codes(prefix, event, severity, rank, pos) for the adverse events.
+-- Output proc_raw, ass_raw (canonical columns, _order, _row), ev_raw (the events table, read only
+--        when _omop_followed says so), _omop_flow(tbl, read, used) and _omop_left_out(tbl, reason,
+--        n_rows): the records left out, by reason key (sources.omop.LEFT_OUT gives the text).
 --
 -- A record's code is matched as load_omop does: the code in its *_source_value (after the last
 -- "|" or ":"), else its concept's (vocabulary, code), else its concept id; procedures of one
@@ -56,6 +60,14 @@ SELECT po.rid, po.person, po.day, po.t, po.quantity, po.provider, po.visit, k.la
 FROM po
 JOIN best AS b ON b.rid = po.rid
 LEFT JOIN codes AS k ON k.pos = b.pos % 100000 AND b.pos < 900000;
+
+-- Adverse events are read when the CDM follows its persons: rows in death or observation_period
+-- for the cohort's persons (OHDSI's conventions give every person an observation period).
+CREATE OR REPLACE TEMP TABLE _omop_followed AS
+SELECT count(*) > 0 AS followed
+FROM (SELECT person_id FROM {death} WHERE person_id IN (SELECT person FROM _omop_po)
+      UNION ALL
+      SELECT person_id FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po)) AS x;
 
 CREATE OR REPLACE TEMP TABLE _omop_remap AS
 WITH p AS (
@@ -109,11 +121,15 @@ WITH c AS (
     WHERE x.person_id IN (SELECT person FROM _omop_po)
 ),
 hits AS (
+    -- the adverse events' codes (new fractures, complication events) only when followed
     SELECT c.cid, m.fracture, m.etiology, m.pos
     FROM c JOIN _omop_conditions AS m ON c.norm LIKE m.prefix || '%'
+    CROSS JOIN _omop_followed AS f
+    WHERE f.followed OR NOT m.event_only
 ),
 firsts AS (SELECT cid, min(pos) FILTER (WHERE fracture) AS fx_pos, count(*) AS n FROM hits GROUP BY cid)
-SELECT c.cid, c.person, c.onset, c.visit, f.fx_pos IS NOT NULL AS fracture, NULLIF(m.etiology, '') AS etiology
+SELECT c.cid, c.person, c.onset, c.visit, c.norm, f.fx_pos IS NOT NULL AS fracture,
+       NULLIF(m.etiology, '') AS etiology
 FROM c
 JOIN firsts AS f ON f.cid = c.cid
 LEFT JOIN _omop_conditions AS m ON m.pos = f.fx_pos;
@@ -224,16 +240,10 @@ LEFT JOIN codes AS pk ON pk.pos = b.pain_pos % 100000 AND pk.what = 'pain'
 LEFT JOIN codes AS fk ON fk.pos = b.field_pos % 100000 AND fk.what = 'field'
 LEFT JOIN answer AS a ON a.tab = r.tab AND a.rid = r.rid;
 
-CREATE OR REPLACE TEMP TABLE _omop_links AS
-WITH s AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL),
-linked AS (
-    SELECT s.tab, s.rid, s.what, m.kept AS pid, -1.0 AS distance, 0 AS baseline_candidate,
-           date_diff('microsecond', p.t, s.t) / 3600000000.0 AS hours
-    FROM s
-    JOIN _omop_remap AS m ON m.rid = s.link
-    JOIN _omop_procs AS p ON p.rid = m.kept
-),
-free AS (SELECT * FROM s WHERE link IS NULL),
+-- the candidates by time of each score and procedure field without a link: the patient's latest
+-- procedure at or before it (follow-up), its next procedure (baseline)
+CREATE OR REPLACE TEMP TABLE _omop_timed AS
+WITH free AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL AND link IS NULL),
 follow_at AS (
     SELECT f.tab, f.rid, max(p.t) AS t_proc
     FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t <= f.t
@@ -243,21 +253,30 @@ base_at AS (
     SELECT f.tab, f.rid, min(p.t) AS t_proc
     FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t > f.t
     GROUP BY f.tab, f.rid
-),
-timed AS (
-    SELECT f.tab, f.rid, f.what, p.rid AS pid, 0 AS baseline_candidate, f.t,
-           date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
-    FROM free AS f
-    JOIN follow_at AS a ON a.tab = f.tab AND a.rid = f.rid
-    JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
-    WHERE date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {horizon_hours}
-    UNION ALL
-    SELECT f.tab, f.rid, f.what, p.rid AS pid, 1 AS baseline_candidate, f.t,
-           date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
-    FROM free AS f
-    JOIN base_at AS a ON a.tab = f.tab AND a.rid = f.rid
-    JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
-    WHERE -date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {window_hours}
+)
+SELECT f.tab, f.rid, f.what, p.rid AS pid, 0 AS baseline_candidate, f.t,
+       date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
+FROM free AS f
+JOIN follow_at AS a ON a.tab = f.tab AND a.rid = f.rid
+JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
+WHERE date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {horizon_hours}
+UNION ALL
+SELECT f.tab, f.rid, f.what, p.rid AS pid, 1 AS baseline_candidate, f.t,
+       date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
+FROM free AS f
+JOIN base_at AS a ON a.tab = f.tab AND a.rid = f.rid
+JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
+WHERE -date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {window_hours};
+
+CREATE OR REPLACE TEMP TABLE _omop_links AS
+WITH s AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL),
+timed AS (SELECT * FROM _omop_timed),
+linked AS (
+    SELECT s.tab, s.rid, s.what, m.kept AS pid, -1.0 AS distance, 0 AS baseline_candidate,
+           date_diff('microsecond', p.t, s.t) / 3600000000.0 AS hours
+    FROM s
+    JOIN _omop_remap AS m ON m.rid = s.link
+    JOIN _omop_procs AS p ON p.rid = m.kept
 ),
 last_base AS (
     -- per table and procedure, only the last score before it is its baseline
@@ -301,6 +320,77 @@ FROM _omop_links AS l
 JOIN _omop_records AS r ON r.tab = l.tab AND r.rid = l.rid
 WHERE l.what = 'pain';
 
+-- ---- adverse events (load_omop's events table), when _omop_followed -----------------------------
+-- A condition is an event by _omop_event_codes (a new-fracture code first, then the longest
+-- complication prefix). Its procedure: the one of its visit (not for a new fracture), else the
+-- patient's latest procedure on or before its day (strictly before, for a new fracture: one
+-- diagnosed on the procedure's day is the fracture treated), up to {follow_up_days} days later.
+-- A death (the person's earliest death_date) is an event of each of the person's procedures on or
+-- before it. The last contact of a procedure is the latest day among the patient's procedures,
+-- conditions, pain scores, death and observation_period_end_date.
+CREATE OR REPLACE TEMP TABLE _omop_cond_events AS
+WITH kinds AS (
+    SELECT c.cid, c.person, c.visit, CAST(c.onset AS DATE) AS day, r.event, NULLIF(r.severity, '') AS severity,
+           row_number() OVER (PARTITION BY c.cid ORDER BY r.rank DESC, r.pos) AS k
+    FROM _omop_conds AS c
+    JOIN _omop_event_codes AS r ON c.norm LIKE r.prefix || '%'
+    CROSS JOIN _omop_followed AS f
+    WHERE f.followed
+),
+cand AS (SELECT * FROM kinds WHERE k = 1),
+visit_proc AS (SELECT visit, min(rid) AS rid FROM _omop_procs WHERE visit IS NOT NULL GROUP BY visit),
+linked AS (
+    SELECT c.cid, v.rid FROM cand AS c JOIN visit_proc AS v ON v.visit = c.visit WHERE c.event <> 'new_fracture'
+),
+timed AS (
+    SELECT c.cid, p.rid, row_number() OVER (PARTITION BY c.cid ORDER BY p.day DESC, p.rid DESC) AS k
+    FROM cand AS c
+    JOIN _omop_procs AS p ON p.person = c.person
+    WHERE c.cid NOT IN (SELECT cid FROM linked)
+      AND (p.day < c.day OR (p.day = c.day AND c.event <> 'new_fracture'))
+      AND date_diff('day', p.day, c.day) <= {follow_up_days}
+),
+chosen AS (SELECT cid, rid FROM linked UNION ALL SELECT cid, rid FROM timed WHERE k = 1)
+SELECT c.cid, x.rid, c.event, CAST(c.day AS VARCHAR) AS event_date, c.severity
+FROM cand AS c JOIN chosen AS x ON x.cid = c.cid;
+
+CREATE OR REPLACE TEMP TABLE _omop_deaths AS
+SELECT d.person, d.day, count(p.rid) > 0 AS paired
+FROM (SELECT CAST(person_id AS BIGINT) AS person, CAST(death_date AS DATE) AS day,
+             row_number() OVER (PARTITION BY person_id ORDER BY CAST(death_date AS DATE) NULLS LAST) AS k
+      FROM {death} WHERE person_id IN (SELECT person FROM _omop_po)) AS d
+LEFT JOIN _omop_procs AS p ON p.person = d.person AND d.day >= p.day
+WHERE d.k = 1
+GROUP BY d.person, d.day;
+
+CREATE OR REPLACE TEMP TABLE ev_raw AS
+SELECT cid AS _order, cid AS _row, CAST(rid AS VARCHAR) AS procedure_id, event, event_date, severity
+FROM _omop_cond_events
+UNION ALL
+SELECT 1099511627776 + p.rid, d.person, CAST(p.rid AS VARCHAR), 'death', CAST(d.day AS VARCHAR), 'major'
+FROM _omop_procs AS p JOIN _omop_deaths AS d ON d.person = p.person
+WHERE d.day >= p.day;
+
+CREATE OR REPLACE TEMP TABLE _omop_contact AS
+WITH dated AS (
+    SELECT person, day FROM _omop_deaths
+    UNION ALL
+    SELECT person, day FROM _omop_procs
+    UNION ALL
+    SELECT CAST(person_id AS BIGINT), CAST(observation_period_end_date AS DATE) FROM {observation_period}
+    WHERE person_id IN (SELECT person FROM _omop_po)
+    UNION ALL
+    SELECT person, CAST(onset AS DATE) FROM _omop_conds
+    UNION ALL
+    SELECT person, CAST(t AS DATE) FROM _omop_records WHERE what = 'pain' AND value IS NOT NULL AND t IS NOT NULL
+)
+SELECT p.rid, CAST(max(d.day) AS VARCHAR) AS last_contact_date
+FROM _omop_procs AS p
+JOIN dated AS d ON d.person = p.person
+CROSS JOIN _omop_followed AS f
+WHERE f.followed
+GROUP BY p.rid;
+
 CREATE OR REPLACE TEMP TABLE proc_raw AS
 WITH visits AS (
     SELECT
@@ -318,10 +408,12 @@ visit AS (
     SELECT
         visit, site,
         CASE WHEN hours >= 0 THEN hours END AS length_of_stay_hours,
+        -- an outpatient visit: same day as the length of stay reads it (else overnight), or by its days
         NULLIF(CASE
-            WHEN kind = 'outpatient' AND (hours >= {outpatient_max_hours} OR (hours IS NULL AND days >= 1)) THEN 'overnight'
-            WHEN kind = 'outpatient' THEN 'same_day'
-            ELSE kind
+            WHEN kind IS NULL OR kind <> 'outpatient' THEN kind
+            WHEN hours IS NULL THEN CASE WHEN days >= 1 THEN 'overnight' ELSE 'same_day' END
+            WHEN ({discharge_from_hours}) = 'same_day' THEN 'same_day'
+            ELSE 'overnight'
         END, '') AS discharge
     FROM (SELECT *, row_number() OVER (PARTITION BY visit ORDER BY visit) AS k FROM visits) AS u
     WHERE k = 1
@@ -361,7 +453,8 @@ SELECT
     COALESCE(v.site, pr.site) AS site_id,
     fa.value AS asa_class,
     fh.value AS height_restoration_pct,
-    fk.value AS kyphotic_angle_change_deg
+    fk.value AS kyphotic_angle_change_deg,
+    lc.last_contact_date
 FROM _omop_procs AS p
 LEFT JOIN persons AS pe ON pe.person = p.person
 LEFT JOIN visit AS v ON v.visit = p.visit
@@ -370,27 +463,90 @@ LEFT JOIN _omop_fracture AS fx ON fx.rid = p.rid
 LEFT JOIN complicated AS cv ON cv.visit = p.visit
 LEFT JOIN _omop_fields AS fa ON fa.pid = p.rid AND fa.label = 'asa_class'
 LEFT JOIN _omop_fields AS fh ON fh.pid = p.rid AND fh.label = 'height_restoration_pct'
-LEFT JOIN _omop_fields AS fk ON fk.pid = p.rid AND fk.label = 'kyphotic_angle_change_deg';
+LEFT JOIN _omop_fields AS fk ON fk.pid = p.rid AND fk.label = 'kyphotic_angle_change_deg'
+LEFT JOIN _omop_contact AS lc ON lc.rid = p.rid;
 
+-- The CDM records selected but left out, by reason (k: the order in which load_omop logs them).
+CREATE OR REPLACE TEMP TABLE _omop_left_out AS
+WITH scores AS (
+    SELECT r.tab, r.rid, r.what, r.value, r.t, r.link, r.person
+    FROM _omop_records AS r
+    WHERE NOT EXISTS (SELECT 1 FROM _omop_links AS l WHERE l.tab = r.tab AND l.rid = r.rid AND l.what = 'pain')
+      AND NOT EXISTS (SELECT 1 FROM _omop_fields AS f WHERE f.tab = r.tab AND f.rid = r.rid)
+),
+earlier AS (SELECT DISTINCT tab, rid FROM _omop_timed WHERE baseline_candidate = 1 AND what = 'pain'),
+score_reasons AS (
+    SELECT
+        CASE WHEN s.tab = 0 THEN 'omop:measurement' ELSE 'omop:observation' END AS tbl,
+        CASE
+            WHEN s.what IS NULL THEN 'unknown_score'
+            WHEN s.what = 'field' THEN 'field'
+            WHEN s.value IS NULL THEN 'no_score'
+            WHEN s.t IS NULL THEN 'no_date'
+            WHEN s.link IS NOT NULL THEN 'link_left_out'
+            WHEN pp.person IS NULL THEN 'no_procedure'
+            WHEN e.rid IS NOT NULL THEN 'earlier_baseline'
+            ELSE 'unlinked'
+        END AS reason
+    FROM scores AS s
+    LEFT JOIN earlier AS e ON e.tab = s.tab AND e.rid = s.rid
+    LEFT JOIN (SELECT DISTINCT person FROM _omop_procs) AS pp ON pp.person = s.person
+),
+rows_out AS (
+    SELECT 'omop:procedure_occurrence' AS tbl, 'unknown_procedure' AS reason FROM _omop_po WHERE kind IS NULL
+    UNION ALL
+    SELECT 'omop:procedure_occurrence', 'session' FROM _omop_remap WHERE NOT is_kept
+    UNION ALL
+    SELECT 'omop:visit_occurrence', 'visit'
+    FROM (SELECT DISTINCT visit_occurrence_id FROM {visit_occurrence}
+          WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po)
+            AND visit_occurrence_id NOT IN (SELECT visit FROM _omop_procs WHERE visit IS NOT NULL)) AS v
+    UNION ALL
+    SELECT 'omop:condition_occurrence', 'condition' FROM _omop_conds AS c
+    WHERE c.cid NOT IN (SELECT cid FROM _omop_fracture)
+      AND NOT (NOT c.fracture AND c.visit IS NOT NULL AND c.visit IN (SELECT visit FROM _omop_procs WHERE visit IS NOT NULL))
+      AND c.cid NOT IN (SELECT cid FROM _omop_cond_events)
+    UNION ALL
+    SELECT tbl, reason FROM score_reasons
+    UNION ALL
+    SELECT 'omop:death', 'death' FROM _omop_deaths WHERE NOT paired
+    UNION ALL
+    SELECT 'omop:person', 'person'
+    FROM (SELECT DISTINCT person_id FROM {person}
+          WHERE person_id IN (SELECT person FROM _omop_po)
+            AND person_id NOT IN (SELECT person FROM _omop_procs WHERE person IS NOT NULL)) AS p
+),
+ranked AS (
+    SELECT tbl, reason, count(*) AS n_rows FROM rows_out GROUP BY tbl, reason
+)
+SELECT r.tbl, r.reason, r.n_rows,
+       CASE r.reason WHEN 'unknown_procedure' THEN 0 WHEN 'session' THEN 1 WHEN 'unknown_score' THEN 2
+            WHEN 'no_score' THEN 3 WHEN 'no_date' THEN 4 WHEN 'link_left_out' THEN 5 WHEN 'no_procedure' THEN 6
+            WHEN 'earlier_baseline' THEN 7 WHEN 'unlinked' THEN 8 WHEN 'field' THEN 9 ELSE 10 END AS k
+FROM ranked AS r;
+
+-- Records read and used per CDM table (used = read - left out).
 CREATE OR REPLACE TEMP TABLE _omop_flow AS
-SELECT 'omop:procedure_occurrence' AS tbl, (SELECT count(*) FROM _omop_po) AS n_read,
-       (SELECT count(*) FROM _omop_procs) AS n_used
-UNION ALL
-SELECT 'omop:person', (SELECT count(DISTINCT person_id) FROM {person} WHERE person_id IN (SELECT person FROM _omop_po)),
-       (SELECT count(DISTINCT person) FROM _omop_procs)
-UNION ALL
-SELECT 'omop:visit_occurrence',
-       (SELECT count(DISTINCT visit_occurrence_id) FROM {visit_occurrence} WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po)),
-       (SELECT count(DISTINCT v.visit_occurrence_id) FROM {visit_occurrence} AS v
-        WHERE v.visit_occurrence_id IN (SELECT visit FROM _omop_procs))
-UNION ALL
-SELECT 'omop:condition_occurrence', (SELECT count(*) FROM _omop_conds),
-       (SELECT count(*) FROM _omop_conds AS c
-        WHERE c.cid IN (SELECT cid FROM _omop_fracture)
-           OR (NOT c.fracture AND c.visit IN (SELECT visit FROM _omop_procs)))
-UNION ALL
-SELECT 'omop:measurement', (SELECT count(*) FROM _omop_records WHERE tab = 0),
-       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 0 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 0)))
-UNION ALL
-SELECT 'omop:observation', (SELECT count(*) FROM _omop_records WHERE tab = 1),
-       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 1 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 1)));
+WITH reads AS (
+    SELECT 'omop:procedure_occurrence' AS tbl, (SELECT count(*) FROM _omop_po) AS n_read
+    UNION ALL
+    SELECT 'omop:person', (SELECT count(DISTINCT person_id) FROM {person} WHERE person_id IN (SELECT person FROM _omop_po))
+    UNION ALL
+    SELECT 'omop:visit_occurrence',
+           (SELECT count(DISTINCT visit_occurrence_id) FROM {visit_occurrence}
+            WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po))
+    UNION ALL
+    SELECT 'omop:condition_occurrence', (SELECT count(*) FROM _omop_conds)
+    UNION ALL
+    SELECT 'omop:measurement', (SELECT count(*) FROM _omop_records WHERE tab = 0)
+    UNION ALL
+    SELECT 'omop:observation', (SELECT count(*) FROM _omop_records WHERE tab = 1)
+    UNION ALL
+    SELECT 'omop:death', (SELECT count(*) FROM {death} WHERE person_id IN (SELECT person FROM _omop_po))
+    UNION ALL
+    SELECT 'omop:observation_period',
+           (SELECT count(*) FROM {observation_period} WHERE person_id IN (SELECT person FROM _omop_po))
+),
+outs AS (SELECT tbl, sum(n_rows) AS n_out FROM _omop_left_out GROUP BY tbl)
+SELECT r.tbl, r.n_read, r.n_read - COALESCE(o.n_out, 0) AS n_used
+FROM reads AS r LEFT JOIN outs AS o ON o.tbl = r.tbl;

@@ -143,15 +143,9 @@ SELECT
     CASE WHEN NOT COALESCE(age_out, false) THEN age END AS age,
     sex,
     CASE WHEN NOT COALESCE(asa_class_out, false) THEN asa_class END AS asa_class,
-    -- discharge label, else from the length of stay (under 12 h same day, under 48 h overnight)
-    COALESCE(
-        discharge_code,
-        CASE
-            WHEN length_of_stay_kept < {same_day_max_hours} THEN 'same_day'
-            WHEN length_of_stay_kept < {overnight_max_hours} THEN 'overnight'
-            WHEN length_of_stay_kept IS NOT NULL THEN 'admitted'
-        END
-    ) AS discharge,
+    -- discharge label, else from the length of stay (checks.discharge_sql: under 12 h same day,
+    -- under 48 h overnight, else admitted)
+    COALESCE(discharge_code, {discharge_from_stay}) AS discharge,
     length_of_stay_kept AS length_of_stay_hours,
     complication,
     physician_id,
