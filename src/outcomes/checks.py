@@ -439,7 +439,7 @@ _PROC_OUT = ("procedure_id", "patient_id", "procedure", "procedure_date", "proce
 
 def check_frames(
     procedures: pd.DataFrame, assessments: pd.DataFrame, *, names: dict[str, str], mapping: Mapping,
-    baseline_window_hours: float, notes: list[str] | None = None, engine: Any = None,
+    baseline_window_hours: float, notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The rules of :func:`build_checked` run in process by DuckDB over two frames of raw values
     (canonical column names, ``_row`` as a spreadsheet numbers the rows).
@@ -449,15 +449,13 @@ def check_frames(
     are, ``procedure_date``, ``procedure_year`` and, where they can be derived,
     ``fracture_age_days`` and ``discharge`` added), the analysed scores (``procedure_id``,
     ``hours_after``, ``pain`` on 0-10, ``instrument``) in order of procedure and time, and the
-    logs (one row per excluded row or per value set to missing). ``engine``: the
-    :class:`~outcomes.engines.DuckDBEngine` to run in (its tables of this step are dropped
-    afterwards); by default one of its own.
+    logs (one row per excluded row or per value set to missing).
     """
     from .engines import DuckDBEngine
 
     notes = [] if notes is None else notes
     # DuckDB's memory beyond what the frames take (it spills to disk past this)
-    eng = engine if engine is not None else DuckDBEngine(memory_limit="1GB")
+    eng = DuckDBEngine(memory_limit="1GB")
     try:
         proc_table, proc_trimmed, proc_distinct = _arrow_table(
             procedures, PROCEDURE_COLUMNS, ("procedure_id", "patient_id"), (*CODED_COLUMNS, *_PROCEDURE_DATES))
@@ -506,8 +504,8 @@ def check_frames(
             "SELECT _order, pid, hours_after, pain, instrument_id FROM ass_checked WHERE _rule IS NULL")
         eng.con.execute("DROP TABLE ass_checked")
     finally:
-        if engine is None:
-            eng.close()
+        # closed before the results become pandas: DuckDB keeps its memory until then
+        eng.close()
     kept = _to_pandas(results.pop("kept"))
     positions = kept["_order"].to_numpy(dtype=np.int64)
     out = _procedures_out(procedures, kept)
@@ -533,17 +531,30 @@ def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # row order, by scattering each row into its place (no sort)
-    slot = np.full(n_scores, -1, dtype=np.int64)
-    slot[_column(scores, "_order")] = np.arange(scores.num_rows)
-    kept_rows = np.flatnonzero(slot >= 0)
-    by_row = slot[kept_rows]
-    del slot
+    # row order: as DuckDB gave them when they are in it, else by scattering each row into its
+    # place (no sort); each Arrow column is dropped once read (memory)
+    order = _column(scores, "_order")
+    if len(order) < 2 or bool(np.all(order[1:] > order[:-1])):
+        kept_rows, by_row = order, None
+    else:
+        slot = np.full(n_scores, -1, dtype=np.int64)
+        slot[order] = np.arange(len(order))
+        kept_rows = np.flatnonzero(slot >= 0)
+        by_row = slot[kept_rows]
+        del slot
+    del order
+
+    def take(name: str) -> np.ndarray:
+        nonlocal scores
+        values = _column(scores, name)
+        scores = scores.drop_columns([name])
+        return values if by_row is None else values[by_row]
+
     where = np.full(n_procedures, -1, dtype=np.int64)
     where[positions] = np.arange(len(positions))
-    index = where[_column(scores, "pid")[by_row]]
+    index = where[take("pid")]
     del where
-    hours = _column(scores, "hours_after")[by_row]
+    hours = take("hours_after")
     id_array = pa.array(ids.array) if len(ids) else pa.array([], type=pa.string())
     if isinstance(id_array, pa.ChunkedArray):
         id_array = id_array.combine_chunks()
@@ -557,8 +568,8 @@ def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures
     ordered = len(key) < 2 or bool(np.all((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (hours[1:] >= hours[:-1]))))
     sort = None if ordered else np.lexsort((hours, key))
     del key
-    pain = _column(scores, "pain")[by_row]
-    instrument_id = _column(scores, "instrument_id").astype(np.int64)[by_row]
+    pain = take("pain")
+    instrument_id = take("instrument_id")
     del scores, by_row
     if sort is not None:
         hours, pain, instrument_id, index = hours[sort], pain[sort], instrument_id[sort], index[sort]
@@ -575,7 +586,7 @@ def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures
         "hours_after": np.asarray(hours, dtype=float),
         "pain": np.asarray(pain, dtype=float),
         "instrument": pd.Series(labels.take(instrument_id)),
-    })
+    }, copy=False)  # no 2-D block stacked from hours and pain (a copy of each)
 
 
 def _mask(rows: np.ndarray, n: int) -> np.ndarray:
@@ -618,4 +629,5 @@ def _procedures_out(frame: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
             data[column] = values
         else:
             data[column] = frame[column].take(positions).reset_index(drop=True)
-    return pd.DataFrame(data, index=kept.index)
+    # copy=False: no 2-D block stacked from the numeric columns (a copy of each)
+    return pd.DataFrame(data, index=kept.index, copy=False)

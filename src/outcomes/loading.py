@@ -560,12 +560,13 @@ def load_records(
     # function scores (ODI, RMDQ, EQ-5D VAS) are checked and counted in a table of their own
     ass, fn_rows = split_function_rows(ass, mapping)
     # the exclusion rules and remarks (outcomes/sql/procedures.sql, assessments.sql), run by DuckDB
-    # over the frames read
+    # over the frames read (its connection closed before the results become pandas: memory)
     procedures_ok, assessments_ok, proc_excl, ass_excl, proc_remarks = check_frames(
         proc, ass, names={"procedures": proc_name, "assessments": ass_name}, mapping=mapping,
         baseline_window_hours=definitions.baseline_window_hours, notes=notes,
     )
-    # events and follow-up (last_contact_days / last_contact_date): outcomes.safety, sql/events.sql
+    # events and follow-up (last_contact_days / last_contact_date): outcomes.safety, sql/events.sql;
+    # each opens a DuckDB connection only when there is something to check
     from .safety import validate_events
 
     ev = _renamed(mapping, ev_raw, "events", ev_name) if events is not None else None
