@@ -378,7 +378,7 @@ class _Keys:
         self.clean = bool(pc.all(pc.fill_null(pc.equal(trimmed, heads), False)).as_py()) if len(heads) else True
         position = pc.fill_null(pc.index_in(trimmed, value_set=proc_ids, skip_nulls=True), -1)
         key = np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.int64)[run]
-        self.key = pa.array(key, mask=key < 0)
+        self.key = pa.array(key.astype(np.int32), mask=key < 0)
         missing = np.asarray(trimmed.is_null().to_numpy(zero_copy_only=False), dtype=bool)[run]
         self.ids = pa.DictionaryArray.from_arrays(pa.array(run.astype(np.int32), mask=missing),
                                                   pc.fill_null(trimmed, ""))
@@ -496,8 +496,8 @@ def check_frames(
         for name in ("proc_raw", "ass_raw"):
             eng.con.unregister(name)
         eng.con.execute("DROP TABLE proc_remarks; DROP TABLE ass_excluded")
-        results["kept"] = eng.arrow(
-            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL ORDER BY _order")
+        results["kept"] = _in_row_order(eng.arrow(
+            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL"))
         eng.con.execute("DROP TABLE proc_checked")
         # in any order: put in row order by _order below (a scatter, not a sort)
         results["scores"] = eng.arrow(
@@ -516,6 +516,15 @@ def check_frames(
             _log(_to_pandas(results["proc_excl"]), "procedures", names["procedures"], EXCLUSION_COLUMNS),
             _log(_to_pandas(results["ass_excl"]), "assessments", names["assessments"], EXCLUSION_COLUMNS),
             _log(_to_pandas(results["remarks"]), "procedures", names["procedures"], REMARK_COLUMNS))
+
+
+def _in_row_order(table: Any) -> Any:
+    """An engine's result in order of ``_order`` (DuckDB returns rows in any order without an
+    ``ORDER BY``; a sort of the key alone is cheaper than DuckDB's sort of every column)."""
+    order = _column(table, "_order")
+    if len(order) < 2 or bool(np.all(order[1:] > order[:-1])):
+        return table
+    return table.take(np.argsort(order, kind="stable"))
 
 
 def _column(table: Any, name: str) -> np.ndarray:

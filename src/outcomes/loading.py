@@ -269,7 +269,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     text = pd.StringDtype("pyarrow")
-    return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    # one block per column (no 2-D block to copy into), each Arrow column freed once converted
+    return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get,
+                                         split_blocks=True, self_destruct=True)
 
 
 def _read_excel(path: Path, name: str, *, sheet: str | int | None, header_row: int | None, known: Any,
@@ -604,13 +606,14 @@ def load_records(
 
 
 def _without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``frame`` without ``columns``; without a copy of the rest (pandas 2 copies every column in
-    ``drop``) when there is nothing to drop or only the leading ``_row``."""
+    """``frame`` without ``columns``, the other columns not copied (pandas 2 copies every column
+    in ``drop`` and in a column slice of a 2-D block)."""
     if not columns:
         return frame
-    if columns == ["_row"] and frame.columns[0] == "_row" and "_row" not in frame.columns[1:]:
-        return frame.iloc[:, 1:]
-    return frame.drop(columns=columns)
+    if frame.columns.has_duplicates:
+        return frame.drop(columns=columns)
+    gone = set(columns)
+    return pd.DataFrame({c: frame[c] for c in frame.columns if c not in gone}, index=frame.index, copy=False)
 
 
 def _used_columns(mapping: Mapping) -> set[str]:
@@ -627,8 +630,10 @@ def _used_columns(mapping: Mapping) -> set[str]:
 
 def _renamed(mapping: Mapping, frame: pd.DataFrame, role: str, source: str) -> pd.DataFrame:
     """``mapping.rename``, refusing two columns that end up with the same canonical name."""
-    out = mapping.rename(frame, role)
-    names = pd.Index(out.columns)
+    # the new names from an empty frame, set on a shallow copy (pandas 2's rename copies the data)
+    names = pd.Index(mapping.rename(frame.iloc[:0], role).columns)
+    out = frame.copy(deep=False)
+    out.columns = names
     if names.has_duplicates:
         twice = names[names.duplicated()][0]
         where = [str(frame.columns[i]) for i in range(len(names)) if names[i] == twice]
