@@ -328,3 +328,47 @@ def test_wide_example_yields_the_same_endpoints_as_long_form():
                "early_treatment", "same_day_discharge", "poor_general_health", "multiple_levels", "physician_id"]
     pd.testing.assert_frame_equal(a[columns], b[columns], check_dtype=False)
     assert a["success"].notna().sum() > 40  # the comparison is not vacuous
+
+
+def test_parquet_scores_matched_by_key_as_by_text(procedures_frame, assessments_frame, tmp_path):
+    """Parquet text ids are matched to their procedures once per run of equal ids (an integer key
+    for DuckDB): the same cohort as the text join of DataFrames with object ids, when ids carry
+    spaces, scores come out of order, a score names an excluded or unknown procedure and one is
+    repeated."""
+    procs = procedures_frame.copy()
+    procs.loc[1, "procedure_id"] = " P2 "
+    procs.loc[3, "procedure"] = "discectomy"  # P4 excluded: its scores too
+    scores = pd.DataFrame({
+        "procedure_id": ["P3", "P1 ", "P1", "P1", "\u00a0P2", "P2", "P3", "P4", "P9", "P1", None],
+        "hours_after": [650, 2, 48, 700, 24, 672, 2, 48, 10, 48, 5],
+        "pain": [2, 7, 5, 4, 6, 6, 3, 2, 1, 5, 3],
+    })
+    p, a = tmp_path / "p.parquet", tmp_path / "a.parquet"
+    procs.to_parquet(p)
+    scores.to_parquet(a)
+    from_files = load_records(p, a)
+    by_text = load_records(procs.astype(object), scores.astype(object))
+    pd.testing.assert_frame_equal(from_files.assessments.astype({"procedure_id": object, "instrument": object}),
+                                  by_text.assessments.astype({"procedure_id": object, "instrument": object}))
+    # in order of procedure and time, ids trimmed (P2 as the procedures table has it, trimmed)
+    assert from_files.assessments["procedure_id"].tolist() == ["P1", "P1", "P1", "P2", "P2", "P3", "P3"]
+    assert from_files.assessments["hours_after"].tolist() == [2.0, 48.0, 700.0, 24.0, 672.0, 2.0, 650.0]
+    got = from_files.exclusions.query("table == 'assessments'")
+    assert got[["row", "reason"]].values.tolist() == [
+        [12, "procedure_id missing"], [9, "its procedure was excluded"],
+        [10, "unknown procedure id (not in the procedures table)"],
+        [11, "duplicate assessment (same procedure and time)"]]
+    assert got["procedure_id"].tolist()[1:] == ["P4", "P9", "P1"]
+    _accounted(from_files)
+    pd.testing.assert_frame_equal(from_files.flow(), by_text.flow())
+
+
+def test_parquet_scores_in_file_order_keep_their_ids(procedures_frame, assessments_frame, tmp_path):
+    """Scores already in order of procedure and time, ids clean: handed on as read."""
+    p, a = tmp_path / "p.parquet", tmp_path / "a.parquet"
+    procedures_frame.to_parquet(p)
+    assessments_frame.to_parquet(a)
+    got = load_records(p, a).assessments
+    assert got["procedure_id"].tolist() == assessments_frame["procedure_id"].tolist()
+    assert got["hours_after"].tolist() == assessments_frame["hours_after"].astype(float).tolist()
+    assert isinstance(got["procedure_id"].dtype, pd.StringDtype)

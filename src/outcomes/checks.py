@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
+from .columnar import arrow_values, run_starts
 from .engines import WHITESPACE, literal
 from .exceptions import InputError
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
@@ -114,8 +115,9 @@ def to_arrow(frame: pd.DataFrame) -> Any:
     return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
 
 
-def _source_view(eng: Any, view: str, raw: str, columns: Columns, wanted: tuple[str, ...]) -> None:
-    parts = ["_order", "_row"]
+def _source_view(eng: Any, view: str, raw: str, columns: Columns, wanted: tuple[str, ...],
+                 extra: tuple[str, ...] = ()) -> None:
+    parts = ["_order", "_row", *extra]
     for column in wanted:
         parts.append(f"{_quote(columns[column][0])} AS {column}" if column in columns
                      else f"CAST(NULL AS VARCHAR) AS {column}")
@@ -143,9 +145,13 @@ def _distinct_text(eng: Any, view: str, columns: list[str]) -> dict[str, pd.Seri
             for k, column in enumerate(columns)}
 
 
-def _raw_values(eng: Any, view: str, columns: Columns, wanted: list[str]) -> dict[str, pd.Series]:
+def _raw_values(eng: Any, view: str, columns: Columns, wanted: list[str],
+                known: dict[str, pd.Series] | None = None) -> dict[str, pd.Series]:
+    """The distinct raw values of columns: from ``known`` where given there, else from the engine."""
     present = [c for c in wanted if c in columns and not _is_time(columns[c][1])]
-    text = _distinct_text(eng, view, [c for c in present if columns[c][1].upper() == "VARCHAR"])
+    known = {c: v for c, v in (known or {}).items() if c in present}
+    text = _distinct_text(eng, view, [c for c in present if columns[c][1].upper() == "VARCHAR" and c not in known])
+    text.update(known)
     other = _distinct(eng, view, [c for c in present if c not in text])
     return {c: text.get(c, other.get(c)) if c in present else pd.Series([], dtype=object) for c in wanted}
 
@@ -188,10 +194,11 @@ def _date_sql(eng: Any, view: str, column: str, columns: Columns, raw: pd.Series
     return f"m_{column}.value", f"m_{column}.year"
 
 
-def _instrument_tables(eng: Any, ass_cols: Columns, mapping: Mapping) -> tuple[list[str], int]:
+def _instrument_tables(eng: Any, ass_cols: Columns, mapping: Mapping,
+                       known: dict[str, pd.Series] | None = None) -> tuple[list[str], int]:
     """_map_instrument(raw, instrument_id, unknown, scale, kind) and the instrument names (by
     id); returns the names and the id of the default instrument."""
-    raw = _raw_values(eng, "ass_src", ass_cols, ["instrument"])["instrument"]
+    raw = _raw_values(eng, "ass_src", ass_cols, ["instrument"], known)["instrument"]
     default = mapping.assessment_instrument
     if len(raw):
         codes, distinct = text_codes(pd.Series(raw))
@@ -232,7 +239,8 @@ def _check_unique_ids(eng: Any, source: str) -> None:
 
 def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols: Columns, *, mapping: Mapping,
                   baseline_window_hours: float, notes: list[str] | None = None, log: bool | tuple[str, ...] = True,
-                  found: dict[str, list] | None = None, trimmed: tuple[str, ...] = ()) -> list[str]:
+                  found: dict[str, list] | None = None, trimmed: tuple[str, ...] = (),
+                  distinct: dict[str, dict[str, pd.Series]] | None = None, keyed: bool = False) -> list[str]:
     """Run the exclusion rules in ``eng`` over the views proc_raw and ass_raw (with _order, _row).
 
     Makes ``proc_checked`` (and ``proc_remarks``), ``ass_rules`` and ``ass_checked`` (and
@@ -241,14 +249,18 @@ def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols:
     ``ass_checked.instrument_id``. Raises InputError for a missing required column and for
     duplicate procedure ids, naming the file, the rows and the column (``found``: the columns
     of each table to name in the message, by default the canonical ones; ``trimmed``: the id
-    columns, "procedures.procedure_id" say, whose text is already trimmed with blanks missing).
+    columns, "procedures.procedure_id" say, whose text is already trimmed with blanks missing;
+    ``distinct``: the distinct raw values of some columns by table, found beforehand, in place
+    of a query each; ``keyed``: ass_raw has ``_key``, the position in proc_raw of the procedure
+    whose trimmed id equals the score's, NULL for none).
     """
     notes = [] if notes is None else notes
     found = found or {}
+    distinct = distinct or {}
     proc_name, ass_name = names["procedures"], names["assessments"]
     require_procedure_columns(found.get("procedures", list(proc_cols)), proc_name)
     _source_view(eng, "proc_src", "proc_raw", proc_cols, PROCEDURE_COLUMNS)
-    raw = _raw_values(eng, "proc_src", proc_cols, [*CODED_COLUMNS, *_PROCEDURE_DATES])
+    raw = _raw_values(eng, "proc_src", proc_cols, [*CODED_COLUMNS, *_PROCEDURE_DATES], distinct.get("procedures"))
     for column in CODED_COLUMNS:
         values = coded_values(raw[column], column, mapping) if len(raw[column]) else pd.Series([], dtype=object)
         kind = _raw_type(proc_cols, column)
@@ -273,10 +285,12 @@ def build_checked(eng: Any, names: dict[str, str], proc_cols: Columns, ass_cols:
     _check_unique_ids(eng, proc_name)
 
     require_assessment_columns(found.get("assessments", list(ass_cols)), ass_name)
-    _source_view(eng, "ass_src", "ass_raw", ass_cols, ("_column", *ASSESSMENT_COLUMNS))
-    instruments, default_id = _instrument_tables(eng, ass_cols, mapping)
-    stamp_raw = _raw_values(eng, "ass_src", ass_cols, ["assessed_at"])["assessed_at"]
-    fill = {"procedure_id": _text_sql("procedure_id", "assessments.procedure_id" in trimmed),
+    _source_view(eng, "ass_src", "ass_raw", ass_cols, ("_column", *ASSESSMENT_COLUMNS), ("_key",) if keyed else ())
+    instruments, default_id = _instrument_tables(eng, ass_cols, mapping, distinct.get("assessments"))
+    stamp_raw = _raw_values(eng, "ass_src", ass_cols, ["assessed_at"], distinct.get("assessments"))["assessed_at"]
+    ass_id = _text_sql("procedure_id", "assessments.procedure_id" in trimmed)
+    fill = {"procedure_id": ass_id, "procedure_key": "s._key" if keyed else ass_id,
+            "checked_key": "_order" if keyed else "procedure_id",
             "assessed_at": _date_sql(eng, "ass_src", "assessed_at", ass_cols, stamp_raw,
                                      mapping.date_format_for("assessed_at"), ass_name, notes)[0]}
     for column in ("pain", "hours_after"):
@@ -309,7 +323,7 @@ def _run(eng: Any, name: str, fill: dict[str, str], log: bool | tuple[str, ...])
 def _arrow_column(values: pd.Series) -> Any:
     """One raw column as Arrow for DuckDB: numbers, booleans and timestamps as they are (NaN is
     missing; time zones converted to UTC), text as text, any other cell as its text (as
-    ``Series.astype("string")`` writes it)."""
+    ``Series.astype("string")`` writes it). Arrow-backed columns are handed over without a copy."""
     import pyarrow as pa
 
     dtype = values.dtype
@@ -317,11 +331,19 @@ def _arrow_column(values: pd.Series) -> Any:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return pa.array(values.astype("datetime64[ns]"), from_pandas=True)
+    if isinstance(values.array, pd.arrays.ArrowExtensionArray):
+        array = arrow_values(values)
+        kind = array.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind) \
+                or pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            return array
+        if pa.types.is_decimal(kind):
+            return array.cast(pa.float64())
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         array = pa.array(values, from_pandas=True)
         return array.cast(pa.float64()) if pa.types.is_decimal(array.type) else array
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return pa.array(values, from_pandas=True)  # Arrow-backed text: no copy
+        return pa.array(values, from_pandas=True)
     try:
         return pa.array(values, from_pandas=True, type=pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError, ValueError):
@@ -338,9 +360,53 @@ def _trimmed(array: Any) -> Any:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
 
 
-def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...], ids: tuple[str, ...]) -> tuple[Any, list[str]]:
+def _is_text(array: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+
+
+def _id_runs(ids: Any) -> tuple[np.ndarray, Any]:
+    """(the run each row belongs to, the first value of each run): rows grouped into runs of equal
+    neighbouring values, so that a table in order of procedure is read once per procedure."""
+    import pyarrow as pa
+
+    starts, heads = [], []
+    for chunk in ids.chunks:
+        if len(chunk):
+            start = run_starts(chunk)
+            starts.append(np.asarray(start.to_numpy(zero_copy_only=False), dtype=bool))
+            heads.append(chunk.filter(start))
+    run = np.cumsum(np.concatenate(starts)) - 1 if starts else np.zeros(0, dtype=np.int64)
+    return run, (pa.concat_arrays(heads) if heads else pa.array([], type=ids.type))
+
+
+class _Keys:
+    """Each score's procedure, matched once per run of equal ids (see :func:`_id_runs`): ``key``
+    (the position of the procedure row with the same trimmed id, NULL for none) and ``ids`` (the
+    trimmed ids, as a dictionary of the runs' values) for ass_raw; ``clean`` says whether trimming
+    changed no id (the ids as read can then be handed on as they are)."""
+
+    def __init__(self, ass_ids: Any, proc_ids: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        run, heads = _id_runs(ass_ids)
+        trimmed = _trimmed(heads)
+        self.clean = bool(pc.all(pc.fill_null(pc.equal(trimmed, heads), False)).as_py()) if len(heads) else True
+        position = pc.fill_null(pc.index_in(trimmed, value_set=proc_ids, skip_nulls=True), -1)
+        key = np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.int64)[run]
+        self.key = pa.array(key.astype(np.int32), mask=key < 0)
+        missing = np.asarray(trimmed.is_null().to_numpy(zero_copy_only=False), dtype=bool)[run]
+        self.ids = pa.DictionaryArray.from_arrays(pa.array(run.astype(np.int32), mask=missing),
+                                                  pc.fill_null(trimmed, ""))
+
+
+def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...], ids: tuple[str, ...],
+                 distinct: tuple[str, ...] = ()) -> tuple[Any, list[str], dict[str, pd.Series]]:
     """The raw columns as an Arrow table with _order (the position) and _row; the text id
-    columns among ``ids`` already trimmed (returned by name)."""
+    columns among ``ids`` already trimmed (returned by name); the distinct values of the text
+    columns among ``distinct`` (in the order they first occur)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -348,17 +414,24 @@ def _arrow_table(frame: pd.DataFrame, wanted: tuple[str, ...], ids: tuple[str, .
     rows = frame["_row"].to_numpy(dtype=np.int64) if "_row" in frame else np.arange(n, dtype=np.int64)
     data = {"_order": pa.array(np.arange(n, dtype=np.int64)), "_row": pa.array(rows)}
     trimmed = []
+    values = {}
     for column in wanted:
         if column in frame:
             data[column] = _arrow_column(frame[column])
-            text = pa.types.is_string(data[column].type) or pa.types.is_large_string(data[column].type)
+            text = _is_text(data[column])
             if column in ids and text:
                 data[column] = _trimmed(data[column])
                 trimmed.append(column)
             elif column in _CODED_TEXT and text:
-                # a few distinct codes or dates: DuckDB scans and joins them by dictionary
-                data[column] = pc.dictionary_encode(data[column])
-    return pa.table(data), trimmed
+                # a few distinct codes or dates: DuckDB scans and joins them by dictionary, whose
+                # values are the distinct values in the order they first occur
+                encoded = pc.dictionary_encode(data[column])
+                if column in distinct:
+                    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+                    found = chunks[0].dictionary if chunks else pa.array([], type=data[column].type)
+                    values[column] = pd.Series(found.to_pylist(), dtype=object)
+                data[column] = encoded
+    return pa.table(data), trimmed, values
 
 
 def _to_pandas(table: Any) -> pd.DataFrame:
@@ -402,21 +475,33 @@ def check_frames(
     # DuckDB's memory beyond what the frames take (it spills to disk past this)
     eng = DuckDBEngine(memory_limit="1GB")
     try:
-        proc_table, proc_trimmed = _arrow_table(procedures, PROCEDURE_COLUMNS, ("procedure_id", "patient_id"))
-        ass_table, ass_trimmed = _arrow_table(assessments, ("_column", *ASSESSMENT_COLUMNS), ("procedure_id",))
+        proc_table, proc_trimmed, proc_distinct = _arrow_table(
+            procedures, PROCEDURE_COLUMNS, ("procedure_id", "patient_id"), (*CODED_COLUMNS, *_PROCEDURE_DATES))
+        ass_table, ass_trimmed, ass_distinct = _arrow_table(
+            assessments, ("_column", *ASSESSMENT_COLUMNS), (), ("instrument", "assessed_at"))
+        raw_ids = ass_table.column("procedure_id") if "procedure_id" in ass_table.column_names else None
+        # a score's procedure is found once per distinct id, by Arrow, when both id columns are
+        # text: DuckDB then joins on an integer
+        keys = None
+        if raw_ids is not None and _is_text(raw_ids) and "procedure_id" in proc_trimmed:
+            keys = _Keys(raw_ids, proc_table.column("procedure_id").combine_chunks())
+            ass_table = ass_table.set_column(ass_table.column_names.index("procedure_id"), "procedure_id", keys.ids)
+            ass_table = ass_table.append_column("_key", keys.key)
+            ass_trimmed.append("procedure_id")
         trimmed = (*(f"procedures.{c}" for c in proc_trimmed), *(f"assessments.{c}" for c in ass_trimmed))
         eng.con.register("proc_raw", proc_table)
         eng.con.register("ass_raw", ass_table)
         del proc_table, ass_table  # DuckDB holds them until unregistered
         proc_cols = {c: (c, t) for c, t in eng.columns("proc_raw") if c not in ("_order", "_row")}
-        ass_cols = {c: (c, t) for c, t in eng.columns("ass_raw") if c not in ("_order", "_row")}
+        ass_cols = {c: (c, t) for c, t in eng.columns("ass_raw") if c not in ("_order", "_row", "_key")}
         # a missing required column is named with the frame's own columns
         found = {"procedures": list(procedures.columns), "assessments": list(assessments.columns)}
         instruments = build_checked(eng, names, proc_cols, ass_cols, mapping=mapping,
                                     baseline_window_hours=baseline_window_hours, notes=notes, log=True,
-                                    found=found, trimmed=trimmed)
-        # the results as Arrow, each table dropped once read (the raw frames with the first),
-        # then the engine closed before pandas is made
+                                    found=found, trimmed=trimmed,
+                                    distinct={"procedures": proc_distinct, "assessments": ass_distinct},
+                                    keyed=keys is not None)
+        # the results as Arrow, each table dropped once read (the raw frames with the first)
         results = {name: eng.arrow(query) for name, query in (
             ("proc_excl", "SELECT _row AS row, _column AS \"column\", _value AS value, _reason AS reason, procedure_id "
                           "FROM proc_checked WHERE _rule IS NOT NULL ORDER BY _rule, _order"),
@@ -429,37 +514,77 @@ def check_frames(
         for name in ("proc_raw", "ass_raw"):
             eng.con.unregister(name)
         eng.con.execute("DROP TABLE proc_remarks; DROP TABLE ass_excluded")
-        results["kept"] = eng.arrow(
-            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL ORDER BY _order")
+        results["kept"] = _in_row_order(eng.arrow(
+            f"SELECT _order, {', '.join(_PROC_OUT)} FROM proc_checked WHERE _rule IS NULL"))
         eng.con.execute("DROP TABLE proc_checked")
+        # in any order: put in row order by _order below (a scatter, not a sort)
         results["scores"] = eng.arrow(
-            "SELECT pid, hours_after, pain, instrument_id FROM ass_checked WHERE _rule IS NULL ORDER BY _order")
+            "SELECT _order, pid, hours_after, pain, instrument_id FROM ass_checked WHERE _rule IS NULL")
+        eng.con.execute("DROP TABLE ass_checked")
     finally:
+        # closed before the results become pandas: DuckDB keeps its memory until then
         eng.close()
     kept = _to_pandas(results.pop("kept"))
     positions = kept["_order"].to_numpy(dtype=np.int64)
     out = _procedures_out(procedures, kept)
     del kept
-    scores = _scores_out(results.pop("scores"), out["procedure_id"], positions, len(procedures), instruments)
+    scores = _scores_out(results.pop("scores"), out["procedure_id"], positions, len(procedures), len(assessments),
+                         instruments, raw_ids if keys is not None and keys.clean else None)
     return (out, scores,
             _log(_to_pandas(results["proc_excl"]), "procedures", names["procedures"], EXCLUSION_COLUMNS),
             _log(_to_pandas(results["ass_excl"]), "assessments", names["assessments"], EXCLUSION_COLUMNS),
             _log(_to_pandas(results["remarks"]), "procedures", names["procedures"], REMARK_COLUMNS))
 
 
-def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures: int,
-                instruments: list[str]) -> pd.DataFrame:
-    """The analysed scores (Arrow, in row order, ``pid`` the procedure's position in its table) in
-    order of procedure id and time; ids spread from the analysed procedures' own."""
+def _in_row_order(table: Any) -> Any:
+    """An engine's result in order of ``_order`` (DuckDB returns rows in any order without an
+    ``ORDER BY``; a sort of the key alone is cheaper than DuckDB's sort of every column)."""
+    order = _column(table, "_order")
+    if len(order) < 2 or bool(np.all(order[1:] > order[:-1])):
+        return table
+    return table.take(np.argsort(order, kind="stable"))
+
+
+def _column(table: Any, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy())
+
+
+def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures: int, n_scores: int,
+                instruments: list[str], raw_ids: Any = None) -> pd.DataFrame:
+    """The analysed scores (Arrow, in any order; ``_order`` the row's position in its table,
+    ``pid`` its procedure's) in order of procedure id and time. ``ids`` are the analysed
+    procedures' ids, ``positions`` their rows in the procedures table; a score's id is its
+    procedure's, or taken from ``raw_ids`` (the ids as read, when trimming changed none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    # row order: as DuckDB gave them when they are in it, else by scattering each row into its
+    # place (no sort); each Arrow column is dropped once read (memory)
+    order = _column(scores, "_order")
+    if len(order) < 2 or bool(np.all(order[1:] > order[:-1])):
+        kept_rows, by_row = order, None
+    else:
+        slot = np.full(n_scores, -1, dtype=np.int64)
+        slot[order] = np.arange(len(order))
+        kept_rows = np.flatnonzero(slot >= 0)
+        by_row = slot[kept_rows]
+        del slot
+    del order
+
+    def take(name: str) -> np.ndarray:
+        nonlocal scores
+        values = _column(scores, name)
+        scores = scores.drop_columns([name])
+        return values if by_row is None else values[by_row]
+
     where = np.full(n_procedures, -1, dtype=np.int64)
     where[positions] = np.arange(len(positions))
-    index = where[scores.column("pid").to_numpy()]
+    index = where[take("pid")]
     del where
-    hours = scores.column("hours_after").to_numpy()
+    hours = take("hours_after")
     id_array = pa.array(ids.array) if len(ids) else pa.array([], type=pa.string())
+    if isinstance(id_array, pa.ChunkedArray):
+        id_array = id_array.combine_chunks()
     if len(ids) < 2 or pc.all(pc.less(id_array.slice(0, len(ids) - 1), id_array.slice(1))).as_py():
         key = index  # the procedures are in order of their ids already
     else:
@@ -468,20 +593,33 @@ def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures
         key = rank[index]
     # exports usually come in order of procedure and time: then no sort is needed
     ordered = len(key) < 2 or bool(np.all((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (hours[1:] >= hours[:-1]))))
-    order = slice(None) if ordered else np.lexsort((hours, key))
+    sort = None if ordered else np.lexsort((hours, key))
     del key
-    pain = scores.column("pain").to_numpy()[order]
-    instrument_id = scores.column("instrument_id").to_numpy().astype(np.int64)[order]
-    del scores
-    procedure_id = pd.array(id_array.take(pa.array(index[order])), dtype=pd.StringDtype("pyarrow"))
-    del index
+    pain = take("pain")
+    instrument_id = take("instrument_id")
+    del scores, by_row
+    if sort is not None:
+        hours, pain, instrument_id, index = hours[sort], pain[sort], instrument_id[sort], index[sort]
+    if raw_ids is not None and sort is None:
+        # the ids as read: all of them, or those of the kept rows (in row order)
+        kept = raw_ids if len(kept_rows) == n_scores else raw_ids.filter(pa.array(_mask(kept_rows, n_scores)))
+        procedure_id = pd.array(kept, dtype=pd.StringDtype("pyarrow"))
+    else:
+        procedure_id = pd.array(id_array.take(pa.array(index)), dtype=pd.StringDtype("pyarrow"))
+    del index, kept_rows
     labels = pd.array(instruments, dtype=pd.StringDtype("pyarrow"))
     return pd.DataFrame({
         "procedure_id": pd.Series(procedure_id),
-        "hours_after": np.asarray(hours[order], dtype=float),
+        "hours_after": np.asarray(hours, dtype=float),
         "pain": np.asarray(pain, dtype=float),
         "instrument": pd.Series(labels.take(instrument_id)),
-    })
+    }, copy=False)  # no 2-D block stacked from hours and pain (a copy of each)
+
+
+def _mask(rows: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
 
 
 def _log(frame: pd.DataFrame, table: str, source: str, columns: list[str]) -> pd.DataFrame:
@@ -518,4 +656,5 @@ def _procedures_out(frame: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
             data[column] = values
         else:
             data[column] = frame[column].take(positions).reset_index(drop=True)
-    return pd.DataFrame(data, index=kept.index)
+    # copy=False: no 2-D block stacked from the numeric columns (a copy of each)
+    return pd.DataFrame(data, index=kept.index, copy=False)

@@ -31,8 +31,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .checks import number_sql
+from .columnar import arrow_values, distinct_values, first_positions
 from .cohort import EXCLUSION_COLUMNS
 from .definitions import Definitions
 from .engines import DuckDBEngine, literal
@@ -85,13 +87,19 @@ _RULE_COLUMN = {1: "procedure_id", 2: "procedure_id", 3: "procedure_id", 4: "sco
                 12: "hours_after"}
 
 
-def _labels(instrument: pd.Series, mapping: Mapping) -> pd.Series:
-    """Each row's function instrument (None for pain rows), worked out once per distinct label."""
-    codes, distinct = pd.factorize(instrument, use_na_sentinel=True)
-    found = np.array([mapping.function_instrument(v) for v in distinct], dtype=object)
-    out = np.full(len(instrument), None, dtype=object)
-    out[codes >= 0] = found[codes[codes >= 0]]
-    return pd.Series(out, index=instrument.index)
+def _function_rows(instrument: pd.Series, mapping: Mapping) -> np.ndarray | None:
+    """Which rows name a function instrument (None: no row does), each distinct label read once."""
+    try:
+        values = arrow_values(instrument)
+    except (pa.ArrowException, TypeError, ValueError):  # cells of several kinds: read as pandas does
+        codes, distinct = pd.factorize(instrument, use_na_sentinel=True)
+        found = np.array([mapping.function_instrument(v) is not None for v in distinct] + [False], dtype=bool)
+        return found[codes] if found.any() else None
+    distinct = distinct_values(values)
+    labels = [v for v in distinct.to_pylist() if mapping.function_instrument(v) is not None]
+    if not labels:
+        return None
+    return first_positions(values, pa.array(labels, type=distinct.type))
 
 
 def split_function_rows(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -112,9 +120,14 @@ def split_function_rows(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataF
     """
     if "instrument" not in frame:
         return frame, frame.iloc[:0]
-    is_function = _labels(frame["instrument"], mapping).notna().to_numpy()
+    where = _function_rows(frame["instrument"], mapping)
     # no copy of a large pain table that holds no function row
-    pain, function = (frame.loc[~is_function], frame.loc[is_function]) if is_function.any() else (frame, frame.iloc[:0])
+    if where is None or not len(where):
+        pain, function = frame, frame.iloc[:0]
+    else:
+        is_function = np.zeros(len(frame), dtype=bool)
+        is_function[where] = True
+        pain, function = frame.loc[~is_function], frame.loc[is_function]
     if "score" in pain:
         value = pain["score"] if "pain" not in pain else pain["pain"].where(pain["pain"].notna(), pain["score"])
         pain = pain.assign(pain=value).drop(columns="score")

@@ -269,7 +269,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     text = pd.StringDtype("pyarrow")
-    return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+    # one block per column (no 2-D block to copy into), each Arrow column freed once converted
+    return pq.read_table(path).to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get,
+                                         split_blocks=True, self_destruct=True)
 
 
 def _read_excel(path: Path, name: str, *, sheet: str | int | None, header_row: int | None, known: Any,
@@ -560,12 +562,13 @@ def load_records(
     # function scores (ODI, RMDQ, EQ-5D VAS) are checked and counted in a table of their own
     ass, fn_rows = split_function_rows(ass, mapping)
     # the exclusion rules and remarks (outcomes/sql/procedures.sql, assessments.sql), run by DuckDB
-    # over the frames read
+    # over the frames read (its connection closed before the results become pandas: memory)
     procedures_ok, assessments_ok, proc_excl, ass_excl, proc_remarks = check_frames(
         proc, ass, names={"procedures": proc_name, "assessments": ass_name}, mapping=mapping,
         baseline_window_hours=definitions.baseline_window_hours, notes=notes,
     )
-    # events and follow-up (last_contact_days / last_contact_date): outcomes.safety, sql/events.sql
+    # events and follow-up (last_contact_days / last_contact_date): outcomes.safety, sql/events.sql;
+    # each opens a DuckDB connection only when there is something to check
     from .safety import validate_events
 
     ev = _renamed(mapping, ev_raw, "events", ev_name) if events is not None else None
@@ -603,13 +606,14 @@ def load_records(
 
 
 def _without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``frame`` without ``columns``; without a copy of the rest (pandas 2 copies every column in
-    ``drop``) when there is nothing to drop or only the leading ``_row``."""
+    """``frame`` without ``columns``, the other columns not copied (pandas 2 copies every column
+    in ``drop`` and in a column slice of a 2-D block)."""
     if not columns:
         return frame
-    if columns == ["_row"] and frame.columns[0] == "_row" and "_row" not in frame.columns[1:]:
-        return frame.iloc[:, 1:]
-    return frame.drop(columns=columns)
+    if frame.columns.has_duplicates:
+        return frame.drop(columns=columns)
+    gone = set(columns)
+    return pd.DataFrame({c: frame[c] for c in frame.columns if c not in gone}, index=frame.index, copy=False)
 
 
 def _used_columns(mapping: Mapping) -> set[str]:
@@ -626,8 +630,10 @@ def _used_columns(mapping: Mapping) -> set[str]:
 
 def _renamed(mapping: Mapping, frame: pd.DataFrame, role: str, source: str) -> pd.DataFrame:
     """``mapping.rename``, refusing two columns that end up with the same canonical name."""
-    out = mapping.rename(frame, role)
-    names = pd.Index(out.columns)
+    # the new names from an empty frame, set on a shallow copy (pandas 2's rename copies the data)
+    names = pd.Index(mapping.rename(frame.iloc[:0], role).columns)
+    out = frame.copy(deep=False)
+    out.columns = names
     if names.has_duplicates:
         twice = names[names.duplicated()][0]
         where = [str(frame.columns[i]) for i in range(len(names)) if names[i] == twice]

@@ -252,6 +252,10 @@ def validate_events(
     notes = [] if notes is None else notes
     if events is not None:
         _require(events, source)
+    elif "last_contact_days" not in procedures and "last_contact_date" not in procedures:
+        # nothing to check: no events and no follow-up columns
+        return (procedures, empty_events(), pd.DataFrame(columns=EXCLUSION_COLUMNS),
+                pd.DataFrame(columns=REMARK_COLUMNS))
     eng = DuckDBEngine()
     try:
         _procedure_tables(eng, procedures, procedure_exclusions, mapping, procedure_source, notes)

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..columnar import distinct_values, first_positions, text_values
 from ..exceptions import IdentifiersAllowedWarning, PrivacyError
 from ._categories import MINIMUM_NECESSARY, SAFE_HARBOR, cite
 from ._names import (
@@ -107,22 +108,17 @@ class PrivacyFinding:
         return f"column {self.column!r}: {self.reason}{where}{why}"
 
 
-def _text_values(values: pd.Series) -> pd.Series | None:
+def _text_values(values: pd.Series) -> pa.ChunkedArray | None:
+    """A text column as Arrow text (missing cells null), or None for a column that is not text.
+
+    pandas' own Arrow-backed text is used as it is (pandas 3, and pandas 2 as
+    :func:`outcomes.load_records` reads Parquet); other cells are read as their ``str()``.
+    """
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return None
-    text = values.dropna()
-    if text.empty:
+    if not values.notna().any():
         return None
-    # pandas' own text (Arrow-backed on pandas 2 too) is text already: astype(str) would copy it
-    # into Python objects
-    return text if isinstance(text.dtype, pd.StringDtype) else text.astype(str)
-
-
-def _arrow_text(values: pd.Index) -> pa.Array:
-    try:
-        return pa.array(values.array, pa.large_string())
-    except (TypeError, ValueError, pa.ArrowException):
-        return pa.array([str(v) for v in values], pa.large_string())
+    return text_values(values)
 
 
 def name_findings(columns: Iterable[Any], *, used: Iterable[Any] = ()) -> list[PrivacyFinding]:
@@ -214,16 +210,19 @@ def find_identifiers(frame: pd.DataFrame, *, row_offset: int = 2, max_rows: int 
     numbers = (np.arange(len(frame)) + row_offset if row_numbers is None
                else np.asarray(row_numbers, dtype=np.int64))
     findings = name_findings(frame.columns, used=used)
-    for column in frame.columns:
-        text = _text_values(frame[column])
+    for k in range(frame.shape[1]):
+        column, values = frame.columns[k], frame.iloc[:, k]
+        text = _text_values(values)
         if text is None:
             continue
-        codes, distinct = pd.factorize(text)
+        # each distinct value once (in the order it first occurs), read by the rules; the rows
+        # are looked up only for the values a rule found
+        distinct = distinct_values(text)
         rule = name_rule(column)
         mapped_name = str(column) in used and rule is not None and rule.category == "A"
-        for category, reason, mask in value_masks(column, _arrow_text(distinct), limit=max_rows,
+        for category, reason, mask in value_masks(column, distinct, limit=max_rows,
                                                   person_names=True if mapped_name else None):
-            positions = frame.index.get_indexer(text.index[mask[codes]][:max_rows])
+            positions = first_positions(text, distinct.filter(pa.array(mask)), max_rows)
             findings.append(PrivacyFinding(str(column), reason, tuple(int(numbers[p]) for p in positions),
                                            category))
     for column in frame.columns:

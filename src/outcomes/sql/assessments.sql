@@ -12,7 +12,10 @@
 --        _map_assessed_at(raw, value, year): each distinct raw timestamp (parse_dates)
 -- Placeholders, filled by outcomes.checks: {procedure_id}, {pain}, {hours_after} and their
 -- {*_present} as in procedures.sql; {assessed_at} the timestamp; {default_instrument_id}, {default_scale} for a
--- blank label; {baseline_window_hours} and its {window_days} text.
+-- blank label; {baseline_window_hours} and its {window_days} text. {procedure_key} and {checked_key}
+-- match a score to its procedure: the trimmed id on both sides (procedure_id), or, where the ids were
+-- matched once per distinct value beforehand (load_records), the procedure's _order on both sides
+-- (s._key, a column of ass_src, and _order). Non-missing ids are unique in proc_checked (checked before).
 -- Output ass_rules(_rule, _column, _reason): the rules, in order.
 --        ass_checked(_order, pid, hours_after, pain, instrument_id, _rule): pid is the
 --        procedure's _order (an integer key for the joins and group-bys that follow), pain is on
@@ -48,6 +51,7 @@ WITH cleaned AS (
     SELECT
         s._order,
         {procedure_id} AS procedure_id,
+        {procedure_key} AS procedure_key,
         COALESCE(m.unknown, false) AS instrument_unknown,
         COALESCE(m.instrument_id, {default_instrument_id}) AS instrument_id,
         COALESCE(m.scale, {default_scale}) AS scale,
@@ -61,19 +65,27 @@ WITH cleaned AS (
     LEFT JOIN _map_assessed_at AS m_assessed_at ON s.assessed_at = m_assessed_at.raw
     WHERE COALESCE(m.kind, 'pain') <> 'function'
 ),
-analysed_ids AS (SELECT procedure_id, _order AS pid, procedure_date FROM proc_checked WHERE _rule IS NULL),
-excluded_ids AS (SELECT DISTINCT procedure_id FROM proc_checked WHERE _rule IS NOT NULL AND procedure_id IS NOT NULL),
-timed AS (
+-- every procedure with an id, analysed or excluded (one join instead of two)
+procedure_ids AS (
+    SELECT {checked_key} AS procedure_key, _order AS pid, procedure_date, _rule IS NULL AS analysed
+    FROM proc_checked
+    WHERE procedure_id IS NOT NULL
+),
+joined AS (
     SELECT
         c.*,
-        a.pid,
-        a.procedure_id IS NOT NULL AS known,
-        e.procedure_id IS NOT NULL AS was_excluded,
-        a.procedure_date,
-        COALESCE(c.hours_value, date_diff('microsecond', a.procedure_date, c.stamp) / 3600000000.0) AS hours
+        COALESCE(a.analysed, false) AS known,
+        COALESCE(NOT a.analysed, false) AS was_excluded,
+        CASE WHEN a.analysed THEN a.pid END AS pid,
+        CASE WHEN a.analysed THEN a.procedure_date END AS procedure_date
     FROM cleaned AS c
-    LEFT JOIN analysed_ids AS a ON c.procedure_id = a.procedure_id
-    LEFT JOIN excluded_ids AS e ON c.procedure_id = e.procedure_id
+    LEFT JOIN procedure_ids AS a ON c.procedure_key = a.procedure_key
+),
+timed AS (
+    SELECT
+        *,
+        COALESCE(hours_value, date_diff('microsecond', procedure_date, stamp) / 3600000000.0) AS hours
+    FROM joined
 ),
 ruled AS MATERIALIZED (
     SELECT
