@@ -89,7 +89,9 @@ def run_endpoints(eng: Any, d: Definitions) -> None:
 
 
 def _numbers(values: pd.Series) -> pa.Array:
-    """A column as Arrow doubles, NaN and NA as NULL."""
+    """A column as Arrow doubles, NaN and NA as NULL (a float64 column is read without a copy)."""
+    if values.dtype == np.float64:
+        return pa.array(values.to_numpy(), from_pandas=True)
     return pa.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
 
 
@@ -163,11 +165,18 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
         eng.view("ass_checked", "SELECT pid, hours_after, pain, CAST(CASE WHEN pid < 0 THEN 3 END AS TINYINT) AS _rule "
                  "FROM _assessments_in")
         create_thresholds(eng, d)
+        statements = endpoint_statements(d)
+        last = next(k for k, statement in enumerate(statements) if _CREATE.match(statement))
+        for statement in statements[:last]:  # the tables endpoint_values reads (endpoint_base, endpoint_post)
+            eng.create(statement)
         # the query of endpoint_values, fetched without making the table
-        table = eng.arrow(_CREATE.sub("", endpoint_statements(d)[0], count=1))
+        table = eng.arrow(_CREATE.sub("", statements[last], count=1))
     finally:
         eng.close()
-    table = table.take(np.argsort(table.column("pid").to_numpy()))
-    out = table.drop_columns(["pid"]).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
-    out["success_worst_case"] = out["success_worst_case"].astype(bool)
+    # every procedure has one row (pid = its position): put the rows back in the procedures' order
+    order = np.empty(n, dtype=np.int64)
+    order[table.column("pid").to_numpy()] = np.arange(table.num_rows, dtype=np.int64)
+    table = table.drop_columns(["pid"]).take(order)
+    out = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    out["success_worst_case"] = out["success_worst_case"].to_numpy(dtype=bool)
     return out

@@ -427,7 +427,16 @@ def safety_endpoints(procedures: pd.DataFrame, events: pd.DataFrame | None,
             if "last_contact_days" in procedures else pd.Series(np.nan, index=procedures.index))
     follow = pd.DataFrame({"_order": np.arange(n), "procedure_id": _as_text(procedures["procedure_id"]).to_numpy(),
                            "last_contact_days": days.to_numpy(dtype=float)})
-    ev = events if events is not None else empty_events()
+    if events is None:
+        # without an events table every endpoint of safety.sql is NULL (has_events = FALSE): the
+        # same columns without running it
+        return pd.DataFrame({
+            "procedure_id": procedures["procedure_id"].to_numpy(), "last_contact_days": days.to_numpy(dtype=float),
+            **{column: pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+               for column in ("major_complication_30d", "minor_complication_30d", "death_30d")},
+            "new_fracture_days": np.full(n, np.nan),
+            "new_fracture_status": pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))})
+    ev = events
     for column in ("procedure_id", "event", "days_after", "severity"):
         if column not in ev:
             raise InputError(f"`events` must have the column {column!r}; got columns {', '.join(map(str, ev.columns))}.")
