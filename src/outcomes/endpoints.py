@@ -15,7 +15,7 @@ from .cohort import Cohort
 from .definitions import Definitions
 from .exceptions import InputError
 from .pipeline import derive_in_process
-from .safety import safety_endpoints
+from .safety import safety_columns
 from .function import function_columns
 
 __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
@@ -104,8 +104,9 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
         # Safe Harbor records (some procedures dated by year only): monitoring charts by year
         columns["procedure_year"] = procs["procedure_year"]
     # the safety endpoints (sql/safety.sql), one row per procedure in the same order
-    safety = safety_endpoints(procs, cohort.events if cohort.has_events else None, d)
-    columns.update({name: safety[name] for name in safety.columns[1:] if name not in columns})
+    for name, values in safety_columns(procs, cohort.events if cohort.has_events else None, d).items():
+        if name not in columns:
+            columns[name] = pd.Series(values, index=procs.index)
     # the function endpoints (sql/function_endpoints.sql)
     for name, values in function_columns(procs["procedure_id"], cohort.function_scores, d).items():
         columns[name] = pd.Series(values, index=procs.index) if not isinstance(values, pd.Series) else values

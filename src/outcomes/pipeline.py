@@ -120,10 +120,13 @@ def _positions(ids: pd.Series, procedure_ids: pa.Array) -> np.ndarray:
     starts = np.ones(len(text), dtype=bool)
     starts[1:] = pc.not_equal(text.slice(1), text.slice(0, len(text) - 1)).fill_null(True).to_numpy(
         zero_copy_only=False)
-    first = np.flatnonzero(starts)
-    found = pc.index_in(text.take(pa.array(first)), value_set=procedure_ids.cast(text.type))
-    found = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.repeat(found, np.diff(np.append(first, len(text))))
+    run = np.cumsum(starts, dtype=np.int64) - 1  # each score's run
+    run_ids = text.take(pa.array(np.flatnonzero(starts)))
+    values = procedure_ids.cast(text.type)
+    if len(run_ids) == len(values) and run_ids.equals(values):
+        return run  # the runs are the procedures, in their order (every procedure has scores)
+    found = pc.index_in(run_ids, value_set=values)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)[run]
 
 
 def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: Definitions) -> pd.DataFrame:
