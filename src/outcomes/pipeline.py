@@ -180,6 +180,6 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
     order = np.empty(n, dtype=np.int64)
     order[table.column("pid").to_numpy()] = np.arange(table.num_rows, dtype=np.int64)
     table = table.drop_columns(["pid"]).take(order)
-    out = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    out = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, split_blocks=True)  # no 2-D blocks
     out["success_worst_case"] = out["success_worst_case"].to_numpy(dtype=bool)
     return out
