@@ -1020,7 +1020,8 @@ def evaluate_claims(
         # filters, comparisons and group-bys then work on small integer codes, not on strings
         if name not in coded:
             values = ep[name]
-            if pd.api.types.is_string_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
+            if isinstance(values.dtype, pd.StringDtype) or (
+                    values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"):
                 values = values.astype("category")
             coded[name] = values
         return coded[name]
