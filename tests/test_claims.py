@@ -363,3 +363,14 @@ def test_no_events_at_all(demo):
     assert set(result.verdicts()) == {c.id for c in result.claims}
     assert result.table["verdict"].isin(["below", "above", "consistent", "inconclusive", "supported",
                                           "contradicted", "not assessable", ""]).all()
+
+
+def test_text_columns_as_categories_give_the_same_claims(demo, demo_result):
+    # evaluate_claims reads text columns (procedure, etiology, sex) as categories; endpoints that
+    # arrive as categoricals already, or as plain object text, give the very same table
+    ep = demo[1]
+    text = [c for c in ("procedure", "etiology", "sex") if c in ep]
+    as_category = ep.assign(**{c: ep[c].astype("category") for c in text})
+    as_object = ep.assign(**{c: ep[c].astype(object) for c in text})
+    for frame in (as_category, as_object):
+        pd.testing.assert_frame_equal(evaluate_claims(frame).to_frame(), demo_result.to_frame())

@@ -183,3 +183,31 @@ def test_recovers_synthetic_truth():
         se = math.sqrt(want * (1 - want) / len(values))
         assert abs(values.mean() - want) <= 4 * se + 0.01, (values.mean(), want)
     assert ep["success"].isna().mean() < 0.01  # complete follow-up: success is known for nearly all
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_success_is_read_at_the_score_nearest_the_target(seed):
+    # endpoints.sql finds the score nearest 672 h by aggregates (the latest at or before it, the
+    # earliest after it); the definition read literally: the first score of the window by
+    # (distance to 672 h, time), several scores on either side, times with decimals, exact ties.
+    rng = np.random.default_rng(seed)
+    n, k = 120, 1500
+    procs = pd.DataFrame({"procedure_id": [f"P{i}" for i in range(n)], "patient_id": [f"Q{i}" for i in range(n)],
+                          "procedure": "kyphoplasty", "procedure_date": "2022-03-01",
+                          "baseline_pain": rng.integers(4, 11, n).astype(float)})
+    hours = np.concatenate([rng.uniform(300, 2100, k - 200).round(1), 672 + rng.choice([-48.5, 48.5, -0.5, 0.0], 200)])
+    scores = pd.DataFrame({"procedure_id": rng.choice(procs["procedure_id"], k), "hours_after": hours,
+                           "pain": rng.integers(0, 11, k).astype(float)}).drop_duplicates(["procedure_id", "hours_after"])
+    d = Definitions()
+    got = derive_endpoints(load_records(procs, scores), d).set_index("procedure_id")
+    for pid, baseline in zip(procs["procedure_id"], procs["baseline_pain"]):
+        s = scores[(scores["procedure_id"] == pid) & scores["hours_after"].between(d.success_window_low_hours,
+                                                                                     d.success_window_high_hours)]
+        threshold = float(d.relief_threshold(np.array([baseline]))[0])  # Definitions.at_or_below_threshold
+        cands = sorted((abs(t - d.success_target_hours), t, p <= threshold + 1e-9)
+                       for t, p in zip(s["hours_after"], s["pain"]))
+        if cands:
+            assert got.loc[pid, "success_hours"] == cands[0][1]
+            assert bool(got.loc[pid, "success"]) == cands[0][2]
+        else:
+            assert pd.isna(got.loc[pid, "success_hours"]) and pd.isna(got.loc[pid, "success"])

@@ -511,9 +511,14 @@ def _subgroups(claim: Claim, ep: pd.DataFrame) -> list[tuple[str, pd.DataFrame, 
     if claim.by_procedure:
         out += [(p, _population(ep, p), stated_by.get(p, claim.stated)) for p in ("vertebroplasty", "kyphoplasty")]
     if claim.by_etiology and "etiology" in base:
-        for value in sorted(base["etiology"].dropna().astype(str).unique()):
-            out.append((f"etiology: {value}", base[base["etiology"].astype(str) == value],
-                        stated_by.get(value, claim.stated)))
+        etiology = base["etiology"]
+        if isinstance(etiology.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(etiology.cat.categories):
+            values = sorted(str(v) for v in etiology.dropna().unique())  # text categories compared as they are
+        else:
+            values = sorted(etiology.dropna().astype(str).unique())
+            etiology = etiology.astype(str)
+        for value in values:
+            out.append((f"etiology: {value}", base[etiology == value], stated_by.get(value, claim.stated)))
     return out
 
 
@@ -804,7 +809,10 @@ def _covariates(ep: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame | None
         if pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             col = col.astype("Float64").astype(float)
         elif not pd.api.types.is_numeric_dtype(col):
-            col = col.astype(object).where(col.notna(), None)
+            # text as a categorical whose levels are sorted as the regression sorts text (its first
+            # level the reference): grouping and dummy coding then work on integer codes
+            col = col.astype("category").cat.remove_unused_categories()
+            col = col.cat.reorder_categories(sorted(col.cat.categories, key=str))
         else:
             col = col.astype(float)
         keep[name] = col
@@ -1005,9 +1013,23 @@ def evaluate_claims(
     if not 0 < confidence_level < 1:
         raise InputError(f"`confidence_level` must be between 0 and 1; got {confidence_level!r}.")
 
+    coded: dict[str, pd.Series] = {}
+
+    def column(name: str) -> pd.Series:
+        # text columns (procedure, etiology, sex, ...) as categories, made once: the claims' row
+        # filters, comparisons and group-bys then work on small integer codes, not on strings
+        if name not in coded:
+            values = ep[name]
+            if isinstance(values.dtype, pd.StringDtype) or (
+                    values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"):
+                values = values.astype("category")
+            coded[name] = values
+        return coded[name]
+
     def frame_for(claim: Claim) -> pd.DataFrame:
         # only the columns the claim reads: its row filters then copy a few columns, not all
-        return ep[[c for c in dict.fromkeys(("procedure", *claim_columns(claim), WEIGHT)) if c in ep]]
+        names = [c for c in dict.fromkeys(("procedure", *claim_columns(claim), WEIGHT)) if c in ep]
+        return pd.DataFrame({name: column(name) for name in names}, index=ep.index, copy=False)
 
     return evaluate_claim_frames(frame_for, registry, d, confidence_level)
 

@@ -15,7 +15,8 @@ from .cohort import Cohort
 from .definitions import Definitions
 from .exceptions import InputError
 from .pipeline import derive_in_process
-from .function import function_endpoints
+from .safety import safety_columns
+from .function import function_columns
 
 __all__ = ["ENDPOINT_COLUMNS", "derive_endpoints"]
 
@@ -31,6 +32,10 @@ _FACTORS = {"poor_general_health": "asa_class", "multiple_levels": "levels_treat
 _CARRIED = ("physician_id", "site_id", "procedure_date", "age", "sex", "asa_class", "levels_treated",
             "etiology", "complication", "discharge", "length_of_stay_hours", "height_restoration_pct",
             "kyphotic_angle_change_deg")
+
+
+def _copy_on_write() -> bool:
+    return int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
 
 
 def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> pd.DataFrame:
@@ -98,9 +103,15 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     if "procedure_year" in procs and ("procedure_date" not in procs or procs["procedure_date"].isna().any()):
         # Safe Harbor records (some procedures dated by year only): monitoring charts by year
         columns["procedure_year"] = procs["procedure_year"]
-    out = pd.DataFrame(columns)
+    # the safety endpoints (sql/safety.sql), one row per procedure in the same order
+    for name, values in safety_columns(procs, cohort.events if cohort.has_events else None, d).items():
+        if name not in columns:
+            columns[name] = pd.Series(values, index=procs.index)
+    # the function endpoints (sql/function_endpoints.sql)
+    for name, values in function_columns(procs["procedure_id"], cohort.function_scores, d).items():
+        columns[name] = pd.Series(values, index=procs.index) if not isinstance(values, pd.Series) else values
+    # under copy-on-write (pandas 3) the frame shares the columns safely; pandas 2 copies them, so
+    # that writing into the endpoints never changes the cohort
+    out = pd.DataFrame(columns, copy=not _copy_on_write())
     out.attrs["definitions"] = d.to_dict()
-    from .safety import add_safety_endpoints  # the safety endpoints: sql/safety.sql
-
-    out = add_safety_endpoints(out.reset_index(drop=True), cohort, d)
-    return function_endpoints(out, cohort.function_scores, d)
+    return out

@@ -43,7 +43,7 @@ from .mapping import FUNCTION_RANGE, Mapping
 from .validation import MAX_HOURS_AFTER, parse_dates
 
 __all__ = ["FUNCTION_ENDPOINT_COLUMNS", "FUNCTION_SCORE_COLUMNS", "JOIN_FUNCTION_ENDPOINTS", "check_function_scores",
-           "function_accounting", "function_endpoints", "function_rules", "register_function_labels",
+           "function_accounting", "function_columns", "function_endpoints", "function_rules", "register_function_labels",
            "run_function_sql", "split_function_rows"]
 
 FUNCTION_SCORE_COLUMNS = ("procedure_id", "hours_after", "instrument", "score")
@@ -392,11 +392,24 @@ def function_endpoints(endpoints: pd.DataFrame, scores: pd.DataFrame,
     >>> out[["function_instrument", "function_change", "function_regained"]].astype(object).values.tolist()
     [['odi', 16.0, True], ['rmdq', nan, <NA>]]
     """
-    d = definitions or Definitions()
     out = endpoints.copy()
-    ids = out["procedure_id"].astype("string")
+    for name, values in function_columns(out["procedure_id"], scores, definitions).items():
+        out[name] = pd.Series(values, index=out.index) if not isinstance(values, pd.Series) else values.to_numpy()
+    return out
+
+
+def function_columns(procedure_ids: pd.Series, scores: pd.DataFrame,
+                     definitions: Definitions | None = None) -> dict[str, Any]:
+    """The function endpoint columns (:func:`function_endpoints`) of the procedures
+    ``procedure_ids``, in their order, as arrays: ``{name: values}``.
+
+    :func:`outcomes.derive_endpoints` adds them to its frame without copying it.
+    """
+    d = definitions or Definitions()
+    n = len(procedure_ids)
     if len(scores) == 0:
-        return _attach(out, None, ids)
+        return _attach(n, None)
+    ids = procedure_ids.astype("string")
     pid = pd.Index(ids).get_indexer(scores["procedure_id"].astype("string"))
     keep = pid >= 0
     frame = pd.DataFrame({"pid": pid[keep].astype(np.int64),
@@ -415,17 +428,18 @@ def function_endpoints(endpoints: pd.DataFrame, scores: pd.DataFrame,
         got = eng.arrow("SELECT * FROM fn_endpoints ORDER BY pid").to_pandas()
     finally:
         eng.close()
-    return _attach(out, got, ids)
+    return _attach(n, got)
 
 
-def _attach(out: pd.DataFrame, got: pd.DataFrame | None, ids: pd.Series) -> pd.DataFrame:
-    n = len(out)
+def _attach(n: int, got: pd.DataFrame | None) -> dict[str, Any]:
     pos = got["pid"].to_numpy(dtype=np.int64) if got is not None else np.array([], dtype=np.int64)
-    instrument = np.full(n, None, dtype=object)
     columns: dict[str, Any] = {}
     if got is not None:
+        instrument = np.full(n, None, dtype=object)
         instrument[pos] = got["function_instrument"].to_numpy(dtype=object)
-    columns["function_instrument"] = pd.array(instrument, dtype="string")
+        columns["function_instrument"] = pd.array(instrument, dtype="string")
+    else:  # no function scores: all NA (a scalar fill, not a million None objects)
+        columns["function_instrument"] = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string").array
     for name in ("function_baseline", "function_followup", "function_hours", "function_change"):
         values = np.full(n, np.nan)
         if got is not None:
@@ -438,6 +452,4 @@ def _attach(out: pd.DataFrame, got: pd.DataFrame | None, ids: pd.Series) -> pd.D
         regained[pos] = flag.fillna(False).to_numpy(dtype=bool)
         missing[pos] = flag.isna().to_numpy()
     columns["function_regained"] = pd.arrays.BooleanArray(regained, missing)
-    for name, values in columns.items():
-        out[name] = pd.Series(values, index=out.index) if not isinstance(values, pd.Series) else values.to_numpy()
-    return out
+    return columns

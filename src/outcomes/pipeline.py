@@ -89,7 +89,9 @@ def run_endpoints(eng: Any, d: Definitions) -> None:
 
 
 def _numbers(values: pd.Series) -> pa.Array:
-    """A column as Arrow doubles, NaN and NA as NULL."""
+    """A column as Arrow doubles, NaN and NA as NULL (a float64 column is read without a copy)."""
+    if values.dtype == np.float64:
+        return pa.array(values.to_numpy(), from_pandas=True)
     return pa.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
 
 
@@ -118,10 +120,13 @@ def _positions(ids: pd.Series, procedure_ids: pa.Array) -> np.ndarray:
     starts = np.ones(len(text), dtype=bool)
     starts[1:] = pc.not_equal(text.slice(1), text.slice(0, len(text) - 1)).fill_null(True).to_numpy(
         zero_copy_only=False)
-    first = np.flatnonzero(starts)
-    found = pc.index_in(text.take(pa.array(first)), value_set=procedure_ids.cast(text.type))
-    found = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.repeat(found, np.diff(np.append(first, len(text))))
+    run = np.cumsum(starts, dtype=np.int64) - 1  # each score's run
+    run_ids = text.take(pa.array(np.flatnonzero(starts)))
+    values = procedure_ids.cast(text.type)
+    if len(run_ids) == len(values) and run_ids.equals(values):
+        return run  # the runs are the procedures, in their order (every procedure has scores)
+    found = pc.index_in(run_ids, value_set=values)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)[run]
 
 
 def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: Definitions) -> pd.DataFrame:
@@ -163,11 +168,18 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
         eng.view("ass_checked", "SELECT pid, hours_after, pain, CAST(CASE WHEN pid < 0 THEN 3 END AS TINYINT) AS _rule "
                  "FROM _assessments_in")
         create_thresholds(eng, d)
+        statements = endpoint_statements(d)
+        last = next(k for k, statement in enumerate(statements) if _CREATE.match(statement))
+        for statement in statements[:last]:  # the tables endpoint_values reads (endpoint_base, endpoint_post)
+            eng.create(statement)
         # the query of endpoint_values, fetched without making the table
-        table = eng.arrow(_CREATE.sub("", endpoint_statements(d)[0], count=1))
+        table = eng.arrow(_CREATE.sub("", statements[last], count=1))
     finally:
         eng.close()
-    table = table.take(np.argsort(table.column("pid").to_numpy()))
-    out = table.drop_columns(["pid"]).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
-    out["success_worst_case"] = out["success_worst_case"].astype(bool)
+    # every procedure has one row (pid = its position): put the rows back in the procedures' order
+    order = np.empty(n, dtype=np.int64)
+    order[table.column("pid").to_numpy()] = np.arange(table.num_rows, dtype=np.int64)
+    table = table.drop_columns(["pid"]).take(order)
+    out = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, split_blocks=True)  # no 2-D blocks
+    out["success_worst_case"] = out["success_worst_case"].to_numpy(dtype=bool)
     return out

@@ -40,8 +40,9 @@ from .exceptions import InputError
 from .mapping import EVENT_CODES, Mapping, normalise_label
 from .validation import parse_dates
 
-__all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values", "events_fill",
-           "flag_values", "number_sql", "safety_endpoints", "safety_fill", "safety_sql", "sql_statements",
+__all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values",
+           "events_fill", "flag_values", "number_sql", "safety_columns", "safety_endpoints", "safety_fill", "safety_sql",
+           "sql_statements",
            "validate_events"]
 
 # The endpoint columns safety.sql adds to derive_endpoints' table.
@@ -419,6 +420,14 @@ def safety_endpoints(procedures: pd.DataFrame, events: pd.DataFrame | None,
     >>> out["new_fracture_days"].tolist(), out["new_fracture_status"].tolist()
     ([200.0, 12.0, nan], [1, 0, <NA>])
     """
+    columns = safety_columns(procedures, events, definitions)
+    return pd.DataFrame({"procedure_id": procedures["procedure_id"].to_numpy(), **columns})
+
+
+def safety_columns(procedures: pd.DataFrame, events: pd.DataFrame | None,
+                   definitions: Definitions | None = None) -> dict[str, Any]:
+    """The columns of :func:`safety_endpoints` but ``procedure_id``, as arrays in the order of
+    ``procedures``: ``{name: values}`` (:func:`outcomes.derive_endpoints` adds them to its frame)."""
     d = definitions or Definitions()
     if "procedure_id" not in procedures:
         raise InputError("`procedures` must have the column 'procedure_id'; got none.")
@@ -426,9 +435,17 @@ def safety_endpoints(procedures: pd.DataFrame, events: pd.DataFrame | None,
     n = len(procedures)
     days = (pd.to_numeric(procedures["last_contact_days"], errors="coerce").astype(float)
             if "last_contact_days" in procedures else pd.Series(np.nan, index=procedures.index))
+    if events is None:
+        # without an events table every endpoint of safety.sql is NULL (has_events = FALSE): the
+        # same columns without running it
+        return {"last_contact_days": days.to_numpy(dtype=float),
+                **{column: pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+                   for column in ("major_complication_30d", "minor_complication_30d", "death_30d")},
+                "new_fracture_days": np.full(n, np.nan),
+                "new_fracture_status": pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))}
     follow = pd.DataFrame({"_order": np.arange(n), "procedure_id": _as_text(procedures["procedure_id"]).to_numpy(),
                            "last_contact_days": days.to_numpy(dtype=float)})
-    ev = events if events is not None else empty_events()
+    ev = events
     for column in ("procedure_id", "event", "days_after", "severity"):
         if column not in ev:
             raise InputError(f"`events` must have the column {column!r}; got columns {', '.join(map(str, ev.columns))}.")
@@ -447,13 +464,12 @@ def safety_endpoints(procedures: pd.DataFrame, events: pd.DataFrame | None,
         out = _frame(eng.arrow("SELECT * FROM safety ORDER BY _order"))
     finally:
         eng.close()
-    result = pd.DataFrame({"procedure_id": procedures["procedure_id"].to_numpy()}, index=procedures.index)
-    result["last_contact_days"] = out["last_contact_days"].astype(float).to_numpy()
+    result: dict[str, Any] = {"last_contact_days": out["last_contact_days"].astype(float).to_numpy()}
     for column in ("major_complication_30d", "minor_complication_30d", "death_30d"):
         result[column] = pd.array(out[column].astype("boolean").to_numpy(), dtype="boolean")
     result["new_fracture_days"] = out["new_fracture_days"].astype(float).to_numpy()
     result["new_fracture_status"] = pd.array(out["new_fracture_status"].astype("Int64").to_numpy(), dtype="Int64")
-    return result.reset_index(drop=True)
+    return result
 
 
 def add_safety_endpoints(endpoints: pd.DataFrame, cohort: Any, definitions: Definitions | None = None) -> pd.DataFrame:

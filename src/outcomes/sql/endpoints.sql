@@ -22,10 +22,11 @@
 -- {success_target} h inside {success_low} to {success_high} h (ties to the earlier); then,
 -- knowing the first relief, the last time without relief before it and the first time without
 -- relief after it.
-CREATE OR REPLACE TEMP TABLE endpoint_values AS
+CREATE OR REPLACE TEMP TABLE endpoint_base AS
+-- one row per analysed procedure: its baseline, the relief threshold and its own fields (fracture
+-- age, discharge, general health, levels treated)
 WITH
 procs AS (
-    -- the procedure's own fields: fracture age, discharge, general health, levels treated
     SELECT
         _order AS pid,
         baseline_pain,
@@ -38,60 +39,70 @@ procs AS (
     FROM proc_checked
     WHERE _reason IS NULL
 ),
+window_scores AS (
+    -- the baseline candidates of the procedures that give no baseline of their own
+    SELECT pid, hours_after, pain
+    FROM ass_checked
+    WHERE _rule IS NULL AND hours_after <= 0 AND hours_after >= -{baseline_window_hours}
+        AND pid IN (SELECT pid FROM procs WHERE baseline_pain IS NULL)
+),
 pre AS (
-    -- the baseline when the procedures table gives none: the latest score in the window (times
-    -- are unique per procedure)
-    SELECT pid, pain AS last_pre
-    FROM (SELECT pid, pain, row_number() OVER (PARTITION BY pid ORDER BY hours_after DESC) AS k
-          FROM ass_checked
-          WHERE _rule IS NULL AND hours_after <= 0 AND hours_after >= -{baseline_window_hours}
-              AND pid IN (SELECT pid FROM procs WHERE baseline_pain IS NULL)) AS ranked
-    WHERE k = 1
-),
-base AS (
-    SELECT
-        p.pid, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold,
-        p.fracture_age_days, p.early_treatment, p.same_day_discharge, p.overnight, p.poor_general_health,
-        p.multiple_levels
-    FROM procs AS p
-    LEFT JOIN pre ON pre.pid = p.pid
-    LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline
-),
-post AS (
-    SELECT s.pid, s.hours_after AS hours, COALESCE(s.pain <= b.threshold + {relief_tolerance}, false) AS relieved
-    FROM ass_checked AS s
-    JOIN base AS b ON b.pid = s.pid
-    WHERE s._rule IS NULL AND s.hours_after > 0
-),
+    -- the latest of them (times are unique per procedure)
+    SELECT s.pid, s.pain AS last_pre
+    FROM window_scores AS s
+    JOIN (SELECT pid, max(hours_after) AS latest FROM window_scores GROUP BY pid) AS m
+        ON m.pid = s.pid AND m.latest = s.hours_after
+)
+SELECT
+    p.pid, COALESCE(p.baseline_pain, pre.last_pre) AS baseline, t.threshold,
+    p.fracture_age_days, p.early_treatment, p.same_day_discharge, p.overnight, p.poor_general_health,
+    p.multiple_levels
+FROM procs AS p
+LEFT JOIN pre ON pre.pid = p.pid
+LEFT JOIN _thresholds AS t ON COALESCE(p.baseline_pain, pre.last_pre) = t.baseline;
+
+-- every follow-up score, narrowed to (procedure, time, relief)
+CREATE OR REPLACE TEMP TABLE endpoint_post AS
+SELECT s.pid, s.hours_after AS hours, COALESCE(s.pain <= b.threshold + {relief_tolerance}, false) AS relieved
+FROM ass_checked AS s
+JOIN endpoint_base AS b ON b.pid = s.pid
+WHERE s._rule IS NULL AND s.hours_after > 0;
+
+CREATE OR REPLACE TEMP TABLE endpoint_values AS
+WITH
 first_pass AS (
+    -- one pass over the follow-up scores. The score nearest {success_target} h inside the success
+    -- window is the latest at or before it (below) or the earliest after it (above), whichever is
+    -- nearer, ties to the earlier: the first by (abs(hours - target), hours). Its relief: relief
+    -- at the latest (earliest) relieved score there is relief at that score (times are unique).
     SELECT
         pid,
         count(*) AS n_followup,
         max(hours) AS last_fu,
         min(hours) FILTER (WHERE relieved) AS first_relief,
         count(*) FILTER (WHERE hours >= {horizon_low} AND hours <= {horizon_high}) > 0 AS seen_in_window,
-        max(hours) FILTER (WHERE hours < {horizon_low}) AS last_before_window
-    FROM post
+        max(hours) FILTER (WHERE hours < {horizon_low}) AS last_before_window,
+        max(hours) FILTER (WHERE hours >= {success_low} AND hours <= {success_high} AND hours <= {success_target})
+            AS below,
+        max(hours) FILTER (WHERE hours >= {success_low} AND hours <= {success_high} AND hours <= {success_target}
+                           AND relieved) AS below_relieved,
+        min(hours) FILTER (WHERE hours >= {success_low} AND hours <= {success_high} AND hours > {success_target})
+            AS above,
+        min(hours) FILTER (WHERE hours >= {success_low} AND hours <= {success_high} AND hours > {success_target}
+                           AND relieved) AS above_relieved
+    FROM endpoint_post
     GROUP BY pid
 ),
-nearest AS (
-    -- only the scores inside the success window are ranked by (distance, time)
-    SELECT pid, relieved AS success_value, hours AS success_at
-    FROM (SELECT pid, relieved, hours,
-                 row_number() OVER (PARTITION BY pid ORDER BY abs(hours - {success_target}), hours) AS k
-          FROM post
-          WHERE hours >= {success_low} AND hours <= {success_high}) AS ranked
-    WHERE k = 1
-),
 second_pass AS (
-    -- only the scores without relief matter here
+    -- only the scores without relief of procedures with relief matter here (both are read only
+    -- when relief was observed)
     SELECT
         p.pid,
-        max(p.hours) FILTER (WHERE p.hours < COALESCE(f.first_relief, CAST('inf' AS DOUBLE))) AS last_without,
-        min(p.hours) FILTER (WHERE p.hours > COALESCE(f.first_relief, CAST('inf' AS DOUBLE))) AS first_loss
-    FROM post AS p
+        max(p.hours) FILTER (WHERE p.hours < f.first_relief) AS last_without,
+        min(p.hours) FILTER (WHERE p.hours > f.first_relief) AS first_loss
+    FROM endpoint_post AS p
     JOIN first_pass AS f ON f.pid = p.pid
-    WHERE NOT p.relieved
+    WHERE NOT p.relieved AND f.first_relief IS NOT NULL
     GROUP BY p.pid
 ),
 flags AS (
@@ -99,14 +110,24 @@ flags AS (
         b.pid, b.baseline, b.threshold, b.fracture_age_days, b.early_treatment, b.same_day_discharge,
         b.overnight, b.poor_general_health, b.multiple_levels,
         f.n_followup, f.last_fu, f.first_relief, f.seen_in_window, f.last_before_window,
-        w.success_value, w.success_at,
+        CASE
+            WHEN f.below IS NOT NULL AND (f.above IS NULL
+                                          OR abs(f.below - {success_target}) <= abs(f.above - {success_target}))
+                THEN COALESCE(f.below_relieved = f.below, false)
+            WHEN f.above IS NOT NULL THEN COALESCE(f.above_relieved = f.above, false)
+        END AS success_value,
+        CASE
+            WHEN f.below IS NOT NULL AND (f.above IS NULL
+                                          OR abs(f.below - {success_target}) <= abs(f.above - {success_target}))
+                THEN f.below
+            ELSE f.above
+        END AS success_at,
         s.last_without, s.first_loss,
         b.baseline IS NOT NULL AS evaluable,
         f.first_relief IS NOT NULL AS observed,
         CASE WHEN b.baseline IS NOT NULL THEN COALESCE(f.first_relief, f.last_fu) END AS time_to_relief
-    FROM base AS b
+    FROM endpoint_base AS b
     LEFT JOIN first_pass AS f ON f.pid = b.pid
-    LEFT JOIN nearest AS w ON w.pid = b.pid
     LEFT JOIN second_pass AS s ON s.pid = b.pid
 ),
 horizon AS (
