@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import platform
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from importlib import metadata
 from typing import Any
@@ -628,6 +628,38 @@ def monitoring_context(endpoints: pd.DataFrame, claims: Any = None, *, physician
     if physician_id is None:
         builds.append(("clinic CUSUM", clinic_cusum_part))
     builds.append(("CUSUM by physician", physician_cusum_part))
+    build_parts(builds, parts, below)
+    return out
+
+
+def build_parts(builds: Iterable[tuple[str, Callable[[], None]]], parts: list[dict], below: int) -> None:
+    """Run each figure's builder in turn, keeping the section whole when one cannot be drawn.
+
+    A builder appends its own parts. One that raises :class:`~outcomes.exceptions.OutcomesError`
+    leaves a note instead ("The funnel plot cannot be drawn from these records: ..."); the
+    fragile-result warnings (``RuntimeWarning``, e.g. a ``StatisticalWarning``) raised by any of
+    them become one closing note, each said once. Counts under ``below`` in either are hidden
+    (:func:`outcomes.report.wording.counts_hidden`).
+
+    Parameters
+    ----------
+    builds : iterable of (str, callable)
+        What each builder draws, as the note names it, and the builder (no arguments).
+    parts : list of dict
+        The section's parts; notes are appended as ``{"note": text}``.
+    below : int
+        The small-cell threshold (0: none).
+
+    Examples
+    --------
+    >>> from outcomes.exceptions import InputError
+    >>> def broken():
+    ...     raise InputError("`unit` must be a column; got 'x'.")
+    >>> parts = []
+    >>> build_parts([("funnel plot", broken)], parts, 0)
+    >>> parts[0]["note"].startswith("The funnel plot cannot be drawn from these records:")
+    True
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for what, build in builds:
@@ -636,10 +668,9 @@ def monitoring_context(endpoints: pd.DataFrame, claims: Any = None, *, physician
             except OutcomesError as exc:
                 parts.append({"note": f"The {what} cannot be drawn from these records: "
                                       f"{plain(counts_hidden(str(exc), below))}"})
-    notes = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
+    notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
     if notes:
-        parts.append({"note": " ".join(plain(counts_hidden(n, below)) for n in notes)})
-    return out
+        parts.append({"note": " ".join(plain(counts_hidden(n, below)) for n in sorted(notes))})
 
 
 def years_only(fig: Any, year_only: bool) -> Any:
