@@ -224,6 +224,46 @@ def test_limitations_are_written_from_the_data(clinic_page):
     assert "Visits: in the first week" in text and "a full year or more after the procedure" in text
 
 
+def test_notes_on_the_data_appendix_shows_reading_notes_and_fragile_results(tmp_path, monkeypatch):
+    """Cohort.notes (how the files were read) and ClaimsResult.warnings (fragile results) are
+    shown in the appendix "Notes on the data", small counts hidden; the demo has neither, so its
+    report has no such appendix."""
+    import dataclasses
+
+    import outcomes.claims
+
+    procedures, assessments, _ = simulate(120, seed=4)
+    # a European spreadsheet export: semicolons, decimal commas, Windows-1252
+    procedures.to_csv(tmp_path / "procedures.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    assessments.to_csv(tmp_path / "assessments.csv", index=False)
+    cohort = load_records(tmp_path / "procedures.csv", tmp_path / "assessments.csv")
+    assert cohort.notes and any("decimal commas" in n for n in cohort.notes)
+    real = outcomes.claims.evaluate_claims
+
+    def fragile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return dataclasses.replace(result, warnings=(*result.warnings, "outpatient: an interval from only 7 "
+                                                     "procedures with a known discharge is fragile"))
+
+    monkeypatch.setattr(outcomes.claims, "evaluate_claims", fragile)
+    page = report.build_report(cohort, suppress_below=11)
+    text = _text(page)
+    assert page.index(">Appendix: methods and definitions") < page.index(">Appendix: notes on the data") \
+        < page.index(">Glossary")
+    part = text[text.index("Appendix: notes on the data"):text.index("Glossary")]
+    assert "How the files were read" in part
+    for note in cohort.notes:
+        assert " ".join(note.split()) in part
+    statement = next(c.statement for c in load_claims() if c.id == "outpatient")
+    assert (f"{statement} (outpatient): an interval from only <11 procedures with a known discharge is fragile."
+            in part)
+    assert str(tmp_path) not in _visible(page)
+
+
+def test_demo_report_has_no_notes_on_the_data(clinic_page):
+    assert ">Appendix: notes on the data" not in clinic_page[1]
+
+
 def test_the_workbook_holds_the_tables_and_the_curve_points(clinic_page):
     out, _ = clinic_page
     book = pd.read_excel(out.parent.parent / "tables.xlsx", sheet_name=None)

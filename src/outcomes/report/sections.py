@@ -455,6 +455,52 @@ def limitations(cohort: Cohort, endpoints: pd.DataFrame, definitions: Definition
     return items
 
 
+def data_notes_context(cohort: Cohort, claims: Any = None, *, suppress_below: int = 0) -> dict:
+    """The appendix "Notes on the data": how the inputs were read and the fragile results.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Its ``notes`` (one line per reading decision: an encoding, a header row under title rows,
+        decimal commas, the date formats, which wide columns were read as which hours, events
+        without a severity ...).
+    claims : ClaimsResult, optional
+        Its ``warnings`` ("claim_id: message", raised while the claims were evaluated: a fragile
+        fit, an interval that could not be computed), said against the claim's statement.
+    suppress_below : int, default 0
+        Counts under it in either list are hidden (``"<N"``).
+
+    Returns
+    -------
+    dict
+        ``reading`` and ``statistical`` (lists of plain sentences, each said once) and ``shown``
+        (whether either has any).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cohort = SimpleNamespace(notes=("procedures.csv: decimal commas read in 'age'",))
+    >>> data_notes_context(cohort)["reading"]
+    ["procedures.csv: decimal commas read in 'age'."]
+    """
+    below = check_suppress_below(suppress_below)
+
+    def sentence(text: str) -> str:
+        text = plain(counts_hidden(" ".join(str(text).split()), below))
+        return text if text.endswith((".", "!", "?")) else text + "."
+
+    reading = [sentence(n) for n in dict.fromkeys(getattr(cohort, "notes", ()) or ()) if str(n).strip()]
+    statements = {c.id: c.statement for c in getattr(claims, "claims", ())}
+    statistical = []
+    for raw in dict.fromkeys(getattr(claims, "warnings", ()) or ()):
+        claim_id, _, message = str(raw).partition(": ")
+        if message and claim_id in statements:
+            statistical.append(f"{statements[claim_id]} ({claim_id.replace('_', ' ')}): {sentence(message)}")
+        else:
+            statistical.append(sentence(raw))
+    return {"reading": reading, "statistical": statistical, "shown": bool(reading or statistical)}
+
+
 def _versions() -> list[str]:
     from .. import __version__
     out = [f"outcomes {__version__}", f"Python {platform.python_version()}"]
