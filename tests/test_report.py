@@ -48,8 +48,8 @@ def test_notebooks_ship_in_the_package_with_a_parameters_cell_and_no_outputs(nam
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "parameters" in code[0]["metadata"].get("tags", [])
     names = set(re.findall(r"^(\w+) =", "".join(code[0]["source"]), flags=re.M))
-    assert names == {"procedures", "assessments", "fhir", "omop", "schema", "mapping", "definitions", "clinic_name",
-                     "suppress_below", "allow_identifiers"} | extra
+    assert names == {"procedures", "assessments", "events", "fhir", "omop", "schema", "mapping", "definitions",
+                     "clinic_name", "suppress_below", "allow_identifiers"} | extra
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     text = "".join("".join(c["source"]) for c in code)
     for forbidden in ("def ", "lambda", "import scipy", "import statsmodels", "report._", "display(HTML("):
@@ -75,6 +75,23 @@ def test_clinic_notebook_runs_from_its_folder_and_from_the_root(folder, tmp_path
     assert not [o for o in outputs if o.get("output_type") == "error"]
     html_out = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "<table" in html_out and "report-table" in html_out  # DataFrames styled like the report
+    # the safety cells, on the demo's events and function scores: the complication table, the
+    # new-fracture incidence at one year and its curves, function by visit and its figure
+    cells = {"".join(c["source"]).removeprefix("%matplotlib inline\n").split("\n")[0]: c
+             for c in nb["cells"] if c["cell_type"] == "code"}
+
+    def shown(first_line: str) -> dict:
+        cell = next(c for line, c in cells.items() if line.startswith(first_line))
+        return next(o["data"] for o in cell["outputs"] if o.get("output_type") == "execute_result")
+
+    complications = "".join(shown("threshold = ")["text/html"])
+    assert "Any major complication" in complications and "against the threshold" in complications
+    incidence = "".join(shown("fractures = ")["text/html"])
+    assert "cumulative_incidence" in incidence and "kyphoplasty" in incidence and "vertebroplasty" in incidence
+    assert "image/png" in shown("stated = ")  # the new-fracture curves
+    visits = "".join(shown("function = ")["text/html"])
+    assert "ODI" in visits and "2 weeks" in visits
+    assert "image/png" in shown("outcomes.plots.function_over_time")
 
 
 # ---- rendering the clinic report on the demo data ------------------------------------------------
