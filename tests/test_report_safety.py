@@ -145,6 +145,28 @@ def test_complications_of_unknown_severity_have_their_own_row_and_sentence():
     assert safety.unknown_severity_note(clean, clean_ep) == ""
 
 
+def test_the_report_says_the_clinic_sets_the_threshold(clinic):
+    """The societies' thresholds were not verified (claims.toml), so the report says, beside the
+    claim and the complication sentence, that the stated figure is the clinic's to set."""
+    import html as html_lib
+
+    cohort, ep, _ = clinic
+    claims = outcomes.evaluate_claims(ep)
+    context = safety.safety_context(cohort, ep, claims)
+    blocks = {c["id"]: c for c in context["claims"]}
+    registry = {c.id: c for c in outcomes.load_claims()}
+    for claim_id in ("major_complications", "new_fractures"):
+        claim = registry[claim_id]
+        expected = f"The stated {100 * claim.stated:.0f}% is {claim.stated_note.rstrip('.')}."
+        assert blocks[claim_id]["stated_note"] == expected
+        assert "the clinic replaces with its own figure" in expected
+    assert f"(the interval includes it). {blocks['major_complications']['stated_note']}" in context["complications"]["text"]
+    page = build_report(cohort)
+    assert blocks["major_complications"]["stated_note"] in html_lib.unescape(page)
+    # a claim without a stated_note says nothing more
+    assert outcomes.report.sections.stated_note(registry["success_rate"]) == ""
+
+
 # ---- new fractures --------------------------------------------------------------------------------
 
 def test_fracture_numbers_in_text_and_figure_are_the_same(clinic):

@@ -18,10 +18,12 @@ number a figure writes is the number the text quotes (both come from the same re
 
 References
 ----------
-.. [1] Filippiadis DK, Marcia S, Masala S, Deschamps F, Kelekis A. Percutaneous vertebroplasty and
-   kyphoplasty: current status, new developments and old controversies. Cardiovasc Intervent
-   Radiol 2017;40:1815-1823. doi:10.1007/s00270-017-1779-x (the CIRSE quality-assurance guideline
-   lists complication types and thresholds; the clinic states the figure it holds itself to).
+.. [1] McGraw JK, Cardella J, Barr JD, et al. Society of Interventional Radiology quality
+   improvement guidelines for percutaneous vertebroplasty. J Vasc Interv Radiol 2003;14:827-831
+   (the SIR classification of complications as major or minor that the events table's severity
+   follows). Its suggested complication thresholds, and those of Baerlocher 2014 and of CIRSE
+   (Tsoumakidou 2017), were not read here: the threshold is the clinic's own figure (the claims
+   file's ``major_complications``), and the report says so.
 .. [2] Ostelo RWJG, Deyo RA, Stratford P, et al. Interpreting change scores for pain and
    functional status in low back pain. Spine 2008;33:90-94. doi:10.1097/BRS.0b013e31815e3a10
 .. [3] Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data, 2nd ed., ch. 8.
@@ -159,6 +161,14 @@ def _stated(claims: Any, claim_id: str) -> float | None:
         if claim.id == claim_id and claim.stated is not None:
             return float(claim.stated)
     return None
+
+
+def _stated_note(claims: Any, claim_id: str) -> str:
+    """Where the claim's stated figure comes from (:func:`outcomes.report.sections.stated_note`)."""
+    from .sections import stated_note
+
+    claim = next((c for c in getattr(claims, "claims", ()) if c.id == claim_id), None)
+    return stated_note(claim) if claim is not None else ""
 
 
 def _rate(value: float) -> str:
@@ -692,7 +702,7 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     window = _window(d)
     if events_ok:
         comp = complication_table(cohort, endpoints, definitions=d, threshold=threshold, suppress_below=below)
-        text = _complication_sentence(endpoints, threshold, window, below)
+        text = _complication_sentence(endpoints, threshold, window, below, _stated_note(claims, "major_complications"))
         caption = (f"Complications within {window:g} days by type and procedure: procedures with the complication / "
                    "procedures, rate and exact 95% interval; with none, the upper limit (the rule of three).")
         out["complications"] = {"text": text, "table": table(comp, caption=caption, css_class="safety-table"),
@@ -737,7 +747,8 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     return out
 
 
-def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, window: float, below: int) -> str:
+def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, window: float, below: int,
+                           note: str = "") -> str:
     if not _known(endpoints, "major_complication_30d"):
         return ""
     known = endpoints["major_complication_30d"].dropna().astype(bool)
@@ -755,6 +766,8 @@ def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, win
                      + ("under it (the whole interval lies below)." if hi < threshold else
                         "over it (the whole interval lies above)." if lo > threshold else
                         "not shown to be under or over it (the interval includes it)."))
+            if note:
+                head += f" {note}"
     if _known(endpoints, "minor_complication_30d"):
         minor = endpoints["minor_complication_30d"].dropna().astype(bool)
         mc, mn = int(minor.sum()), len(minor)
@@ -807,6 +820,9 @@ def physician_safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, phys
     text = f"Major complications within {window:g} days: {label}, {said(own)}; the whole clinic, {said(clinic)}."
     if threshold is not None:
         text += f" The clinic's stated threshold is {_rate(threshold)}."
+        note = _stated_note(claims, "major_complications")
+        if note:
+            text += f" {note}"
     out["text"] = text
     is_mine = (ids == str(physician_id)).fillna(False).to_numpy(bool)
     groups = [(label, is_mine, True), ("others", ~is_mine, False), ("clinic", np.ones(len(endpoints), bool), True)]

@@ -179,7 +179,24 @@ def claim_context(claims: Any, claim_id: str, *, suppress_below: int = 0) -> dic
     series = [(words(s[0]) if s[0] else "", *s[1:]) for s in series]
     return {"id": claim.id, "statement": claim.statement, "badge": badge(verdict),
             "numbers": claim_numbers(claims, claim, below), "reason": _reason(claims, claim, below),
-            "settle": settle_text(claims, claim.id, verdict), "strip": strip(series, scale, ref, ref_label)}
+            "settle": settle_text(claims, claim.id, verdict), "strip": strip(series, scale, ref, ref_label),
+            "stated_note": stated_note(claim)}
+
+
+def stated_note(claim: Any) -> str:
+    """Where a claim's stated figure comes from, as a sentence: "The stated 2% is <stated_note>."
+    (empty without a ``stated_note``). The registry's safety thresholds say this way that the
+    clinic sets the figure.
+
+    >>> from types import SimpleNamespace
+    >>> stated_note(SimpleNamespace(stated=0.02, stated_note="the clinic's own figure"))
+    "The stated 2% is the clinic's own figure."
+    """
+    note = " ".join(str(getattr(claim, "stated_note", "") or "").split())
+    stated = getattr(claim, "stated", None)
+    if not note or stated is None:
+        return ""
+    return f"The stated {fmt.percent(stated)} is {note.rstrip('.')}."
 
 
 def _lower_first(text: str) -> str:
