@@ -160,7 +160,10 @@ def test_the_report_says_the_clinic_sets_the_threshold(clinic):
         expected = f"The stated {100 * claim.stated:.0f}% is {claim.stated_note.rstrip('.')}."
         assert blocks[claim_id]["stated_note"] == expected
         assert "the clinic replaces with its own figure" in expected
-    assert f"(the interval includes it). {blocks['major_complications']['stated_note']}" in context["complications"]["text"]
+    # said once on the clinic page (the claim's block), and in the physician's complications
+    assert blocks["major_complications"]["stated_note"] not in context["complications"]["text"]
+    physician = safety.physician_safety_context(cohort, ep, "D1", claims)
+    assert physician["text"].endswith(blocks["major_complications"]["stated_note"])
     page = build_report(cohort)
     assert blocks["major_complications"]["stated_note"] in html_lib.unescape(page)
     # a claim without a stated_note says nothing more

@@ -702,7 +702,8 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     window = _window(d)
     if events_ok:
         comp = complication_table(cohort, endpoints, definitions=d, threshold=threshold, suppress_below=below)
-        text = _complication_sentence(endpoints, threshold, window, below, _stated_note(claims, "major_complications"))
+        # the claim's block just above says where the threshold comes from (its stated_note)
+        text = _complication_sentence(endpoints, threshold, window, below)
         caption = (f"Complications within {window:g} days by type and procedure: procedures with the complication / "
                    "procedures, rate and exact 95% interval; with none, the upper limit (the rule of three).")
         out["complications"] = {"text": text, "table": table(comp, caption=caption, css_class="safety-table"),
@@ -747,8 +748,7 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     return out
 
 
-def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, window: float, below: int,
-                           note: str = "") -> str:
+def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, window: float, below: int) -> str:
     if not _known(endpoints, "major_complication_30d"):
         return ""
     known = endpoints["major_complication_30d"].dropna().astype(bool)
@@ -766,8 +766,7 @@ def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, win
                      + ("under it (the whole interval lies below)." if hi < threshold else
                         "over it (the whole interval lies above)." if lo > threshold else
                         "not shown to be under or over it (the interval includes it)."))
-            if note:
-                head += f" {note}"
+
     if _known(endpoints, "minor_complication_30d"):
         minor = endpoints["minor_complication_30d"].dropna().astype(bool)
         mc, mn = int(minor.sum()), len(minor)
