@@ -48,8 +48,8 @@ def test_notebooks_ship_in_the_package_with_a_parameters_cell_and_no_outputs(nam
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "parameters" in code[0]["metadata"].get("tags", [])
     names = set(re.findall(r"^(\w+) =", "".join(code[0]["source"]), flags=re.M))
-    assert names == {"procedures", "assessments", "fhir", "omop", "schema", "mapping", "definitions", "clinic_name",
-                     "suppress_below", "allow_identifiers"} | extra
+    assert names == {"procedures", "assessments", "events", "fhir", "omop", "schema", "mapping", "definitions",
+                     "clinic_name", "suppress_below", "allow_identifiers"} | extra
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     text = "".join("".join(c["source"]) for c in code)
     for forbidden in ("def ", "lambda", "import scipy", "import statsmodels", "report._", "display(HTML("):
@@ -75,6 +75,23 @@ def test_clinic_notebook_runs_from_its_folder_and_from_the_root(folder, tmp_path
     assert not [o for o in outputs if o.get("output_type") == "error"]
     html_out = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "<table" in html_out and "report-table" in html_out  # DataFrames styled like the report
+    # the safety cells, on the demo's events and function scores: the complication table, the
+    # new-fracture incidence at one year and its curves, function by visit and its figure
+    cells = {"".join(c["source"]).removeprefix("%matplotlib inline\n").split("\n")[0]: c
+             for c in nb["cells"] if c["cell_type"] == "code"}
+
+    def shown(first_line: str) -> dict:
+        cell = next(c for line, c in cells.items() if line.startswith(first_line))
+        return next(o["data"] for o in cell["outputs"] if o.get("output_type") == "execute_result")
+
+    complications = "".join(shown("threshold = ")["text/html"])
+    assert "Any major complication" in complications and "against the threshold" in complications
+    incidence = "".join(shown("fractures = ")["text/html"])
+    assert "cumulative_incidence" in incidence and "kyphoplasty" in incidence and "vertebroplasty" in incidence
+    assert "image/png" in shown("stated = ")  # the new-fracture curves
+    visits = "".join(shown("function = ")["text/html"])
+    assert "ODI" in visits and "2 weeks" in visits
+    assert "image/png" in shown("outcomes.plots.function_over_time")
 
 
 # ---- rendering the clinic report on the demo data ------------------------------------------------
@@ -222,6 +239,46 @@ def test_limitations_are_written_from_the_data(clinic_page):
     missing = int(ep["success"].isna().sum())
     assert f"{missing} of 800 procedures ({100 * missing / 800:.0f}%) have no pain score between 2 and 12 weeks" in text
     assert "Visits: in the first week" in text and "a full year or more after the procedure" in text
+
+
+def test_notes_on_the_data_appendix_shows_reading_notes_and_fragile_results(tmp_path, monkeypatch):
+    """Cohort.notes (how the files were read) and ClaimsResult.warnings (fragile results) are
+    shown in the appendix "Notes on the data", small counts hidden; the demo has neither, so its
+    report has no such appendix."""
+    import dataclasses
+
+    import outcomes.claims
+
+    procedures, assessments, _ = simulate(120, seed=4)
+    # a European spreadsheet export: semicolons, decimal commas, Windows-1252
+    procedures.to_csv(tmp_path / "procedures.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    assessments.to_csv(tmp_path / "assessments.csv", index=False)
+    cohort = load_records(tmp_path / "procedures.csv", tmp_path / "assessments.csv")
+    assert cohort.notes and any("decimal commas" in n for n in cohort.notes)
+    real = outcomes.claims.evaluate_claims
+
+    def fragile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return dataclasses.replace(result, warnings=(*result.warnings, "outpatient: an interval from only 7 "
+                                                     "procedures with a known discharge is fragile"))
+
+    monkeypatch.setattr(outcomes.claims, "evaluate_claims", fragile)
+    page = report.build_report(cohort, suppress_below=11)
+    text = _text(page)
+    assert page.index(">Appendix: methods and definitions") < page.index(">Appendix: notes on the data") \
+        < page.index(">Glossary")
+    part = text[text.index("Appendix: notes on the data"):text.index("Glossary")]
+    assert "How the files were read" in part
+    for note in cohort.notes:
+        assert " ".join(note.split()) in part
+    statement = next(c.statement for c in load_claims() if c.id == "outpatient")
+    assert (f"{statement} (outpatient): an interval from only <11 procedures with a known discharge is fragile."
+            in part)
+    assert str(tmp_path) not in _visible(page)
+
+
+def test_demo_report_has_no_notes_on_the_data(clinic_page):
+    assert ">Appendix: notes on the data" not in clinic_page[1]
 
 
 def test_the_workbook_holds_the_tables_and_the_curve_points(clinic_page):

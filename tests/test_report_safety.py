@@ -21,6 +21,7 @@ from scipy import stats
 
 import outcomes
 import outcomes.plots
+import outcomes.synthetic
 from outcomes.competing import cumulative_incidence
 from outcomes.report import safety
 from outcomes.report.render import build_report
@@ -104,6 +105,69 @@ def test_complication_table_suppresses_small_counts(clinic):
         cells = [row[c] for c in ("vertebroplasty", "kyphoplasty", "all")]
         hidden = [c.startswith("<") or c.startswith("hidden") for c in cells]
         assert sum(hidden) != 1
+
+
+def test_complications_of_unknown_severity_have_their_own_row_and_sentence():
+    """A complication without a severity is neither major nor minor (the contract: the major and
+    minor endpoints are then unknown): the table lists it in its own group and a sentence says why
+    it is in neither rate."""
+    procedures, assessments, events, _ = outcomes.synthetic.simulate_safety(300, seed=5)
+    inside = events.index[(events["days_after"] <= 30) & (events["event"] != "death")
+                          & (events["event"] != "new_fracture")]
+    events = events.copy()
+    events.loc[inside[:6], "severity"] = pd.NA  # six complications lose their severity
+    cohort = outcomes.load_records(procedures, assessments, events=events)
+    ep = outcomes.derive_endpoints(cohort)
+    table = safety.complication_table(cohort, ep).set_index("complication")
+    unknown = events.loc[inside[:6]]
+    k = unknown["procedure_id"].nunique()  # counted from the raw events, not from the package
+    assert table.loc[safety.UNKNOWN_SEVERITY, "all"] == _cell(k, len(ep))
+    labels = list(table.index)
+    after = labels[labels.index(safety.UNKNOWN_SEVERITY) + 1:]
+    codes = sorted(unknown["event"].unique())
+    assert sorted(x.strip() for x in after if x != "Death within 30 days") == sorted(
+        safety.EVENT_WORDS[c] for c in codes)
+    # the major rate's denominator leaves out the procedures whose major status is unknown
+    major_n = int(ep["major_complication_30d"].notna().sum())
+    assert major_n < len(ep)
+    assert table.loc["Any major complication", "all"].split(":")[0].endswith(f"/ {major_n:,}")
+    note = safety.unknown_severity_note(cohort, ep)
+    assert note.startswith(f"{k} procedures had a complication within 30 days whose severity (major or minor) was "
+                           "not recorded. Such a complication is counted as neither major nor minor, because the "
+                           "records do not say which it was")
+    assert f"{len(ep) - major_n} from the major-complication rate" in note
+    html = build_report(cohort)
+    assert "Any complication of unknown severity" in html and "counted as neither major nor minor" in html
+    # without such events there is no row and no sentence
+    clean = outcomes.load_records(procedures, assessments, events=events.drop(index=inside[:6]))
+    clean_ep = outcomes.derive_endpoints(clean)
+    assert safety.UNKNOWN_SEVERITY not in set(safety.complication_table(clean, clean_ep)["complication"])
+    assert safety.unknown_severity_note(clean, clean_ep) == ""
+
+
+def test_the_report_says_the_clinic_sets_the_threshold(clinic):
+    """The societies' thresholds were not verified (claims.toml), so the report says, beside the
+    claim and the complication sentence, that the stated figure is the clinic's to set."""
+    import html as html_lib
+
+    cohort, ep, _ = clinic
+    claims = outcomes.evaluate_claims(ep)
+    context = safety.safety_context(cohort, ep, claims)
+    blocks = {c["id"]: c for c in context["claims"]}
+    registry = {c.id: c for c in outcomes.load_claims()}
+    for claim_id in ("major_complications", "new_fractures"):
+        claim = registry[claim_id]
+        expected = f"The stated {100 * claim.stated:.0f}% is {claim.stated_note.rstrip('.')}."
+        assert blocks[claim_id]["stated_note"] == expected
+        assert "the clinic replaces with its own figure" in expected
+    # said once on the clinic page (the claim's block), and in the physician's complications
+    assert blocks["major_complications"]["stated_note"] not in context["complications"]["text"]
+    physician = safety.physician_safety_context(cohort, ep, "D1", claims)
+    assert physician["text"].endswith(blocks["major_complications"]["stated_note"])
+    page = build_report(cohort)
+    assert blocks["major_complications"]["stated_note"] in html_lib.unescape(page)
+    # a claim without a stated_note says nothing more
+    assert outcomes.report.sections.stated_note(registry["success_rate"]) == ""
 
 
 # ---- new fractures --------------------------------------------------------------------------------

@@ -422,6 +422,113 @@ def test_verdicts_follow_the_truth():
     assert evaluate_claims(poor, claims=_claims("function_regained")).verdicts()["function_regained"] == "below"
 
 
+# ---- coverage over many simulated clinics (issue 12's Done-when) ---------------------------------
+
+REPLICATES, CLINIC_SIZE = 200, 600
+_TRUTH_KEY = {"function_regained": "odi_improved", "major_complications": "major_complication_30d",
+              "new_fractures": "new_fracture_1y"}
+
+
+def _truth_of(truth: dict, claim_id: str, population: str) -> float:
+    key = _TRUTH_KEY[claim_id]
+    if population == "all":
+        return truth[key]
+    if population.startswith("etiology: "):
+        return truth[f"{key}_by_etiology"][population.removeprefix("etiology: ")]
+    return truth[f"{key}_{population}"]
+
+
+@pytest.fixture(scope="module")
+def many_clinics() -> pd.DataFrame:
+    """REPLICATES simulated clinics of CLINIC_SIZE procedures each (seeds 9000...), read through
+    the package's loader, endpoints and claims: one row per claim, population and clinic with the
+    interval, the verdict and the true value (simulate_safety's population value; complications as
+    recorded, up to the last contact). The clinics are loaded as one file (ids prefixed by the
+    clinic, 50 clinics a load) so the loader's fixed cost is paid four times, not 200; the claims are
+    evaluated clinic by clinic."""
+    claims = _claims(*SAFETY_IDS)
+    rows = []
+    for batch in np.array_split(np.arange(REPLICATES), 4):  # four loads: a quarter of the memory
+        procedures, assessments, events, truths = [], [], [], {}
+        for r in batch:
+            p, a, e, truths[r] = simulate_safety(CLINIC_SIZE, seed=9000 + int(r))
+            tag = f"R{r:03d}-"
+            procedures.append(p.assign(procedure_id=tag + p["procedure_id"].astype(str),
+                                       patient_id=tag + p["patient_id"].astype(str)))
+            assessments.append(a.assign(procedure_id=tag + a["procedure_id"].astype(str)))
+            events.append(e.assign(procedure_id=tag + e["procedure_id"].astype(str)))
+        cohort = load_records(pd.concat(procedures, ignore_index=True), pd.concat(assessments, ignore_index=True),
+                              events=pd.concat(events, ignore_index=True))
+        ep = derive_endpoints(cohort)
+        assert len(ep) == len(batch) * CLINIC_SIZE
+        clinic = ep["procedure_id"].astype(str).str.slice(1, 4).astype(int).to_numpy()
+        for r, part in ep.groupby(clinic):
+            table = evaluate_claims(part, claims=claims).to_frame()
+            table = table[table["reading"] != "worst case"]
+            for x in table.itertuples(index=False):
+                rows.append({"clinic": r, "claim_id": x.claim_id, "population": x.population, "n": x.n,
+                             "estimate": x.estimate, "ci_low": x.ci_low, "ci_high": x.ci_high,
+                             "verdict": x.verdict, "stated": x.stated, "sense": x.sense,
+                             "truth": _truth_of(truths[r], x.claim_id, x.population)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.slow
+def test_coverage_of_the_three_claims_over_many_clinics(many_clinics):
+    """Issue 12, Done-when: on simulated clinics the three claims' 95% intervals cover their true
+    values at the nominal rate, for all procedures, per procedure and per etiology.
+
+    Over R = 200 clinics the share covered has binomial standard error sqrt(0.95 x 0.05 / R) =
+    1.5 points; 18 intervals are checked, so each may stray z = 3.45 standard errors (a 1% chance
+    of any false alarm, Bonferroni) from 95%. The Wilson (function) and Aalen-Johansen (new
+    fractures) intervals are approximate: checked on both sides. Clopper-Pearson (complications)
+    is exact, so at least 95% by construction: checked from below only."""
+    df = many_clinics
+    assert df.groupby(["claim_id", "population"]).size().eq(REPLICATES).all()
+    k = df.groupby(["claim_id", "population"]).ngroups
+    assert k == 18  # 3 claims x (all, 2 procedures, 3 etiologies)
+    se = np.sqrt(0.95 * 0.05 / REPLICATES)
+    z = stats.norm.ppf(1 - 0.01 / (2 * k))
+    covered = (df["ci_low"] <= df["truth"]) & (df["truth"] <= df["ci_high"])
+    coverage = covered.groupby([df["claim_id"], df["population"]]).mean()
+    low = coverage[coverage < 0.95 - z * se]
+    assert low.empty, f"coverage under {0.95 - z * se:.3f}: {low.to_dict()}"
+    approximate = coverage.drop(index="major_complications", level="claim_id")
+    high = approximate[approximate > 0.95 + z * se]
+    assert high.empty, f"coverage over {0.95 + z * se:.3f}: {high.to_dict()}"
+    # no bias: in the large groups (all, per procedure) the estimate's mean error in standard
+    # errors is 0 within z / sqrt(R) (the binomial SE for proportions; for the cumulative
+    # incidence the SE is read off the 95% interval's width)
+    big = df[df["population"].isin(["all", "vertebroplasty", "kyphoplasty"])]
+    binomial = np.sqrt(big["truth"] * (1 - big["truth"]) / big["n"])
+    from_ci = (big["ci_high"] - big["ci_low"]) / (2 * stats.norm.ppf(0.975))
+    scale = np.where(big["claim_id"] == "new_fractures", from_ci, binomial)
+    error = ((big["estimate"] - big["truth"]) / scale).groupby([big["claim_id"], big["population"]]).mean()
+    assert (error.abs() <= z / np.sqrt(REPLICATES)).all(), error.to_dict()
+
+
+@pytest.mark.slow
+def test_verdicts_follow_the_truth_over_many_clinics(many_clinics):
+    """A verdict on the wrong side of the truth -- supported (or above) while the true value is on
+    the stated figure's bad side, contradicted (or below) while it is on the good side -- needs an
+    interval that misses the truth on one side: at most 2.5% of clinics, within z binomial standard
+    errors. Where the truth is far from the stated figure the right verdict is the rule: new
+    fractures (about 10% against 20%) supported and function (about 72% against 50%) above in
+    at least 95% of clinics."""
+    df = many_clinics
+    good_side = np.where(df["sense"] == "at_most", df["truth"] < df["stated"], df["truth"] > df["stated"])
+    good_word, bad_word = df["verdict"].isin(["supported", "above"]), df["verdict"].isin(["contradicted", "below"])
+    wrong = (good_word & ~good_side) | (bad_word & good_side)
+    rate = wrong.groupby([df["claim_id"], df["population"]]).mean()
+    k = len(rate)
+    bound = 0.025 + stats.norm.ppf(1 - 0.01 / k) * np.sqrt(0.025 * 0.975 / REPLICATES)
+    assert (rate <= bound).all(), rate[rate > bound].to_dict()
+    for claim_id, word in (("new_fractures", "supported"), ("function_regained", "above")):
+        rows = df[(df["claim_id"] == claim_id) & (df["population"] == "all")]
+        assert abs(rows["truth"].iloc[0] - rows["stated"].iloc[0]) > 0.09
+        assert (rows["verdict"] == word).mean() >= 0.95
+
+
 def test_evidence_rows_for_the_safety_claims():
     ev = load_evidence()
     for cid in SAFETY_IDS:

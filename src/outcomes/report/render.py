@@ -343,6 +343,7 @@ def _clinic_page(cohort, endpoints, claims, d, clinic_name, below, notes, today,
         "evidence": s.evidence_context(claims, suppress_below=below),
         "limitations": s.limitations(cohort, endpoints, d, claims=claims, notes=notes, suppress_below=below),
         "methods": s.methods_context(claims, d),
+        "data_notes": s.data_notes_context(cohort, claims, suppress_below=below),
         "glossary": s.glossary(),
         "stamp": s.stamp_context(cohort, d, today=today),
     }

@@ -18,10 +18,12 @@ number a figure writes is the number the text quotes (both come from the same re
 
 References
 ----------
-.. [1] Filippiadis DK, Marcia S, Masala S, Deschamps F, Kelekis A. Percutaneous vertebroplasty and
-   kyphoplasty: current status, new developments and old controversies. Cardiovasc Intervent
-   Radiol 2017;40:1815-1823. doi:10.1007/s00270-017-1779-x (the CIRSE quality-assurance guideline
-   lists complication types and thresholds; the clinic states the figure it holds itself to).
+.. [1] McGraw JK, Cardella J, Barr JD, et al. Society of Interventional Radiology quality
+   improvement guidelines for percutaneous vertebroplasty. J Vasc Interv Radiol 2003;14:827-831
+   (the SIR classification of complications as major or minor that the events table's severity
+   follows). Its suggested complication thresholds, and those of Baerlocher 2014 and of CIRSE
+   (Tsoumakidou 2017), were not read here: the threshold is the clinic's own figure (the claims
+   file's ``major_complications``), and the report says so.
 .. [2] Ostelo RWJG, Deyo RA, Stratford P, et al. Interpreting change scores for pain and
    functional status in low back pain. Spine 2008;33:90-94. doi:10.1097/BRS.0b013e31815e3a10
 .. [3] Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data, 2nd ed., ch. 8.
@@ -44,11 +46,11 @@ from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import OutcomesError
 from .suppression import HIDDEN, check_suppress_below, is_suppressed, protect, suppress
-from .wording import counts_hidden, plain
 
 __all__ = [
     "EVENT_WORDS",
     "SAFETY_CLAIMS",
+    "UNKNOWN_SEVERITY",
     "VISITS",
     "cohort_events",
     "cohort_function_scores",
@@ -60,6 +62,7 @@ __all__ = [
     "has_function_scores",
     "physician_safety_context",
     "safety_context",
+    "unknown_severity_note",
     "safety_methods",
     "safety_sheets",
 ]
@@ -80,6 +83,8 @@ EVENT_WORDS = {
     "death": "death",
     "other": "other",
 }
+#: The complication table's row for events whose severity (major | minor) was not recorded.
+UNKNOWN_SEVERITY = "Any complication of unknown severity"
 _EVENT_COLUMNS = ("procedure_id", "event", "days_after", "severity", "level", "adjacent")
 _FUNCTION_COLUMNS = ("procedure_id", "hours_after", "instrument", "score")
 
@@ -158,6 +163,14 @@ def _stated(claims: Any, claim_id: str) -> float | None:
     return None
 
 
+def _stated_note(claims: Any, claim_id: str) -> str:
+    """Where the claim's stated figure comes from (:func:`outcomes.report.sections.stated_note`)."""
+    from .sections import stated_note
+
+    claim = next((c for c in getattr(claims, "claims", ()) if c.id == claim_id), None)
+    return stated_note(claim) if claim is not None else ""
+
+
 def _rate(value: float) -> str:
     """A rate in text, as the figures write it (:func:`outcomes.plots.rate_label`): rare events
     keep one decimal (2.1%, not 2%), others none."""
@@ -214,12 +227,60 @@ def _complication_rows(cohort: Any, endpoints: pd.DataFrame, window: float) -> l
         for code in sorted(set(mine["event"].dropna()), key=lambda c: (order.index(c) if c in order else 99, c)):
             rows.append((f"  {EVENT_WORDS.get(code, str(code))}", flag((ev["severity"] == severity) & (ev["event"] == code))))
     unknown = ev[ev["severity"].isna()]
+    if len(unknown):  # neither major nor minor: their own group, so no count disappears from the table
+        rows.append((UNKNOWN_SEVERITY, flag(ev["severity"].isna())))
     for code in sorted(set(unknown["event"].dropna()), key=lambda c: (order.index(c) if c in order else 99, c)):
-        rows.append((f"{EVENT_WORDS.get(code, str(code)).capitalize()} (severity not recorded)",
-                     flag(ev["severity"].isna() & (ev["event"] == code))))
+        rows.append((f"  {EVENT_WORDS.get(code, str(code))}", flag(ev["severity"].isna() & (ev["event"] == code))))
     if _known(endpoints, "death_30d"):
         rows.append((f"Death within {window:g} days", endpoints["death_30d"].astype("boolean")))
     return rows
+
+
+def unknown_severity_note(cohort: Any, endpoints: pd.DataFrame, *, definitions: Definitions | None = None,
+                          suppress_below: int = 0) -> str:
+    """Why complications of unknown severity are counted as neither major nor minor, in plain words.
+
+    Empty when every complication in the window has a severity. Otherwise: how many procedures
+    had a complication whose severity (major | minor) was not recorded, that it counts as
+    neither, and how many procedures are therefore left out of the major (minor) rate -- those
+    without a recorded major (minor) complication, whose ``major_complication_30d``
+    (``minor_complication_30d``) is unknown rather than False. Counts under ``suppress_below``
+    are shown as ``"<N"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> events = pd.DataFrame({"procedure_id": ["A"], "event": ["infection"], "days_after": [4.0],
+    ...                        "severity": pd.array([None], dtype="string"), "level": [None], "adjacent": [None]})
+    >>> ep = pd.DataFrame({"procedure_id": ["A", "B"], "procedure": ["vertebroplasty"] * 2,
+    ...                    "major_complication_30d": pd.array([None, False], dtype="boolean"),
+    ...                    "minor_complication_30d": pd.array([None, False], dtype="boolean")})
+    >>> unknown_severity_note(SimpleNamespace(events=events, has_events=True), ep).split(". ")[0]
+    '1 procedure had a complication within 30 days whose severity (major or minor) was not recorded'
+    """
+    below = check_suppress_below(suppress_below)
+    window = _window(definitions)
+    rows = dict(_complication_rows(cohort, endpoints, window))
+    if UNKNOWN_SEVERITY not in rows:
+        return ""
+    k = int(rows[UNKNOWN_SEVERITY].fillna(False).astype(bool).sum())
+    if not k:
+        return ""
+    text = (f"{suppress(k, below)} procedure{'s' if k != 1 else ''} had a complication within {window:g} days whose "
+            "severity (major or minor) was not recorded. Such a complication is counted as neither major nor minor, "
+            "because the records do not say which it was")
+    left = []
+    for column, word in (("major_complication_30d", "major"), ("minor_complication_30d", "minor")):
+        if column in endpoints:
+            m = int(endpoints[column].isna().sum())
+            if m:
+                left.append(f"{suppress(m, below)} from the {word}-complication rate")
+        # a procedure with a recorded major (minor) complication stays in that rate
+    if left:
+        text += ("; a procedure with no recorded complication of that severity is left out of the rate rather than "
+                 "counted as free of one (" + ", ".join(left) + ")")
+    return text + ". Recording the severity of every complication would bring them back into the rates."
 
 
 def complication_table(cohort: Any, endpoints: pd.DataFrame, *, definitions: Definitions | None = None,
@@ -249,6 +310,9 @@ def complication_table(cohort: Any, endpoints: pd.DataFrame, *, definitions: Def
 
     Notes
     -----
+    Rows: any major complication and its types, any minor one and its types, then
+    :data:`UNKNOWN_SEVERITY` and its types when some complication has no recorded severity (it
+    is neither major nor minor; :func:`unknown_severity_note` says so in words), then death.
     A procedure counts once per row however many events of that type it had. Intervals are
     exact (Clopper-Pearson, two-sided 95%). Counts under ``suppress_below`` are ``"<N"``; in
     each row the procedure columns add up to "all" and the procedures without the complication
@@ -552,7 +616,7 @@ def _monitoring_parts(endpoints: pd.DataFrame, threshold: float | None, physicia
     (physician, rate, n) of those above the outer limit, for the executive summary."""
     from .. import monitoring
     from ..plots_monitoring import cusum_figure, funnel_figure
-    from .sections import figure
+    from .sections import build_parts, figure
 
     parts: list[dict] = []
     if not (_known(endpoints, "major_complication_30d") and "physician_id" in endpoints
@@ -563,49 +627,46 @@ def _monitoring_parts(endpoints: pd.DataFrame, threshold: float | None, physicia
                               "procedures with (or without) a major complication, and a point on the chart would "
                               "show that count."})
         return parts
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fun = monitoring.funnel(endpoints, outcome="major_complication_30d", unit="physician_id",
-                                    stated=threshold, lower_is_better=True)
-            worse = fun.worse(level=0.998)
-            if flagged is not None:
-                flagged.extend((str(r.unit), float(r.proportion), int(r.n)) for r in worse.itertuples(index=False))
-            units = fun.units[(fun.units["centre"] == "clinic") & np.isclose(fun.units["level"], 0.998)]
-            if len(worse):
-                names = ", ".join(f"{r.unit} ({_rate(r.proportion)} of {int(r.n):,})" for r in worse.itertuples())
-                verdict = (f"Above the outer (99.8%) limit around the clinic rate, more major complications than "
-                           f"chance explains: {names}.")
-            else:
-                verdict = "No physician lies above the outer (99.8%) limit around the clinic rate."
-            alt = ("Funnel plot of major complications: " + "; ".join(
-                f"{r.unit} {_rate(r.proportion)} of {int(r.n):,}" for r in units.itertuples(index=False))
-                + f". Clinic rate {_rate(fun.clinic_rate)}. " + verdict)
-            parts.append({"text": f"{verdict} Clinic rate {_rate(fun.clinic_rate)}"
-                                  + (f"; stated threshold {_rate(threshold)}." if threshold is not None else "."),
-                          "figure": figure(funnel_figure(fun, highlight=physician_id), alt=alt,
-                                           caption=f"Major complications within {window:g} days by physician against "
-                                                   "their number of procedures. Lower is better: a physician above "
-                                                   "the upper funnel line has more complications than chance "
-                                                   "explains, one below it fewer.")})
-            chart = monitoring.cusum(endpoints, outcome="major_complication_30d", stated=None, by="physician_id",
-                                     lower_is_better=True)
-            signals = chart.limits.set_index("unit")["n_signals"]
-            alarmed = [f"{u} ({'once' if k == 1 else f'{int(k)} times'})" for u, k in signals.items() if k > 0]
-            text = ("The running tally of major complications against the clinic rate (CUSUM) "
-                    + (f"raised an alarm for {', '.join(alarmed)}." if alarmed else "raised no alarm for any physician."))
-            parts.append({"text": text,
-                          "figure": figure(cusum_figure(chart, highlight=physician_id),
-                                           alt="Running tally of major complications for each physician. " + text,
-                                           caption="Running tally of major complications by physician against the "
-                                                   "clinic's own rate: a line reaching its alarm line has had more "
-                                                   "complications than the clinic rate explains.")})
-        except OutcomesError as exc:
-            parts.append({"note": f"Complications by physician cannot be drawn from these records: "
-                                  f"{plain(counts_hidden(str(exc), below))}"})
-    notes = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
-    if notes:
-        parts.append({"note": " ".join(plain(counts_hidden(n, below)) for n in notes)})
+    def funnel_part() -> None:
+        fun = monitoring.funnel(endpoints, outcome="major_complication_30d", unit="physician_id",
+                                stated=threshold, lower_is_better=True)
+        worse = fun.worse(level=0.998)
+        if flagged is not None:
+            flagged.extend((str(r.unit), float(r.proportion), int(r.n)) for r in worse.itertuples(index=False))
+        units = fun.units[(fun.units["centre"] == "clinic") & np.isclose(fun.units["level"], 0.998)]
+        if len(worse):
+            names = ", ".join(f"{r.unit} ({_rate(r.proportion)} of {int(r.n):,})" for r in worse.itertuples())
+            verdict = (f"Above the outer (99.8%) limit around the clinic rate, more major complications than "
+                       f"chance explains: {names}.")
+        else:
+            verdict = "No physician lies above the outer (99.8%) limit around the clinic rate."
+        alt = ("Funnel plot of major complications: " + "; ".join(
+            f"{r.unit} {_rate(r.proportion)} of {int(r.n):,}" for r in units.itertuples(index=False))
+            + f". Clinic rate {_rate(fun.clinic_rate)}. " + verdict)
+        parts.append({"text": f"{verdict} Clinic rate {_rate(fun.clinic_rate)}"
+                              + (f"; stated threshold {_rate(threshold)}." if threshold is not None else "."),
+                      "figure": figure(funnel_figure(fun, highlight=physician_id), alt=alt,
+                                       caption=f"Major complications within {window:g} days by physician against "
+                                               "their number of procedures. Lower is better: a physician above "
+                                               "the upper funnel line has more complications than chance "
+                                               "explains, one below it fewer.")})
+
+    def cusum_part() -> None:
+        chart = monitoring.cusum(endpoints, outcome="major_complication_30d", stated=None, by="physician_id",
+                                 lower_is_better=True)
+        signals = chart.limits.set_index("unit")["n_signals"]
+        alarmed = [f"{u} ({'once' if k == 1 else f'{int(k)} times'})" for u, k in signals.items() if k > 0]
+        text = ("The running tally of major complications against the clinic rate (CUSUM) "
+                + (f"raised an alarm for {', '.join(alarmed)}." if alarmed else "raised no alarm for any physician."))
+        parts.append({"text": text,
+                      "figure": figure(cusum_figure(chart, highlight=physician_id),
+                                       alt="Running tally of major complications for each physician. " + text,
+                                       caption="Running tally of major complications by physician against the "
+                                               "clinic's own rate: a line reaching its alarm line has had more "
+                                               "complications than the clinic rate explains.")})
+
+    build_parts([("funnel plot of major complications", funnel_part),
+                 ("running tally (CUSUM) of major complications", cusum_part)], parts, below)
     return parts
 
 
@@ -618,7 +679,7 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     dict
         ``shown`` (bool); ``missing`` (one line on what data would enable a missing part);
         ``claims`` (claim blocks of :data:`SAFETY_CLAIMS` present); ``complications`` (text,
-        table); ``fracture`` (text, figure); ``function`` (text, figure, table); ``monitoring``
+        table, note: :func:`unknown_severity_note`); ``fracture`` (text, figure); ``function`` (text, figure, table); ``monitoring``
         (parts: the funnel and CUSUM of major complications by physician); ``methods``; ``next``
         (lines for the executive summary's "what to look at next": physicians above the outer
         limit of the complications funnel).
@@ -641,10 +702,12 @@ def safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, claims: Any = 
     window = _window(d)
     if events_ok:
         comp = complication_table(cohort, endpoints, definitions=d, threshold=threshold, suppress_below=below)
+        # the claim's block just above says where the threshold comes from (its stated_note)
         text = _complication_sentence(endpoints, threshold, window, below)
         caption = (f"Complications within {window:g} days by type and procedure: procedures with the complication / "
                    "procedures, rate and exact 95% interval; with none, the upper limit (the rule of three).")
-        out["complications"] = {"text": text, "table": table(comp, caption=caption, css_class="safety-table")}
+        out["complications"] = {"text": text, "table": table(comp, caption=caption, css_class="safety-table"),
+                                "note": unknown_severity_note(cohort, endpoints, definitions=d, suppress_below=below)}
         horizon = _horizon(d)
         results = fracture_incidence(endpoints)
         if results:
@@ -703,6 +766,7 @@ def _complication_sentence(endpoints: pd.DataFrame, threshold: float | None, win
                      + ("under it (the whole interval lies below)." if hi < threshold else
                         "over it (the whole interval lies above)." if lo > threshold else
                         "not shown to be under or over it (the interval includes it)."))
+
     if _known(endpoints, "minor_complication_30d"):
         minor = endpoints["minor_complication_30d"].dropna().astype(bool)
         mc, mn = int(minor.sum()), len(minor)
@@ -719,14 +783,16 @@ def physician_safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, phys
     -------
     dict
         ``shown``, ``missing``, ``text`` (their count and rate with its exact interval against the
-        clinic's), ``table`` (their complication table beside the clinic's "all" column), and
+        clinic's), ``table`` (their complication table beside the clinic's "all" column), ``note``
+        (their complications of unknown severity, :func:`unknown_severity_note`), and
         ``monitoring`` (the funnel and CUSUM with this physician highlighted).
     """
     from .sections import table
 
     below = check_suppress_below(suppress_below)
     d = definitions or Definitions()
-    out: dict[str, Any] = {"shown": False, "missing": "", "text": "", "table": None, "monitoring": [], "position": ""}
+    out: dict[str, Any] = {"shown": False, "missing": "", "text": "", "table": None, "note": "", "monitoring": [],
+                           "position": ""}
     if not has_events(cohort, endpoints) or not _known(endpoints, "major_complication_30d"):
         out["missing"] = ("This physician's complications are not shown: these records have no events table (one "
                           "row per complication, new fracture or death, with the days after the procedure).")
@@ -753,6 +819,9 @@ def physician_safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, phys
     text = f"Major complications within {window:g} days: {label}, {said(own)}; the whole clinic, {said(clinic)}."
     if threshold is not None:
         text += f" The clinic's stated threshold is {_rate(threshold)}."
+        note = _stated_note(claims, "major_complications")
+        if note:
+            text += f" {note}"
     out["text"] = text
     is_mine = (ids == str(physician_id)).fillna(False).to_numpy(bool)
     groups = [(label, is_mine, True), ("others", ~is_mine, False), ("clinic", np.ones(len(endpoints), bool), True)]
@@ -762,6 +831,7 @@ def physician_safety_context(cohort: Cohort | Any, endpoints: pd.DataFrame, phys
                                                    "and exact 95% interval.", css_class="safety-table")
     out["monitoring"] = _monitoring_parts(endpoints, threshold, str(physician_id), below, window)
     out["position"] = _funnel_position(endpoints, str(physician_id), threshold, below)
+    out["note"] = unknown_severity_note(cohort, mine, definitions=d, suppress_below=below)
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import platform
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from importlib import metadata
 from typing import Any
@@ -179,7 +179,24 @@ def claim_context(claims: Any, claim_id: str, *, suppress_below: int = 0) -> dic
     series = [(words(s[0]) if s[0] else "", *s[1:]) for s in series]
     return {"id": claim.id, "statement": claim.statement, "badge": badge(verdict),
             "numbers": claim_numbers(claims, claim, below), "reason": _reason(claims, claim, below),
-            "settle": settle_text(claims, claim.id, verdict), "strip": strip(series, scale, ref, ref_label)}
+            "settle": settle_text(claims, claim.id, verdict), "strip": strip(series, scale, ref, ref_label),
+            "stated_note": stated_note(claim)}
+
+
+def stated_note(claim: Any) -> str:
+    """Where a claim's stated figure comes from, as a sentence: "The stated 2% is <stated_note>."
+    (empty without a ``stated_note``). The registry's safety thresholds say this way that the
+    clinic sets the figure.
+
+    >>> from types import SimpleNamespace
+    >>> stated_note(SimpleNamespace(stated=0.02, stated_note="the clinic's own figure"))
+    "The stated 2% is the clinic's own figure."
+    """
+    note = " ".join(str(getattr(claim, "stated_note", "") or "").split())
+    stated = getattr(claim, "stated", None)
+    if not note or stated is None:
+        return ""
+    return f"The stated {fmt.percent(stated)} is {note.rstrip('.')}."
 
 
 def _lower_first(text: str) -> str:
@@ -455,6 +472,52 @@ def limitations(cohort: Cohort, endpoints: pd.DataFrame, definitions: Definition
     return items
 
 
+def data_notes_context(cohort: Cohort, claims: Any = None, *, suppress_below: int = 0) -> dict:
+    """The appendix "Notes on the data": how the inputs were read and the fragile results.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Its ``notes`` (one line per reading decision: an encoding, a header row under title rows,
+        decimal commas, the date formats, which wide columns were read as which hours, events
+        without a severity ...).
+    claims : ClaimsResult, optional
+        Its ``warnings`` ("claim_id: message", raised while the claims were evaluated: a fragile
+        fit, an interval that could not be computed), said against the claim's statement.
+    suppress_below : int, default 0
+        Counts under it in either list are hidden (``"<N"``).
+
+    Returns
+    -------
+    dict
+        ``reading`` and ``statistical`` (lists of plain sentences, each said once) and ``shown``
+        (whether either has any).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cohort = SimpleNamespace(notes=("procedures.csv: decimal commas read in 'age'",))
+    >>> data_notes_context(cohort)["reading"]
+    ["procedures.csv: decimal commas read in 'age'."]
+    """
+    below = check_suppress_below(suppress_below)
+
+    def sentence(text: str) -> str:
+        text = plain(counts_hidden(" ".join(str(text).split()), below))
+        return text if text.endswith((".", "!", "?")) else text + "."
+
+    reading = [sentence(n) for n in dict.fromkeys(getattr(cohort, "notes", ()) or ()) if str(n).strip()]
+    statements = {c.id: c.statement for c in getattr(claims, "claims", ())}
+    statistical = []
+    for raw in dict.fromkeys(getattr(claims, "warnings", ()) or ()):
+        claim_id, _, message = str(raw).partition(": ")
+        if message and claim_id in statements:
+            statistical.append(f"{statements[claim_id]} ({claim_id.replace('_', ' ')}): {sentence(message)}")
+        else:
+            statistical.append(sentence(raw))
+    return {"reading": reading, "statistical": statistical, "shown": bool(reading or statistical)}
+
+
 def _versions() -> list[str]:
     from .. import __version__
     out = [f"outcomes {__version__}", f"Python {platform.python_version()}"]
@@ -628,6 +691,38 @@ def monitoring_context(endpoints: pd.DataFrame, claims: Any = None, *, physician
     if physician_id is None:
         builds.append(("clinic CUSUM", clinic_cusum_part))
     builds.append(("CUSUM by physician", physician_cusum_part))
+    build_parts(builds, parts, below)
+    return out
+
+
+def build_parts(builds: Iterable[tuple[str, Callable[[], None]]], parts: list[dict], below: int) -> None:
+    """Run each figure's builder in turn, keeping the section whole when one cannot be drawn.
+
+    A builder appends its own parts. One that raises :class:`~outcomes.exceptions.OutcomesError`
+    leaves a note instead ("The funnel plot cannot be drawn from these records: ..."); the
+    fragile-result warnings (``RuntimeWarning``, e.g. a ``StatisticalWarning``) raised by any of
+    them become one closing note, each said once. Counts under ``below`` in either are hidden
+    (:func:`outcomes.report.wording.counts_hidden`).
+
+    Parameters
+    ----------
+    builds : iterable of (str, callable)
+        What each builder draws, as the note names it, and the builder (no arguments).
+    parts : list of dict
+        The section's parts; notes are appended as ``{"note": text}``.
+    below : int
+        The small-cell threshold (0: none).
+
+    Examples
+    --------
+    >>> from outcomes.exceptions import InputError
+    >>> def broken():
+    ...     raise InputError("`unit` must be a column; got 'x'.")
+    >>> parts = []
+    >>> build_parts([("funnel plot", broken)], parts, 0)
+    >>> parts[0]["note"].startswith("The funnel plot cannot be drawn from these records:")
+    True
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for what, build in builds:
@@ -636,10 +731,9 @@ def monitoring_context(endpoints: pd.DataFrame, claims: Any = None, *, physician
             except OutcomesError as exc:
                 parts.append({"note": f"The {what} cannot be drawn from these records: "
                                       f"{plain(counts_hidden(str(exc), below))}"})
-    notes = sorted({str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)})
+    notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
     if notes:
-        parts.append({"note": " ".join(plain(counts_hidden(n, below)) for n in notes)})
-    return out
+        parts.append({"note": " ".join(plain(counts_hidden(n, below)) for n in sorted(notes))})
 
 
 def years_only(fig: Any, year_only: bool) -> Any:
