@@ -222,16 +222,12 @@ def test_spark_evaluates_the_safety_claims_of_an_omop_warehouse(spark, tmp_path)
         for table in CDM_TABLES:
             rows = con.sql(f"SELECT * FROM {table}").arrow()
             rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
-            spark.createDataFrame(rows).createOrReplaceTempView(f"cdm_{table}")
-    spark.sql("CREATE DATABASE IF NOT EXISTS omop_safety")
+            spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
     try:
-        for table in CDM_TABLES:
-            spark.table(f"cdm_{table}").write.mode("overwrite").saveAsTable(f"omop_safety.{table}")
-        result = evaluate_registry(omop=spark, schema="omop_safety")
+        result = evaluate_registry(omop=spark, schema="global_temp")
     finally:
-        spark.sql("DROP DATABASE IF EXISTS omop_safety CASCADE")
         for table in CDM_TABLES:
-            spark.catalog.dropTempView(f"cdm_{table}")
+            spark.catalog.dropGlobalTempView(table)
     cohort = load_omop(db)
     assert result.engine == "spark" and cohort.has_events
     assert_same_claims(result, cohort)
