@@ -6,8 +6,10 @@
 --        levels_treated, and the fields carried along); ass_checked(pid, hours_after, pain, _rule)
 --        with pid the procedure's _order; _thresholds(baseline, threshold):
 --        Definitions.relief_threshold of each distinct baseline score, computed in Python.
--- Output endpoint_values: pid and every derived column; endpoints: ENDPOINT_COLUMNS,
---        poor_general_health, multiple_levels and the procedure fields carried along.
+-- Output endpoint_base (baseline, threshold, the procedure's own fields) and endpoint_post (each
+--        follow-up score as pid, hours, relieved), read by endpoint_values: pid and every derived
+--        column; endpoints: ENDPOINT_COLUMNS, poor_general_health, multiple_levels and the
+--        procedure fields carried along.
 --
 -- Times are hours after the procedure (a month is 730.5 h wherever a label names months; the
 -- loaders convert). Scores after the procedure (hours > 0) are follow-up; a score at or before
