@@ -179,7 +179,7 @@ r AS (
     LEFT JOIN {concept} AS c ON c.concept_id = raw.concept_id
     LEFT JOIN {concept} AS v ON v.concept_id = raw.value_concept
 ),
-codes AS (SELECT * FROM _omop_codes WHERE what IN ('pain', 'field')),
+codes AS (SELECT * FROM _omop_codes WHERE what IN ('pain', 'field', 'function')),
 matches AS (
     SELECT r.tab, r.rid, c.what, c.pos FROM r JOIN codes AS c ON c.code = r.source_code
     UNION ALL
@@ -193,7 +193,8 @@ matches AS (
     SELECT r.tab, r.rid, c.what, 900000 FROM r JOIN codes AS c ON r.source_value LIKE '%' || c.pattern || '%'
 ),
 best AS (
-    SELECT tab, rid, min(pos) FILTER (WHERE what = 'pain') AS pain_pos, min(pos) FILTER (WHERE what = 'field') AS field_pos
+    SELECT tab, rid, min(pos) FILTER (WHERE what = 'pain') AS pain_pos, min(pos) FILTER (WHERE what = 'field') AS field_pos,
+           min(pos) FILTER (WHERE what = 'function') AS function_pos
     FROM matches GROUP BY tab, rid
 ),
 answers AS (SELECT * FROM _omop_codes WHERE what = 'answer'),
@@ -210,8 +211,9 @@ answer AS (
 )
 SELECT
     r.tab, r.rid, r.person, r.t, r.link,
-    CASE WHEN b.pain_pos < 900000 THEN 'pain' WHEN b.field_pos < 900000 THEN 'field' END AS what,
-    CASE WHEN b.pain_pos < 900000 THEN pk.label ELSE fk.label END AS label,
+    CASE WHEN b.pain_pos < 900000 THEN 'pain' WHEN b.field_pos < 900000 THEN 'field'
+         WHEN b.function_pos < 900000 THEN 'function' END AS what,
+    CASE WHEN b.pain_pos < 900000 THEN pk.label WHEN b.field_pos < 900000 THEN fk.label ELSE xk.label END AS label,
     COALESCE(
         r.number,
         CASE WHEN regexp_matches(r.text, '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$')
@@ -222,6 +224,7 @@ FROM r
 JOIN best AS b ON b.tab = r.tab AND b.rid = r.rid
 LEFT JOIN codes AS pk ON pk.pos = b.pain_pos % 100000 AND pk.what = 'pain'
 LEFT JOIN codes AS fk ON fk.pos = b.field_pos % 100000 AND fk.what = 'field'
+LEFT JOIN codes AS xk ON xk.pos = b.function_pos % 100000 AND xk.what = 'function'
 LEFT JOIN answer AS a ON a.tab = r.tab AND a.rid = r.rid;
 
 CREATE OR REPLACE TEMP TABLE _omop_links AS
@@ -288,6 +291,63 @@ FROM (SELECT l.pid, r.label, r.value, l.tab, l.rid,
       WHERE l.what = 'field') AS f
 WHERE k = 1;
 
+-- Function scores (ODI, RMDQ, EQ-5D VAS: SourceSettings.function, the codes with what =
+-- 'function'): linked as the pain scores above, each instrument on its own, as load_omop links
+-- them (sources._assemble.link_each_instrument): per table, instrument and procedure only the
+-- last score before a procedure is its baseline, and that score is no follow-up of the previous
+-- procedure. ass_raw takes them beside the pain scores (instrument odi, rmdq or eq5d_vas, the
+-- value on its own scale); the registry's function rules (function.sql) read them there.
+CREATE OR REPLACE TEMP TABLE _omop_fn_links AS
+WITH s AS (SELECT * FROM _omop_records WHERE what = 'function' AND value IS NOT NULL AND t IS NOT NULL),
+linked AS (
+    SELECT s.tab, s.rid, s.what, m.kept AS pid, -1.0 AS distance,
+           date_diff('microsecond', p.t, s.t) / 3600000000.0 AS hours
+    FROM s
+    JOIN _omop_remap AS m ON m.rid = s.link
+    JOIN _omop_procs AS p ON p.rid = m.kept
+),
+free AS (SELECT * FROM s WHERE link IS NULL),
+follow_at AS (
+    SELECT f.tab, f.rid, max(p.t) AS t_proc
+    FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t <= f.t
+    GROUP BY f.tab, f.rid
+),
+base_at AS (
+    SELECT f.tab, f.rid, min(p.t) AS t_proc
+    FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t > f.t
+    GROUP BY f.tab, f.rid
+),
+timed AS (
+    SELECT f.tab, f.rid, f.what, f.label, p.rid AS pid, 0 AS baseline_candidate, f.t,
+           date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
+    FROM free AS f
+    JOIN follow_at AS a ON a.tab = f.tab AND a.rid = f.rid
+    JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
+    WHERE date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {horizon_hours}
+    UNION ALL
+    SELECT f.tab, f.rid, f.what, f.label, p.rid AS pid, 1 AS baseline_candidate, f.t,
+           date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
+    FROM free AS f
+    JOIN base_at AS a ON a.tab = f.tab AND a.rid = f.rid
+    JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
+    WHERE -date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {window_hours}
+),
+last_base AS (
+    SELECT tab, rid, pid
+    FROM (SELECT tab, rid, pid,
+                 row_number() OVER (PARTITION BY tab, label, pid ORDER BY t DESC, rid DESC) AS k
+          FROM timed WHERE baseline_candidate = 1) AS b
+    WHERE k = 1
+)
+SELECT tab, rid, what, pid, hours, distance FROM linked
+UNION ALL
+SELECT t.tab, t.rid, t.what, t.pid, t.hours, abs(t.hours) AS distance
+FROM timed AS t
+WHERE t.baseline_candidate = 0 AND NOT EXISTS (SELECT 1 FROM last_base AS b WHERE b.tab = t.tab AND b.rid = t.rid)
+UNION ALL
+SELECT t.tab, t.rid, t.what, t.pid, t.hours, abs(t.hours) AS distance
+FROM timed AS t JOIN last_base AS b ON b.tab = t.tab AND b.rid = t.rid AND b.pid = t.pid;
+
 CREATE OR REPLACE TEMP TABLE ass_raw AS
 SELECT
     (l.tab * 1099511627776 + l.rid) * 8
@@ -297,9 +357,8 @@ SELECT
     l.hours AS hours_after,
     r.value AS pain,
     r.label AS instrument
-FROM _omop_links AS l
-JOIN _omop_records AS r ON r.tab = l.tab AND r.rid = l.rid
-WHERE l.what = 'pain';
+FROM (SELECT * FROM _omop_links WHERE what = 'pain' UNION ALL SELECT * FROM _omop_fn_links) AS l
+JOIN _omop_records AS r ON r.tab = l.tab AND r.rid = l.rid;
 
 CREATE OR REPLACE TEMP TABLE proc_raw AS
 WITH visits AS (
@@ -391,6 +450,8 @@ SELECT 'omop:condition_occurrence', (SELECT count(*) FROM _omop_conds),
 UNION ALL
 SELECT 'omop:measurement', (SELECT count(*) FROM _omop_records WHERE tab = 0),
        (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 0 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 0)))
+       + (SELECT count(DISTINCT rid) FROM _omop_fn_links WHERE tab = 0)  -- function scores: their own records
 UNION ALL
 SELECT 'omop:observation', (SELECT count(*) FROM _omop_records WHERE tab = 1),
-       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 1 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 1)));
+       (SELECT count(DISTINCT rid) FROM _omop_links AS l WHERE tab = 1 AND (what = 'pain' OR rid IN (SELECT rid FROM _omop_fields WHERE tab = 1)))
+       + (SELECT count(DISTINCT rid) FROM _omop_fn_links WHERE tab = 1)  -- function scores: their own records;
