@@ -496,3 +496,33 @@ def test_function_codes_from_the_mapping_file_in_load_omop_and_the_warehouse(tmp
     assert row["n"].tolist() == [1]  # without the mapping's code: no function score, n = 0
     assert evaluate_registry(omop=path).to_frame().query(
         "claim_id == 'function_regained' and population == 'all'")["n"].tolist() == [0]
+
+
+def test_function_claim_on_spark_equals_load_omop(tmp_path):
+    # the same sql/omop.sql on Spark (the CDM tables as global temporary views), linked by time
+    from numpy.testing import assert_allclose
+
+    from outcomes import evaluate_claims, evaluate_registry
+    from outcomes.engines import start_spark
+    from test_engines_spark import SMALL_DATA
+
+    procedures, assessments, _ = _safety_records(150, seed=12, one_per_patient=True)
+    db = tmp_path / "cdm.duckdb"
+    write_omop(procedures, assessments, db, link_measurements=False)
+    spark = start_spark(SMALL_DATA)
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            for table in ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
+                          "measurement", "observation", "concept"):
+                rows = con.sql(f"SELECT * FROM {table}").arrow()
+                rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
+                spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
+        got = evaluate_registry(omop=spark, schema="global_temp").to_frame()
+    finally:
+        spark.stop()
+    want = evaluate_claims(load_omop(db)).to_frame()
+    fn = want[want["claim_id"] == "function_regained"]
+    assert fn.loc[fn["population"] == "all", "n"].tolist() == [137]  # scores of 137 procedures: 2 weeks vs baseline
+    for column in ("n", "estimate", "ci_low", "ci_high", "p_value"):
+        assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9, atol=1e-12,
+                        equal_nan=True, err_msg=column)
