@@ -532,7 +532,7 @@ def split_written_scores(assessments: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     >>> rows = pd.DataFrame({"pain": [3, None], "instrument": ["nrs", "Oswestry"], "score": [3, 40]})
     >>> pain, function = split_written_scores(rows)
     >>> len(pain), function["_function"].tolist(), function["_score"].tolist()
-    (1, ['odi'], [40.0])
+    (1, ['odi'], [40])
     """
     from ..mapping import Mapping
 

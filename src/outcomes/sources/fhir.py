@@ -36,6 +36,11 @@ pain scores                Observations coded LOINC 72514-3 with status final, a
                            UCUM unit names: mm -> 0-100 VAS), ``valueCodeableConcept`` with LOINC answers (the
                            answer's position in LL2335-9, never its display text), or a
                            ``component`` of a panel with that code
+function scores            Observations coded LOINC 97909-6 (ODI) or SNOMED CT 736535009
+                           (EQ-5D VAS), or with the codes under ``[fhir.function]`` (RMDQ has
+                           no built-in code): ``valueInteger``, ``valueDecimal`` or
+                           ``valueQuantity`` on the instrument's own scale, linked as the pain
+                           scores, each instrument on its own
 asa_class, imaging         Observations with the codes under ``[fhir.fields]``
 events (optional table)    ``AdverseEvent`` (event/code, date/occurrence, seriousness or
                            severity, suspectEntity/encounter/time link; not "potential"),

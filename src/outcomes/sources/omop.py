@@ -35,6 +35,11 @@ pain scores                ``measurement`` (and ``observation``) with LOINC 7251
                            scale of ``unit_source_value``: mm -> 0-100 VAS), or
                            ``value_as_concept_id`` / ``value_source_value`` holding an LL2335-9
                            answer (LA6111-4 = 0 ... LA13942-0 = 10)
+function scores            ``measurement`` / ``observation`` with LOINC 97909-6 (ODI) or SNOMED
+                           CT 736535009 (EQ-5D VAS), or the codes under ``[omop.function]``, in
+                           ``*_source_value``, as concept or as concept id; ``value_as_number``
+                           on the instrument's own scale (the SQL of ``evaluate_registry``
+                           selects them from the same list)
 events (optional table)    when ``death`` or ``observation_period`` hold rows for the cohort's
                            persons: ``condition_occurrence`` coded as a new vertebral fracture
                            (after the procedure's day) or a complication (in its visit, or
