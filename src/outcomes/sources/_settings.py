@@ -532,7 +532,7 @@ def split_written_scores(assessments: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     >>> rows = pd.DataFrame({"pain": [3, None], "instrument": ["nrs", "Oswestry"], "score": [3, 40]})
     >>> pain, function = split_written_scores(rows)
     >>> len(pain), function["_function"].tolist(), function["_score"].tolist()
-    (1, ['odi'], [40])
+    (1, ['odi'], [40.0])
     """
     from ..mapping import Mapping
 
@@ -547,7 +547,7 @@ def split_written_scores(assessments: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     if "score" in assessments and "pain" in assessments:
         value = value.where(value.notna(), assessments["pain"])
     function = assessments[is_function].assign(_function=kind[is_function].astype(object),
-                                               _score=pd.to_numeric(value[is_function], errors="coerce"))
+                                               _score=pd.to_numeric(value[is_function], errors="coerce").astype(float))
     return assessments[~is_function], function
 
 
