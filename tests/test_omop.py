@@ -580,3 +580,47 @@ def test_function_claim_on_spark_equals_load_omop(tmp_path):
     for column in ("n", "estimate", "ci_low", "ci_high", "p_value"):
         assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9, atol=1e-12,
                         equal_nan=True, err_msg=column)
+
+
+def test_registry_with_events_and_function_scores_equals_load_omop(tmp_path):
+    # one CDM with adverse events (death, observation_period, conditions after the procedure) and
+    # function scores (ODI by LOINC 97909-6, RMDQ, EQ-5D VAS), patients with two procedures, plus
+    # pain and function records left out for each reason: the warehouse (sql/omop.sql) gives every
+    # claim, the flow and the reasons of load_omop -> evaluate_claims
+    procedures, assessments, events = _safety_records(400, seed=44)
+    path = tmp_path / "warehouse.duckdb"
+    to_omop(procedures, assessments, path, schema="cdm", events=events, link_measurements=False,
+            pain_encoding="number")
+    with duckdb.connect(str(path)) as con:
+        day = first_procedure_day(lambda q: con.sql(q).fetchall(), "cdm.")
+        for statement in left_out_rows("cdm.", day):
+            con.execute(statement)
+        when = pd.Timestamp(day)
+        rows = [  # (id, person, hours after procedure 1's day, source value, value, link)
+            (900101, 1, 24, "97909-6", "NULL", "NULL, NULL"),  # no function score
+            (900102, 900002, 24, "97909-6", "30", "NULL, NULL"),  # no analysed procedure
+            (900103, 1, 24 * 2000, "97909-6", "30", "NULL, NULL"),  # beyond the follow-up horizon
+            (900104, 1, -600, "97909-6", "40", "NULL, NULL"),  # an earlier ODI in the baseline window
+            (900105, 1, 24, "97909-6", "20", "900001, 1147082"),  # linked to the unknown procedure
+        ]
+        for mid, person, hours, source, value, link in rows:
+            t = (when + pd.Timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S")
+            con.execute(f"INSERT INTO cdm.measurement (measurement_id, person_id, measurement_concept_id, "
+                        f"measurement_date, measurement_datetime, measurement_type_concept_id, value_as_number, "
+                        f"measurement_source_value, measurement_event_id, meas_event_field_concept_id) VALUES "
+                        f"({mid}, {person}, 0, CAST(TIMESTAMP '{t}' AS DATE), TIMESTAMP '{t}', 32817, {value}, "
+                        f"'{source}', {link})")
+    cohort = load_omop(path, schema="cdm")
+    assert cohort.has_events and len(cohort.events) > 0 and len(cohort.function_scores) > 1000
+    result = evaluate_registry(omop=path, schema="cdm")
+    assert result.engine == "duckdb" and "events" in result.sources
+    assert_same_claims(result, cohort)  # every claim to 1e-9, flow, exclusion_counts; safety assessable
+    got = result.to_frame()
+    function = got[(got["claim_id"] == "function_regained") & (got["population"] == "all")]
+    assert function["n"].iloc[0] > 100 and function["verdict"].iloc[0] != "not assessable"
+    counts = result.exclusion_counts()
+    measured = set(counts.loc[counts["table"] == "omop:measurement", "reason"])
+    from outcomes.sources.omop import LEFT_OUT
+
+    assert {LEFT_OUT[k] for k in ("no_function_score", "no_score", "unknown_score", "no_procedure", "unlinked",
+                                  "earlier_baseline", "link_left_out")} <= measured
