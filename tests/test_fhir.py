@@ -484,3 +484,125 @@ def test_report_from_a_fhir_export_shows_its_accounting(tmp_path):
     page = out.read_text()
     assert "fhir:Observation" in page and "unknown code: not a pain score" in page
     assert str(tmp_path) not in page and str(EXPORT.parent) not in page
+
+
+# ---- function scores (ODI, RMDQ, EQ-5D VAS) ------------------------------------------------------
+# Codes: LOINC 97909-6 "Oswestry disability index score ODI" (https://loinc.org/97909-6, panel
+# 97908-8); SNOMED CT 736535009 "EuroQol visual analogue score (observable entity)" (MII PRO
+# guide, EQ-5D-5L scores). No RMDQ code is built in: the hand-built export names a clinic's own.
+
+def _safety_cohort(n: int, seed: int):
+    """simulate_safety's records with the birth-year ages of ``simulated`` (see sources_support)."""
+    import numpy as np
+
+    from outcomes.synthetic import simulate_safety
+
+    procedures, assessments, events, _ = simulate_safety(n, seed=seed)
+    year = pd.to_datetime(procedures["procedure_date"]).dt.year
+    first_age = procedures.groupby("patient_id")["age"].transform("first")
+    first_year = year.groupby(procedures["patient_id"]).transform("first")
+    procedures["age"] = np.minimum(first_age + (year - first_year), 90)
+    return procedures, assessments, events
+
+
+def _function_claims(cohort) -> pd.DataFrame:
+    from outcomes import evaluate_claims
+
+    claims = evaluate_claims(cohort).to_frame()
+    return claims[claims["claim_id"] == "function_regained"].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_function_scores_round_trip_give_the_files_function_claim(tmp_path, link):
+    from numpy.testing import assert_allclose
+
+    from outcomes import load_records
+
+    procedures, assessments, events = _safety_cohort(400, seed=31)
+    if not link:  # linked by time: a score after the patient's next procedure belongs to it
+        assessments = without_overlap(procedures, assessments)
+    expected = load_records(procedures, assessments, events)
+    paths = to_fhir(procedures, assessments, tmp_path / "fhir", events=events, link_observations=link)
+    coded = [json.loads(line)["code"]["coding"][0] for line in paths["Observation"].read_text().splitlines()]
+    assert {c["code"] for c in coded} >= {"97909-6", "function-rmdq"}  # ODI by LOINC, RMDQ by our own code
+    cohort = load_fhir(tmp_path / "fhir")
+    got, want = _function_claims(cohort), _function_claims(expected)
+    assert len(want) > 0 and (want["n"] > 100).any()
+    assert got[["population", "verdict"]].equals(want[["population", "verdict"]])
+    for column in ("n", "estimate", "ci_low", "ci_high"):
+        assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9, atol=1e-12)
+    flow = cohort.flow().set_index("table")
+    assert flow.loc["function_scores", "analysed"] == expected.flow().set_index("table").loc["function_scores", "analysed"]
+    assert flow.loc["fhir:Observation", "excluded"] == 0
+    assert_rows_accounted(cohort)
+
+
+def _ehr_observation(oid, code, when, patient="p1", **value):
+    """An Observation as an EHR writes a questionnaire score: survey category, one coding, a value."""
+    return {"resourceType": "Observation", "id": oid, "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": "survey", "display": "Survey"}]}],
+            "code": {"coding": [code]}, "subject": {"reference": f"Patient/{patient}"},
+            "effectiveDateTime": when, **value}
+
+
+ODI = {"system": "http://loinc.org", "code": "97909-6", "display": "Oswestry disability index score ODI"}
+EQ_VAS = {"system": "http://snomed.info/sct", "code": "736535009",
+          "display": "EuroQol visual analogue score (observable entity)"}
+CLINIC_RMDQ = {"system": "http://hospital.example.org/fhir/CodeSystem/scores", "code": "RMDQ-24",
+               "display": "Roland-Morris disability questionnaire, 24 items"}
+
+
+def test_hand_built_ehr_function_observations_load_by_code(tmp_path):
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from outcomes import derive_endpoints
+
+    resources = [
+        {"resourceType": "Patient", "id": "p1", "birthDate": "1948"},
+        _proc("A", "2023-03-01T09:00:00-05:00"),
+        _pain("nrs-0", "2023-02-28T10:00:00-05:00", 8),
+        _ehr_observation("odi-0", ODI, "2023-02-28T10:00:00-05:00",
+                         valueQuantity={"value": 64, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}),
+        _ehr_observation("odi-2w", ODI, "2023-03-15T09:00:00-05:00", valueInteger=40),
+        _ehr_observation("rmdq-0", CLINIC_RMDQ, "2023-02-28T10:05:00-05:00", valueInteger=17),
+        _ehr_observation("rmdq-2w", CLINIC_RMDQ, "2023-03-15T09:05:00-05:00", valueInteger=9),
+        _ehr_observation("eq-2w", EQ_VAS, "2023-03-15T09:10:00-05:00",
+                         valueQuantity={"value": 70, "unit": "{score}", "system": "http://unitsofmeasure.org",
+                                        "code": "{score}"}),
+        _ehr_observation("odi-absent", ODI, "2023-04-01T09:00:00-05:00",
+                         dataAbsentReason={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                                                       "code": "asked-declined"}]}),
+    ]
+    for resource in resources:  # as an EHR writes them: valid R4 (R4B models)
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    folder = _write(tmp_path / "ehr", resources)
+    mapping = {"fhir": {"function": {f"{CLINIC_RMDQ['system']}|RMDQ-24": "rmdq"}}}
+    cohort = load_fhir(folder, mapping=mapping)
+    scores = cohort.function_scores.sort_values(["instrument", "hours_after"]).reset_index(drop=True)
+    assert scores["instrument"].tolist() == ["eq5d_vas", "odi", "odi", "rmdq", "rmdq"]
+    assert scores["score"].tolist() == [70.0, 64.0, 40.0, 17.0, 9.0]
+    # times relative to the procedure, as for pain: -23 h baseline, +14 days (336 h) follow-up
+    assert (scores["hours_after"] * 60).round(6).tolist() == [336 * 60 + 10, -23 * 60, 336 * 60, -23 * 60 + 5,
+                                                              336 * 60 + 5]
+    endpoint = derive_endpoints(cohort).iloc[0]
+    assert endpoint["function_instrument"] == "odi" and endpoint["function_change"] == 24.0  # 64 -> 40
+    assert bool(endpoint["function_regained"])  # >= 10 ODI points (Ostelo 2008)
+    log = cohort.exclusions
+    absent = log[(log["table"] == "fhir:Observation") & (log["value"] == "asked-declined")]
+    assert absent["reason"].str.startswith("no function score").tolist() == [True]
+    # without the mapping file the clinic's RMDQ code is an unknown code, named as such
+    plain = load_fhir(folder)
+    assert sorted(plain.function_scores["instrument"].unique()) == ["eq5d_vas", "odi"]
+    left = plain.exclusions[plain.exclusions["value"] == f"{CLINIC_RMDQ['system']}|RMDQ-24"]
+    assert len(left) == 2 and left["reason"].str.contains("nor a function score").all()
+    assert_rows_accounted(cohort)
+
+
+def test_function_codes_from_the_mapping_file_are_checked():
+    settings = SourceSettings.from_section({"function": {"loinc|12345-6": "rmdq"}}, section="fhir")
+    assert [c.key for c, kind in settings.function if kind == "rmdq"][-1] == "http://loinc.org|12345-6"
+    assert ("http://loinc.org|97909-6", "odi") in [(c.key, k) for c, k in settings.function]  # built in stays
+    with pytest.raises(DefinitionsError, match=r"^`fhir.function.loinc\|12345-6` in mapping must be one of odi, "
+                                               r"rmdq, eq5d_vas; got 'sf36'.$"):
+        SourceSettings.from_section({"function": {"loinc|12345-6": "sf36"}}, section="fhir")

@@ -419,8 +419,208 @@ def test_registry_takes_the_condition_codes_from_the_mapping(tmp_path):
     assert plain.query("claim_id == 'major_complications' and population == 'all'")["events"].iloc[0] == 0
 
 
-
 def test_registry_refuses_an_events_file_with_omop(tmp_path):
     with pytest.raises(InputError, match=r"^`events` must not be given with `omop` \(the CDM's conditions and deaths "
                                          r"are read in the database, as load_omop reads them\); got both\.$"):
         evaluate_registry(omop=tmp_path / "warehouse.duckdb", events=tmp_path / "events.parquet")
+
+
+# ---- function scores (ODI, RMDQ, EQ-5D VAS) ------------------------------------------------------
+# ODI is written as LOINC 97909-6 "Oswestry disability index score ODI" (https://loinc.org/97909-6):
+# in measurement_source_value, or (every third ODI, "mixed") only as measurement_concept_id whose
+# concept row is (LOINC, 97909-6); RMDQ and EQ-5D VAS by the package's own codes (no standard
+# code is built in: outcomes.sources._settings says why).
+
+def _safety_records(n: int, seed: int, *, one_per_patient: bool = False):
+    """simulate_safety's records, ages as a birth year gives them back (``simulated``)."""
+    import numpy as np
+
+    from outcomes.synthetic import simulate_safety
+
+    procedures, assessments, events, _ = simulate_safety(n, seed=seed)
+    if one_per_patient:
+        procedures = procedures.assign(patient_id=procedures["procedure_id"])
+    year = pd.to_datetime(procedures["procedure_date"]).dt.year
+    first_age = procedures.groupby("patient_id")["age"].transform("first")
+    first_year = year.groupby(procedures["patient_id"]).transform("first")
+    procedures["age"] = np.minimum(first_age + (year - first_year), 90)
+    return procedures, assessments, events
+
+
+def _function_rows(claims: pd.DataFrame) -> pd.DataFrame:
+    return claims[claims["claim_id"] == "function_regained"].reset_index(drop=True)
+
+
+def _assert_same_function_claim(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    from numpy.testing import assert_allclose
+
+    got, want = _function_rows(got), _function_rows(want)
+    assert len(want) > 0 and (want["n"] > 100).any()
+    assert got["population"].tolist() == want["population"].tolist()
+    assert got["verdict"].tolist() == want["verdict"].tolist()
+    for column in ("n", "estimate", "ci_low", "ci_high"):
+        assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9, atol=1e-12,
+                        err_msg=column)
+
+
+def test_function_scores_round_trip_give_the_files_function_claim(target, tmp_path):
+    from outcomes import evaluate_claims, load_records
+
+    procedures, assessments, events = _safety_records(400, seed=41)
+    url, schema = target
+    counts = to_omop(procedures, assessments, url, schema=schema, events=events)  # mixed: three forms in turn
+    expected = load_records(procedures, assessments, events)
+    cohort = load_omop(url, schema=schema)
+    _assert_same_function_claim(evaluate_claims(cohort).to_frame(), evaluate_claims(expected).to_frame())
+    flow, want = cohort.flow().set_index("table"), expected.flow().set_index("table")
+    assert flow.loc["function_scores", "analysed"] == want.loc["function_scores", "analysed"] > 2000
+    assert flow.loc["omop:measurement", "excluded"] == flow.loc["omop:observation", "excluded"] == 0
+    assert counts["concept"] == 13  # the LOINC ODI concept beside 72514-3 and the LL2335-9 answers
+    assert_rows_accounted(cohort)
+
+
+def test_function_scores_linked_by_time_round_trip(tmp_path):
+    from outcomes import evaluate_claims, load_records
+
+    procedures, assessments, events = _safety_records(400, seed=42)
+    assessments = without_overlap(procedures, assessments)
+    to_omop(procedures, assessments, tmp_path / "cdm.duckdb", schema="cdm", link_measurements=False,
+            pain_encoding="number", events=events)
+    cohort = load_omop(tmp_path / "cdm.duckdb", schema="cdm")
+    expected = load_records(procedures, assessments, events)
+    _assert_same_function_claim(evaluate_claims(cohort).to_frame(), evaluate_claims(expected).to_frame())
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path):
+    """(target, schema) of an empty warehouse: a DuckDB file or a schema on the test server."""
+    if request.param == "duckdb":
+        return str(tmp_path / "cdm.duckdb"), "cdm"
+    return POSTGRES_URL, request.getfixturevalue("pg_schema")
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_function_claim_in_the_warehouse_equals_load_omop(warehouse, link):
+    # function scores selected by code in SQL (sql/omop.sql: _omop_links, per instrument) from the one code
+    # list, SourceSettings.function: every claim and the row accounting equal load_omop's
+    from numpy.testing import assert_allclose
+
+    from outcomes import evaluate_claims, evaluate_registry
+
+    target, schema = warehouse
+    procedures, assessments, _ = _safety_records(300, seed=43, one_per_patient=True)
+    write_omop(procedures, assessments, target, schema=schema, link_measurements=link)
+    result = evaluate_registry(omop=target, schema=schema)
+    cohort = load_omop(target, schema=schema)
+    got, want = result.to_frame(), evaluate_claims(cohort).to_frame()
+    _assert_same_function_claim(got, want)
+    assert got["claim_id"].tolist() == want["claim_id"].tolist()
+    for column in ("n", "estimate", "ci_low", "ci_high", "stated", "p_value", "events"):
+        assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9, atol=1e-12,
+                        equal_nan=True, err_msg=column)
+    pd.testing.assert_frame_equal(result.flow(), cohort.flow())
+
+
+def test_function_codes_from_the_mapping_file_in_load_omop_and_the_warehouse(tmp_path):
+    # a clinic's RMDQ known only by its own concept id, named in [omop.function]
+    from outcomes import derive_endpoints, evaluate_registry
+    from outcomes.sources import SourceSettings
+
+    procedures = pd.DataFrame({"procedure_id": ["A"], "patient_id": ["P"], "procedure": ["kyphoplasty"],
+                               "procedure_date": ["2022-05-02"], "levels_treated": [1], "age": [77]})
+    scores = pd.DataFrame({"procedure_id": ["A"] * 3, "hours_after": [-2.0, 48.0, 336.0], "pain": [8, 3, 2]})
+    path = tmp_path / "cdm.duckdb"
+    write_omop(procedures, scores, path)
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO measurement (measurement_id, person_id, measurement_concept_id, measurement_date, "
+                "measurement_datetime, measurement_type_concept_id, value_as_number) VALUES "
+                "(9001, 1, 2100000001, DATE '2022-05-01', TIMESTAMP '2022-05-01 22:00:00', 32817, 18), "
+                "(9002, 1, 2100000001, DATE '2022-05-16', TIMESTAMP '2022-05-16 00:00:00', 32817, 11)")
+    con.close()
+    assert load_omop(path).function_scores.empty  # an unknown concept: not a function score
+    mapping = {"omop": {"function": {"omop|2100000001": "rmdq"}}}
+    cohort = load_omop(path, mapping=mapping)
+    assert cohort.function_scores["score"].tolist() == [18.0, 11.0]
+    assert cohort.function_scores["hours_after"].tolist() == [-2.0, 336.0]
+    endpoint = derive_endpoints(cohort).iloc[0]
+    assert endpoint["function_change"] == 7.0 and bool(endpoint["function_regained"])  # >= 5 RMDQ points
+    settings = SourceSettings.from_section(mapping["omop"], section="omop")
+    frame = evaluate_registry(omop=path, mapping=settings).to_frame()
+    row = frame[(frame["claim_id"] == "function_regained") & (frame["population"] == "all")]
+    assert row["n"].tolist() == [1]  # without the mapping's code: no function score, n = 0
+    assert evaluate_registry(omop=path).to_frame().query(
+        "claim_id == 'function_regained' and population == 'all'")["n"].tolist() == [0]
+
+
+def test_function_claim_on_spark_equals_load_omop(tmp_path):
+    # the same sql/omop.sql on Spark (the CDM tables as global temporary views), linked by time
+    from numpy.testing import assert_allclose
+
+    from outcomes import evaluate_claims, evaluate_registry
+    from outcomes.engines import start_spark
+    from test_engines_spark import SMALL_DATA
+
+    procedures, assessments, _ = _safety_records(150, seed=12, one_per_patient=True)
+    db = tmp_path / "cdm.duckdb"
+    write_omop(procedures, assessments, db, link_measurements=False)
+    spark = start_spark(SMALL_DATA)
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            for table in ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
+                          "measurement", "observation", "concept"):
+                rows = con.sql(f"SELECT * FROM {table}").arrow()
+                rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
+                spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
+        got = evaluate_registry(omop=spark, schema="global_temp").to_frame()
+    finally:
+        spark.stop()
+    want = evaluate_claims(load_omop(db)).to_frame()
+    fn = want[want["claim_id"] == "function_regained"]
+    assert fn.loc[fn["population"] == "all", "n"].tolist() == [137]  # scores of 137 procedures: 2 weeks vs baseline
+    for column in ("n", "estimate", "ci_low", "ci_high", "p_value"):
+        assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9, atol=1e-12,
+                        equal_nan=True, err_msg=column)
+
+
+def test_registry_with_events_and_function_scores_equals_load_omop(tmp_path):
+    # one CDM with adverse events (death, observation_period, conditions after the procedure) and
+    # function scores (ODI by LOINC 97909-6, RMDQ, EQ-5D VAS), patients with two procedures, plus
+    # pain and function records left out for each reason: the warehouse (sql/omop.sql) gives every
+    # claim, the flow and the reasons of load_omop -> evaluate_claims
+    procedures, assessments, events = _safety_records(400, seed=44)
+    path = tmp_path / "warehouse.duckdb"
+    to_omop(procedures, assessments, path, schema="cdm", events=events, link_measurements=False,
+            pain_encoding="number")
+    with duckdb.connect(str(path)) as con:
+        day = first_procedure_day(lambda q: con.sql(q).fetchall(), "cdm.")
+        for statement in left_out_rows("cdm.", day):
+            con.execute(statement)
+        when = pd.Timestamp(day)
+        rows = [  # (id, person, hours after procedure 1's day, source value, value, link)
+            (900101, 1, 24, "97909-6", "NULL", "NULL, NULL"),  # no function score
+            (900102, 900002, 24, "97909-6", "30", "NULL, NULL"),  # no analysed procedure
+            (900103, 1, 24 * 2000, "97909-6", "30", "NULL, NULL"),  # beyond the follow-up horizon
+            (900104, 1, -600, "97909-6", "40", "NULL, NULL"),  # an earlier ODI in the baseline window
+            (900105, 1, 24, "97909-6", "20", "900001, 1147082"),  # linked to the unknown procedure
+        ]
+        for mid, person, hours, source, value, link in rows:
+            t = (when + pd.Timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S")
+            con.execute(f"INSERT INTO cdm.measurement (measurement_id, person_id, measurement_concept_id, "
+                        f"measurement_date, measurement_datetime, measurement_type_concept_id, value_as_number, "
+                        f"measurement_source_value, measurement_event_id, meas_event_field_concept_id) VALUES "
+                        f"({mid}, {person}, 0, CAST(TIMESTAMP '{t}' AS DATE), TIMESTAMP '{t}', 32817, {value}, "
+                        f"'{source}', {link})")
+    cohort = load_omop(path, schema="cdm")
+    assert cohort.has_events and len(cohort.events) > 0 and len(cohort.function_scores) > 1000
+    result = evaluate_registry(omop=path, schema="cdm")
+    assert result.engine == "duckdb" and "events" in result.sources
+    assert_same_claims(result, cohort)  # every claim to 1e-9, flow, exclusion_counts; safety assessable
+    got = result.to_frame()
+    function = got[(got["claim_id"] == "function_regained") & (got["population"] == "all")]
+    assert function["n"].iloc[0] > 100 and function["verdict"].iloc[0] != "not assessable"
+    counts = result.exclusion_counts()
+    measured = set(counts.loc[counts["table"] == "omop:measurement", "reason"])
+    from outcomes.sources.omop import LEFT_OUT
+
+    assert {LEFT_OUT[k] for k in ("no_function_score", "no_score", "unknown_score", "no_procedure", "unlinked",
+                                  "earlier_baseline", "link_left_out")} <= measured

@@ -809,6 +809,8 @@ def _omop_code_tables(eng: Any, settings: Any) -> None:
                 add("field", system, c.code, name)
     for system, code, value in settings.code_rows(settings.pain_answers):
         add("answer", system, code, None, number=float(value))
+    for system, code, instrument in settings.code_rows(settings.function):  # ODI, RMDQ, EQ-5D VAS
+        add("function", system, code, instrument)
     frame = pd.DataFrame(rows).astype({"concept_id": "Int64", "label": object})
     eng.register("_omop_codes", _to_arrow(frame), {
         "what": "VARCHAR", "code": "VARCHAR", "pattern": "VARCHAR", "vocabulary": "VARCHAR", "concept_id": "BIGINT",

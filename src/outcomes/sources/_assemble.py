@@ -231,6 +231,25 @@ def link_scores(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str]
     return out, log, notes
 
 
+def link_each_instrument(scores: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *, table: str,
+                         window_hours: float, horizon_hours: float
+                         ) -> tuple[pd.DataFrame, list[pd.DataFrame], list[pd.DataFrame]]:
+    """Function scores (ODI, RMDQ, EQ-5D VAS) linked as :func:`link_scores` links pain scores,
+    each instrument on its own: the last ODI before a procedure is its ODI baseline whatever the
+    pain or RMDQ scores beside it. ``scores`` as for :func:`link_scores` (the value in ``pain``);
+    returns (assessments, exclusion frames, remark frames)."""
+    parts, logs, notes = [], [], []
+    for _, part in scores.groupby(scores["instrument"].astype(str), sort=True):
+        linked, log, note = link_scores(part, procs, remap, table=table, window_hours=window_hours,
+                                        horizon_hours=horizon_hours)
+        parts.append(linked)
+        logs.append(log)
+        notes.append(note)
+    columns = ["procedure_id", "hours_after", "pain", "instrument", "_source", "_row"]
+    out = _concat(parts) if parts else pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return out, logs, notes
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """``pd.concat`` of the non-empty frames (the first when all are empty): pandas 2 warns
     (FutureWarning) when an empty part would decide the result's dtypes."""

@@ -19,6 +19,26 @@ Built-in code lists (a mapping file adds to them, it never removes):
   LA10138-8, LA10139-6, LA10140-4, LA10141-2, LA13942-0 (as listed in the HL7 Belgium
   patient-monitoring value set ``pain-scale``, hl7-be/patient-monitoring
   input/fsh/valuesets/ScalePain.fsh, and in the Italian and PCO implementation guides).
+- function scores (``function``: code -> ``odi``, ``rmdq`` or ``eq5d_vas``; the value on the
+  instrument's own scale, checked as the assessments table's function scores are):
+
+  * ODI: LOINC 97909-6 "Oswestry disability index score ODI" (LOINC 2.70; a member of the panel
+    97908-8 "Oswestry Disability Index"; reported as a percent, 0-100; https://loinc.org/97909-6).
+  * EQ-5D VAS: SNOMED CT 736535009 "EuroQol visual analogue score (observable entity)", 0-100,
+    as the German Medical Informatics Initiative's PRO guide codes its EQ-5D-5L VAS score
+    (https://build.fhir.org/ig/medizininformatik-initiative/kerndatensatzmodul-proms/en/eq-5d-5l-scores.html).
+  * RMDQ, and a LOINC code for the EQ VAS: *not built in*. No LOINC (or SNOMED CT) code for a
+    Roland-Morris total score or for the EQ VAS could be confirmed against LOINC's own pages,
+    and a guessed code would silently read another observation. Add the codes your system uses::
+
+        [fhir.function]                 # or [omop.function]
+        "loinc|<code>" = "rmdq"
+        "http://my.hospital/codes|EQVAS" = "eq5d_vas"
+
+  * the package's own codes, which :func:`outcomes.sources.fhir.write_fhir` and
+    :func:`outcomes.sources.omop.write_omop` use where no standard code is built in:
+    ``function-odi``, ``function-rmdq``, ``function-eq5d-vas`` in the system
+    ``http://example.org/fhir/CodeSystem/outcomes``.
 - fractures (condition code prefixes, ICD-10/ICD-10-CM, dots ignored) and the etiology each
   implies: M80.08, M80.88 osteoporosis with current pathological fracture of a vertebra ->
   osteoporosis; M84.58 pathological fracture in neoplastic disease -> malignancy; S22.0, S32.0
@@ -126,6 +146,13 @@ _VERTEBROPLASTY_ADDON = ("cpt|22512", "cpt|22522")
 _KYPHOPLASTY = ("cpt|22513", "cpt|22514", "cpt|22523", "cpt|22524")
 _KYPHOPLASTY_ADDON = ("cpt|22515", "cpt|22525")
 _PAIN = {"loinc|72514-3": "nrs"}
+# Function scores (the module docstring gives the titles and sources): code -> instrument.
+FUNCTION_CODES = {"odi": "function-odi", "rmdq": "function-rmdq", "eq5d_vas": "function-eq5d-vas"}
+_FUNCTION = {
+    "loinc|97909-6": "odi",         # Oswestry disability index score ODI (https://loinc.org/97909-6)
+    "snomed|736535009": "eq5d_vas",  # EuroQol visual analogue score (observable entity)
+    **{f"outcomes|{code}": instrument for instrument, code in FUNCTION_CODES.items()},
+}
 # LOINC answer list LL2335-9, "Numeric rating scale from 0-10": position in the list = score.
 LL2335_9 = ("LA6111-4", "LA6112-2", "LA6113-0", "LA6114-8", "LA6115-5", "LA10137-0",
             "LA10138-8", "LA10139-6", "LA10140-4", "LA10141-2", "LA13942-0")
@@ -177,7 +204,7 @@ _KEYS = {
     "pain_answers", "fracture_conditions", "complication_conditions", "fields",
     "encounter_class", "visit_concepts", "baseline_window_hours", "follow_up_days",
     "fracture_lookback_days", "merge_same_session", "pain_units", "observation_statuses",
-    "new_fracture_conditions", "complication_events",
+    "new_fracture_conditions", "complication_events", "function",
 }
 
 
@@ -272,6 +299,9 @@ class SourceSettings:
         Condition code prefixes of a new vertebral fracture (an event after the procedure).
     complication_events : tuple of (Code, (event, severity))
         Condition code prefixes of a complication -> its event code and severity ("" unknown).
+    function : tuple of (Code, instrument)
+        Observation / measurement codes holding a function score and its instrument (``odi``,
+        ``rmdq``, ``eq5d_vas``); the value is on the instrument's own scale.
     """
 
     procedures: dict[str, tuple[Code, ...]]
@@ -292,6 +322,7 @@ class SourceSettings:
     extra: dict[str, Any] = field(default_factory=dict)
     new_fracture_conditions: tuple[Code, ...] = ()
     complication_events: tuple[tuple[Code, tuple[str, str]], ...] = ()
+    function: tuple[tuple[Code, str], ...] = ()
 
     @classmethod
     def from_section(cls, raw: dict[str, Any] | None, *, section: str = "fhir", source: str = "mapping") -> SourceSettings:
@@ -322,6 +353,14 @@ class SourceSettings:
         def instrument(key: str, value: Any) -> str:
             if value not in INSTRUMENTS:
                 raise DefinitionsError(f"`{section}.pain.{key}` in {source} must be one of {', '.join(INSTRUMENTS)}; got {value!r}.")
+            return value
+
+        def function_instrument(key: str, value: Any) -> str:
+            from ..mapping import FUNCTION_RANGE
+
+            if value not in FUNCTION_RANGE:
+                raise DefinitionsError(f"`{section}.function.{key}` in {source} must be one of "
+                                       f"{', '.join(FUNCTION_RANGE)}; got {value!r}.")
             return value
 
         def score(key: str, value: Any) -> float:
@@ -406,6 +445,7 @@ class SourceSettings:
             source=source,
             new_fracture_conditions=codes("new_fracture_conditions", _NEW_FRACTURES),
             complication_events=table("complication_events", _COMPLICATION_EVENTS, event),
+            function=table("function", _FUNCTION, function_instrument),
         )
 
     def condition_events(self, systems: pd.Series, codes: pd.Series) -> pd.DataFrame:
@@ -487,6 +527,35 @@ class SourceSettings:
             for system in c.systems or (None,):
                 rows.append((system, c.code, value))
         return rows
+
+
+def split_written_scores(assessments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(pain rows, function rows) of a canonical assessments table, for the writers.
+
+    Labels are read as :meth:`outcomes.mapping.Mapping.function_instrument` reads them; the
+    function rows gain ``_function`` (``odi``, ``rmdq``, ``eq5d_vas``) and ``_score`` (the
+    ``score`` column, else ``pain``).
+
+    >>> rows = pd.DataFrame({"pain": [3, None], "instrument": ["nrs", "Oswestry"], "score": [3, 40]})
+    >>> pain, function = split_written_scores(rows)
+    >>> len(pain), function["_function"].tolist(), function["_score"].tolist()
+    (1, ['odi'], [40.0])
+    """
+    from ..mapping import Mapping
+
+    if "instrument" not in assessments:
+        return assessments, assessments.iloc[:0].assign(_function=pd.Series(dtype=object), _score=pd.Series(dtype=float))
+    mapping = Mapping()
+    labels = assessments["instrument"]
+    kinds = {v: mapping.function_instrument(v) for v in labels.dropna().unique()}
+    kind = labels.map(kinds)
+    is_function = kind.notna().to_numpy()
+    value = assessments["score"] if "score" in assessments else assessments["pain"]
+    if "score" in assessments and "pain" in assessments:
+        value = value.where(value.notna(), assessments["pain"])
+    function = assessments[is_function].assign(_function=kind[is_function].astype(object),
+                                               _score=pd.to_numeric(value[is_function], errors="coerce").astype(float))
+    return assessments[~is_function], function
 
 
 def resolve_mapping(mapping: Any, section: str) -> tuple[Any, SourceSettings]:

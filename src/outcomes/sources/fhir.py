@@ -36,6 +36,11 @@ pain scores                Observations coded LOINC 72514-3 with status final, a
                            UCUM unit names: mm -> 0-100 VAS), ``valueCodeableConcept`` with LOINC answers (the
                            answer's position in LL2335-9, never its display text), or a
                            ``component`` of a panel with that code
+function scores            Observations coded LOINC 97909-6 (ODI) or SNOMED CT 736535009
+                           (EQ-5D VAS), or with the codes under ``[fhir.function]`` (RMDQ has
+                           no built-in code): ``valueInteger``, ``valueDecimal`` or
+                           ``valueQuantity`` on the instrument's own scale, linked as the pain
+                           scores, each instrument on its own
 asa_class, imaging         Observations with the codes under ``[fhir.fields]``
 events (optional table)    ``AdverseEvent`` (event/code, date/occurrence, seriousness or
                            severity, suspectEntity/encounter/time link; not "potential"),
@@ -80,8 +85,9 @@ from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import IdentifiersAllowedWarning, InputError, PrivacyError
 from . import _assemble as asm
-from ._settings import (CPT_SYSTEMS, FIELD_CODES, ICD10_SYSTEMS, LL2335_9, LOINC_SYSTEMS, OUTCOMES_SYSTEM,
-                        SNOMED_SEVERITY, UCUM_SYSTEMS, SourceSettings, normalise_icd, resolve_mapping)
+from ._settings import (CPT_SYSTEMS, FIELD_CODES, FUNCTION_CODES, ICD10_SYSTEMS, LL2335_9, LOINC_SYSTEMS,
+                        OUTCOMES_SYSTEM, SNOMED_SEVERITY, SNOMED_SYSTEMS, UCUM_SYSTEMS, SourceSettings, normalise_icd,
+                        resolve_mapping, split_written_scores)
 
 __all__ = ["load_fhir", "write_fhir"]
 
@@ -392,9 +398,15 @@ def _observations(con, settings: SourceSettings) -> pd.DataFrame:
     _code_table(con, "pain_codes", pain_rows, ["system", "code", "instrument"])
     _code_table(con, "field_codes", field_rows, ["system", "code", "field"])
     _code_table(con, "answers", settings.code_rows(settings.pain_answers), ["system", "code", "score"])
+    _code_table(con, "function_codes", settings.code_rows(settings.function), ["system", "code", "instrument"])
     con.execute("CREATE TEMP TABLE t_obs AS SELECT row_number() OVER () AS i, * FROM t_Observation")
     return _df(con, """
-        WITH top AS (
+        WITH fn AS (  -- function scores (ODI, RMDQ, EQ-5D VAS): the Observation's own code and value
+            SELECT o.i, min(fc.instrument) AS instrument
+            FROM (SELECT i, unnest(t.code.coding) AS cd FROM t_obs) o
+            JOIN function_codes fc ON fc.code = o.cd.code AND (fc.system IS NULL OR fc.system = o.cd.system)
+            GROUP BY o.i),
+        top AS (
             SELECT o.i, min(pc.instrument) AS instrument
             FROM (SELECT i, unnest(t.code.coding) AS cd FROM t_obs) o
             JOIN pain_codes pc ON pc.code = o.cd.code AND (pc.system IS NULL OR pc.system = o.cd.system)
@@ -418,7 +430,8 @@ def _observations(con, settings: SourceSettings) -> pd.DataFrame:
                                        lambda x: x LIKE '%Procedure/%' OR x LIKE 'urn:%')[1]) AS link,
                    coalesce(list_transform(o.t.code.coding, lambda c: coding_text(c))[1], o.t.code.text) AS code_text,
                    top.instrument AS top_instrument, comp.instrument AS comp_instrument, fld.field,
-                   CASE WHEN top.i IS NOT NULL OR fld.i IS NOT NULL
+                   fn.instrument AS function,
+                   CASE WHEN top.i IS NOT NULL OR fld.i IS NOT NULL OR (fn.i IS NOT NULL AND comp.i IS NULL)
                         THEN struct_pack(i := o.t.valueInteger, d := o.t.valueDecimal, q := o.t.valueQuantity.value,
                                          u := coalesce(o.t.valueQuantity.code, o.t.valueQuantity.unit),
                                          cc := o.t.valueCodeableConcept.coding, s := o.t.valueString,
@@ -429,7 +442,7 @@ def _observations(con, settings: SourceSettings) -> pd.DataFrame:
                                          cc := cm.comp.valueCodeableConcept.coding, s := cm.comp.valueString,
                                          a := coalesce(cm.comp.dataAbsentReason.coding[1].code,
                                                        cm.comp.dataAbsentReason.text)) END AS v
-            FROM t_obs o LEFT JOIN top ON top.i = o.i LEFT JOIN fld ON fld.i = o.i
+            FROM t_obs o LEFT JOIN top ON top.i = o.i LEFT JOIN fld ON fld.i = o.i LEFT JOIN fn ON fn.i = o.i
             LEFT JOIN comp ON comp.i = o.i LEFT JOIN comps cm ON cm.i = comp.i AND cm.j = comp.j),
         answer AS (
             SELECT x.i, min(a.score) AS score, count(*) AS n
@@ -438,7 +451,7 @@ def _observations(con, settings: SourceSettings) -> pd.DataFrame:
             GROUP BY x.i)
         SELECT c.file AS _source, c.row AS _row, c.key, c.status, c.patient_id, c.effective,
                instant(c.effective) AS t, c.link, c.code_text,
-               coalesce(c.top_instrument, c.comp_instrument) AS instrument, c.field,
+               coalesce(c.top_instrument, c.comp_instrument) AS instrument, c.field, c.function,
                coalesce(c.v.i, c.v.d, c.v.q) AS number, c.v.u AS unit, c.v.a AS absent,
                c.v.cc IS NOT NULL AS coded, answer.score AS answer,
                coalesce(list_transform(c.v.cc, lambda x: coding_text(x))[1], c.v.s) AS value_text
@@ -650,10 +663,12 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     obs = obs[~bad_status]
     is_pain = obs["instrument"].notna()
     is_field = obs["field"].notna() & ~is_pain
-    other_obs = ~is_pain & ~is_field
+    is_function = obs["function"].notna() & ~is_pain & ~is_field
+    other_obs = ~is_pain & ~is_field & ~is_function
     logs.append(asm.excluded(table, obs.loc[other_obs, "_source"], obs.loc[other_obs, "_row"], "code",
                              obs.loc[other_obs, "code_text"],
-                             "unknown code: not a pain score (LOINC 72514-3 or a code in [fhir] pain)"))
+                             "unknown code: not a pain score (LOINC 72514-3 or a code in [fhir] pain) nor a "
+                             "function score (LOINC 97909-6 ODI, or a code in [fhir] function)"))
     pain = obs[is_pain].copy()
     pain["pain"] = pain["number"].fillna(pain["answer"])
     unmatched_answer = pain["pain"].isna() & pain["coded"]
@@ -710,6 +725,13 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     procs["baseline_pain"] = asm.lookup(procs["procedure_id"], pd.Series((base["pain"] * scale).to_numpy(),
                                                                  index=base["procedure_id"].to_numpy()))
 
+    # --- function scores (ODI, RMDQ, EQ-5D VAS): linked as the pain scores, each instrument on its own
+    function, function_logs, function_notes = _function_scores(obs[is_function], procs, remap, table=table,
+                                                               window_hours=window, horizon_hours=horizon)
+    logs += function_logs
+    remarks += function_notes
+    assessments = pd.concat([assessments, function], ignore_index=True) if len(function) else assessments
+
     # --- the other resource types: used or not
     analysed_enc = enc[enc.index.isin(set(procs["encounter"].dropna()))]
     for kind, used_keys, reason in (
@@ -745,11 +767,34 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
     return asm.build_cohort(
         canonical_procs, canonical_ass, source_log=logs, source_remarks=remarks, read=read,
         sources={"procedures": f"FHIR export {label} (Procedure)",
-                 "assessments": f"FHIR export {label} (Observation, pain scores)",
+                 "assessments": f"FHIR export {label} (Observation, pain and function scores)",
                  **{k: f"FHIR export {label}" for k in read}},
         input_hashes={"fhir": digest}, mapping=canonical, definitions=definitions,
         allow_identifiers=allow_identifiers, privacy_warnings=privacy, events=events,
     )
+
+
+def _function_scores(obs: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str], *, table: str,
+                     window_hours: float, horizon_hours: float) -> tuple[pd.DataFrame, list, list]:
+    """Function score Observations -> assessments rows (``pain`` holds the score on the
+    instrument's own scale, ``instrument`` the function instrument), exclusions and remarks.
+
+    The value is ``valueInteger``, ``valueDecimal`` or ``valueQuantity.value`` (any unit: the
+    code names the scale); a coded or absent value and a missing time are left out, naming why.
+    """
+    scores = obs.assign(pain=obs["number"], instrument=obs["function"])
+    logs = []
+    no_value = scores["pain"].isna()
+    logs.append(asm.excluded(table, scores.loc[no_value, "_source"], scores.loc[no_value, "_row"], "value",
+                             scores.loc[no_value, "absent"].fillna(scores.loc[no_value, "value_text"]),
+                             "no function score (no number, or a data-absent reason)"))
+    scores = scores[~no_value]
+    no_time = scores["t"].isna()
+    logs.append(asm.excluded(table, scores.loc[no_time, "_source"], scores.loc[no_time, "_row"], "effective",
+                             scores.loc[no_time, "effective"], "no effective time (or not a full date)"))
+    linked, link_logs, notes = asm.link_each_instrument(scores[~no_time], procs, remap, table=table,
+                                                        window_hours=window_hours, horizon_hours=horizon_hours)
+    return linked, logs + link_logs, notes
 
 
 def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str, str],
@@ -1156,8 +1201,56 @@ def _fhir_resources(procs: pd.DataFrame, assessments: pd.DataFrame, *, link_obse
             if link_observations:
                 obs["partOf"] = [{"reference": f"Procedure/{p}"}]
             out["Observation"].append(_dumps(obs))
-    out["Observation"] += _pain_observations(procs, assessments, date, patient, link_observations, pain_encoding)
+    pain_rows, function_rows = split_written_scores(assessments)
+    out["Observation"] += _pain_observations(procs, pain_rows, date, patient, link_observations, pain_encoding)
+    out["Observation"] += _function_observations(procs, function_rows, date, patient, link_observations)
     return out
+
+
+# How write_fhir codes a function score: LOINC where a code is built in and verified, else the
+# package's own code (sources._settings gives the sources).
+_FUNCTION_CODINGS = {
+    "odi": (LOINC_SYSTEMS[0], "97909-6", "Oswestry disability index score ODI"),
+    "eq5d_vas": (SNOMED_SYSTEMS[0], "736535009", "EuroQol visual analogue score (observable entity)"),
+    "rmdq": (OUTCOMES_SYSTEM, FUNCTION_CODES["rmdq"], "Roland-Morris Disability Questionnaire score"),
+}
+
+
+def _function_observations(procs, function, date, patient, link: bool) -> list[str]:
+    """Function scores as Observations: valueInteger for a whole number (every other one as
+    valueQuantity, unit {score}), else valueQuantity."""
+    known = pd.Series(np.arange(len(procs)), index=procs["procedure_id"].astype("string"))
+    known = known[~known.index.duplicated()]
+    pos = function["procedure_id"].astype("string").map(known)
+    rows = function[pos.notna().to_numpy()].assign(_pos=pos[pos.notna()].astype(int).to_numpy())
+    hours = pd.to_numeric(rows["hours_after"], errors="coerce").reset_index(drop=True)
+    start = date.iloc[rows["_pos"]].reset_index(drop=True)
+    when = _iso(start.fillna("1970-01-01"), hours).where(start.notna())
+    lines = []
+    counter: dict[str, int] = {}
+    for k, (proc_id, pos_, kind, score, t) in enumerate(zip(rows["procedure_id"].astype(str), rows["_pos"],
+                                                           rows["_function"], rows["_score"], when)):
+        n = counter.get(proc_id, 0) + 1
+        counter[proc_id] = n
+        obs: dict[str, Any] = {
+            "resourceType": "Observation", "id": f"function-{proc_id}-{n}", "status": "final",
+            "category": [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/observation-category", "survey")]}],
+            "code": {"coding": [_coding(*_FUNCTION_CODINGS[kind])]}}
+        if not pd.isna(patient[pos_]):
+            obs["subject"] = {"reference": f"Patient/{patient[pos_]}"}
+        if not pd.isna(t):
+            obs["effectiveDateTime"] = t
+        if np.isnan(score):
+            obs["dataAbsentReason"] = {"coding": [_coding(_DATA_ABSENT, "unknown")]}
+        elif float(score).is_integer() and k % 2 == 0:
+            obs["valueInteger"] = int(score)
+        else:
+            obs["valueQuantity"] = {"value": int(score) if float(score).is_integer() else float(score),
+                                    "unit": "{score}", "system": UCUM_SYSTEMS[0], "code": "{score}"}
+        if link:
+            obs["partOf"] = [{"reference": f"Procedure/{proc_id}"}]
+        lines.append(_dumps(obs))
+    return lines
 
 
 def _pain_observations(procs, assessments, date, patient, link: bool, encoding: str) -> list[str]:

@@ -35,6 +35,11 @@ pain scores                ``measurement`` (and ``observation``) with LOINC 7251
                            scale of ``unit_source_value``: mm -> 0-100 VAS), or
                            ``value_as_concept_id`` / ``value_source_value`` holding an LL2335-9
                            answer (LA6111-4 = 0 ... LA13942-0 = 10)
+function scores            ``measurement`` / ``observation`` with LOINC 97909-6 (ODI) or SNOMED
+                           CT 736535009 (EQ-5D VAS), or the codes under ``[omop.function]``, in
+                           ``*_source_value``, as concept or as concept id; ``value_as_number``
+                           on the instrument's own scale (the SQL of ``evaluate_registry``
+                           selects them from the same list)
 events (optional table)    when ``death`` or ``observation_period`` hold rows for the cohort's
                            persons: ``condition_occurrence`` coded as a new vertebral fracture
                            (after the procedure's day) or a complication (in its visit, or
@@ -72,8 +77,8 @@ from ..exceptions import InputError
 from ..privacy import redact_secrets
 from ..validation import SAME_DAY_MAX_HOURS
 from . import _assemble as asm
-from ._settings import (FIELD_CODES, ICD10_SYSTEMS, LL2335_9, OMOP_VOCABULARY, Code, SourceSettings,
-                        normalise_icd, resolve_mapping)
+from ._settings import (FIELD_CODES, FUNCTION_CODES, ICD10_SYSTEMS, LL2335_9, OMOP_VOCABULARY, Code,
+                        SourceSettings, normalise_icd, resolve_mapping, split_written_scores)
 
 __all__ = ["load_omop", "write_omop"]
 
@@ -90,8 +95,10 @@ LEFT_OUT = {
     "session": asm.REASON_SESSION,
     "visit": "not the visit of an analysed procedure",
     "condition": "not the fracture (or a complication in the visit) of an analysed procedure",
-    "unknown_score": "unknown code: not a pain score (LOINC 72514-3 or a code in [omop] pain)",
+    "unknown_score": ("unknown code: not a pain score (LOINC 72514-3 or a code in [omop] pain) nor a "
+                      "function score (LOINC 97909-6 ODI, or a code in [omop] function)"),
     "no_score": "no pain score (no number, and no LL2335-9 answer)",
+    "no_function_score": "no function score (no number in value_as_number or value_as_string)",
     "no_date": "no date",
     "link_left_out": asm.REASON_LINK_LEFT_OUT,
     "no_procedure": asm.REASON_NO_PROCEDURE,
@@ -612,11 +619,13 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     field_rows = [(s, c.code, name) for name, codes in settings.fields.items() for c in codes
                   for s in (c.systems or (None,))]
     answer_rows = settings.code_rows(settings.pain_answers)
-    scores, values = [], []
+    function_codes = [c for c, _ in settings.function]
+    function_rows = settings.code_rows(settings.function)
+    scores, values, function_parts = [], [], []
     for tname, prefix in (("measurement", "measurement"), ("observation", "observation")):
         if tname not in tables:
             continue
-        frame = _scores(db, tname, prefix, pain_codes + field_codes, persons_sql, has_concept)
+        frame = _scores(db, tname, prefix, pain_codes + field_codes + function_codes, persons_sql, has_concept)
         read[f"omop:{tname}"] = len(frame)
         if frame.empty:
             continue
@@ -625,6 +634,8 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                              concepts=[("c_vocabulary", "c_code")], ids=_concept_ids(pain_codes))
         field_pos = _classify(frame, field_rows, ["concept_id", "source_concept_id"], source="source_value",
                               concepts=[("c_vocabulary", "c_code")], ids=_concept_ids(field_codes))
+        function_pos = _classify(frame, function_rows, ["concept_id", "source_concept_id"], source="source_value",
+                                 concepts=[("c_vocabulary", "c_code")], ids=_concept_ids(function_codes))
         answer_pos = _classify(frame.assign(answer_source=frame.get("value_source_value")), answer_rows,
                                ["value_as_concept_id"], source="answer_source",
                                concepts=[("v_vocabulary", "v_code")], ids=[])
@@ -642,10 +653,14 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         ttable = f"omop:{tname}"
         is_pain = pain_pos.notna()
         is_field = field_pos.notna() & ~is_pain
-        other = ~is_pain & ~is_field
+        is_function = function_pos.notna() & ~is_pain & ~is_field
+        other = ~is_pain & ~is_field & ~is_function
         logs.append(asm.excluded(ttable, frame.loc[other, "_source"], frame.loc[other, "_row"], "source_value",
                                  frame.loc[other, "source_value"],
                                  LEFT_OUT["unknown_score"]))
+        function_parts.append((ttable, prefix, frame[is_function].assign(
+            instrument=function_pos[is_function].astype(int).map(lambda k: function_rows[k][2]),
+            pain=frame.loc[is_function, "value"])))
         pain = frame[is_pain].assign(instrument=pain_pos[is_pain].astype(int).map(lambda k: pain_rows[k][2]),
                                      pain=frame.loc[is_pain, "value"])
         no_value = pain["pain"].isna()
@@ -675,6 +690,23 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         remarks.append(link_notes)
     assessments = pd.concat(assessments_parts, ignore_index=True) if assessments_parts else pd.DataFrame(
         columns=["procedure_id", "hours_after", "pain", "instrument", "_source", "_row"])
+    # function scores (ODI, RMDQ, EQ-5D VAS): value_as_number on the instrument's own scale, linked
+    # as the pain scores, each table and instrument on its own (sql/omop.sql: _omop_links)
+    function_assessments = []
+    for ttable, prefix, part in function_parts:
+        no_value = part["pain"].isna()
+        logs.append(asm.excluded(ttable, part.loc[no_value, "_source"], part.loc[no_value, "_row"], "value_as_number",
+                                 part.loc[no_value, "value_source_value"] if "value_source_value" in part else None,
+                                 LEFT_OUT["no_function_score"]))
+        part = part[~no_value]
+        no_time = part["t"].isna()
+        logs.append(asm.excluded(ttable, part.loc[no_time, "_source"], part.loc[no_time, "_row"], f"{prefix}_date",
+                                 None, LEFT_OUT["no_date"]))
+        linked, link_logs, link_notes = asm.link_each_instrument(part[~no_time], procs, remap, table=ttable,
+                                                                 window_hours=window, horizon_hours=horizon)
+        function_assessments.append(linked)
+        logs += link_logs
+        remarks += link_notes
     for name in FIELD_CODES:
         parts = [(t, f[f["field"] == name]) for t, f in values]
         parts = [(t, f) for t, f in parts if not f.empty]
@@ -720,6 +752,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
          "baseline_pain", "levels_treated", "etiology", "age", "sex", "discharge", "length_of_stay_hours",
          "complication", "physician_id", "site_id"] + [c for c in FIELD_CODES if c in procs]
         + [c for c in ("last_contact_date",) if c in procs]]
+    assessments = pd.concat([assessments, *[f for f in function_assessments if len(f)]], ignore_index=True)
     canonical_ass = assessments[["_source", "_row", "procedure_id", "hours_after", "pain", "instrument"]]
     sources = {"procedures": f"OMOP {db.label} (procedure_occurrence)",
                "assessments": f"OMOP {db.label} (measurement, observation: pain scores)",
@@ -1233,6 +1266,7 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
         lambda s: ~s.index.duplicated()])
     ass = ass[pos.notna()].assign(_pos=pos[pos.notna()].astype(int))
     ass = ass[ok.to_numpy()[ass["_pos"].to_numpy()]]
+    ass, function = split_written_scores(ass)
     hours = pd.to_numeric(ass["hours_after"], errors="coerce")
     pain = pd.to_numeric(ass["pain"], errors="coerce")
     instrument = ass["instrument"].astype("string").str.lower() if "instrument" in ass else pd.Series("nrs", index=ass.index)
@@ -1271,6 +1305,10 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
         "observation_event_id": proc_of[in_observation] if link else None,
         "obs_event_field_concept_id": PROCEDURE_EVENT_FIELD if link else None,
     }, int(in_observation.sum()))
+    fn_measurement, fn_observation = _function_rows(function, date, person_id, visit_id, proc_id, link=link,
+                                                    mixed=mixed)
+    measurement = pd.concat([measurement, fn_measurement], ignore_index=True)
+    observation = pd.concat([observation, fn_observation], ignore_index=True)
     field_rows = []
     for name, code in FIELD_CODES.items():
         has = ok & number[name].notna()
@@ -1286,13 +1324,56 @@ def _omop_tables(procs: pd.DataFrame, ass: pd.DataFrame, *, link: bool, mixed: b
     measurement["measurement_id"] = offsets["measurement"] + np.arange(1, len(measurement) + 1)
     observation["observation_id"] = offsets["observation"] + np.arange(1, len(observation) + 1)
     concept = _frame("concept", {
-        "concept_id": [pain_concept, *answer_ids.values()],
+        "concept_id": [pain_concept, *answer_ids.values(), _ODI_CONCEPT],
         "concept_name": ["Pain severity - 0-10 verbal numeric rating [Score] - Reported",
-                         *[str(i) for i in range(11)]],
-        "domain_id": ["Measurement"] + ["Meas Value"] * 11, "vocabulary_id": "LOINC",
-        "concept_class_id": ["Clinical Observation"] + ["Answer"] * 11, "standard_concept": None,
-        "concept_code": ["72514-3", *LL2335_9], "valid_start_date": "1970-01-01", "valid_end_date": "2099-12-31",
-    }, 12)
+                         *[str(i) for i in range(11)], "Oswestry disability index score ODI"],
+        "domain_id": ["Measurement"] + ["Meas Value"] * 11 + ["Measurement"], "vocabulary_id": "LOINC",
+        "concept_class_id": ["Clinical Observation"] + ["Answer"] * 11 + ["Clinical Observation"],
+        "standard_concept": None, "concept_code": ["72514-3", *LL2335_9, "97909-6"],
+        "valid_start_date": "1970-01-01", "valid_end_date": "2099-12-31",
+    }, 13)
     return {"person": person, "care_site": care_site, "provider": provider, "visit_occurrence": visit,
             "procedure_occurrence": procedure, "condition_occurrence": cond, "measurement": measurement,
             "observation": observation, "concept": concept}
+
+
+# Function scores as write_omop writes them: ODI by LOINC 97909-6 (its local concept below), RMDQ
+# and EQ-5D VAS by the package's own codes (no standard code is built in: sources._settings).
+_ODI_CONCEPT = _LOCAL_CONCEPT + 12
+_FUNCTION_SOURCE = {"odi": "97909-6", "rmdq": FUNCTION_CODES["rmdq"], "eq5d_vas": FUNCTION_CODES["eq5d_vas"]}
+
+
+def _function_rows(function: pd.DataFrame, date: pd.Series, person_id: pd.Series, visit_id: pd.Series,
+                   proc_id: pd.Series, *, link: bool, mixed: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(measurement rows, observation rows) of the function scores (``split_written_scores``):
+    ``value_as_number`` on the instrument's own scale, unit {score}. "mixed" writes every third
+    score as an ``observation`` and every third ODI known only by its concept."""
+    hours = pd.to_numeric(function["hours_after"], errors="coerce")
+    rows = function[hours.notna()]
+    hours = hours[hours.notna()]
+    pos = rows["_pos"].to_numpy()
+    at = date.iloc[pos].to_numpy() + pd.to_timedelta(np.round(hours.to_numpy() * 3_600_000), unit="ms")
+    k = np.arange(len(rows)) % 3 if mixed else np.zeros(len(rows), dtype=int)
+    in_observation = k == 2
+    by_concept = (k == 1) & (rows["_function"] == "odi").to_numpy()
+    code = rows["_function"].map(_FUNCTION_SOURCE).to_numpy()
+    person, visit, proc = person_id.iloc[pos].to_numpy(), visit_id.iloc[pos].to_numpy(), proc_id.iloc[pos].to_numpy()
+    value = rows["_score"].to_numpy()
+    m = ~in_observation
+    measurement = _frame("measurement", {
+        "person_id": person[m], "measurement_concept_id": np.where(by_concept[m], _ODI_CONCEPT, 0),
+        "measurement_date": at[m], "measurement_datetime": at[m], "measurement_type_concept_id": _EHR,
+        "value_as_number": value[m], "visit_occurrence_id": visit[m],
+        "measurement_source_value": np.where(by_concept[m], None, code[m]), "unit_source_value": "{score}",
+        "measurement_event_id": proc[m] if link else None,
+        "meas_event_field_concept_id": PROCEDURE_EVENT_FIELD if link else None,
+    }, int(m.sum()))
+    o = in_observation
+    observation = _frame("observation", {
+        "person_id": person[o], "observation_concept_id": 0, "observation_date": at[o],
+        "observation_datetime": at[o], "observation_type_concept_id": _EHR, "value_as_number": value[o],
+        "visit_occurrence_id": visit[o], "observation_source_value": code[o], "unit_source_value": "{score}",
+        "observation_event_id": proc[o] if link else None,
+        "obs_event_field_concept_id": PROCEDURE_EVENT_FIELD if link else None,
+    }, int(o.sum()))
+    return measurement, observation

@@ -195,7 +195,7 @@ r AS (
     LEFT JOIN {concept} AS c ON c.concept_id = raw.concept_id
     LEFT JOIN {concept} AS v ON v.concept_id = raw.value_concept
 ),
-codes AS (SELECT * FROM _omop_codes WHERE what IN ('pain', 'field')),
+codes AS (SELECT * FROM _omop_codes WHERE what IN ('pain', 'field', 'function')),
 matches AS (
     SELECT r.tab, r.rid, c.what, c.pos FROM r JOIN codes AS c ON c.code = r.source_code
     UNION ALL
@@ -209,7 +209,8 @@ matches AS (
     SELECT r.tab, r.rid, c.what, 900000 FROM r JOIN codes AS c ON r.source_value LIKE '%' || c.pattern || '%'
 ),
 best AS (
-    SELECT tab, rid, min(pos) FILTER (WHERE what = 'pain') AS pain_pos, min(pos) FILTER (WHERE what = 'field') AS field_pos
+    SELECT tab, rid, min(pos) FILTER (WHERE what = 'pain') AS pain_pos, min(pos) FILTER (WHERE what = 'field') AS field_pos,
+           min(pos) FILTER (WHERE what = 'function') AS function_pos
     FROM matches GROUP BY tab, rid
 ),
 answers AS (SELECT * FROM _omop_codes WHERE what = 'answer'),
@@ -226,8 +227,9 @@ answer AS (
 )
 SELECT
     r.tab, r.rid, r.person, r.t, r.link,
-    CASE WHEN b.pain_pos < 900000 THEN 'pain' WHEN b.field_pos < 900000 THEN 'field' END AS what,
-    CASE WHEN b.pain_pos < 900000 THEN pk.label ELSE fk.label END AS label,
+    CASE WHEN b.pain_pos < 900000 THEN 'pain' WHEN b.field_pos < 900000 THEN 'field'
+         WHEN b.function_pos < 900000 THEN 'function' END AS what,
+    CASE WHEN b.pain_pos < 900000 THEN pk.label WHEN b.field_pos < 900000 THEN fk.label ELSE xk.label END AS label,
     COALESCE(
         r.number,
         CASE WHEN regexp_matches(r.text, '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$')
@@ -238,10 +240,11 @@ FROM r
 JOIN best AS b ON b.tab = r.tab AND b.rid = r.rid
 LEFT JOIN codes AS pk ON pk.pos = b.pain_pos % 100000 AND pk.what = 'pain'
 LEFT JOIN codes AS fk ON fk.pos = b.field_pos % 100000 AND fk.what = 'field'
+LEFT JOIN codes AS xk ON xk.pos = b.function_pos % 100000 AND xk.what = 'function'
 LEFT JOIN answer AS a ON a.tab = r.tab AND a.rid = r.rid;
 
--- the candidates by time of each score and procedure field without a link: the patient's latest
--- procedure at or before it (follow-up), its next procedure (baseline)
+-- the candidates by time of each score (pain or function) and procedure field without a link: the
+-- patient's latest procedure at or before it (follow-up), its next procedure (baseline)
 CREATE OR REPLACE TEMP TABLE _omop_timed AS
 WITH free AS (SELECT * FROM _omop_records WHERE what IS NOT NULL AND value IS NOT NULL AND t IS NOT NULL AND link IS NULL),
 follow_at AS (
@@ -254,14 +257,14 @@ base_at AS (
     FROM free AS f JOIN _omop_procs AS p ON p.person = f.person AND p.t > f.t
     GROUP BY f.tab, f.rid
 )
-SELECT f.tab, f.rid, f.what, p.rid AS pid, 0 AS baseline_candidate, f.t,
+SELECT f.tab, f.rid, f.what, f.label, p.rid AS pid, 0 AS baseline_candidate, f.t,
        date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
 FROM free AS f
 JOIN follow_at AS a ON a.tab = f.tab AND a.rid = f.rid
 JOIN _omop_procs AS p ON p.person = f.person AND p.t = a.t_proc
 WHERE date_diff('microsecond', p.t, f.t) / 3600000000.0 <= {horizon_hours}
 UNION ALL
-SELECT f.tab, f.rid, f.what, p.rid AS pid, 1 AS baseline_candidate, f.t,
+SELECT f.tab, f.rid, f.what, f.label, p.rid AS pid, 1 AS baseline_candidate, f.t,
        date_diff('microsecond', p.t, f.t) / 3600000000.0 AS hours
 FROM free AS f
 JOIN base_at AS a ON a.tab = f.tab AND a.rid = f.rid
@@ -279,18 +282,22 @@ linked AS (
     JOIN _omop_procs AS p ON p.rid = m.kept
 ),
 last_base AS (
-    -- per table and procedure, only the last score before it is its baseline
+    -- per table and procedure, only the last score before it is its baseline: the last pain
+    -- score, and the last score of each function instrument (ODI, RMDQ, EQ-5D VAS: SourceSettings.
+    -- function, each on its own as sources._assemble.link_each_instrument links them)
     SELECT tab, rid, pid
-    FROM (SELECT tab, rid, pid, row_number() OVER (PARTITION BY tab, pid ORDER BY t DESC, rid DESC) AS k
-          FROM timed WHERE baseline_candidate = 1 AND what = 'pain') AS b
+    FROM (SELECT tab, rid, pid,
+                 row_number() OVER (PARTITION BY tab, what, CASE WHEN what = 'function' THEN label END, pid
+                                    ORDER BY t DESC, rid DESC) AS k
+          FROM timed WHERE baseline_candidate = 1 AND what IN ('pain', 'function')) AS b
     WHERE k = 1
 )
 SELECT tab, rid, what, pid, hours, distance FROM linked
 UNION ALL
--- pain: follow-up pairs of scores that are no procedure's baseline, and the baselines kept
+-- scores: follow-up pairs of scores that are no procedure's baseline, and the baselines kept
 SELECT t.tab, t.rid, t.what, t.pid, t.hours, abs(t.hours) AS distance
 FROM timed AS t
-WHERE t.what = 'pain' AND t.baseline_candidate = 0
+WHERE t.what IN ('pain', 'function') AND t.baseline_candidate = 0
   AND NOT EXISTS (SELECT 1 FROM last_base AS b WHERE b.tab = t.tab AND b.rid = t.rid)
 UNION ALL
 SELECT t.tab, t.rid, t.what, t.pid, t.hours, abs(t.hours) AS distance
@@ -307,6 +314,9 @@ FROM (SELECT l.pid, r.label, r.value, l.tab, l.rid,
       WHERE l.what = 'field') AS f
 WHERE k = 1;
 
+-- ass_raw takes the function scores (ODI, RMDQ, EQ-5D VAS: the codes with what = 'function')
+-- beside the pain scores (instrument odi, rmdq or eq5d_vas, the value on its own scale); the
+-- registry's function rules (function.sql) read them there.
 CREATE OR REPLACE TEMP TABLE ass_raw AS
 SELECT
     (l.tab * 1099511627776 + l.rid) * 8
@@ -318,7 +328,7 @@ SELECT
     r.label AS instrument
 FROM _omop_links AS l
 JOIN _omop_records AS r ON r.tab = l.tab AND r.rid = l.rid
-WHERE l.what = 'pain';
+WHERE l.what IN ('pain', 'function');
 
 -- ---- adverse events (load_omop's events table), when _omop_followed -----------------------------
 -- A condition is an event by _omop_event_codes (a new-fracture code first, then the longest
@@ -466,63 +476,80 @@ LEFT JOIN _omop_fields AS fh ON fh.pid = p.rid AND fh.label = 'height_restoratio
 LEFT JOIN _omop_fields AS fk ON fk.pid = p.rid AND fk.label = 'kyphotic_angle_change_deg'
 LEFT JOIN _omop_contact AS lc ON lc.rid = p.rid;
 
--- The CDM records selected but left out, by reason (k: the order in which load_omop logs them).
+-- The CDM records selected but left out, by reason (k: the order in which load_omop first logs
+-- each reason of a table: the pain scores' reasons, then the function scores' (no score, no date,
+-- then the linking of each instrument in turn, by name), then the procedure fields').
 CREATE OR REPLACE TEMP TABLE _omop_left_out AS
 WITH scores AS (
-    SELECT r.tab, r.rid, r.what, r.value, r.t, r.link, r.person
+    SELECT r.tab, r.rid, r.what, r.label, r.value, r.t, r.link, r.person
     FROM _omop_records AS r
-    WHERE NOT EXISTS (SELECT 1 FROM _omop_links AS l WHERE l.tab = r.tab AND l.rid = r.rid AND l.what = 'pain')
+    WHERE NOT EXISTS (SELECT 1 FROM _omop_links AS l
+                      WHERE l.tab = r.tab AND l.rid = r.rid AND l.what IN ('pain', 'function'))
       AND NOT EXISTS (SELECT 1 FROM _omop_fields AS f WHERE f.tab = r.tab AND f.rid = r.rid)
 ),
-earlier AS (SELECT DISTINCT tab, rid FROM _omop_timed WHERE baseline_candidate = 1 AND what = 'pain'),
+earlier AS (SELECT DISTINCT tab, rid FROM _omop_timed WHERE baseline_candidate = 1 AND what IN ('pain', 'function')),
+instruments AS (
+    SELECT label, dense_rank() OVER (ORDER BY label) AS n
+    FROM (SELECT DISTINCT label FROM _omop_records WHERE what = 'function') AS i
+),
 score_reasons AS (
     SELECT
         CASE WHEN s.tab = 0 THEN 'omop:measurement' ELSE 'omop:observation' END AS tbl,
         CASE
             WHEN s.what IS NULL THEN 'unknown_score'
             WHEN s.what = 'field' THEN 'field'
+            WHEN s.value IS NULL AND s.what = 'function' THEN 'no_function_score'
             WHEN s.value IS NULL THEN 'no_score'
             WHEN s.t IS NULL THEN 'no_date'
             WHEN s.link IS NOT NULL THEN 'link_left_out'
             WHEN pp.person IS NULL THEN 'no_procedure'
             WHEN e.rid IS NOT NULL THEN 'earlier_baseline'
             ELSE 'unlinked'
-        END AS reason
+        END AS reason,
+        CASE
+            WHEN s.what = 'function' AND s.value IS NULL THEN 10
+            WHEN s.what = 'function' AND s.t IS NULL THEN 11
+            WHEN s.what = 'function' THEN 100 + 10 * i.n + CASE
+                WHEN s.link IS NOT NULL THEN 0 WHEN pp.person IS NULL THEN 1 WHEN e.rid IS NOT NULL THEN 2 ELSE 3 END
+        END AS k
     FROM scores AS s
     LEFT JOIN earlier AS e ON e.tab = s.tab AND e.rid = s.rid
     LEFT JOIN (SELECT DISTINCT person FROM _omop_procs) AS pp ON pp.person = s.person
+    LEFT JOIN instruments AS i ON i.label = s.label AND s.what = 'function'
 ),
 rows_out AS (
-    SELECT 'omop:procedure_occurrence' AS tbl, 'unknown_procedure' AS reason FROM _omop_po WHERE kind IS NULL
+    SELECT 'omop:procedure_occurrence' AS tbl, 'unknown_procedure' AS reason, CAST(NULL AS BIGINT) AS k
+    FROM _omop_po WHERE kind IS NULL
     UNION ALL
-    SELECT 'omop:procedure_occurrence', 'session' FROM _omop_remap WHERE NOT is_kept
+    SELECT 'omop:procedure_occurrence', 'session', NULL FROM _omop_remap WHERE NOT is_kept
     UNION ALL
-    SELECT 'omop:visit_occurrence', 'visit'
+    SELECT 'omop:visit_occurrence', 'visit', NULL
     FROM (SELECT DISTINCT visit_occurrence_id FROM {visit_occurrence}
           WHERE visit_occurrence_id IN (SELECT visit FROM _omop_po)
             AND visit_occurrence_id NOT IN (SELECT visit FROM _omop_procs WHERE visit IS NOT NULL)) AS v
     UNION ALL
-    SELECT 'omop:condition_occurrence', 'condition' FROM _omop_conds AS c
+    SELECT 'omop:condition_occurrence', 'condition', NULL FROM _omop_conds AS c
     WHERE c.cid NOT IN (SELECT cid FROM _omop_fracture)
       AND NOT (NOT c.fracture AND c.visit IS NOT NULL AND c.visit IN (SELECT visit FROM _omop_procs WHERE visit IS NOT NULL))
       AND c.cid NOT IN (SELECT cid FROM _omop_cond_events)
     UNION ALL
-    SELECT tbl, reason FROM score_reasons
+    SELECT tbl, reason, k FROM score_reasons
     UNION ALL
-    SELECT 'omop:death', 'death' FROM _omop_deaths WHERE NOT paired
+    SELECT 'omop:death', 'death', NULL FROM _omop_deaths WHERE NOT paired
     UNION ALL
-    SELECT 'omop:person', 'person'
+    SELECT 'omop:person', 'person', NULL
     FROM (SELECT DISTINCT person_id FROM {person}
           WHERE person_id IN (SELECT person FROM _omop_po)
             AND person_id NOT IN (SELECT person FROM _omop_procs WHERE person IS NOT NULL)) AS p
 ),
 ranked AS (
-    SELECT tbl, reason, count(*) AS n_rows FROM rows_out GROUP BY tbl, reason
-)
-SELECT r.tbl, r.reason, r.n_rows,
-       CASE r.reason WHEN 'unknown_procedure' THEN 0 WHEN 'session' THEN 1 WHEN 'unknown_score' THEN 2
+    SELECT tbl, reason, count(*) AS n_rows, min(COALESCE(k, CASE reason
+            WHEN 'unknown_procedure' THEN 0 WHEN 'session' THEN 1 WHEN 'unknown_score' THEN 2
             WHEN 'no_score' THEN 3 WHEN 'no_date' THEN 4 WHEN 'link_left_out' THEN 5 WHEN 'no_procedure' THEN 6
-            WHEN 'earlier_baseline' THEN 7 WHEN 'unlinked' THEN 8 WHEN 'field' THEN 9 ELSE 10 END AS k
+            WHEN 'earlier_baseline' THEN 7 WHEN 'unlinked' THEN 8 WHEN 'field' THEN 100000 ELSE 10 END)) AS k
+    FROM rows_out GROUP BY tbl, reason
+)
+SELECT r.tbl, r.reason, r.n_rows, r.k
 FROM ranked AS r;
 
 -- Records read and used per CDM table (used = read - left out).
