@@ -199,8 +199,11 @@ def _decimal_commas(frame: pd.DataFrame, source: str, notes: list[str]) -> pd.Da
         if hit.any():
             fixed = values[hit].str.strip().str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
             frame[column] = values.where(~hit, fixed)
-            changed.append(str(column))
+            changed.append(column)
     if changed:
+        header = frame.attrs.get("header")  # the names as read, when the columns are still positions
+        changed = [str(header[c]) if header is not None and isinstance(c, int) and c < len(header) else str(c)
+                   for c in changed]
         notes.append(f"{source}: decimal commas read as decimal points in {', '.join(map(repr, changed[:6]))}"
                      + (f" and {len(changed) - 6} more columns" if len(changed) > 6 else ""))
     return frame
