@@ -47,8 +47,10 @@ events (optional table)    ``AdverseEvent`` (event/code, date/occurrence, seriou
                            ``Condition`` after the procedure coded as a new vertebral fracture or
                            a complication (``[fhir] new_fracture_conditions``,
                            ``complication_events``), ``Patient.deceasedDateTime`` -> death;
-                           last contact: the patient's latest dated record. Only when the export
-                           holds an AdverseEvent or a deceasedDateTime (see ``_events``)
+                           last contact: the ``period.end`` of the patient's ``EpisodeOfCare``
+                           typed ``follow-up`` (package system), else the latest dated record.
+                           Only when the export holds an AdverseEvent, a deceasedDateTime or
+                           such an episode (see ``_events``)
 =========================  ===============================================================
 
 Linking pain scores
@@ -973,7 +975,10 @@ def write_fhir(
         becomes an AdverseEvent (its code in the package's system, ``seriousness`` from the
         severity, ``suspectEntity`` the Procedure), a new fracture a Condition (ICD-10-CM
         M48.50XA) dated after the procedure, a death ``Patient.deceasedDateTime``; each
-        procedure's ``last_contact_days`` an ambulatory Encounter on that day.
+        procedure's ``last_contact_days`` an ambulatory Encounter on that day, and each
+        patient's follow-up an ``EpisodeOfCare`` typed ``follow-up`` (package system) from the
+        first procedure to the latest last contact, which :func:`load_fhir` takes as the last
+        contact (a later pain score does not extend the follow-up for events).
 
     Returns
     -------

@@ -44,7 +44,7 @@ events (optional table)    when ``death`` or ``observation_period`` hold rows fo
                            persons: ``condition_occurrence`` coded as a new vertebral fracture
                            (after the procedure's day) or a complication (in its visit, or
                            after it; ``[omop] new_fracture_conditions``, ``complication_events``),
-                           ``death.death_date``; last contact ``observation_period_end_date``
+                           ``death.death_date``; last contact ``observation_period_end_date`` (not extended by later records)
 =========================  ===============================================================
 
 Scores are linked to procedures as in FHIR: by ``measurement_event_id`` /
