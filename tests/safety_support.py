@@ -123,3 +123,65 @@ def simulated(n: int = 800, seed: int = 2026, *, events: bool = True, function: 
         assessments = assessments[assessments["instrument"] == "nrs"].drop(columns="score")
     cohort = outcomes.load_records(procedures, assessments, events=raw_events if events else None)
     return cohort, outcomes.derive_endpoints(cohort), truth_
+
+
+# The codes write_fhir / write_omop give a procedure's own (index) fracture by etiology, and whether
+# the README's new-fracture list ([fhir] / [omop] new_fracture_conditions: M48.5, M80.08, M80.88,
+# S22.0, S32.0) holds them: M80.08XA and S22.000A are new vertebral fractures, M84.58XA is not.
+INDEX_FRACTURE_IS_NEW_FRACTURE = {"osteoporosis": True, "trauma": True, "malignancy": False}
+
+
+def as_patient_records(procedures: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """simulate_safety's records made consistent per patient, as a FHIR or OMOP export must be.
+
+    simulate_safety draws each procedure's follow-up, death and new fractures on its own, so a
+    patient with two procedures can die twice, and the fracture treated by the second procedure is
+    no new fracture of the first. A patient-level record cannot say that; the README's reading of
+    one is applied here to the files instead: the patient dies once (the earliest simulated death),
+    a death for each procedure on or before it; a new fracture (a simulated one, or the index
+    fracture of a later procedure, if its code is a new vertebral fracture) belongs to the
+    patient's latest procedure strictly before its day; the follow-up ends at the patient's latest
+    last contact. Complications keep their procedure (an AdverseEvent names it). Single-procedure
+    patients are unchanged.
+    """
+    procs = procedures.reset_index(drop=True).copy()
+    day = pd.to_datetime(procs["procedure_date"]).dt.normalize()
+    info = pd.DataFrame({"procedure_id": procs["procedure_id"].astype(str), "patient_id": procs["patient_id"].astype(str),
+                         "day": day})
+    when = info.set_index("procedure_id")
+    ev = events.reset_index(drop=True).copy()
+    ev["_patient"] = ev["procedure_id"].astype(str).map(when["patient_id"])
+    ev["_when"] = ev["procedure_id"].astype(str).map(when["day"]) + pd.to_timedelta(ev["days_after"], unit="D")
+    multi = set(info.loc[info["patient_id"].duplicated(keep=False), "patient_id"])
+    keep = ev[~ev["_patient"].isin(multi) | ~ev["event"].isin(["death", "new_fracture"])]
+    rows = []
+    for patient in sorted(multi):
+        mine = info[info["patient_id"] == patient].sort_values("day", kind="stable")
+        theirs = ev[ev["_patient"] == patient]
+        deaths = theirs.loc[theirs["event"] == "death", "_when"]
+        if len(deaths):
+            death = deaths.min()
+            for pid, d in zip(mine["procedure_id"], mine["day"]):
+                if d <= death:
+                    rows.append({"procedure_id": pid, "event": "death", "days_after": (death - d).days,
+                                 "severity": "major"})
+        fractures = list(theirs.loc[theirs["event"] == "new_fracture", "_when"])
+        index = procs.loc[procs["patient_id"].astype(str) == patient, ["fracture_date", "etiology"]]
+        fractures += [pd.Timestamp(f) for f, e in zip(index["fracture_date"], index["etiology"])
+                      if isinstance(f, str) and INDEX_FRACTURE_IS_NEW_FRACTURE.get(e, False)]
+        for f in fractures:
+            before = mine[mine["day"] < f]
+            if len(before):
+                pid, d = before.iloc[-1][["procedure_id", "day"]]
+                rows.append({"procedure_id": pid, "event": "new_fracture", "days_after": (f - d).days,
+                             "severity": pd.NA})
+        contact = (day + pd.to_timedelta(procs["last_contact_days"], unit="D"))[procs["patient_id"].astype(str) == patient]
+        last = contact.max()
+        at = procs["patient_id"].astype(str) == patient
+        procs.loc[at, "last_contact_days"] = (last - day[at]).dt.days.to_numpy()
+    added = pd.DataFrame(rows, columns=["procedure_id", "event", "days_after", "severity"])
+    out = pd.concat([keep.drop(columns=["_patient", "_when"]), added], ignore_index=True)
+    out = out.astype({"days_after": "int64", "severity": "string"})
+    order = out["procedure_id"].map(dict(zip(info["procedure_id"], range(len(info)))))
+    out = out.assign(_o=order).sort_values(["_o", "days_after"], kind="stable").drop(columns="_o")
+    return procs, out.reset_index(drop=True)

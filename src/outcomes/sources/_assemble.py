@@ -353,13 +353,26 @@ def link_events(events: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, str]
     return out
 
 
-def last_contact(procs: pd.DataFrame, dates: pd.DataFrame) -> pd.Series:
-    """Each procedure's last contact: the calendar day of the patient's latest dated record
-    (``dates``: ``patient_id``, ``day``), as ``YYYY-MM-DD`` text; missing without one."""
-    latest = (dates.dropna(subset=["patient_id", "day"])
-              .assign(day=lambda f: pd.to_datetime(f["day"], errors="coerce"))
-              .dropna(subset=["day"]).groupby("patient_id")["day"].max())
-    day = lookup(procs["patient_id"], latest.dt.strftime("%Y-%m-%d"))
+def last_contact(procs: pd.DataFrame, dates: pd.DataFrame, follow_up: pd.DataFrame | None = None) -> pd.Series:
+    """Each procedure's last contact, as ``YYYY-MM-DD`` text; missing without one.
+
+    ``follow_up`` (``patient_id``, ``day``) holds the recorded ends of a patient's follow-up for
+    adverse events (OMOP ``observation_period_end_date``, a FHIR follow-up ``EpisodeOfCare``'s
+    ``period.end``): a patient with one is followed to the latest of them, whatever other records
+    come later (a pain score at a later visit does not say that fractures were looked for). For
+    the other patients it is the calendar day of the latest dated record in ``dates``
+    (``patient_id``, ``day``).
+    """
+    def latest(frame: pd.DataFrame) -> pd.Series:
+        return (frame.dropna(subset=["patient_id", "day"])
+                .assign(day=lambda f: pd.to_datetime(f["day"], errors="coerce"))
+                .dropna(subset=["day"]).groupby("patient_id")["day"].max())
+
+    last = latest(dates)
+    if follow_up is not None and len(follow_up):
+        ends = latest(follow_up)
+        last = pd.concat([last[~last.index.isin(ends.index)], ends])
+    day = lookup(procs["patient_id"], last.dt.strftime("%Y-%m-%d"))
     return day.astype("string")
 
 

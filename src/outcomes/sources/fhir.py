@@ -47,8 +47,10 @@ events (optional table)    ``AdverseEvent`` (event/code, date/occurrence, seriou
                            ``Condition`` after the procedure coded as a new vertebral fracture or
                            a complication (``[fhir] new_fracture_conditions``,
                            ``complication_events``), ``Patient.deceasedDateTime`` -> death;
-                           last contact: the patient's latest dated record. Only when the export
-                           holds an AdverseEvent or a deceasedDateTime (see ``_events``)
+                           last contact: the ``period.end`` of the patient's ``EpisodeOfCare``
+                           typed ``follow-up`` (package system), else the latest dated record.
+                           Only when the export holds an AdverseEvent, a deceasedDateTime or
+                           such an episode (see ``_events``)
 =========================  ===============================================================
 
 Linking pain scores
@@ -94,7 +96,9 @@ __all__ = ["load_fhir", "write_fhir"]
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 _BUNDLE_SUFFIXES = (".json", ".json.gz")
 _USED = ("Patient", "Procedure", "Observation", "Condition", "Encounter", "Practitioner", "Location", "Organization",
-         "AdverseEvent")
+         "AdverseEvent", "EpisodeOfCare")
+# an EpisodeOfCare of this type is a patient's follow-up for adverse events: its period.end is the last contact
+_FOLLOW_UP_CODE = "follow-up"
 _PROCEDURE_LEFT_OUT_STATUS = ("not-done", "entered-in-error", "preparation", "in-progress", "on-hold", "stopped")
 _IDENTIFIER_TYPES = ("MR", "SS", "DL", "PPN", "MB")
 _V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -132,6 +136,8 @@ _STRUCTURES = {
     "Encounter": '{"id":"VARCHAR","class":"JSON","period":{"start":"VARCHAR","end":"VARCHAR"},"subject":{"reference":"VARCHAR"},'
                  '"serviceProvider":{"reference":"VARCHAR"},"location":[{"location":{"reference":"VARCHAR"}}]}',
     "Patient": '{"id":"VARCHAR","gender":"VARCHAR","birthDate":"VARCHAR","deceasedDateTime":"VARCHAR"}',
+    "EpisodeOfCare": '{"id":"VARCHAR","patient":{"reference":"VARCHAR"},"type":[{"coding":' + _CODING + '}],'
+                     '"period":{"start":"VARCHAR","end":"VARCHAR"}}',
     "Practitioner": '{"id":"VARCHAR"}',
     "Location": '{"id":"VARCHAR"}',
     "Organization": '{"id":"VARCHAR"}',
@@ -748,10 +754,16 @@ def _assemble(con, settings: SourceSettings, canonical, definitions: Definitions
         logs.append(asm.excluded(f"fhir:{kind}", unused_rows["file"], unused_rows["row"], "id",
                                  unused_rows["key"], reason))
     # --- adverse events: AdverseEvent, complication and new-fracture Conditions, Patient.deceasedDateTime
-    events, event_logs, event_keys, dated = _events(con, settings, procs, remap, conds)
+    events, event_logs, event_keys, dated, follow_up = _events(con, settings, procs, remap, conds)
     logs += event_logs
     if events is not None:
-        procs["last_contact_date"] = asm.last_contact(procs, dated)
+        procs["last_contact_date"] = asm.last_contact(procs, dated, follow_up)
+    episodes = _df(con, "SELECT file, row, key, resolve(t.patient.reference) AS patient_id FROM t_EpisodeOfCare")
+    used_episodes = set(follow_up.loc[asm.isin(follow_up["patient_id"], set(procs["patient_id"].dropna())), "key"]
+                        if events is not None else [])
+    unused_e = episodes[~asm.isin(episodes["key"], used_episodes)]
+    logs.append(asm.excluded("fhir:EpisodeOfCare", unused_e["file"], unused_e["row"], "id", unused_e["key"],
+                             "not the follow-up (with an end) of a patient with an analysed procedure"))
 
     used_keys = (set(fx["key"]) if not fx.empty else set()) | event_keys
     unused_c = conds[~asm.isin(conds["key"], used_keys)]
@@ -798,9 +810,11 @@ def _function_scores(obs: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, st
 
 
 def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str, str],
-            conds: pd.DataFrame) -> tuple[pd.DataFrame | None, list[pd.DataFrame], set, pd.DataFrame]:
+            conds: pd.DataFrame) -> tuple[pd.DataFrame | None, list[pd.DataFrame], set, pd.DataFrame, pd.DataFrame]:
     """The events table of an export, the AdverseEvents left out, the Condition keys used as
-    events, and every dated record of each patient (for the last contact).
+    events, every dated record of each patient, and the ends of the patients' follow-up
+    (for the last contact: an ``EpisodeOfCare`` typed ``follow-up`` in the package's system,
+    its ``period.end``, takes precedence over the latest record).
 
     An AdverseEvent names its event by a code in the package's system, an ICD-10 code of the
     condition lists, or a label the events table reads ("cement leak"; the code's display or
@@ -810,8 +824,9 @@ def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str,
     ``actuality`` "potential" (a near miss) is left out. A complication or new-fracture Condition
     after a procedure, and ``Patient.deceasedDateTime``, are events too. Returns None for the
     table when the export holds neither an AdverseEvent resource nor a Patient with a
-    ``deceasedDateTime``: it is taken not to record adverse events (a fracture Condition alone
-    does not say that complications were), and the safety endpoints are unknown, not "none".
+    ``deceasedDateTime`` nor a follow-up ``EpisodeOfCare``: it is taken not to record adverse
+    events (a fracture Condition alone does not say that complications were), and the safety
+    endpoints are unknown, not "none".
     """
     from ..mapping import EVENT_SYNONYMS, SEVERITY_SYNONYMS, normalise_label
 
@@ -883,10 +898,16 @@ def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str,
     deaths = procs[["procedure_id", "patient_id", "procedure_date"]].merge(dead, on="patient_id", how="inner")
     deaths = deaths[pd.to_datetime(deaths["day"], errors="coerce") >= pd.to_datetime(deaths["procedure_date"],
                                                                                       errors="coerce")]
-    if not len(_df(con, "SELECT 1 FROM t_AdverseEvent LIMIT 1")) and dead.empty:
-        # no AdverseEvent and no death recorded: the export does not carry adverse events (a
-        # fracture Condition alone does not say that complications were recorded)
-        return None, logs, set(), pd.DataFrame({"patient_id": [], "day": []})
+    # the follow-up for adverse events: EpisodeOfCare typed follow-up, its end (a full date)
+    follow_up = _df(con, f"""
+        SELECT key, resolve(t.patient.reference) AS patient_id, full_date(t.period."end") AS day FROM t_EpisodeOfCare
+        WHERE full_date(t.period."end") IS NOT NULL
+          AND list_contains(list_transform(flatten(list_transform(coalesce(t.type, []), lambda c: coalesce(c.coding, []))),
+                                           lambda x: coding_text(x)), '{OUTCOMES_SYSTEM}|{_FOLLOW_UP_CODE}')""")
+    if not len(_df(con, "SELECT 1 FROM t_AdverseEvent LIMIT 1")) and dead.empty and follow_up.empty:
+        # no AdverseEvent, no death and no follow-up recorded: the export does not carry adverse
+        # events (a fracture Condition alone does not say that complications were recorded)
+        return None, logs, set(), pd.DataFrame({"patient_id": [], "day": []}), follow_up
     columns = ["_source", "_row", "procedure_id", "event", "event_date", "severity"]
     events = pd.concat([
         ae.assign(event_date=ae["day"])[columns],
@@ -906,7 +927,7 @@ def _events(con, settings: SourceSettings, procs: pd.DataFrame, remap: dict[str,
                  "t.period.start)) AS day FROM t_Encounter"),
         ae[["patient_id", "day"]], dead[["patient_id", "day"]],
     ], ignore_index=True)
-    return events, logs, set(cand["key"]), dated
+    return events, logs, set(cand["key"]), dated, follow_up
 
 
 def _iso(start: pd.Series, hours: pd.Series) -> pd.Series:
@@ -954,7 +975,10 @@ def write_fhir(
         becomes an AdverseEvent (its code in the package's system, ``seriousness`` from the
         severity, ``suspectEntity`` the Procedure), a new fracture a Condition (ICD-10-CM
         M48.50XA) dated after the procedure, a death ``Patient.deceasedDateTime``; each
-        procedure's ``last_contact_days`` an ambulatory Encounter on that day.
+        procedure's ``last_contact_days`` an ambulatory Encounter on that day, and each
+        patient's follow-up an ``EpisodeOfCare`` typed ``follow-up`` (package system) from the
+        first procedure to the latest last contact, which :func:`load_fhir` takes as the last
+        contact (a later pain score does not extend the follow-up for events).
 
     Returns
     -------
@@ -1068,6 +1092,17 @@ def _event_resources(procs: pd.DataFrame, events: pd.DataFrame, resources: dict[
                     "resourceType": "Encounter", "id": f"FU-{pid}", "status": "finished",
                     "class": _coding(_V3_ACT_CODE, "AMB", "ambulatory"), "subject": {"reference": f"Patient/{patient}"},
                     "period": {"start": when, "end": when}}))
+        # the follow-up for adverse events, the patient's (as OMOP's observation_period): from the
+        # first procedure to the latest last contact; a later pain score does not extend it
+        spans = pd.DataFrame({"patient": procs["patient_id"].astype("string"), "start": day,
+                              "end": day + pd.to_timedelta(contact, unit="D")}).dropna()
+        spans = spans.groupby("patient", sort=False).agg(start=("start", "min"), end=("end", "max"))
+        resources["EpisodeOfCare"] = [_dumps({
+            "resourceType": "EpisodeOfCare", "id": f"FU-{patient}", "status": "finished",
+            "type": [{"coding": [_coding(OUTCOMES_SYSTEM, _FOLLOW_UP_CODE, "follow-up for adverse events")]}],
+            "patient": {"reference": f"Patient/{patient}"},
+            "period": {"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d")}})
+            for patient, start, end in zip(spans.index, spans["start"], spans["end"])]
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict:

@@ -44,7 +44,7 @@ events (optional table)    when ``death`` or ``observation_period`` hold rows fo
                            persons: ``condition_occurrence`` coded as a new vertebral fracture
                            (after the procedure's day) or a complication (in its visit, or
                            after it; ``[omop] new_fracture_conditions``, ``complication_events``),
-                           ``death.death_date``; last contact ``observation_period_end_date``
+                           ``death.death_date``; last contact ``observation_period_end_date`` (not extended by later records)
 =========================  ===============================================================
 
 Scores are linked to procedures as in FHIR: by ``measurement_event_id`` /
@@ -723,7 +723,7 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
     # --- adverse events: conditions after the procedure (above), deaths; the last contact
     events = None
     if has_events:
-        events, death_log, dated = _deaths_and_contacts(db, procs, persons_sql, tables, read)
+        events, death_log, dated, follow_up = _deaths_and_contacts(db, procs, persons_sql, tables, read)
         logs.append(death_log)
         if "condition_occurrence" in tables:
             events = pd.concat([events_c[events.columns], events], ignore_index=True)
@@ -731,7 +731,8 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                            if len(cond) else dated.iloc[:0],
                            *[part.assign(day=part["t"].dt.strftime("%Y-%m-%d"))[["patient_id", "day"]]
                              for _, part in scores]], ignore_index=True)
-        procs["last_contact_date"] = asm.last_contact(procs, dated)
+        # the observation period is the CDM's follow-up: a later measurement does not extend it
+        procs["last_contact_date"] = asm.last_contact(procs, dated, follow_up)
 
     # --- persons without an analysed procedure
     unused_p = person[~asm.isin(person.index.to_series(), set(procs["patient_id"].dropna())).to_numpy()]
@@ -795,10 +796,10 @@ def _condition_events(cond: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, 
 
 
 def _deaths_and_contacts(db: _Database, procs: pd.DataFrame, persons_sql: str, tables: set,
-                         read: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Deaths (``death.death_date``: an event of each of the person's procedures on or before it)
-    and the dated records of the last contact: ``observation_period_end_date`` where the CDM
-    has observation periods, the death, and the procedures."""
+                         read: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Deaths (``death.death_date``: an event of each of the person's procedures on or before it),
+    the dated records of the last contact (the death and the procedures) and the ends of the
+    persons' follow-up (``observation_period_end_date``), which take precedence over records."""
     death = (db.query(f"SELECT person_id, death_date FROM {db.name('death')} WHERE person_id IN {persons_sql}")
              if "death" in tables else pd.DataFrame({"person_id": [], "death_date": []}))
     if "death" in tables:
@@ -821,10 +822,12 @@ def _deaths_and_contacts(db: _Database, procs: pd.DataFrame, persons_sql: str, t
         period = db.query(f"SELECT person_id, observation_period_end_date FROM {db.name('observation_period')} "
                           f"WHERE person_id IN {persons_sql}")
         read["omop:observation_period"] = len(period)
-        dated.append(pd.DataFrame({"patient_id": _ids(period["person_id"]).to_numpy(),
-                                   "day": pd.to_datetime(period["observation_period_end_date"], errors="coerce")
-                                   .dt.strftime("%Y-%m-%d").to_numpy()}))
-    return events[_EVENT_COLUMNS], log, pd.concat(dated, ignore_index=True)
+        follow_up = pd.DataFrame({"patient_id": _ids(period["person_id"]).to_numpy(),
+                                  "day": pd.to_datetime(period["observation_period_end_date"], errors="coerce")
+                                  .dt.strftime("%Y-%m-%d").to_numpy()})
+    else:
+        follow_up = pd.DataFrame({"patient_id": [], "day": []})
+    return events[_EVENT_COLUMNS], log, pd.concat(dated, ignore_index=True), follow_up
 
 
 def _scores(db: _Database, table: str, prefix: str, codes: list[Code], persons_sql: str,
