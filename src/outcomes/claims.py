@@ -36,7 +36,7 @@ from .endpoints import derive_endpoints
 from .exceptions import DefinitionsError, InputError, StatisticalWarning
 from .competing import cumulative_incidence, rule_of_three
 from .interval import interval_hazard_ratio
-from .proportions import settled, holm, proportion, risk_difference
+from .proportions import holm, is_settled, proportion, risk_difference
 from .regression import odds_ratios
 from .survival import kaplan_meier, turnbull
 
@@ -198,7 +198,7 @@ def verdict_for_stated(low: float, high: float, stated: float, margin: float) ->
         return "below"
     if low > stated:
         return "above"
-    if bool(settled(low, high, stated, margin)):
+    if bool(is_settled(low, high, stated, margin)):
         return "consistent"
     return "inconclusive"
 
@@ -292,7 +292,7 @@ def _km_n_to_settle(surv: float, se_loglog: float, n: int, stated: float, margin
     low, high = surv ** np.exp(z * sd), surv ** np.exp(-z * sd)
     if incidence:
         low, high = 1 - high, 1 - low
-    ok = settled(low, high, stated, margin)
+    ok = is_settled(low, high, stated, margin)
     return int(candidates[np.argmax(ok)]) if ok.any() else None
 
 

@@ -47,7 +47,7 @@ __all__ = [
     "holm",
     "proportion",
     "risk_difference",
-    "settled",
+    "is_settled",
 ]
 
 ProportionMethod = Literal["wilson", "exact", "jeffreys"]
@@ -242,7 +242,7 @@ def _proportion_interval(
     return low, high
 
 
-def settled(
+def is_settled(
     low: ArrayLike, high: ArrayLike, stated: float, margin: float
 ) -> NDArray[np.bool_]:
     """The README's verdict rules: True unless the interval contains ``stated`` and is wider than
@@ -272,7 +272,7 @@ def _n_to_settle(
 
     def settled(n: int) -> bool:
         low, high = _proportion_interval(phat * n, n, confidence_level, method, "two-sided")
-        return bool(settled(low, high, stated, margin))
+        return bool(is_settled(low, high, stated, margin))
 
     if settled(nobs):
         return nobs
