@@ -381,25 +381,38 @@ SELECT 1099511627776 + p.rid, d.person, CAST(p.rid AS VARCHAR), 'death', CAST(d.
 FROM _omop_procs AS p JOIN _omop_deaths AS d ON d.person = p.person
 WHERE d.day >= p.day;
 
+-- The last contact: a person with observation periods is followed to the latest period's end,
+-- whatever records come later (a pain score at a later visit does not say fractures were looked
+-- for; sources._assemble.last_contact); any other person to the latest day among the patient's
+-- procedures, conditions, pain scores and death.
 CREATE OR REPLACE TEMP TABLE _omop_contact AS
-WITH dated AS (
+WITH ends AS (
+    SELECT CAST(person_id AS BIGINT) AS person, max(CAST(observation_period_end_date AS DATE)) AS day
+    FROM {observation_period}
+    WHERE person_id IN (SELECT person FROM _omop_po) AND observation_period_end_date IS NOT NULL
+    GROUP BY CAST(person_id AS BIGINT)
+),
+dated AS (
     SELECT person, day FROM _omop_deaths
     UNION ALL
     SELECT person, day FROM _omop_procs
     UNION ALL
-    SELECT CAST(person_id AS BIGINT), CAST(observation_period_end_date AS DATE) FROM {observation_period}
-    WHERE person_id IN (SELECT person FROM _omop_po)
-    UNION ALL
     SELECT person, CAST(onset AS DATE) FROM _omop_conds
     UNION ALL
     SELECT person, CAST(t AS DATE) FROM _omop_records WHERE what = 'pain' AND value IS NOT NULL AND t IS NOT NULL
+),
+latest AS (
+    SELECT person, day FROM ends
+    UNION ALL
+    SELECT d.person, max(d.day) FROM dated AS d
+    WHERE NOT EXISTS (SELECT 1 FROM ends AS e WHERE e.person = d.person)
+    GROUP BY d.person
 )
-SELECT p.rid, CAST(max(d.day) AS VARCHAR) AS last_contact_date
+SELECT p.rid, CAST(l.day AS VARCHAR) AS last_contact_date
 FROM _omop_procs AS p
-JOIN dated AS d ON d.person = p.person
+JOIN latest AS l ON l.person = p.person
 CROSS JOIN _omop_followed AS f
-WHERE f.followed
-GROUP BY p.rid;
+WHERE f.followed;
 
 CREATE OR REPLACE TEMP TABLE proc_raw AS
 WITH visits AS (
