@@ -181,12 +181,16 @@ def _newton(problem: _Problem, beta: float, eta: np.ndarray, *, fixed_beta: bool
     Returns (log-likelihood, beta, eta). A mass the likelihood wants smaller while it is already
     negligible (under 1e-12) is set to e^-50 and left out of the step until its
     gradient turns positive, as the active-set methods for the NPMLE do; otherwise Newton steps in
-    log scale would only walk it down one unit at a time. Iterations stop when the Newton
-    decrement promises a gain under 1e-13 of the log-likelihood.
+    log scale would only walk it down one unit at a time. The converse holds too: a negligible mass
+    the likelihood wants larger has a log-scale gradient h dL/dh of almost 0, so Newton steps would
+    stop with it still there (a point that is not the maximum, and which one depends on the order of
+    the rows); it is raised by :func:`_raise_masses` first. Iterations stop when the Newton
+    decrement promises a gain under 1e-13 of the log-likelihood and no negligible mass wants to grow.
     """
     lower, upper = -50.0, 30.0  # masses of e^-50 no longer matter; e^30 is "everyone by then"
     value, grad, hess = problem(beta, eta)
     for _ in range(200):
+        value, grad, hess, eta = _raise_masses(problem, beta, eta, value, grad, hess)
         h = np.exp(eta)
         frozen = (h < 1e-12) & (grad[1:] <= 0)
         if (frozen & (eta > lower)).any():
@@ -217,9 +221,36 @@ def _newton(problem: _Problem, beta: float, eta: np.ndarray, *, fixed_beta: bool
                 return value, beta, eta
         beta, eta = new_beta, new_eta
         value, grad, hess = problem(beta, eta)
-        if decrement <= 1e-13 * max(abs(value), 1.0):
+        if decrement <= 1e-13 * max(abs(value), 1.0) and not _rising(eta, grad, value).any():
             break
     return value, beta, eta
+
+
+def _rising(eta: np.ndarray, grad: np.ndarray, value: float) -> np.ndarray:
+    """The negligible masses (under 1e-8 of the largest) whose likelihood gradient dL/dh is positive."""
+    h = np.exp(eta)
+    return (h < 1e-8 * h.max()) & (grad[1:] / h > 1e-8 * max(abs(value), 1.0))
+
+
+def _raise_masses(problem: _Problem, beta: float, eta: np.ndarray, value: float, grad: np.ndarray,
+                  hess: Any) -> tuple[float, np.ndarray, Any, np.ndarray]:
+    """Raise the negligible masses that the likelihood wants larger (KKT condition dL/dh <= 0 broken).
+
+    They are set to the mean mass, halved until the log-likelihood increases (it does for small
+    enough steps, the gradient being positive). Returns (log-likelihood, gradient, Hessian, eta).
+    """
+    rising = _rising(eta, grad, value)
+    if not rising.any():
+        return value, grad, hess, eta
+    target = float(np.exp(eta).mean())
+    for _ in range(60):
+        trial = np.where(rising, math.log(target), eta)
+        new_value = problem(beta, trial, hessian=False)[0]
+        if np.isfinite(new_value) and new_value > value:
+            new_value, new_grad, new_hess = problem(beta, trial)
+            return new_value, new_grad, new_hess, trial
+        target /= 2
+    return value, grad, hess, eta
 
 
 def interval_hazard_ratio(
@@ -303,8 +334,9 @@ def interval_hazard_ratio(
     if w[z == 1].sum() == 0 or w[z == 0].sum() == 0:
         raise InputError(f"`groups` must contain both {group!r} and {reference!r}; got "
                          f"{sorted(set(np.asarray(groups, dtype=object).tolist()), key=str)!r}.")
-    # tallies: one row per distinct (left, right, group)
-    frame = pd.DataFrame({"l": low, "r": high, "z": z, "w": w}).groupby(["l", "r", "z"], sort=False)["w"].sum().reset_index()
+    # tallies: one row per distinct (left, right, group), sorted, so the fit does not depend on the row
+    # order (the registry engine and the in-memory path hand the same patients over in different orders)
+    frame = pd.DataFrame({"l": low, "r": high, "z": z, "w": w}).groupby(["l", "r", "z"], sort=True)["w"].sum().reset_index()
     low, high, z, w = (frame[c].to_numpy(float) for c in ("l", "r", "z", "w"))
     q, p = _support(low, high)
     if len(q) > _MAX_SUPPORT:
@@ -315,7 +347,7 @@ def interval_hazard_ratio(
         low = np.where(low <= _GRID_START, 0.0, grid[np.maximum(np.searchsorted(grid, low, side="right") - 1, 0)])
         high = np.where(np.isfinite(high), grid[np.minimum(np.searchsorted(grid, high, side="left"), len(grid) - 1)],
                         np.inf)
-        frame = pd.DataFrame({"l": low, "r": high, "z": z, "w": w}).groupby(["l", "r", "z"], sort=False)["w"].sum()
+        frame = pd.DataFrame({"l": low, "r": high, "z": z, "w": w}).groupby(["l", "r", "z"], sort=True)["w"].sum()
         frame = frame.reset_index()
         low, high, z, w = (frame[c].to_numpy(float) for c in ("l", "r", "z", "w"))
         q, p = _support(low, high)
