@@ -21,6 +21,7 @@ import outcomes
 from outcomes import InputError, PrivacyError, derive_endpoints, evaluate_claims, load_claims, load_records
 from outcomes import report
 from outcomes.cli import main
+from outcomes.report.wording import plain
 from outcomes.synthetic import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,8 +270,9 @@ def test_notes_on_the_data_appendix_shows_reading_notes_and_fragile_results(tmp_
         < page.index(">Glossary")
     part = text[text.index("Appendix: notes on the data"):text.index("Glossary")]
     assert "How the files were read" in part
-    for note in cohort.notes:
-        assert " ".join(note.split()) in part
+    for note in cohort.notes:  # column names said in words, as everywhere in the report
+        assert plain(" ".join(note.split())) in part
+    assert "decimal commas read as decimal points in 'length of stay" in part
     statement = next(c.statement for c in load_claims() if c.id == "outpatient")
     assert (f"{statement} (outpatient): an interval from only <11 procedures with a known discharge is fragile."
             in part)
