@@ -256,6 +256,10 @@ def start_spark(config: dict[str, str] | None = None) -> Any:
     return spark
 
 
+# Session settings while the engine evaluates (the caller's are put back on close).
+_SPARK_SESSION = {"spark.sql.session.timeZone": "UTC", "spark.sql.constraintPropagation.enabled": "false"}
+
+
 class SparkEngine:
     """Apache Spark through a SparkSession: each table a checkpointed DataFrame behind a temp view."""
 
@@ -268,10 +272,13 @@ class SparkEngine:
             raise InputError(f"`connection` must be a pyspark SparkSession; got {type(session).__name__}.")
         self.frames: dict[str, Any] = {}
         self.views: set[str] = set()
-        # timestamps with a time zone are read as UTC (as load_records reads them) in a session
-        # of any zone; the caller's zone is put back by close()
-        self.zone = self.spark.conf.get("spark.sql.session.timeZone")
-        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        # while evaluating, timestamps with a time zone are read as UTC (as load_records reads
+        # them) in a session of any zone, and the optimizer's constraint propagation is off: on
+        # the rules' wide CASE projections it spent minutes and the driver's heap canonicalising
+        # OR chains (getAllValidConstraints); the caller's settings are put back by close()
+        self.saved = {key: self.spark.conf.get(key) for key in _SPARK_SESSION}
+        for key, value in _SPARK_SESSION.items():
+            self.spark.conf.set(key, value)
 
     def _keep(self, name: str, frame: Any) -> None:
         """Materialise a table now and cut its lineage.
@@ -353,7 +360,8 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
         self.frames.clear()
         self.views.clear()
-        self.spark.conf.set("spark.sql.session.timeZone", self.zone)
+        for key, value in self.saved.items():
+            self.spark.conf.set(key, value)
         if self.owned:
             self.spark.stop()
 
