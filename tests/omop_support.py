@@ -99,6 +99,18 @@ def assert_same_claims(result, cohort, *, reasons: bool = True) -> None:
         assert (rows["n"] > 0).all(), claim
 
 
+def spark_global_views(db, spark, tables=("person", "procedure_occurrence", "visit_occurrence", "provider",
+                                             "condition_occurrence", "measurement", "observation", "concept")) -> None:
+    """The tables of a DuckDB CDM file as Spark global temporary views (schema ``global_temp``)."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        for table in tables:
+            rows = con.sql(f"SELECT * FROM {table}").arrow()
+            rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
+            spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
+
+
 def first_procedure_day(query: Callable[[str], object], prefix: str) -> str:
     """The day of procedure_occurrence 1."""
     value = query(f"SELECT procedure_date FROM {prefix}procedure_occurrence WHERE procedure_occurrence_id = 1")

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from numpy.testing import assert_allclose
+from omop_support import spark_global_views
 from test_registry import NUMERIC, TEXT, _messy, _write
 
 from outcomes import InputError, evaluate_claims, evaluate_registry, load_records
@@ -81,12 +82,7 @@ def test_spark_evaluates_an_omop_warehouse_in_place(spark, tmp_path):
     procs = procs.assign(patient_id=procs["procedure_id"])
     db = tmp_path / "cdm.duckdb"
     write_omop(procs, scores, db, link_measurements=False)
-    with duckdb.connect(str(db), read_only=True) as con:
-        for table in ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
-                      "measurement", "observation", "concept"):
-            rows = con.sql(f"SELECT * FROM {table}").arrow()
-            rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
-            spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
+    spark_global_views(db, spark)
     result = evaluate_registry(omop=spark, schema="global_temp")
     cohort = load_omop(db)
     assert result.engine == "spark"

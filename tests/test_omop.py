@@ -28,7 +28,8 @@ from outcomes.cli import main
 from outcomes.sources import SourceSettings, load_omop, write_omop
 from outcomes.synthetic import to_omop
 from outcomes.sources.omop import DDL
-from omop_support import assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
+from omop_support import (assert_same_claims, first_procedure_day, left_out_rows, spark_global_views,
+                          write_safety_cdm)
 from sources_support import (OMOP_DDL, assert_rows_accounted, assert_same_results, official_duckdb_schema,
                              official_postgres_schema, official_statements, reference, simulated,
                              without_overlap)
@@ -565,12 +566,7 @@ def test_function_claim_on_spark_equals_load_omop(tmp_path):
     write_omop(procedures, assessments, db, link_measurements=False)
     spark = start_spark(SMALL_DATA)
     try:
-        with duckdb.connect(str(db), read_only=True) as con:
-            for table in ("person", "procedure_occurrence", "visit_occurrence", "provider", "condition_occurrence",
-                          "measurement", "observation", "concept"):
-                rows = con.sql(f"SELECT * FROM {table}").arrow()
-                rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
-                spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
+        spark_global_views(db, spark)
         got = evaluate_registry(omop=spark, schema="global_temp").to_frame()
     finally:
         spark.stop()
