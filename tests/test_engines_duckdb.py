@@ -13,6 +13,20 @@ from outcomes.engines import DuckDBEngine
 from outcomes.synthetic import simulate
 
 
+@pytest.fixture
+def arrow_queries(monkeypatch) -> list[str]:
+    """The queries DuckDBEngine.arrow is given from here on, in order (each still run)."""
+    queries: list[str] = []
+    arrow = DuckDBEngine.arrow
+
+    def recorded(self, query):
+        queries.append(query)
+        return arrow(self, query)
+
+    monkeypatch.setattr(DuckDBEngine, "arrow", recorded)
+    return queries
+
+
 def test_read_parquet_numbers_rows_by_file_and_row(tmp_path):
     # _order = file index * 2**bits + row in the file; _row = the row a spreadsheet shows
     # (the second file lists its columns in another order: matched by name)
@@ -28,20 +42,12 @@ def test_read_parquet_numbers_rows_by_file_and_row(tmp_path):
     assert rows == [("a", 1, 0, 2), ("b", 2, 1, 3), ("c", 3, 2, 4), ("d", 4, 2**40, 2), ("e", 5, 2**40 + 1, 3)]
 
 
-def test_claims_reading_the_same_columns_share_one_tally(tmp_path, monkeypatch):
+def test_claims_reading_the_same_columns_share_one_tally(tmp_path, arrow_queries):
     procs, scores, _ = simulate(300, seed=3)
     procs.to_parquet(tmp_path / "p.parquet")
     scores.to_parquet(tmp_path / "a.parquet")
-    queries: list[str] = []
-    arrow = DuckDBEngine.arrow
-
-    def counted(self, query):
-        if "AS _weight FROM endpoints" in query:
-            queries.append(query)
-        return arrow(self, query)
-
-    monkeypatch.setattr(DuckDBEngine, "arrow", counted)
     result = evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet")
+    queries = [q for q in arrow_queries if "AS _weight FROM endpoints" in q]
     claims = resolve_claims(None)
     shared = {tuple(dict.fromkeys(claim_columns(c))) for c in claims}
     assert len(shared) < len(claims)  # the shipped registry has claims reading the same columns
@@ -92,7 +98,7 @@ def test_number_rule_reads_what_number_pattern_says(tmp_path):
     assert read == {v for v in values if "_" not in v and pattern.match(v) and not re.fullmatch("[+-]?nan", v, re.I)}
 
 
-def test_privacy_prefilter_runs_one_regular_expression_per_value(tmp_path, monkeypatch):
+def test_privacy_prefilter_runs_one_regular_expression_per_value(tmp_path, arrow_queries):
     # each regexp_matches call costs DuckDB about as much as the rules' whole prefilter (GATE):
     # non-ASCII values, which privacy normalises before its rules read them, are found by
     # comparing bytes and characters instead of a second expression; a full-width social
@@ -104,16 +110,7 @@ def test_privacy_prefilter_runs_one_regular_expression_per_value(tmp_path, monke
     procs.loc[[4, 30], "reference"] = "\uff11\uff12\uff13-\uff14\uff15-\uff16\uff17\uff18\uff19"
     procs.to_parquet(tmp_path / "p.parquet")
     scores.to_parquet(tmp_path / "a.parquet")
-    queries: list[str] = []
-    arrow = DuckDBEngine.arrow
-
-    def seen(self, query):
-        if "regexp_matches" in query:
-            queries.append(query)
-        return arrow(self, query)
-
-    monkeypatch.setattr(DuckDBEngine, "arrow", seen)
     with pytest.raises(PrivacyError, match=r"social security numbers \(rows 6, 32\)"):
         evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet")
-    prefilter = queries[0]
+    prefilter = [q for q in arrow_queries if "regexp_matches" in q][0]
     assert prefilter.count("regexp_matches(") == prefilter.count(" UNION ALL ") + 1

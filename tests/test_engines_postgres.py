@@ -17,14 +17,13 @@ import uuid
 
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
 
-from outcomes import InputError, evaluate_claims, evaluate_registry
+from outcomes import InputError, evaluate_registry
 from outcomes.engines import transpile
 from outcomes.sources import load_omop, write_omop
 from outcomes.synthetic import simulate
 
-NUMERIC = ["n", "estimate", "ci_low", "ci_high", "stated", "p_value", "events"]
+from omop_support import assert_same_claims
 
 
 @pytest.fixture
@@ -54,17 +53,6 @@ def _one_procedure_per_patient(n: int, seed: int, **options) -> tuple[pd.DataFra
     return procs.assign(patient_id=procs["procedure_id"]), scores
 
 
-def _assert_same(result, cohort) -> None:
-    expected = evaluate_claims(cohort).to_frame()
-    got = result.to_frame()
-    assert got["claim_id"].tolist() == expected["claim_id"].tolist()
-    for column in NUMERIC:
-        assert_allclose(got[column].to_numpy(float), expected[column].to_numpy(float), rtol=1e-9, atol=1e-12,
-                        equal_nan=True, err_msg=column)
-    assert got["verdict"].tolist() == expected["verdict"].tolist()
-    pd.testing.assert_frame_equal(result.flow(), cohort.flow())
-
-
 @pytest.mark.parametrize("link", [True, False])
 def test_omop_claims_in_the_database_equal_load_omop(warehouse, link):
     target, schema = warehouse
@@ -72,7 +60,7 @@ def test_omop_claims_in_the_database_equal_load_omop(warehouse, link):
     write_omop(procs, scores, target, schema=schema, link_measurements=link)
     result = evaluate_registry(omop=target, schema=schema)
     assert result.engine == ("postgres" if target.startswith("postgresql") else "duckdb")
-    _assert_same(result, load_omop(target, schema=schema))
+    assert_same_claims(result, load_omop(target, schema=schema), safety=False)
 
 
 def test_omop_messy_records_in_postgres(postgres):
@@ -82,7 +70,7 @@ def test_omop_messy_records_in_postgres(postgres):
     result = evaluate_registry(omop=url, schema=schema)
     cohort = load_omop(url, schema=schema)
     assert cohort.exclusion_counts()["rows"].sum() > 0
-    _assert_same(result, cohort)
+    assert_same_claims(result, cohort, safety=False)
 
 
 def test_a_score_between_two_procedures_belongs_to_one(warehouse):
@@ -152,7 +140,7 @@ def test_omop_safety_claims_and_reasons_in_postgres(postgres):
     # claims' per-procedure and per-etiology rows, the flow and the reasons equal load_omop's
     import psycopg
 
-    from omop_support import assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
+    from omop_support import first_procedure_day, left_out_rows, write_safety_cdm
 
     url, schema = postgres
     write_safety_cdm(url, schema, n=300, seed=29, one_per_patient=False)

@@ -17,6 +17,7 @@ import pytest
 import sqlglot
 
 from outcomes import DefinitionsError, IdentifiersAllowedWarning, InputError, PrivacyError, load_records
+from outcomes.checks import number_sql
 from outcomes.claims import load_claims
 from outcomes.cli import main
 from outcomes.definitions import Definitions
@@ -27,7 +28,6 @@ from outcomes.registry import _endpoints_frame, evaluate_registry
 from outcomes.safety import (
     SAFETY_COLUMNS,
     events_fill,
-    number_sql,
     safety_endpoints,
     safety_fill,
     safety_sql,
@@ -340,7 +340,9 @@ def test_cli_validate_reads_events(tmp_path, messy, capsys):
 
 
 def _statements():
-    fill = events_fill(days_after=number_sql("s.days_after"), last_contact_days=number_sql("s.last_contact_days"),
+    text = {"days_after": ("days_after", "VARCHAR"), "last_contact_days": ("last_contact_days", "VARCHAR")}
+    fill = events_fill(days_after=number_sql("days_after", text),
+                       last_contact_days=number_sql("last_contact_days", text),
                        last_contact_date="CAST(s.last_contact_date AS VARCHAR)",
                        last_contact_days_raw="s.last_contact_days")
     return (sql_statements(safety_sql("events").format(**fill))
@@ -649,7 +651,7 @@ def _engine_case(eng):
                    "adjacent": [None, None, None, None, "yes", None]})
     eng.register("events_src", ev, {c: ("BIGINT" if c in ("_order", "_row") else "VARCHAR") for c in ev.column_names})
     build_safety(eng, definitions=Definitions(), mapping=Mapping(), has_events=True,
-                 last_contact_days=number_sql("s.last_contact_days"),
+                 last_contact_days=number_sql("last_contact_days", {"last_contact_days": ("", "VARCHAR")}),
                  last_contact_date="CAST(s.last_contact_date AS VARCHAR)", last_contact_days_raw="s.last_contact_days")
     checked = eng.arrow("SELECT procedure_id, event, days_after, severity, _reason FROM events_checked "
                         "ORDER BY _order").to_pandas()

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
 from .columnar import arrow_values, run_starts
-from .engines import WHITESPACE, literal
+from .engines import NUMBER_PATTERN, WHITESPACE, literal
 from .exceptions import InputError
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
 from .validation import (
@@ -42,7 +42,8 @@ from .validation import (
     text_codes,
 )
 
-__all__ = ["CODED_COLUMNS", "build_checked", "check_frames", "number_sql", "sql_statements", "to_arrow"]
+__all__ = ["CODED_COLUMNS", "NUMERIC_TYPES", "build_checked", "check_frames", "number_sql", "number_values",
+           "numeric_type", "sql_statements", "to_arrow"]
 
 # Coded procedure columns, read once per distinct raw value (validation.coded_values).
 CODED_COLUMNS = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
@@ -51,8 +52,13 @@ _PROCEDURE_DATES = ("procedure_date", "fracture_date")
 _CODED_TEXT = (*CODED_COLUMNS, *_PROCEDURE_DATES, "instrument")
 _PROCEDURE_NUMBERS = ("procedure_year", "fracture_age_days", "baseline_pain", "levels_treated", "age", "asa_class",
                       "length_of_stay_hours", "height_restoration_pct", "kyphotic_angle_change_deg")
-_NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN"}
+# The column types whose cells are numbers as they are (cast, never parsed): DuckDB's names, which
+# outcomes.engines gives the columns of every engine (PostgreSQL's real / float4 is FLOAT, numeric
+# DOUBLE), and their aliases. BOOLEAN is not one: a yes/no column is not a score, its cells are
+# read as their text ("true") and so are values that are not numbers, as any other non-number type.
+NUMERIC_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                           "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "REAL", "FLOAT4", "DOUBLE", "FLOAT8",
+                           "DECIMAL", "NUMERIC"})
 _TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 # Tables of the logs (left out by the registry, which needs only counts).
 _LOG_TABLES = ("proc_remarks", "ass_excluded")
@@ -85,27 +91,65 @@ def discharge_sql(hours: str) -> str:
             f"WHEN {hours} IS NOT NULL THEN 'admitted' END")
 
 
-def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[str, str]:
-    """SQL for (the number in a column, whether a value is there at all).
+def numeric_type(kind: str) -> bool:
+    """Whether a column of this type (a DuckDB type name, as the engines report it) holds numbers
+    as they are (:data:`NUMERIC_TYPES`; ``DECIMAL(18,3)`` is DECIMAL).
 
-    Text is trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does, and
+    >>> numeric_type("DECIMAL(18,3)"), numeric_type("FLOAT"), numeric_type("BOOLEAN"), numeric_type("VARCHAR")
+    (True, True, False, False)
+    """
+    return str(kind).upper().split("(")[0].strip() in NUMERIC_TYPES
+
+
+def number_sql(column: str, columns: Columns, ref: str | None = None) -> tuple[str, str]:
+    """SQL for (the number in a column, whether a value is there at all): the one rule of reading
+    a number, on every engine and for every table.
+
+    A column of a numeric type (:func:`numeric_type`) is cast. Any other column is read as its
+    text, trimmed and parsed (``TRY_CAST``, digits grouped by "_" refused as pandas does, and
     DuckDB's "+-1" too): what it reads is :data:`outcomes.engines.NUMBER_PATTERN`, on every
-    engine (:func:`outcomes.engines.transpile`); blanks are missing; NaN is missing (NaN equals
-    NaN in DuckDB, Spark and PostgreSQL).
+    engine (:func:`outcomes.engines.transpile`); so a BOOLEAN cell is a value that is not a
+    number. Blanks are missing; NaN is missing (NaN equals NaN in DuckDB, Spark and PostgreSQL).
+    :func:`number_values` is the same rule in Python.
+
+    Parameters
+    ----------
+    column : str
+        The canonical column; absent from ``columns``, the number is NULL and no value is given.
+    columns : dict
+        Canonical column -> (column in the source, its DuckDB type).
+    ref : str, optional
+        The SQL reference of the column (default ``s.<column>``).
     """
     if column not in columns:
         return "CAST(NULL AS DOUBLE)", "false"
     _, kind = columns[column]
     ref = ref or f"s.{column}"
-    if kind.upper() in ("VARCHAR", "BLOB"):
+    if not numeric_type(kind):
         text = f"NULLIF(ws_trim(CAST({ref} AS VARCHAR)), '')"
         value = (f"CASE WHEN strpos({text}, '_') > 0 OR left({text}, 2) = '+-' THEN NULL "
                  f"ELSE TRY_CAST({text} AS DOUBLE) END")
         return f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END", f"({text} IS NOT NULL)"
-    numeric = kind.upper().split("(")[0] in _NUMERIC_TYPES
-    value = f"{'CAST' if numeric else 'TRY_CAST'}({ref} AS DOUBLE)"  # PostgreSQL has no TRY_CAST
+    value = f"CAST({ref} AS DOUBLE)"
     value = f"CASE WHEN {value} = CAST('nan' AS DOUBLE) THEN NULL ELSE {value} END"
     return value, f"({value} IS NOT NULL)"
+
+
+def number_values(values: pd.Series) -> pd.Series:
+    """The numbers :func:`number_sql` reads, in Python (for sources read into pandas): a numeric
+    column as it is, anything else as its text, trimmed and read only when it matches
+    :data:`outcomes.engines.NUMBER_PATTERN`; NaN, blanks and other text are missing (NaN).
+
+    >>> number_values(pd.Series([" 7 ", "1,5", "1e2", "0x1A", "nan", None, True])).tolist()
+    [7.0, nan, 100.0, nan, nan, nan, nan]
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    text = values.astype("string").str.strip(WHITESPACE)
+    readable = text.str.match(NUMBER_PATTERN).fillna(False).astype(bool)
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    out[readable] = [float(x) for x in text[readable]]
+    return out
 
 
 def to_arrow(frame: pd.DataFrame) -> Any:

@@ -67,7 +67,7 @@ from .privacy import (
     report_findings,
     value_masks,
 )
-from .checks import build_checked, discharge_sql, number_sql
+from .checks import build_checked, discharge_sql, number_sql, numeric_type
 from .checks import to_arrow as _to_arrow
 from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
 from .validation import column_list
@@ -475,10 +475,6 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
     return tuple(w for w in warnings_ if w)
 
 
-_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "HUGEINT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
-                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
-
-
 def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any, float],
                   mapping: Mapping) -> dict[str, tuple[str, str]]:
     """The wide columns of ass_raw as long rows (Mapping.melt_wide in the engine): one row per
@@ -486,7 +482,7 @@ def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any
     ``hours_after`` (:meth:`Mapping.wide_columns`) and ``instrument``
     (:meth:`Mapping.wide_instrument`); a function instrument's value is its ``score``, any
     other's its ``pain``. ``ass_raw`` then names the long table; returns its columns."""
-    numeric = all(ass_cols[c][1].upper().startswith(_NUMBER_TYPES) for c in wide)
+    numeric = all(numeric_type(ass_cols[c][1]) for c in wide)
     kind = "DOUBLE" if numeric else "VARCHAR"
     pid = _quote(ass_cols["procedure_id"][0])
     parts = []
@@ -495,7 +491,7 @@ def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any
         value = f"CAST({_quote(source)} AS {kind})"
         # a cell is a score when filled: NULL, NaN and blank text are not (as melt_wide)
         filled = (f"{_quote(source)} IS NOT NULL AND NOT (CAST({_quote(source)} AS DOUBLE) = CAST('nan' AS DOUBLE))"
-                  if source_kind.upper().startswith(_NUMBER_TYPES)
+                  if numeric_type(source_kind)
                   else f"NULLIF(ws_trim(CAST({_quote(source)} AS VARCHAR)), '') IS NOT NULL")
         instrument = mapping.wide_instrument(column)
         function = instrument in FUNCTION_RANGE
@@ -699,7 +695,8 @@ def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitio
                 "lookback_days": _literal(settings.fracture_lookback_days),
                 "follow_up_days": _literal(settings.follow_up_days),
                 "horizon_hours": _literal(settings.follow_up_days * 24.0), "window_hours": _literal(window),
-                "discharge_from_hours": discharge_sql("hours")}
+                "discharge_from_hours": discharge_sql("hours"),
+                "text_number": number_sql("text", {"text": ("text", "VARCHAR")}, ref="r.text")[0]}
         for statement in _statements(_sql("omop").format(**fill)):
             eng.create(statement)
         counts = {t: (int(r), int(r) - int(u)) for t, r, u in eng.rows("SELECT tbl, n_read, n_used FROM _omop_flow")}

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .checks import number_sql as checks_number_sql
+from .checks import number_sql
 from .cohort import EVENT_TABLE_COLUMNS, EXCLUSION_COLUMNS, REMARK_COLUMNS, empty_events
 from .definitions import Definitions
 from .engines import DuckDBEngine, literal
@@ -41,7 +41,7 @@ from .mapping import EVENT_CODES, Mapping, normalise_label
 from .validation import parse_dates
 
 __all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values",
-           "events_fill", "flag_values", "number_sql", "safety_columns", "safety_endpoints", "safety_fill", "safety_sql",
+           "events_fill", "flag_values", "safety_columns", "safety_endpoints", "safety_fill", "safety_sql",
            "sql_statements",
            "validate_events"]
 
@@ -75,27 +75,16 @@ def _only_comments(sql: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in sql.splitlines())
 
 
-def number_sql(ref: str, kind: str = "VARCHAR") -> tuple[str, str]:
-    """SQL for (the number in column ``ref``, whether a value is given): the rule of
-    :func:`outcomes.checks.number_sql` (text trimmed, blanks and NaN missing) for a column
-    reference, or ``NULL`` when the column is absent.
-
-    Parameters
-    ----------
-    ref : str
-        The column reference (``s.days_after``), or ``NULL`` when the column is absent.
-    kind : str, default "VARCHAR"
-        The column's DuckDB type; numbers are cast, text parsed with ``TRY_CAST``.
-    """
-    if ref.upper() == "NULL":
-        return "CAST(NULL AS DOUBLE)", "false"
-    return checks_number_sql("value", {"value": ("", kind)}, ref=ref)
+def _text_number(column: str, given: bool = True) -> tuple[str, str]:
+    """:func:`outcomes.checks.number_sql` of a text column ``s.<column>`` of events_src or proc_src
+    (absent when not ``given``)."""
+    return number_sql(column, {column: (column, "VARCHAR")} if given else {})
 
 
 def events_fill(*, days_after: tuple[str, str], last_contact_days: tuple[str, str], last_contact_date: str,
                 last_contact_days_raw: str) -> dict[str, str]:
     """The placeholders of events.sql: the number SQL of days_after and last_contact_days
-    (:func:`number_sql`), the raw last_contact columns (or ``NULL``)."""
+    (:func:`outcomes.checks.number_sql`), the raw last_contact columns (or ``NULL``)."""
     return {"ws_trim": "ws_trim", "days_after": days_after[0], "days_after_present": days_after[1],
             "last_contact_days": last_contact_days[0], "last_contact_days_present": last_contact_days[1],
             "last_contact_date": last_contact_date, "last_contact_days_raw": last_contact_days_raw,
@@ -263,8 +252,8 @@ def validate_events(
         has_days = events is not None and "days_after" in events
         _event_tables(eng, events, mapping, source, notes)
         fill = events_fill(
-            days_after=number_sql("s.days_after") if has_days else number_sql("NULL"),
-            last_contact_days=number_sql("s.last_contact_days"), last_contact_date="s.last_contact_date",
+            days_after=_text_number("days_after", has_days),
+            last_contact_days=_text_number("last_contact_days"), last_contact_date="s.last_contact_date",
             last_contact_days_raw="s.last_contact_days")
         for statement in sql_statements(safety_sql("events").format(**fill)):
             eng.create(statement)
@@ -525,7 +514,7 @@ def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_ev
     has_events : bool
         Whether an events table was given (else the endpoints are NULL).
     last_contact_days, last_contact_date, last_contact_days_raw : str
-        The SQL of proc_src's follow-up columns: :func:`number_sql` of ``last_contact_days``,
+        The SQL of proc_src's follow-up columns: :func:`outcomes.checks.number_sql` of ``last_contact_days``,
         the date column as text (``CAST(s.last_contact_date AS VARCHAR)``, or ``NULL``), the raw
         days column (or ``NULL``).
     """
@@ -541,7 +530,7 @@ def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_ev
         values = (parse_dates(raw, mapping.date_format_for(column), column=column, source=view, notes=notes)[0]
                   if len(raw) else pd.Series([], dtype="datetime64[ns]"))
         _map_table(eng, name, raw, values, "TIMESTAMP")
-    fill = events_fill(days_after=number_sql("s.days_after"), last_contact_days=last_contact_days,
+    fill = events_fill(days_after=_text_number("days_after"), last_contact_days=last_contact_days,
                        last_contact_date=last_contact_date, last_contact_days_raw=last_contact_days_raw)
     for statement in sql_statements(safety_sql("events").format(**fill)):
         eng.create(statement)

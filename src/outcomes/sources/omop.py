@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..checks import number_values
 from ..cohort import Cohort
 from ..definitions import Definitions
 from ..exceptions import InputError
@@ -641,7 +642,8 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
                                concepts=[("v_vocabulary", "v_code")], ids=[])
         number = pd.to_numeric(frame["value_as_number"], errors="coerce")
         if "value_as_string" in frame:
-            number = number.fillna(pd.to_numeric(frame["value_as_string"], errors="coerce"))
+            # the one number rule (checks.number_sql; sql/omop.sql reads value_as_string alike)
+            number = number.fillna(number_values(frame["value_as_string"]))
         answer_scores = np.array([row[2] for row in answer_rows] + [np.nan], dtype=float)
         answer = pd.Series(answer_scores[answer_pos.fillna(len(answer_rows)).astype(int).to_numpy()],
                            index=frame.index)

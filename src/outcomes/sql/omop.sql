@@ -11,6 +11,8 @@
 -- Output proc_raw, ass_raw (canonical columns, _order, _row), ev_raw (the events table, read only
 --        when _omop_followed says so), _omop_flow(tbl, read, used) and _omop_left_out(tbl, reason,
 --        n_rows): the records left out, by reason key (sources.omop.LEFT_OUT gives the text).
+--        {text_number} is the number in r.text (value_as_string), by the one number rule
+--        (checks.number_sql; load_omop reads it with checks.number_values).
 --
 -- A record's code is matched as load_omop does: the code in its *_source_value (after the last
 -- "|" or ":"), else its concept's (vocabulary, code), else its concept id; procedures of one
@@ -232,8 +234,7 @@ SELECT
     CASE WHEN b.pain_pos < 900000 THEN pk.label WHEN b.field_pos < 900000 THEN fk.label ELSE xk.label END AS label,
     COALESCE(
         r.number,
-        CASE WHEN regexp_matches(r.text, '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$')
-             THEN CAST(r.text AS DOUBLE) END,
+        {text_number},
         a.number
     ) AS value
 FROM r
