@@ -241,6 +241,62 @@ def test_duckdb_reads_a_wide_export_as_load_records(tmp_path, text):
     _assert_same_claims(fast, slow)
 
 
+# Wide cells a score is not in (NULL, NaN, blank, whitespace) and one that is a value but no number
+# ("NA", reported as unreadable): outcomes.wide.unpivot_sql, run by load_records and the registry.
+EMPTY_CELLS = [None, np.nan, "", " ", "\u00a0", "NA"]
+
+
+def _filled(cell) -> bool:
+    """A score is there (the rule of outcomes.wide, written out by hand)."""
+    if isinstance(cell, str):
+        return cell.strip() != ""
+    return cell is not None and not np.isnan(cell)
+
+
+def test_melt_wide_keeps_filled_cells_only():
+    from outcomes.wide import melt_wide
+
+    _, wide = _wide(200, seed=23, text=False)
+    text = wide["nrs_48h"].astype(object)
+    for k, cell in enumerate(EMPTY_CELLS):
+        text.iloc[k::2 * len(EMPTY_CELLS)] = cell  # a mixed column, as an Excel sheet gives
+    wide = wide.assign(nrs_48h=text)
+    long = melt_wide(wide, Mapping().wide_columns(wide), Mapping())
+    cells = long[long["_column"] == "nrs_48h"]
+    assert cells["procedure_id"].tolist() == wide.loc[wide["nrs_48h"].map(_filled), "procedure_id"].tolist()
+    assert (cells["pain"] == "NA").sum() == (wide["nrs_48h"] == "NA").sum() > 0
+    assert len(long[long["_column"] == "pain_baseline"]) == wide["pain_baseline"].notna().sum()
+    assert long["score"].notna().sum() == wide[["odi_0h", "odi_4w"]].notna().sum().sum()
+
+
+def test_wide_cells_are_scores_when_filled_on_both_paths(tmp_path):
+    # the same export through load_records and the registry: a text column with NULL, "", " ",
+    # a non-breaking space and "NA"; a DOUBLE column with NaN (not NULL) and NULL
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    procs, wide = _wide(600, seed=23, text=True)
+    for k, cell in enumerate(c for c in EMPTY_CELLS if isinstance(c, str) or c is None):
+        wide.loc[wide.index[k::10], "nrs_48h"] = cell
+    baseline = wide["pain_baseline"].astype(float).to_numpy().copy()
+    baseline[::7] = np.nan
+    columns = {c: pa.array(wide[c].to_numpy(object), pa.string(), from_pandas=True) for c in wide.columns}
+    columns["pain_baseline"] = pa.array(baseline, pa.float64(), mask=np.arange(len(baseline)) % 7 == 3)
+    files = (tmp_path / "procedures.parquet", tmp_path / "assessments.parquet")
+    procs.to_parquet(files[0])
+    # without column statistics: DuckDB 2.0.1 trusts a Parquet min/max (which leave NaN out) and
+    # folds "x = NaN" to false when they exist (found here; reported, not worked around yet)
+    pq.write_table(pa.table(columns), files[1], write_statistics=False)
+    read = pq.read_table(files[1])
+    assert pc.sum(pc.is_nan(read["pain_baseline"])).as_py() > 0 and read["pain_baseline"].null_count > 0
+    fast = evaluate_registry(*files)
+    slow = _in_memory(*files)
+    _assert_same_claims(fast, slow)
+    reasons = slow.exclusion_counts()
+    assert reasons["rows"].sum() > 0
+
+
 @pytest.fixture
 def new_york(monkeypatch):
     """The process in New York's time zone (DuckDB takes its session zone from TZ)."""

@@ -27,6 +27,7 @@ from .mapping import ASSESSMENT_COLUMNS, EVENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_
 from .privacy import check_identifiers
 from .checks import check_frames
 from .validation import require_procedure_columns
+from .wide import melt_wide
 
 __all__ = ["detect_encoding", "load_records", "read_table"]
 
@@ -550,7 +551,7 @@ def load_records(
         if "procedure_id" not in proc:
             require_procedure_columns(proc.columns, proc_name)
         notes.append(_wide_note(proc_name, wide))
-        ass = mapping.melt_wide(proc, wide)
+        ass = melt_wide(proc, wide, mapping)
         ass_name = f"{proc_name} (wide pain columns)"
         sources["assessments"] = ass_name
         proc = proc.drop(columns=list(wide))
@@ -560,7 +561,7 @@ def load_records(
             wide = mapping.wide_columns(ass)
             if wide and "procedure_id" in ass:
                 notes.append(_wide_note(ass_name, wide))
-                ass = mapping.melt_wide(ass, wide)
+                ass = melt_wide(ass, wide, mapping)
 
     # function scores (ODI, RMDQ, EQ-5D VAS) are checked and counted in a table of their own
     ass, fn_rows = split_function_rows(ass, mapping)

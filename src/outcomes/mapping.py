@@ -439,21 +439,6 @@ class Mapping:
                 found[column] = hours
         return found
 
-    def melt_wide(self, frame: pd.DataFrame, columns: dict[Any, float]) -> pd.DataFrame:
-        """Make the wide pain columns long: one row per (procedure, time point) with a score."""
-        keep = [c for c in ("procedure_id", "_row") if c in frame.columns]
-        long = frame[keep + list(columns)].melt(id_vars=keep, var_name="_column", value_name="pain")
-        long = long[long["pain"].notna() & (long["pain"].astype(str).str.strip() != "")]
-        long["hours_after"] = long["_column"].map(columns).astype(float)
-        long["instrument"] = long["_column"].map({c: self.wide_instrument(c) for c in columns})
-        # a function instrument's value (odi_4w, rmdq_2w, eq5d_vas_6w) is a score, not pain
-        function = long["instrument"].isin(set(FUNCTION_RANGE)).to_numpy()
-        if function.any():
-            long["score"] = long["pain"].where(function)
-            long["pain"] = long["pain"].where(~function)
-        order = np.argsort(long["_row"].to_numpy(), kind="stable") if "_row" in long else slice(None)
-        return long.iloc[order].reset_index(drop=True)
-
 
 def _reading_options(role: str, section: dict[str, Any], source: str) -> dict[str, Any]:
     """The sheet, header_row and encoding of a [procedures] / [assessments] section, checked."""

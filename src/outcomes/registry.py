@@ -55,7 +55,7 @@ from .engines import DuckDBEngine, PostgresEngine, SparkEngine
 from .engines import literal as _literal
 from .exceptions import InputError
 from .function import JOIN_FUNCTION_ENDPOINTS, function_accounting, function_rules, register_function_labels, run_function_sql
-from .mapping import EVENT_COLUMNS, FUNCTION_RANGE, Mapping
+from .mapping import EVENT_COLUMNS, Mapping
 from .pipeline import run_endpoints
 from .privacy import (
     GATE,
@@ -67,10 +67,11 @@ from .privacy import (
     report_findings,
     value_masks,
 )
-from .checks import build_checked, discharge_sql, number_sql, numeric_type
+from .checks import build_checked, discharge_sql, number_sql
 from .checks import to_arrow as _to_arrow
 from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
 from .validation import column_list
+from .wide import unpivot_sql
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
@@ -477,35 +478,12 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
 
 def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any, float],
                   mapping: Mapping) -> dict[str, tuple[str, str]]:
-    """The wide columns of ass_raw as long rows (Mapping.melt_wide in the engine): one row per
-    filled cell, in row order then column order, with ``_column`` (the wide column),
-    ``hours_after`` (:meth:`Mapping.wide_columns`) and ``instrument``
-    (:meth:`Mapping.wide_instrument`); a function instrument's value is its ``score``, any
-    other's its ``pain``. ``ass_raw`` then names the long table; returns its columns."""
-    numeric = all(numeric_type(ass_cols[c][1]) for c in wide)
-    kind = "DOUBLE" if numeric else "VARCHAR"
-    pid = _quote(ass_cols["procedure_id"][0])
-    parts = []
-    for k, (column, hours) in enumerate(wide.items()):
-        source, source_kind = ass_cols[column]
-        value = f"CAST({_quote(source)} AS {kind})"
-        # a cell is a score when filled: NULL, NaN and blank text are not (as melt_wide)
-        filled = (f"{_quote(source)} IS NOT NULL AND NOT (CAST({_quote(source)} AS DOUBLE) = CAST('nan' AS DOUBLE))"
-                  if numeric_type(source_kind)
-                  else f"NULLIF(ws_trim(CAST({_quote(source)} AS VARCHAR)), '') IS NOT NULL")
-        instrument = mapping.wide_instrument(column)
-        function = instrument in FUNCTION_RANGE
-        parts.append(
-            f"SELECT _order * {len(wide)} + {k} AS _order, _row, {pid} AS procedure_id, "
-            f"{_literal(str(column))} AS _column, {_literal(hours)} AS hours_after, "
-            f"{f'CAST(NULL AS {kind})' if function else value} AS pain, "
-            f"{value if function else f'CAST(NULL AS {kind})'} AS score, "
-            f"{_literal(instrument)} AS instrument FROM ass_raw WHERE {filled}")
-    eng.create(f"CREATE OR REPLACE TEMP TABLE ass_long AS {' UNION ALL '.join(parts)}")
+    """The wide columns of ass_raw as long rows (:func:`outcomes.wide.unpivot_sql`, the query
+    load_records runs too); ``ass_raw`` then names the long table; returns its columns."""
+    query, long = unpivot_sql("ass_raw", ass_cols, wide, mapping)
+    eng.create(f"CREATE OR REPLACE TEMP TABLE ass_long AS {query}")
     eng.view("ass_raw", "SELECT * FROM ass_long")
-    return {"procedure_id": ("procedure_id", ass_cols["procedure_id"][1]), "_column": ("_column", "VARCHAR"),
-            "hours_after": ("hours_after", "DOUBLE"), "pain": ("pain", kind), "score": ("score", kind),
-            "instrument": ("instrument", "VARCHAR")}
+    return long
 
 
 def _safety_endpoints(eng: Any, names: dict[str, str], proc_cols: dict[str, tuple[str, str]], *, d: Definitions,
