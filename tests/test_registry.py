@@ -297,6 +297,24 @@ def test_wide_cells_are_scores_when_filled_on_both_paths(tmp_path):
     assert reasons["rows"].sum() > 0
 
 
+def test_wide_pain_columns_in_the_procedures_file_alone(tmp_path):
+    # no assessments file: the procedures file's own wide columns are its scores, as load_records
+    # reads them; the claims to 1e-9, the flow, reasons and remarks equal
+    procs, wide = _wide(800, seed=29, text=True)
+    one = procs.merge(wide.drop_duplicates("procedure_id"), on="procedure_id", how="left")
+    path = tmp_path / "procedures_wide.parquet"
+    one.to_parquet(path)
+    fast = evaluate_registry(path)
+    slow = _in_memory(path, None)
+    _assert_same_claims(fast, slow)
+    assert fast.sources["assessments"] == slow.sources["assessments"] == "procedures_wide.parquet (wide pain columns)"
+    assert fast.flow().set_index("table").loc["assessments", "read"] > 0
+    procs.to_parquet(tmp_path / "plain.parquet")
+    for run in (evaluate_registry, load_records):
+        with pytest.raises(InputError, match="plain.parquet has no pain scores"):
+            run(tmp_path / "plain.parquet")
+
+
 @pytest.fixture
 def new_york(monkeypatch):
     """The process in New York's time zone (DuckDB takes its session zone from TZ)."""

@@ -27,7 +27,7 @@ from .mapping import ASSESSMENT_COLUMNS, EVENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_
 from .privacy import check_identifiers
 from .checks import check_frames
 from .validation import require_procedure_columns
-from .wide import melt_wide
+from .wide import melt_wide, no_scores_message
 
 __all__ = ["detect_encoding", "load_records", "read_table"]
 
@@ -544,10 +544,7 @@ def load_records(
         if not wide and not {"procedure_id", "procedure"} <= set(proc.columns):
             require_procedure_columns(proc.columns, proc_name)
         if not wide:
-            raise InputError(
-                f"{proc_name} has no pain scores: pass an assessments table, or include wide pain columns "
-                "such as 'pain_baseline', 'pain_48h', 'pain_4w' (see the mapping file's [wide] section)."
-            )
+            raise InputError(no_scores_message(proc_name))
         if "procedure_id" not in proc:
             require_procedure_columns(proc.columns, proc_name)
         notes.append(_wide_note(proc_name, wide))

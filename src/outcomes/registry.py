@@ -71,7 +71,7 @@ from .checks import build_checked, discharge_sql, number_sql
 from .checks import to_arrow as _to_arrow
 from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
 from .validation import column_list
-from .wide import unpivot_sql
+from .wide import no_scores_message, unpivot_sql
 
 __all__ = ["RegistryResult", "evaluate_registry"]
 
@@ -167,7 +167,9 @@ def evaluate_registry(
     procedures, assessments : path, glob or list of paths, optional
         Parquet files of the data contract (one row per procedure; one row per pain score with
         ``hours_after`` or ``assessed_at``, or a wide export: one row per procedure with
-        ``pain_48h``, ``odi_4w``, ... columns, as :func:`outcomes.load_records`); several files per table (a glob such as
+        ``pain_48h``, ``odi_4w``, ... columns, as :func:`outcomes.load_records`). Without
+        ``assessments``, the procedures table's own wide pain columns are the scores (as
+        load_records reads a wide export given alone). Several files per table (a glob such as
         ``"scores/*.parquet"`` or a list) are read in the order given. With ``engine="spark"``
         a name that is not a file is read as a Spark table (``"registry.procedures"``).
     events : path, glob or list of paths, optional
@@ -253,25 +255,27 @@ def evaluate_registry(
             raise InputError("`omop` must be given instead of procedures and assessments; got both.")
         return _evaluate_omop(omop, schema=schema, settings=mapping, d=d, registry=registry,
                              confidence_level=confidence_level, allow_identifiers=allow_identifiers)
-    if procedures is None or assessments is None:
-        raise InputError("`procedures` and `assessments` must both be given (or `omop`); got "
-                         f"{'no procedures' if procedures is None else 'no assessments'}.")
+    if procedures is None:
+        raise InputError("`procedures` must be given (or `omop`); got no procedures.")
     mapping = Mapping.coerce(mapping)
     if engine == "spark":
         return _evaluate_spark(procedures, assessments, connection, events=events, d=d, registry=registry,
                                mapping=mapping,
                                confidence_level=confidence_level, allow_identifiers=allow_identifiers)
     proc_files = _files(procedures, "procedures")
-    ass_files = _files(assessments, "assessments")
+    ass_files = _files(assessments, "assessments") if assessments is not None else []
     ev_files = _files(events, "events") if events is not None else []
     eng = DuckDBEngine(memory_limit, threads, temp_directory)
     try:
         eng.read_parquet("proc_raw", proc_files, _FILE_BITS)
-        eng.read_parquet("ass_raw", ass_files, _FILE_BITS)
-        names = {"procedures": ", ".join(Path(f).name for f in proc_files),
-                 "assessments": ", ".join(Path(f).name for f in ass_files)}
-        hashes = {"procedures": ",".join(_sha256(f) for f in proc_files),
-                  "assessments": ",".join(_sha256(f) for f in ass_files)}
+        names = {"procedures": ", ".join(Path(f).name for f in proc_files)}
+        hashes = {"procedures": ",".join(_sha256(f) for f in proc_files)}
+        if ass_files:
+            eng.read_parquet("ass_raw", ass_files, _FILE_BITS)
+            names["assessments"] = ", ".join(Path(f).name for f in ass_files)
+            hashes["assessments"] = ",".join(_sha256(f) for f in ass_files)
+        else:
+            _wide_in_procedures(eng, names)
         if ev_files:
             eng.read_parquet("ev_raw", ev_files, _FILE_BITS)
             names["events"] = ", ".join(Path(f).name for f in ev_files)
@@ -307,6 +311,17 @@ def _files(source: Any, role: str) -> list[str]:
     return files
 
 
+# The assessments of a procedures file with wide pain columns and no assessments file (as load_records names them).
+_WIDE_IN_PROCEDURES = " (wide pain columns)"
+
+
+def _wide_in_procedures(eng: Any, names: dict[str, str]) -> None:
+    """No assessments table: the procedures table is read for its wide pain columns (as
+    load_records reads a wide export given alone)."""
+    eng.view("ass_raw", "SELECT * FROM proc_raw")
+    names["assessments"] = names["procedures"] + _WIDE_IN_PROCEDURES
+
+
 def _sha256(path: str) -> str:
     """The file's SHA-256, as load_records stamps its inputs."""
     with open(path, "rb") as fh:
@@ -326,7 +341,9 @@ def _evaluate_spark(procedures: Any, assessments: Any, connection: Any, *, event
     eng = SparkEngine(connection)
     try:
         names, hashes = {}, {}
-        inputs = [("proc_raw", procedures, "procedures"), ("ass_raw", assessments, "assessments")]
+        inputs = [("proc_raw", procedures, "procedures")]
+        if assessments is not None:
+            inputs.append(("ass_raw", assessments, "assessments"))
         if events is not None:
             inputs.append(("ev_raw", events, "events"))
         for view, source, role in inputs:
@@ -338,6 +355,8 @@ def _evaluate_spark(procedures: Any, assessments: Any, connection: Any, *, event
                 eng.read_parquet(view, files, _FILE_BITS)
                 names[role] = ", ".join(Path(f).name for f in files)
                 hashes[role] = ",".join(_sha256(f) for f in files)
+        if assessments is None:
+            _wide_in_procedures(eng, names)
         return _evaluate_sql(eng, names, input_hashes=hashes, **options)
     finally:
         eng.close()
@@ -450,18 +469,23 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
            allow_identifiers: bool) -> tuple[str, ...]:
     """Run the SQL up to the endpoints table; returns the privacy warnings."""
     proc_name, ass_name = names["procedures"], names["assessments"]
+    # the wide pain columns of the procedures table, without an assessments table
+    alone = ass_name == proc_name + _WIDE_IN_PROCEDURES
     proc_schema, ass_schema = eng.columns("proc_raw"), eng.columns("ass_raw")
     proc_schema = [(c, t) for c, t in proc_schema if c not in ("_order", "_row")]
     ass_schema = [(c, t) for c, t in ass_schema if c not in ("_order", "_row")]
-    warnings_ = [_privacy(eng, "proc_raw", proc_schema, proc_name, allow_identifiers),
-                 _privacy(eng, "ass_raw", ass_schema, ass_name, allow_identifiers)]
+    warnings_ = [_privacy(eng, "proc_raw", proc_schema, proc_name, allow_identifiers)]
+    if not alone:
+        warnings_.append(_privacy(eng, "ass_raw", ass_schema, ass_name, allow_identifiers))
 
     proc_cols = _canonical(proc_schema, "procedures", mapping)
-    ass_cols = _canonical(ass_schema, "assessments", mapping)
+    ass_cols = _canonical(ass_schema, "procedures" if alone else "assessments", mapping)
     # a wide export (one row per procedure, pain_48h, odi_4w, ...) made long, as load_records does
-    if "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols:
+    if alone or "hours_after" not in ass_cols and "assessed_at" not in ass_cols and "procedure_id" in ass_cols:
         wide = mapping.wide_columns(pd.DataFrame(columns=list(ass_cols)))
-        if wide:
+        if alone and not wide:
+            raise InputError(no_scores_message(proc_name))
+        if wide and "procedure_id" in ass_cols:
             ass_cols = _unpivot_wide(eng, ass_cols, wide, mapping)
     # the remarks log of the procedures (a row per value set to missing: few), not the assessments'
     # exclusion log (a row per excluded score: only its counts are needed)

@@ -22,9 +22,15 @@ from .columnar import arrow_values, text_values
 from .engines import DuckDBEngine, literal
 from .mapping import FUNCTION_RANGE, Mapping
 
-__all__ = ["melt_wide", "unpivot_sql"]
+__all__ = ["melt_wide", "no_scores_message", "unpivot_sql"]
 
 Columns = dict[str, tuple[str, str]]  # canonical column -> (column in the source, its DuckDB type)
+
+
+def no_scores_message(source: str) -> str:
+    """The error of a procedures table given alone without wide pain columns."""
+    return (f"{source} has no pain scores: pass an assessments table, or include wide pain columns "
+            "such as 'pain_baseline', 'pain_48h', 'pain_4w' (see the mapping file's [wide] section).")
 
 
 def _quote(name: str) -> str:
