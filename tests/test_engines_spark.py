@@ -175,7 +175,7 @@ def test_spark_function_sql_equals_duckdb(spark):
 
 def test_spark_reads_wide_exports_zoned_times_and_messy_numbers_as_load_records(spark, tmp_path):
     # in a session of another time zone (put back afterwards): Parquet instants read as UTC; a
-    # wide export made long in Spark; numbers in text read by the one number rule (Spark's own
+    # wide export made long in Spark (also in the procedures file alone); numbers in text read by the one number rule (Spark's own
     # cast reads "1d" and "0x1p3"); the remarks counted in Spark
     from test_registry import _wide, _zoned, remark_counts
 
@@ -188,8 +188,12 @@ def test_spark_reads_wide_exports_zoned_times_and_messy_numbers_as_load_records(
         zoned = _write(tmp_path, procs, scores)
         (tmp_path / "wide").mkdir()
         wide = _write(tmp_path / "wide", *_wide(300, seed=4))
+        # the wide pain columns in the procedures file itself, no assessments file
+        alone = tmp_path / "alone.parquet"
+        wide_procs, wide_scores = _wide(300, seed=6)
+        wide_procs.merge(wide_scores.drop_duplicates("procedure_id"), on="procedure_id", how="left").to_parquet(alone)
         remarks = []
-        for files in (zoned, wide):
+        for files in (zoned, wide, (alone,)):
             fast = evaluate_registry(*files, engine="spark", connection=spark)
             cohort = load_records(*files)
             _assert_equals_in_memory(fast, cohort)
