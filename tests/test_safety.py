@@ -613,6 +613,43 @@ def test_a_follow_up_episode_ends_the_follow_up_in_fhir(tmp_path):
     assert (latest.to_numpy() > [40.0, 50.0]).all()
 
 
+def test_omop_last_contact_without_observation_period_counts_function_scores(tmp_path):
+    # a person without an observation_period is followed to the latest record: an ODI or RMDQ
+    # score is a record (as a pain score is), in load_omop and in the warehouse SQL
+    # (sql/omop.sql: _omop_contact) alike
+    import duckdb
+
+    from omop_support import assert_same_claims
+    from outcomes.sources import load_omop, write_omop
+
+    procs, scores, events, _ = simulate_safety(300, seed=23)
+    procs = procs.assign(patient_id=procs["procedure_id"])  # one procedure per person
+    # pain scores of the first three days only: the function visits (to 12 months) come later
+    scores = scores[(scores["instrument"] != "nrs") | (scores["hours_after"] <= 72)]
+    path = tmp_path / "cdm.duckdb"
+    write_omop(procs, scores, path, schema="cdm", events=events)
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM cdm.cdm.observation_period")  # the file is catalog cdm too
+    cohort = load_omop(path, schema="cdm")
+    assert cohort.has_events  # the deaths say that events are recorded
+    got = derive_endpoints(cohort)
+    # OMOP procedure ids are procedure_occurrence_ids, 1..n in the order written
+    got = got.set_index(got["procedure_id"].map({str(i + 1): p for i, p in enumerate(procs["procedure_id"])}))
+    # the latest record's day: procedure (day 0), scores (written at the procedure's midnight +
+    # hours_after), conditions and deaths (days_after)
+    is_function = scores["instrument"] != "nrs"
+    record_days = [np.floor(scores.groupby("procedure_id")["hours_after"].max() / 24.0),
+                   events.groupby("procedure_id")["days_after"].max().astype(float)]
+    want = pd.concat(record_days, axis=1).max(axis=1).clip(lower=0).reindex(procs["procedure_id"]).fillna(0.0)
+    without = pd.concat([np.floor(scores[~is_function].groupby("procedure_id")["hours_after"].max() / 24.0),
+                         record_days[1]], axis=1).max(axis=1).clip(lower=0).reindex(want.index).fillna(0.0)
+    assert (want > without + 30).sum() > 100  # the function scores decide most last contacts
+    np.testing.assert_array_equal(got.loc[want.index, "last_contact_days"].to_numpy(float), want.to_numpy())
+    # the warehouse gives load_omop's claims (a last contact of three days would censor most
+    # new-fracture follow-up within the year)
+    assert_same_claims(evaluate_registry(omop=path, schema="cdm"), cohort)
+
+
 def test_an_omop_cdm_without_follow_up_tables_has_no_events_table(tmp_path):
     from outcomes.sources import load_omop, write_omop
 
