@@ -1355,7 +1355,7 @@ def simulate_safety(
         }
     )
     # --- the fracture a patient's later procedure treats, as a new fracture of the earlier one
-    # (drawn last: the other draws are those of one procedure per patient)
+    # (its level and adjacency drawn last, so that every earlier draw is as before)
     index_fracture = np.zeros(n, dtype=bool)
     index_fracture[earlier] = index_new
     index_day = np.zeros(n, dtype=np.int64)
