@@ -599,6 +599,64 @@ def test_hand_built_ehr_function_observations_load_by_code(tmp_path):
     assert_rows_accounted(cohort)
 
 
+ODI_PANEL = {"system": "http://loinc.org", "code": "97908-8", "display": "Oswestry disability index panel"}
+CLINIC_ITEM = {"system": "http://hospital.example.org/fhir/CodeSystem/scores", "code": "ODI-1",
+               "display": "ODI section 1, pain intensity"}
+
+
+def _panel(oid, when, *components, code=ODI_PANEL, **extra):
+    """A questionnaire panel Observation whose scores are its components (no value of its own)."""
+    return {**_ehr_observation(oid, code, when, **extra), "component": list(components)}
+
+
+def test_function_scores_as_components_of_a_panel_observation(tmp_path):
+    # an EHR writes the ODI total (LOINC 97909-6) as a component of the ODI panel (97908-8), beside
+    # the item answers: read as a top-level ODI Observation is (the [fhir.function] code lists apply
+    # to components too), one score per Observation
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from outcomes import derive_endpoints
+
+    item = {"code": {"coding": [CLINIC_ITEM]}, "valueInteger": 3}
+    resources = [
+        {"resourceType": "Patient", "id": "p1", "birthDate": "1948"},
+        _proc("A", "2023-03-01T09:00:00-05:00"),
+        _pain("nrs-0", "2023-02-28T10:00:00-05:00", 8),
+        _panel("odi-0", "2023-02-28T10:00:00-05:00", item,
+               {"code": {"coding": [ODI]}, "valueQuantity": {"value": 64, "unit": "%", "system": "http://unitsofmeasure.org",
+                                                             "code": "%"}}),
+        _panel("odi-2w", "2023-03-15T09:00:00-05:00", {"code": {"coding": [ODI]}, "valueInteger": 40}, item),
+        _panel("rmdq-2w", "2023-03-15T09:05:00-05:00", {"code": {"coding": [CLINIC_RMDQ]}, "valueInteger": 9},
+               code={"system": "http://hospital.example.org/fhir/CodeSystem/scores", "code": "RMDQ-PANEL"}),
+        _panel("odi-absent", "2023-04-01T09:00:00-05:00", item, {"code": {"coding": [ODI]}, "dataAbsentReason": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "asked-declined"}]}}),
+        _panel("items-only", "2023-04-02T09:00:00-05:00", item),  # no total score: an unknown code
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
+                        for r in resources]}
+    get_fhir_model_class("Bundle").model_validate(bundle)  # valid R4 (R4B models), components included
+    folder = tmp_path / "ehr"
+    folder.mkdir()
+    (folder / "bundle.json").write_text(json.dumps(bundle))
+    mapping = {"fhir": {"function": {f"{CLINIC_RMDQ['system']}|RMDQ-24": "rmdq"}}}
+    cohort = load_fhir(folder, mapping=mapping)
+    scores = cohort.function_scores.sort_values(["instrument", "hours_after"]).reset_index(drop=True)
+    assert scores["instrument"].tolist() == ["odi", "odi", "rmdq"]
+    assert scores["score"].tolist() == [64.0, 40.0, 9.0]  # the total, not the item answer (3)
+    assert (scores["hours_after"] * 60).round(6).tolist() == [-23 * 60, 336 * 60, 336 * 60 + 5]
+    endpoint = derive_endpoints(cohort).iloc[0]
+    assert endpoint["function_instrument"] == "odi" and endpoint["function_change"] == 24.0  # 64 -> 40
+    log = cohort.exclusions[cohort.exclusions["table"] == "fhir:Observation"]
+    assert log.loc[log["value"] == "asked-declined", "reason"].str.startswith("no function score").tolist() == [True]
+    assert log.loc[log["value"] == "http://loinc.org|97908-8", "reason"].str.startswith("unknown code").tolist() == [True]
+    assert len(log) == 2
+    # without the mapping file the clinic's RMDQ component is no function score
+    plain = load_fhir(folder)
+    assert plain.function_scores["instrument"].tolist() == ["odi", "odi"]
+    assert_rows_accounted(cohort)
+
+
 def test_function_codes_from_the_mapping_file_are_checked():
     settings = SourceSettings.from_section({"function": {"loinc|12345-6": "rmdq"}}, section="fhir")
     assert [c.key for c, kind in settings.function if kind == "rmdq"][-1] == "http://loinc.org|12345-6"

@@ -479,6 +479,35 @@ def test_events_contract():
     assert (m["hours_after"] <= 24 * m["last_contact_days"]).all()
 
 
+def test_a_patient_dies_once_and_has_one_follow_up():
+    # FHIR and OMOP hold one death and one follow-up per patient: both procedures of a patient
+    # treated twice end on the same calendar day, die on the same day, and the earlier one's new
+    # fractures lie up to the later procedure's day (the one that procedure treats among them)
+    procedures, _, events, _ = simulate_safety(3000, seed=6)
+    day = pd.to_datetime(procedures["procedure_date"])
+    twice = procedures["patient_id"].duplicated(keep=False).to_numpy()
+    assert twice.sum() >= 200
+    end = (day + pd.to_timedelta(procedures["last_contact_days"], unit="D"))[twice]
+    assert end.groupby(procedures["patient_id"][twice]).nunique().eq(1).all()
+    when = events.merge(procedures[["procedure_id", "patient_id", "procedure_date", "fracture_date"]], on="procedure_id")
+    when["day"] = pd.to_datetime(when["procedure_date"]) + pd.to_timedelta(when["days_after"], unit="D")
+    deaths = when[when["event"] == "death"]
+    assert deaths.groupby("patient_id")["day"].nunique().eq(1).all()
+    dead_twice = deaths[deaths["patient_id"].isin(procedures["patient_id"][twice])]
+    assert len(dead_twice) > 0 and dead_twice.groupby("patient_id").size().eq(2).all()
+    pairs = procedures[twice].assign(day=day[twice]).groupby("patient_id").agg(
+        earlier=("procedure_id", "first"), next_day=("day", "last"), treated=("fracture_date", "last"),
+        first_day=("day", "first"))
+    fractures = when[(when["event"] == "new_fracture") & when["procedure_id"].isin(pairs["earlier"])]
+    limit = pairs.set_index("earlier")["next_day"]
+    assert (fractures["day"].to_numpy() <= limit.loc[fractures["procedure_id"]].to_numpy()).all()
+    treated = pd.to_datetime(pairs["treated"])
+    new = pairs[treated > pairs["first_day"]]
+    assert len(new) > 100
+    got = set(zip(fractures["procedure_id"], fractures["day"]))
+    assert all((pid, t) in got for pid, t in zip(new["earlier"], pd.to_datetime(new["treated"])))
+
+
 @pytest.fixture(scope="module")
 def safety_large():
     # complete follow-up for the 30-day and 1-year figures: no loss, at least 2 years
@@ -536,8 +565,9 @@ def test_recovers_function_improvement(safety_large):
 
 
 def test_truth_closed_forms_against_monte_carlo():
-    # the truth's cell formulas against a direct draw of the latent model's pieces
-    truth = simulate_safety(1, seed=0)[3]
+    # the truth's cell formulas against a direct draw of the latent model's pieces (one
+    # procedure per patient here; the next test adds the patients treated twice)
+    truth = simulate_safety(1, seed=0, p_second_procedure=0.0)[3]
     params = truth["safety_parameters"]
     rng = np.random.default_rng(8)
     m = 2_000_000
@@ -553,6 +583,41 @@ def test_truth_closed_forms_against_monte_carlo():
     kp = hr * lam_f / (hr * lam_f + lam_d) * (1 - math.exp(-(hr * lam_f + lam_d) * y))
     assert cell == pytest.approx((1 - p_k) * vp + p_k * kp, rel=1e-12)
     assert mc == pytest.approx(vp, abs=4 * _se(vp, m))
+
+
+def test_truth_of_patients_treated_twice_against_monte_carlo():
+    # a patient's earlier procedure is followed from the later one (gap ~ U{21..330} days):
+    # a new fracture is its own up to the later procedure's day or the one the later procedure
+    # treats (fracture age clip(rint(LogNormal(log 35, 0.8)), 1, 365) < gap); a death within
+    # 30 days is gap + ceil(365.25 T) <= 30; drawn here directly, mixed with the single
+    # procedures' closed form by the share of earlier procedures
+    truth = simulate_safety(1, seed=0)[3]
+    single = simulate_safety(1, seed=0, p_second_procedure=0.0)[3]
+    params, base = truth["safety_parameters"], truth["parameters"]
+    q = base["p_second_procedure"] / (1 + base["p_second_procedure"])
+    share = q * (1 - q)
+    # the share against simulate's own patients (each pair: one earlier procedure)
+    procedures = simulate(200_000, seed=3)[0]
+    pairs = procedures["patient_id"].duplicated().mean()
+    assert pairs == pytest.approx(share, abs=4 * _se(share, 200_000))
+    rng = np.random.default_rng(12)
+    m = 2_000_000
+    gap = rng.integers(21, 331, m)
+    age = np.clip(np.rint(rng.lognormal(math.log(base["fracture_age_median_days"]), base["fracture_age_sigma"], m)),
+                  1, 365)
+    lam_d = params["death_rate_per_year_malignancy"]
+    earlier = []  # vertebroplasty, kyphoplasty: the malignancy cell's earlier procedures
+    for hr in (1.0, params["fracture_kyphoplasty_hr"]):
+        lam_f = params["fracture_rate_per_year"] * params["fracture_malignancy_hr"] * hr
+        own = np.ceil(rng.exponential(1 / lam_f, m) * 365.25) <= gap
+        earlier.append(np.mean(own | (age < gap)))
+    p_k = base["p_kyphoplasty"]
+    want = (1 - share) * single["new_fracture_1y_by_etiology"]["malignancy"] + share * (
+        (1 - p_k) * earlier[0] + p_k * earlier[1])
+    assert truth["new_fracture_1y_by_etiology"]["malignancy"] == pytest.approx(want, abs=4 * share * _se(0.5, m))
+    dies = np.ceil(rng.exponential(1 / lam_d, m) * 365.25) + gap <= 30
+    want = (1 - share) * single["death_30d_by_etiology"]["malignancy"] + share * dies.mean()
+    assert truth["death_30d_by_etiology"]["malignancy"] == pytest.approx(want, abs=4 * share * _se(0.01, m))
 
 
 def test_aalen_johansen_covers_true_new_fracture_incidence():

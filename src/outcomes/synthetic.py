@@ -9,7 +9,8 @@ scores). Nothing here describes a real patient.
 Latent model
 ------------
 Procedures are independent given their covariates; about 5% of patients have a second procedure
-(another level, another date, same sex, age and etiology), which is kept for realism only.
+(another level, another date 21 to 330 days apart, same sex, age and etiology), which is kept
+for realism here (in :func:`simulate_safety` the patient has one death and one follow-up).
 
 Covariates
     ``procedure`` kyphoplasty with probability ``p_kyphoplasty``; ``physician_id`` uniform on
@@ -153,6 +154,8 @@ _END = np.datetime64("2023-09-30")
 _VISIT_HOURS = np.array([2.0, 24.0, 48.0, 168.0, 672.0, 2190.0, 8766.0, 17532.0, 26298.0])
 _VISIT_JITTER = np.array([0.5, 3.0, 4.0, 24.0, 72.0, 336.0, 720.0, 1080.0, 1080.0])
 _LONG_TERM_VISITS = 2
+
+_PAIR_GAP_DAYS = (21, 330)  # days between a patient's two procedures (uniform)
 
 _ERROR_KINDS = ("pain_out_of_range", "unknown_procedure_id", "missing_hours_after", "duplicate_row")
 
@@ -553,7 +556,7 @@ def simulate(
 
     span = int((_END - _START).astype(int))
     day = rng.integers(0, span + 1, n)
-    gap = rng.integers(21, 331, n)
+    gap = rng.integers(_PAIR_GAP_DAYS[0], _PAIR_GAP_DAYS[1] + 1, n)
     later = day[src] + gap
     day = np.where(second, np.where(later <= span, later, day[src] - gap), day)
 
@@ -993,6 +996,17 @@ def _odi_change_mean(params, kyph, physician_code):
     )
 
 
+def _pair_share(base: dict[str, Any]) -> float:
+    """Share of procedures that are a patient's earlier one of two (as many are the later one).
+
+    :func:`simulate` marks a procedure as the previous one's second with probability ``q (1 -
+    q)``, ``q = p_second_procedure / (1 + p_second_procedure)`` (its own draw and not the
+    previous one's); each pair holds one earlier procedure (large-n limit).
+    """
+    q = base["p_second_procedure"] / (1.0 + base["p_second_procedure"])
+    return q * (1.0 - q)
+
+
 def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """Population values of the safety and function quantities (exact sums over procedure x
     etiology x physician; closed forms within a cell)."""
@@ -1020,24 +1034,52 @@ def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any
     # show; day 0 is always recorded (follow-up ends at follow_up_min_days or later; 30 days or
     # more assumed, as the default 365)
     hazard = (lam_d + params["contact_loss_rate_per_year"]) / DAYS_PER_YEAR
+    # a patient's earlier procedure (a share `pair` of all, in every cell) is followed from the
+    # later one, `gap` days on (uniform, as simulate draws it): its last contact is gap days
+    # later, its death too; the weights average over gap
+    pair, gap = _pair_share(base), np.arange(_PAIR_GAP_DAYS[0], _PAIR_GAP_DAYS[1] + 1, dtype=float)
 
-    def recorded(days: np.ndarray) -> np.ndarray:
-        lag = np.maximum(days - 1.0, 0.0)
+    def recorded(days: np.ndarray, after: np.ndarray | float = 0.0) -> np.ndarray:
+        lag = np.maximum(np.subtract.outer(days, after) - 1.0, 0.0).ravel()
         return np.exp(-hazard[..., None] * lag).mean(axis=-1)
 
     month, leak_days = np.arange(COMPLICATION_DAYS + 1, dtype=float), np.arange(3, dtype=float)
 
     def recorded_share(types: np.ndarray, shares: np.ndarray) -> np.ndarray:
         leak = float(shares[types == "symptomatic_cement_leak"].sum())
-        return leak * recorded(leak_days) + (1.0 - leak) * recorded(month)
+        single = leak * recorded(leak_days) + (1.0 - leak) * recorded(month)
+        earlier = leak * recorded(leak_days, gap) + (1.0 - leak) * recorded(month, gap)
+        return single, earlier
 
-    major = special.expit(_major_logit(params, kyph, etio, phys)) * recorded_share(_MAJOR_TYPES, _MAJOR_TYPES_P)
-    minor = special.expit(_minor_logit(params, kyph, etio)) * recorded_share(_MINOR_TYPES, _MINOR_TYPES_P)
+    p_major = special.expit(_major_logit(params, kyph, etio, phys))
+    major_single, major_earlier = (p_major * r for r in recorded_share(_MAJOR_TYPES, _MAJOR_TYPES_P))
+    major = (1.0 - pair) * major_single + pair * major_earlier
+    minor_single, minor_earlier = recorded_share(_MINOR_TYPES, _MINOR_TYPES_P)
+    minor = special.expit(_minor_logit(params, kyph, etio)) * ((1.0 - pair) * minor_single + pair * minor_earlier)
     lam_f = _fracture_rate(params, kyph, etio)
-    death_30 = 1.0 - np.exp(-lam_d * COMPLICATION_DAYS / DAYS_PER_YEAR)
+    # death within 30 days: day ceil(365.25 T) <= 30, T ~ Exp(lam_d); for an earlier procedure
+    # gap + ceil(365.25 T) <= 30 (T from the later procedure)
+    death_single = 1.0 - np.exp(-lam_d * COMPLICATION_DAYS / DAYS_PER_YEAR)
+    death_earlier = (1.0 - np.exp(-lam_d[..., None] * np.maximum(COMPLICATION_DAYS - gap, 0.0) / DAYS_PER_YEAR))
+    death_earlier = death_earlier.mean(axis=-1)
+    death_30 = (1.0 - pair) * death_single + pair * death_earlier
+    # a major complication and a death taken as independent given the cell and the kind of
+    # procedure (a complication not recorded because of a death within 30 days counts anyway;
+    # the error is below 0.1% of the major rate)
+    major_or_death = 1.0 - (1.0 - pair) * (1.0 - major_single) * (1.0 - death_single) - pair * (
+        1.0 - major_earlier) * (1.0 - death_earlier)
     year = NEW_FRACTURE_DAYS / DAYS_PER_YEAR
     total = lam_f + lam_d
-    cif = lam_f / total * (1.0 - np.exp(-total * year))
+    cif_single = lam_f / total * (1.0 - np.exp(-total * year))
+    # an earlier procedure: its own fracture on a day up to the later procedure's
+    # (ceil(365.25 T_f) <= gap) or the one the later procedure treats, dated after the earlier
+    # procedure (fracture age < gap; age = rint(LogNormal), so P(age >= gap) = P(LogNormal >=
+    # gap - 0.5)); no death can come first; gap <= 330 < 365 days
+    age_at_least = stats.norm.sf(
+        (np.log(gap - 0.5) - math.log(base["fracture_age_median_days"])) / base["fracture_age_sigma"]
+    )
+    cif_earlier = 1.0 - (np.exp(-lam_f[..., None] * gap / DAYS_PER_YEAR) * age_at_least).mean(axis=-1)
+    cif = (1.0 - pair) * cif_single + pair * cif_earlier
     odi_mean = _odi_change_mean(params, kyph, phys)
     odi_sd = math.hypot(params["odi_change_sd"], params["odi_visit_sd"])
     # scores are whole (ODI: even) numbers: an improvement of >= 10 ODI points is D + e > 9,
@@ -1051,7 +1093,7 @@ def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any
         ("major_complication_30d", major),
         ("minor_complication_30d", minor),
         ("death_30d", death_30),
-        ("major_or_death_30d", 1.0 - (1.0 - major) * (1.0 - death_30)),
+        ("major_or_death_30d", major_or_death),
         ("new_fracture_1y", cif),
         ("odi_improved", odi_improved),
         ("rmdq_improved", rmdq_improved),
@@ -1069,6 +1111,26 @@ def _safety_truth(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any
     truth["worse_safety_physician"] = params["worse_safety_physician"]
     truth["safety_parameters"] = dict(params)
     return truth
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """ISO dates as whole days since 1970-01-01."""
+    return np.asarray(pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64))
+
+
+def _procedure_pairs(procedures: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of each patient's earlier and next procedure and the days between them.
+
+    :func:`simulate` gives a patient at most two procedures, 21 to 330 days apart, its rows in
+    date order; ``earlier[k]`` and ``later[k]`` are the k-th pair's rows, ``gap[k]`` the days.
+    """
+    patient = pd.factorize(procedures["patient_id"])[0]
+    rows = np.arange(len(patient))
+    later = rows[pd.Series(patient).duplicated().to_numpy()]
+    _, first = np.unique(patient, return_index=True)
+    earlier = first[patient[later]]
+    day = _day_numbers(procedures["procedure_date"])
+    return earlier, later, day[later] - day[earlier]
 
 
 def _none_if_empty(values: pd.Series) -> np.ndarray:
@@ -1114,8 +1176,8 @@ def simulate_safety(
     Returns
     -------
     procedures : pandas.DataFrame
-        :func:`simulate`'s columns plus ``last_contact_days`` (days from the procedure to the last
-        contact or death).
+        :func:`simulate`'s columns plus ``last_contact_days`` (days from the procedure to the
+        patient's last contact or death: the same day for both procedures of a patient).
     assessments : pandas.DataFrame
         :func:`simulate`'s rows plus ODI (``instrument = "odi"``, 0-100 in steps of 2) and RMDQ
         (``"rmdq"``, 0-24) rows; columns ``procedure_id, hours_after, pain, instrument, score``,
@@ -1125,7 +1187,8 @@ def simulate_safety(
         One row per adverse event: ``procedure_id``, ``event`` (canonical code), ``days_after``
         (whole days after the procedure), ``severity`` (``major`` | ``minor``, SIR; empty for a
         new fracture), ``level`` (vertebral level of a new fracture or a cement leak),
-        ``adjacent`` (new fracture next to a treated level; empty otherwise).
+        ``adjacent`` (new fracture next to a treated level; empty otherwise). A patient's death
+        is an event of each of the patient's procedures (the same day).
     truth : dict
         :func:`simulate`'s truth plus, each also ``_<procedure>``, ``_by_etiology`` and
         ``_by_physician``: ``major_complication_30d`` (a major complication other than death
@@ -1151,6 +1214,15 @@ def simulate_safety(
     - follow-up ends at ``C = min(Exp(contact_loss_rate_per_year), Uniform(follow_up_min_days,
       follow_up_max_days))``; events after C are not recorded; ``last_contact_days =
       ceil(min(C, T_d))``;
+    - a patient with two procedures (``gap`` days apart, see :func:`simulate`) has one death and
+      one follow-up: the later procedure's ``T_d`` and ``C`` are the patient's (the patient was
+      alive and followed when it was done; both exponential parts are memoryless), and the
+      earlier procedure's death and last contact are the same days (``gap +`` the later
+      procedure's days). The earlier procedure's new fractures are its own ``T_f`` up to the later
+      procedure's day (``days_after <= gap``; later ones are the later procedure's, as a FHIR or
+      OMOP reader links a fracture to the latest procedure before it) and the fracture the later
+      procedure treats when it came after the earlier procedure (``days_after = gap -`` its
+      fracture age, when that is >= 1);
     - function: ``D ~ N(odi_change_mean_<procedure> + odi_worse_physician_change [physician is
       worse_safety_physician], odi_change_sd)`` ODI points, reached by 1 week (a linear rise
       before); baseline ODI ``2 round(N(odi_baseline_mean, odi_baseline_sd) / 2)`` on 20..100;
@@ -1163,6 +1235,12 @@ def simulate_safety(
       procedure and physician only, deaths on etiology only, so a missing visit after a death
       does not bias the observed share.
 
+    The truth mixes, in every cell, the single (and later) procedures' closed forms with the
+    earlier procedures' (a share ``q (1 - q)``, ``q = p_second_procedure / (1 +
+    p_second_procedure)``), averaged over the uniform gap and the later procedure's fracture age
+    (log-normal): a patient's second procedure raises the earlier one's new-fracture incidence
+    (0.104 to 0.140 by 1 year at the defaults).
+
     Examples
     --------
     >>> procedures, assessments, events, truth = simulate_safety(300, seed=1)
@@ -1171,7 +1249,7 @@ def simulate_safety(
     >>> sorted(assessments["instrument"].unique())
     ['nrs', 'odi', 'rmdq']
     >>> round(truth["new_fracture_1y"], 3), round(truth["odi_improved"], 3)
-    (0.104, 0.722)
+    (0.14, 0.722)
     """
     n = _check_count("n_procedures", n_procedures, 1)
     base_names = set(_DEFAULTS)
@@ -1203,6 +1281,19 @@ def simulate_safety(
     fracture_seen = (t_fracture < t_death) & (t_fracture <= censor)
     to_days = lambda years: np.maximum(np.ceil(years * DAYS_PER_YEAR), 0).astype(np.int64)  # noqa: E731
     last_contact = to_days(np.minimum(censor, t_death))
+    death_day = to_days(t_death)
+    fracture_day = to_days(t_fracture)
+    # --- one death and one follow-up per patient: a patient's earlier procedure takes them from
+    # the later one (the patient was alive and followed when it was done), its own new fractures
+    # only up to the later procedure's day, and the fracture the later procedure treats when it
+    # came after the earlier procedure (a new fracture of the earlier one)
+    earlier, later, gap = _procedure_pairs(procedures)
+    index_age = _day_numbers(procedures["procedure_date"]) - _day_numbers(procedures["fracture_date"])
+    index_new = index_age[later] < gap  # days_after = gap - index_age[later] >= 1
+    death_seen[earlier] = death_seen[later]
+    death_day[earlier] = gap + death_day[later]
+    last_contact[earlier] = gap + last_contact[later]
+    fracture_seen[earlier] = fracture_day[earlier] <= gap  # later ones are the later procedure's
     adjacent = rng.random(n) < params["p_adjacent_fracture"]
     fracture_level = rng.integers(0, len(_SPINE_LEVELS), n)
 
@@ -1221,49 +1312,6 @@ def simulate_safety(
     # a complication is recorded if it happens before the end of follow-up and before death
     major &= major_day <= last_contact
     minor &= minor_day <= last_contact
-
-    idx = np.arange(n)
-    parts = []
-    for mask, codes, days, severity, level, adj in [
-        (major, _MAJOR_TYPES[major_type], major_day, "major", None, None),
-        (minor, _MINOR_TYPES[minor_type], minor_day, "minor", None, None),
-        (fracture_seen, np.full(n, "new_fracture"), to_days(t_fracture), "", fracture_level, adjacent),
-        (death_seen, np.full(n, "death"), to_days(t_death), "major", None, None),
-    ]:
-        rows = idx[mask]
-        lvl = np.full(len(rows), "", dtype=object)
-        if level is not None:
-            lvl = _SPINE_LEVELS[level[rows]].astype(object)
-        leak = codes[rows] == "symptomatic_cement_leak"
-        lvl = np.where(leak, _SPINE_LEVELS[leak_level[rows]], lvl)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "row": rows,
-                    "event": codes[rows],
-                    "days_after": days[rows],
-                    "severity": severity,
-                    "level": lvl,
-                    "adjacent": pd.array(adj[rows], dtype="boolean")
-                    if adj is not None
-                    else pd.array([pd.NA] * len(rows), dtype="boolean"),
-                }
-            )
-        )
-    events = pd.concat(parts, ignore_index=True).sort_values(["row", "days_after"], kind="stable")
-    events = pd.DataFrame(
-        {
-            "procedure_id": pd.array(
-                procedures["procedure_id"].to_numpy()[events["row"].to_numpy()], dtype="str"
-            ),
-            "event": pd.array(events["event"].to_numpy().astype(str), dtype="str"),
-            "days_after": events["days_after"].to_numpy(dtype=np.int64),
-            # nullable strings: pandas 2's "str" would write a missing value as the text "<NA>"
-            "severity": pd.array(_none_if_empty(events["severity"]), dtype=pd.StringDtype()),
-            "level": pd.array(_none_if_empty(events["level"]), dtype=pd.StringDtype()),
-            "adjacent": events["adjacent"].array,
-        }
-    )
 
     # --- function scores: ODI (0-100, even) and RMDQ (0-24)
     change = rng.normal(_odi_change_mean(params, kyph, physician_code), params["odi_change_sd"])
@@ -1306,6 +1354,59 @@ def simulate_safety(
             "score": out["score"].to_numpy(dtype=float),
         }
     )
+    # --- the fracture a patient's later procedure treats, as a new fracture of the earlier one
+    # (its level and adjacency drawn last, so that every earlier draw is as before)
+    index_fracture = np.zeros(n, dtype=bool)
+    index_fracture[earlier] = index_new
+    index_day = np.zeros(n, dtype=np.int64)
+    index_day[earlier] = gap - index_age[later]
+    index_level = rng.integers(0, len(_SPINE_LEVELS), n)
+    index_adjacent = rng.random(n) < params["p_adjacent_fracture"]
+
+    idx = np.arange(n)
+    parts = []
+    for mask, codes, days, severity, level, adj in [
+        (major, _MAJOR_TYPES[major_type], major_day, "major", None, None),
+        (minor, _MINOR_TYPES[minor_type], minor_day, "minor", None, None),
+        (fracture_seen, np.full(n, "new_fracture"), fracture_day, "", fracture_level, adjacent),
+        (index_fracture, np.full(n, "new_fracture"), index_day, "", index_level, index_adjacent),
+        (death_seen, np.full(n, "death"), death_day, "major", None, None),
+    ]:
+        rows = idx[mask]
+        lvl = np.full(len(rows), "", dtype=object)
+        if level is not None:
+            lvl = _SPINE_LEVELS[level[rows]].astype(object)
+        leak = codes[rows] == "symptomatic_cement_leak"
+        lvl = np.where(leak, _SPINE_LEVELS[leak_level[rows]], lvl)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "event": codes[rows],
+                    "days_after": days[rows],
+                    "severity": severity,
+                    "level": lvl,
+                    "adjacent": pd.array(adj[rows], dtype="boolean")
+                    if adj is not None
+                    else pd.array([pd.NA] * len(rows), dtype="boolean"),
+                }
+            )
+        )
+    events = pd.concat(parts, ignore_index=True).sort_values(["row", "days_after"], kind="stable")
+    events = pd.DataFrame(
+        {
+            "procedure_id": pd.array(
+                procedures["procedure_id"].to_numpy()[events["row"].to_numpy()], dtype="str"
+            ),
+            "event": pd.array(events["event"].to_numpy().astype(str), dtype="str"),
+            "days_after": events["days_after"].to_numpy(dtype=np.int64),
+            # nullable strings: pandas 2's "str" would write a missing value as the text "<NA>"
+            "severity": pd.array(_none_if_empty(events["severity"]), dtype=pd.StringDtype()),
+            "level": pd.array(_none_if_empty(events["level"]), dtype=pd.StringDtype()),
+            "adjacent": events["adjacent"].array,
+        }
+    )
+
     procedures = procedures.assign(last_contact_days=last_contact)
     result = dict(base_truth)
     result.update(_safety_truth(params, base_truth["parameters"]))

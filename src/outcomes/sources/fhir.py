@@ -398,6 +398,11 @@ def _procedure_links(con) -> pd.DataFrame:
 
 
 def _observations(con, settings: SourceSettings) -> pd.DataFrame:
+    """One row per Observation: its pain instrument, procedure field or function instrument and
+    the one value read. The Observation's own code and value come first (a pain code, then a
+    field, then a function code), else the first component with a pain code, else the first with
+    a function code (a panel such as the ODI panel 97908-8 with the total 97909-6 as a component).
+    """
     pain_rows = settings.code_rows(settings.pain)
     field_rows = [(s, c, name) for name, codes in settings.fields.items() for c_ in codes
                   for s, c in ((sys, c_.code) for sys in (c_.systems or (None,)))]
@@ -429,6 +434,11 @@ def _observations(con, settings: SourceSettings) -> pd.DataFrame:
             FROM (SELECT i, j, unnest(comp.code.coding) AS cd FROM comps) c
             JOIN pain_codes pc ON pc.code = c.cd.code AND (pc.system IS NULL OR pc.system = c.cd.system)
             GROUP BY c.i),
+        fcomp AS (  -- a function score given as a component of a panel (e.g. ODI 97909-6 in 97908-8)
+            SELECT c.i, arg_min(c.j, c.j) AS j, arg_min(fc.instrument, c.j) AS instrument
+            FROM (SELECT i, j, unnest(comp.code.coding) AS cd FROM comps) c
+            JOIN function_codes fc ON fc.code = c.cd.code AND (fc.system IS NULL OR fc.system = c.cd.system)
+            GROUP BY c.i),
         chosen AS (
             SELECT o.i, o.file, o.row, o.key, o.t.status AS status, resolve(o.t.subject.reference) AS patient_id,
                    coalesce(o.t.effectiveDateTime, o.t.effectivePeriod.start, o.t.effectiveInstant) AS effective,
@@ -436,20 +446,28 @@ def _observations(con, settings: SourceSettings) -> pd.DataFrame:
                                        lambda x: x LIKE '%Procedure/%' OR x LIKE 'urn:%')[1]) AS link,
                    coalesce(list_transform(o.t.code.coding, lambda c: coding_text(c))[1], o.t.code.text) AS code_text,
                    top.instrument AS top_instrument, comp.instrument AS comp_instrument, fld.field,
-                   fn.instrument AS function,
+                   coalesce(fn.instrument, fcomp.instrument) AS function,
                    CASE WHEN top.i IS NOT NULL OR fld.i IS NOT NULL OR (fn.i IS NOT NULL AND comp.i IS NULL)
                         THEN struct_pack(i := o.t.valueInteger, d := o.t.valueDecimal, q := o.t.valueQuantity.value,
                                          u := coalesce(o.t.valueQuantity.code, o.t.valueQuantity.unit),
                                          cc := o.t.valueCodeableConcept.coding, s := o.t.valueString,
                                          a := coalesce(o.t.dataAbsentReason.coding[1].code, o.t.dataAbsentReason.text))
-                        ELSE struct_pack(i := cm.comp.valueInteger, d := cm.comp.valueDecimal,
+                        WHEN comp.i IS NOT NULL
+                        THEN struct_pack(i := cm.comp.valueInteger, d := cm.comp.valueDecimal,
                                          q := cm.comp.valueQuantity.value,
                                          u := coalesce(cm.comp.valueQuantity.code, cm.comp.valueQuantity.unit),
                                          cc := cm.comp.valueCodeableConcept.coding, s := cm.comp.valueString,
                                          a := coalesce(cm.comp.dataAbsentReason.coding[1].code,
-                                                       cm.comp.dataAbsentReason.text)) END AS v
+                                                       cm.comp.dataAbsentReason.text))
+                        ELSE struct_pack(i := fm.comp.valueInteger, d := fm.comp.valueDecimal,
+                                         q := fm.comp.valueQuantity.value,
+                                         u := coalesce(fm.comp.valueQuantity.code, fm.comp.valueQuantity.unit),
+                                         cc := fm.comp.valueCodeableConcept.coding, s := fm.comp.valueString,
+                                         a := coalesce(fm.comp.dataAbsentReason.coding[1].code,
+                                                       fm.comp.dataAbsentReason.text)) END AS v
             FROM t_obs o LEFT JOIN top ON top.i = o.i LEFT JOIN fld ON fld.i = o.i LEFT JOIN fn ON fn.i = o.i
-            LEFT JOIN comp ON comp.i = o.i LEFT JOIN comps cm ON cm.i = comp.i AND cm.j = comp.j),
+            LEFT JOIN comp ON comp.i = o.i LEFT JOIN comps cm ON cm.i = comp.i AND cm.j = comp.j
+            LEFT JOIN fcomp ON fcomp.i = o.i LEFT JOIN comps fm ON fm.i = fcomp.i AND fm.j = fcomp.j),
         answer AS (
             SELECT x.i, min(a.score) AS score, count(*) AS n
             FROM (SELECT i, unnest(v.cc) AS cd FROM chosen WHERE v.cc IS NOT NULL) x
@@ -792,7 +810,8 @@ def _function_scores(obs: pd.DataFrame, procs: pd.DataFrame, remap: dict[str, st
     instrument's own scale, ``instrument`` the function instrument), exclusions and remarks.
 
     The value is ``valueInteger``, ``valueDecimal`` or ``valueQuantity.value`` (any unit: the
-    code names the scale); a coded or absent value and a missing time are left out, naming why.
+    code names the scale), the Observation's own or its function component's; a coded or absent
+    value and a missing time are left out, naming why.
     """
     scores = obs.assign(pain=obs["number"], instrument=obs["function"])
     logs = []

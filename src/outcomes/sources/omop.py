@@ -729,10 +729,14 @@ def _load(db: _Database, settings: SourceSettings, canonical, definitions: Defin
         logs.append(death_log)
         if "condition_occurrence" in tables:
             events = pd.concat([events_c[events.columns], events], ignore_index=True)
+        # records of the latest-record fallback: pain and function scores with a value and a time
         dated = pd.concat([dated, cond[["patient_id", "onset_text"]].rename(columns={"onset_text": "day"})
                            if len(cond) else dated.iloc[:0],
                            *[part.assign(day=part["t"].dt.strftime("%Y-%m-%d"))[["patient_id", "day"]]
-                             for _, part in scores]], ignore_index=True)
+                             for _, part in scores],
+                           *[part[part["pain"].notna() & part["t"].notna()]
+                             .assign(day=lambda f: f["t"].dt.strftime("%Y-%m-%d"))[["patient_id", "day"]]
+                             for _, _, part in function_parts]], ignore_index=True)
         # the observation period is the CDM's follow-up: a later measurement does not extend it
         procs["last_contact_date"] = asm.last_contact(procs, dated, follow_up)
 

@@ -385,7 +385,7 @@ WHERE d.day >= p.day;
 -- The last contact: a person with observation periods is followed to the latest period's end,
 -- whatever records come later (a pain score at a later visit does not say fractures were looked
 -- for; sources._assemble.last_contact); any other person to the latest day among the patient's
--- procedures, conditions, pain scores and death.
+-- procedures, conditions, pain and function scores and death.
 CREATE OR REPLACE TEMP TABLE _omop_contact AS
 WITH ends AS (
     SELECT CAST(person_id AS BIGINT) AS person, max(CAST(observation_period_end_date AS DATE)) AS day
@@ -400,7 +400,8 @@ dated AS (
     UNION ALL
     SELECT person, CAST(onset AS DATE) FROM _omop_conds
     UNION ALL
-    SELECT person, CAST(t AS DATE) FROM _omop_records WHERE what = 'pain' AND value IS NOT NULL AND t IS NOT NULL
+    SELECT person, CAST(t AS DATE) FROM _omop_records
+    WHERE what IN ('pain', 'function') AND value IS NOT NULL AND t IS NOT NULL
 ),
 latest AS (
     SELECT person, day FROM ends
