@@ -509,8 +509,10 @@ def check_frames(
     from .engines import DuckDBEngine
 
     notes = [] if notes is None else notes
-    # DuckDB's memory beyond what the frames take (it spills to disk past this)
-    eng = DuckDBEngine(memory_limit="1GB")
+    # DuckDB's memory beyond what the frames take (it spills to disk past this): on 1M procedures
+    # and 7.5M scores, 700 MB spilled ~170 MB of the checked scores and cut the peak by ~0.3 GB
+    # against 1 GB, at no cost in time (500 MB worked too)
+    eng = DuckDBEngine(memory_limit="700MB")
     try:
         eng.con.register("proc_raw", raw.procedures)
         eng.con.register("ass_raw", raw.assessments)
