@@ -211,3 +211,20 @@ def test_success_is_read_at_the_score_nearest_the_target(seed):
             assert bool(got.loc[pid, "success"]) == cands[0][2]
         else:
             assert pd.isna(got.loc[pid, "success_hours"]) and pd.isna(got.loc[pid, "success"])
+
+
+def test_writing_into_the_endpoints_leaves_the_cohort_as_it_was():
+    """The endpoints share no writable column with the cohort (pandas 2 copies the columns taken
+    from the procedures; pandas 3 shares them under copy-on-write)."""
+    procs = pd.DataFrame({"procedure_id": ["P1", "P2"], "patient_id": ["A", "B"],
+                          "procedure": ["vertebroplasty", "kyphoplasty"], "procedure_date": ["2022-01-03", "2022-01-04"],
+                          "baseline_pain": [8, 8], "age": [70, 80], "length_of_stay_hours": [6.0, 30.0]})
+    scores = pd.DataFrame({"procedure_id": ["P1", "P1", "P2"], "hours_after": [24, 672, 48], "pain": [7, 5, 3]})
+    cohort = load_records(procs, scores)
+    before = cohort.procedures.copy(deep=True)
+    ep = derive_endpoints(cohort)
+    for column in ("age", "length_of_stay_hours"):
+        ep.loc[0, column] = -1.0
+    ep.loc[1, "patient_id"] = "Z"
+    pd.testing.assert_frame_equal(cohort.procedures, before)
+    assert ep["age"].tolist() == [-1.0, 80.0]

@@ -372,3 +372,57 @@ def test_parquet_scores_in_file_order_keep_their_ids(procedures_frame, assessmen
     assert got["procedure_id"].tolist() == assessments_frame["procedure_id"].tolist()
     assert got["hours_after"].tolist() == assessments_frame["hours_after"].astype(float).tolist()
     assert isinstance(got["procedure_id"].dtype, pd.StringDtype)
+
+
+def _arrow_text(values: list[str]) -> pd.Series:
+    return pd.Series(pd.array(values, dtype=pd.StringDtype("pyarrow")))
+
+
+def test_raw_tables_let_the_frames_go():
+    """load_records drops the frames it read before DuckDB runs the rules: the Arrow tables it
+    hands over hold the ids trimmed (a copy) and the codes and dates by dictionary, not the text
+    as read, so dropping the frames gives that text back (Arrow's allocated bytes fall)."""
+    import pyarrow as pa
+
+    from outcomes.checks import RawTables
+
+    n = 50_000
+    procs = pd.DataFrame({
+        "_row": np.arange(n) + 2,
+        "procedure_id": _arrow_text([f"P{i:07d}" for i in range(n)]),
+        "patient_id": _arrow_text([f"A{i:07d}" for i in range(n)]),
+        "procedure": _arrow_text(["vertebroplasty", "kyphoplasty"] * (n // 2)),
+        "procedure_date": _arrow_text(["2022-01-03", "2022-02-07"] * (n // 2)),
+        "site_id": _arrow_text(["north-campus-hospital", "south-campus-hospital"] * (n // 2)),
+    })
+    scores = pd.DataFrame({"_row": np.arange(2 * n) + 2,
+                           "procedure_id": _arrow_text([f"P{i // 2:07d}" for i in range(2 * n)]),
+                           "hours_after": np.tile([24.0, 48.0], n), "pain": np.tile([5.0, 3.0], n),
+                           "instrument": _arrow_text(["numeric rating scale"] * (2 * n))})
+    coded = sum(pa.array(procs[c].array).nbytes for c in ("procedure", "procedure_date", "site_id"))
+    coded += pa.array(scores["instrument"].array).nbytes + pa.array(scores["procedure_id"].array).nbytes
+    before = pa.total_allocated_bytes()
+    raw = RawTables(procs, scores)
+    assert raw.n_procedures == n and raw.n_assessments == 2 * n
+    del procs, scores
+    # what the tables add (trimmed ids, dictionary indices, keys) is far less than the text freed
+    assert pa.total_allocated_bytes() < before - coded / 2
+    assert raw.keyed and list(raw.carried) == ["_row"]
+
+
+def test_no_function_rows_keep_no_view_of_the_scores():
+    """The empty table of function rows is a frame of its own, not an empty slice that would keep
+    the scores' columns alive after load_records dropped them."""
+    import pyarrow as pa
+
+    from outcomes.loading import _empty_like
+
+    frame = pd.DataFrame({"procedure_id": _arrow_text([f"P{i:07d}" for i in range(100_000)]),
+                          "pain": np.arange(100_000, dtype=float)})
+    size = pa.array(frame["procedure_id"].array).nbytes
+    before = pa.total_allocated_bytes()
+    empty = _empty_like(frame.iloc[:0])
+    del frame
+    assert pa.total_allocated_bytes() <= before - size
+    assert list(empty.columns) == ["procedure_id", "pain"] and empty.empty
+    assert str(empty["procedure_id"].dtype) == str(pd.StringDtype("pyarrow")) and empty["pain"].dtype == float

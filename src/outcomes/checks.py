@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import EXCLUSION_COLUMNS, REMARK_COLUMNS
-from .columnar import arrow_values, run_starts
+from .columnar import arrow_values, release_memory, run_starts
 from .engines import NUMBER_PATTERN, WHITESPACE, literal
 from .exceptions import InputError
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
@@ -42,8 +42,8 @@ from .validation import (
     text_codes,
 )
 
-__all__ = ["CODED_COLUMNS", "NUMERIC_TYPES", "build_checked", "check_frames", "number_sql", "number_values",
-           "numeric_type", "sql_statements", "to_arrow"]
+__all__ = ["CODED_COLUMNS", "NUMERIC_TYPES", "RawTables", "build_checked", "check_frames", "number_sql",
+           "number_values", "numeric_type", "sql_statements", "to_arrow"]
 
 # Coded procedure columns, read once per distinct raw value (validation.coded_values).
 CODED_COLUMNS = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
@@ -499,12 +499,49 @@ _PROC_OUT = ("procedure_id", "patient_id", "procedure", "procedure_date", "proce
              "height_restoration_pct", "kyphotic_angle_change_deg")
 
 
+class RawTables:
+    """The raw rows of :func:`outcomes.load_records` as Arrow tables for DuckDB,
+    with what :func:`check_frames` needs of the frames afterwards; the frames themselves can then
+    be dropped (the tables share the columns DuckDB reads and hold none of the text it reads by
+    dictionary or trimmed).
+
+    ``procedures`` and ``assessments`` are the tables, set to None by :func:`check_frames` once
+    DuckDB has them; ``carried`` the procedure columns handed on as read (not checked). The frames
+    hold raw values under canonical column names, with ``_row`` as a spreadsheet numbers the rows.
+    """
+
+    def __init__(self, procedures: pd.DataFrame, assessments: pd.DataFrame) -> None:
+        proc_table, proc_trimmed, proc_distinct = _arrow_table(
+            procedures, PROCEDURE_COLUMNS, ("procedure_id", "patient_id"), (*CODED_COLUMNS, *_PROCEDURE_DATES))
+        ass_table, ass_trimmed, ass_distinct = _arrow_table(
+            assessments, ("_column", *ASSESSMENT_COLUMNS), (), ("instrument", "assessed_at"))
+        raw_ids = ass_table.column("procedure_id") if "procedure_id" in ass_table.column_names else None
+        # a score's procedure is found once per distinct id, by Arrow, when both id columns are
+        # text: DuckDB then joins on an integer
+        self.keyed = raw_ids is not None and _is_text(raw_ids) and "procedure_id" in proc_trimmed
+        if self.keyed:
+            keys = _Keys(raw_ids, proc_table.column("procedure_id").combine_chunks())
+            ass_table = ass_table.set_column(ass_table.column_names.index("procedure_id"), "procedure_id", keys.ids)
+            ass_table = ass_table.append_column("_key", keys.key)
+            ass_trimmed.append("procedure_id")
+        self.procedures: Any = proc_table
+        self.assessments: Any = ass_table
+        self.trimmed = (*(f"procedures.{c}" for c in proc_trimmed), *(f"assessments.{c}" for c in ass_trimmed))
+        self.distinct = {"procedures": proc_distinct, "assessments": ass_distinct}
+        # a missing required column is named with the frame's own columns
+        self.found = {"procedures": list(procedures.columns), "assessments": list(assessments.columns)}
+        self.n_procedures, self.n_assessments = len(procedures), len(assessments)
+        self.columns = list(procedures.columns)
+        self.carried = {column: procedures[column] for column in self.columns if column not in _PROC_OUT}
+
+
 def check_frames(
-    procedures: pd.DataFrame, assessments: pd.DataFrame, *, names: dict[str, str], mapping: Mapping,
-    baseline_window_hours: float, notes: list[str] | None = None,
+    raw: RawTables, *, names: dict[str, str], mapping: Mapping, baseline_window_hours: float,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The rules of :func:`build_checked` run in process by DuckDB over two frames of raw values
-    (canonical column names, ``_row`` as a spreadsheet numbers the rows).
+    """The rules of :func:`build_checked` run in process by DuckDB over the raw tables of two frames
+    (:class:`RawTables`; their Arrow tables are released here: drop the frames before the call and
+    their memory goes back as soon as DuckDB is done with it).
 
     Returns (procedures, assessments, procedure exclusions, assessment exclusions, remarks): the
     analysed procedures with every column of the input (canonical ones cleaned, others as they
@@ -516,36 +553,21 @@ def check_frames(
     from .engines import DuckDBEngine
 
     notes = [] if notes is None else notes
-    # DuckDB's memory beyond what the frames take (it spills to disk past this)
-    eng = DuckDBEngine(memory_limit="1GB")
+    # DuckDB's memory beyond what the frames take (it spills to disk past this): on 1M procedures
+    # and 7.5M scores, 700 MB spilled ~170 MB of the checked scores and cut the peak by ~0.3 GB
+    # against 1 GB, at no cost in time (500 MB worked too)
+    eng = DuckDBEngine(memory_limit="700MB")
     try:
-        proc_table, proc_trimmed, proc_distinct = _arrow_table(
-            procedures, PROCEDURE_COLUMNS, ("procedure_id", "patient_id"), (*CODED_COLUMNS, *_PROCEDURE_DATES))
-        ass_table, ass_trimmed, ass_distinct = _arrow_table(
-            assessments, ("_column", *ASSESSMENT_COLUMNS), (), ("instrument", "assessed_at"))
-        raw_ids = ass_table.column("procedure_id") if "procedure_id" in ass_table.column_names else None
-        # a score's procedure is found once per distinct id, by Arrow, when both id columns are
-        # text: DuckDB then joins on an integer
-        keys = None
-        if raw_ids is not None and _is_text(raw_ids) and "procedure_id" in proc_trimmed:
-            keys = _Keys(raw_ids, proc_table.column("procedure_id").combine_chunks())
-            ass_table = ass_table.set_column(ass_table.column_names.index("procedure_id"), "procedure_id", keys.ids)
-            ass_table = ass_table.append_column("_key", keys.key)
-            ass_trimmed.append("procedure_id")
-        trimmed = (*(f"procedures.{c}" for c in proc_trimmed), *(f"assessments.{c}" for c in ass_trimmed))
-        eng.con.register("proc_raw", proc_table)
-        eng.con.register("ass_raw", ass_table)
-        del proc_table, ass_table  # DuckDB holds them until unregistered
+        eng.con.register("proc_raw", raw.procedures)
+        eng.con.register("ass_raw", raw.assessments)
+        raw.procedures = raw.assessments = None  # DuckDB holds them until unregistered
+        release_memory()  # the text of the dropped frames that DuckDB does not read
         proc_cols = {c: (c, t) for c, t in eng.columns("proc_raw") if c not in ("_order", "_row")}
         ass_cols = {c: (c, t) for c, t in eng.columns("ass_raw") if c not in ("_order", "_row", "_key")}
-        # a missing required column is named with the frame's own columns
-        found = {"procedures": list(procedures.columns), "assessments": list(assessments.columns)}
         instruments = build_checked(eng, names, proc_cols, ass_cols, mapping=mapping,
                                     baseline_window_hours=baseline_window_hours, notes=notes, log=True,
-                                    found=found, trimmed=trimmed,
-                                    distinct={"procedures": proc_distinct, "assessments": ass_distinct},
-                                    keyed=keys is not None)
-        # the results as Arrow, each table dropped once read (the raw frames with the first)
+                                    found=raw.found, trimmed=raw.trimmed, distinct=raw.distinct, keyed=raw.keyed)
+        # the results as Arrow, each table dropped once read (the raw tables with the first)
         results = {name: eng.arrow(query) for name, query in (
             ("proc_excl", "SELECT _row AS row, _column AS \"column\", _value AS value, _reason AS reason, procedure_id "
                           "FROM proc_checked WHERE _rule IS NOT NULL ORDER BY _rule, _order"),
@@ -570,10 +592,10 @@ def check_frames(
         eng.close()
     kept = _to_pandas(results.pop("kept"))
     positions = kept["_order"].to_numpy(dtype=np.int64)
-    out = _procedures_out(procedures, kept)
+    out = _procedures_out(raw.columns, raw.carried, kept)
     del kept
-    scores = _scores_out(results.pop("scores"), out["procedure_id"], positions, len(procedures), len(assessments),
-                         instruments, raw_ids if keys is not None and keys.clean else None)
+    scores = _scores_out(results.pop("scores"), out["procedure_id"], positions, raw.n_procedures,
+                         raw.n_assessments, instruments)
     return (out, scores,
             _log(_to_pandas(results["proc_excl"]), "procedures", names["procedures"], EXCLUSION_COLUMNS),
             _log(_to_pandas(results["ass_excl"]), "assessments", names["assessments"], EXCLUSION_COLUMNS),
@@ -594,24 +616,22 @@ def _column(table: Any, name: str) -> np.ndarray:
 
 
 def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures: int, n_scores: int,
-                instruments: list[str], raw_ids: Any = None) -> pd.DataFrame:
+                instruments: list[str]) -> pd.DataFrame:
     """The analysed scores (Arrow, in any order; ``_order`` the row's position in its table,
     ``pid`` its procedure's) in order of procedure id and time. ``ids`` are the analysed
     procedures' ids, ``positions`` their rows in the procedures table; a score's id is its
-    procedure's, or taken from ``raw_ids`` (the ids as read, when trimming changed none)."""
+    procedure's."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     # row order: as DuckDB gave them when they are in it, else by scattering each row into its
     # place (no sort); each Arrow column is dropped once read (memory)
     order = _column(scores, "_order")
-    if len(order) < 2 or bool(np.all(order[1:] > order[:-1])):
-        kept_rows, by_row = order, None
-    else:
+    by_row = None
+    if len(order) > 1 and not bool(np.all(order[1:] > order[:-1])):
         slot = np.full(n_scores, -1, dtype=np.int64)
         slot[order] = np.arange(len(order))
-        kept_rows = np.flatnonzero(slot >= 0)
-        by_row = slot[kept_rows]
+        by_row = slot[slot >= 0]
         del slot
     del order
 
@@ -644,13 +664,8 @@ def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures
     del scores, by_row
     if sort is not None:
         hours, pain, instrument_id, index = hours[sort], pain[sort], instrument_id[sort], index[sort]
-    if raw_ids is not None and sort is None:
-        # the ids as read: all of them, or those of the kept rows (in row order)
-        kept = raw_ids if len(kept_rows) == n_scores else raw_ids.filter(pa.array(_mask(kept_rows, n_scores)))
-        procedure_id = pd.array(kept, dtype=pd.StringDtype("pyarrow"))
-    else:
-        procedure_id = pd.array(id_array.take(pa.array(index)), dtype=pd.StringDtype("pyarrow"))
-    del index, kept_rows
+    procedure_id = pd.array(id_array.take(pa.array(index)), dtype=pd.StringDtype("pyarrow"))
+    del index
     labels = pd.array(instruments, dtype=pd.StringDtype("pyarrow"))
     return pd.DataFrame({
         "procedure_id": pd.Series(procedure_id),
@@ -658,12 +673,6 @@ def _scores_out(scores: Any, ids: pd.Series, positions: np.ndarray, n_procedures
         "pain": np.asarray(pain, dtype=float),
         "instrument": pd.Series(labels.take(instrument_id)),
     }, copy=False)  # no 2-D block stacked from hours and pain (a copy of each)
-
-
-def _mask(rows: np.ndarray, n: int) -> np.ndarray:
-    mask = np.zeros(n, dtype=bool)
-    mask[rows] = True
-    return mask
 
 
 def _log(frame: pd.DataFrame, table: str, source: str, columns: list[str]) -> pd.DataFrame:
@@ -677,18 +686,20 @@ def _log(frame: pd.DataFrame, table: str, source: str, columns: list[str]) -> pd
     return frame[columns]
 
 
-def _procedures_out(frame: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
-    """The analysed procedures in the input's column order: canonical columns from the checked
-    table, any other as it was read; the derived columns appended as the checks add them."""
+def _procedures_out(columns: list[str], carried: dict[str, pd.Series], kept: pd.DataFrame) -> pd.DataFrame:
+    """The analysed procedures in the input's column order (``columns``): canonical columns from
+    the checked table, any other as it was read (``carried``); the derived columns appended as
+    the checks add them."""
     positions = kept.pop("_order").to_numpy(dtype=np.int64)
     kept.index = pd.RangeIndex(len(kept))
-    columns = list(frame.columns)
+    given = set(columns)
+    columns = list(columns)
     for column in ("procedure_date", "procedure_year"):
         if column not in columns:
             columns.append(column)
-    if "fracture_date" in frame and "fracture_age_days" not in columns:
+    if "fracture_date" in given and "fracture_age_days" not in given:
         columns.append("fracture_age_days")
-    if "length_of_stay_hours" in frame and "discharge" not in columns:
+    if "length_of_stay_hours" in given and "discharge" not in given:
         columns.append("discharge")
     data = {}
     for column in columns:
@@ -699,6 +710,6 @@ def _procedures_out(frame: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
                 values = values.astype(float)
             data[column] = values
         else:
-            data[column] = frame[column].take(positions).reset_index(drop=True)
+            data[column] = carried[column].take(positions).reset_index(drop=True)
     # copy=False: no 2-D block stacked from the numeric columns (a copy of each)
     return pd.DataFrame(data, index=kept.index, copy=False)

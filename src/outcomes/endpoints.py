@@ -94,24 +94,33 @@ def derive_endpoints(cohort: Cohort, definitions: Definitions | None = None) -> 
     d = definitions or Definitions()
     if not isinstance(d, Definitions):
         raise InputError(f"`definitions` must be an outcomes.Definitions; got {type(d).__name__}.")
-    procs = cohort.procedures.reset_index(drop=True)
+    procs = cohort.procedures
+    if not procs.index.equals(pd.RangeIndex(len(procs))):
+        procs = procs.reset_index(drop=True)  # (pandas 2 copies every column here)
     derived = derive_in_process(procs, cohort.assessments, d)
-    columns = {name: procs[name] for name in ENDPOINT_COLUMNS[:3]}
-    columns.update({name: derived[name] for name in ENDPOINT_COLUMNS[3:]})
-    columns.update({name: derived[name] for name, field in _FACTORS.items() if field in procs})
-    columns.update({name: procs[name] for name in _CARRIED if name in procs})
+    # under copy-on-write (pandas 3) the frame shares the cohort's columns safely; pandas 2 gets a
+    # copy of each column, so that writing into the endpoints never changes the cohort (and the
+    # derived ones, Arrow's read-only memory, can be written), one at a time: no 2-D block
+    cow = _copy_on_write()
+
+    def own(values: pd.Series) -> pd.Series:
+        return values if cow else values.copy()
+
+    columns = {name: own(procs[name]) for name in ENDPOINT_COLUMNS[:3]}
+    columns.update({name: own(derived[name]) for name in ENDPOINT_COLUMNS[3:]})
+    columns.update({name: own(derived[name]) for name, field in _FACTORS.items() if field in procs})
+    columns.update({name: own(procs[name]) for name in _CARRIED if name in procs})
     if "procedure_year" in procs and ("procedure_date" not in procs or procs["procedure_date"].isna().any()):
         # Safe Harbor records (some procedures dated by year only): monitoring charts by year
-        columns["procedure_year"] = procs["procedure_year"]
+        columns["procedure_year"] = own(procs["procedure_year"])
     # the safety endpoints (sql/safety.sql), one row per procedure in the same order
     for name, values in safety_columns(procs, cohort.events if cohort.has_events else None, d).items():
         if name not in columns:
-            columns[name] = pd.Series(values, index=procs.index)
+            columns[name] = own(pd.Series(values, index=procs.index))
     # the function endpoints (sql/function_endpoints.sql)
     for name, values in function_columns(procs["procedure_id"], cohort.function_scores, d).items():
-        columns[name] = pd.Series(values, index=procs.index) if not isinstance(values, pd.Series) else values
-    # under copy-on-write (pandas 3) the frame shares the columns safely; pandas 2 copies them, so
-    # that writing into the endpoints never changes the cohort
-    out = pd.DataFrame(columns, copy=not _copy_on_write())
+        columns[name] = own(pd.Series(values, index=procs.index) if not isinstance(values, pd.Series) else values)
+    # copy=False: no 2-D block stacked from the numeric columns (a copy of each)
+    out = pd.DataFrame(columns, copy=False)
     out.attrs["definitions"] = d.to_dict()
     return out

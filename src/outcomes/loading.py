@@ -25,7 +25,7 @@ from .function import check_function_scores, split_function_rows
 from .limits import Limits, check_parquet, check_shape, check_xlsx, open_bounded
 from .mapping import ASSESSMENT_COLUMNS, EVENT_COLUMNS, PROCEDURE_COLUMNS, WIDE_PATTERN, Mapping
 from .privacy import check_identifiers
-from .checks import check_frames
+from .checks import RawTables, check_frames
 from .validation import require_procedure_columns
 from .wide import melt_wide, no_scores_message
 
@@ -507,6 +507,7 @@ def load_records(
     warnings_ = [check_identifiers(_without(proc_raw, ["_row"]), source=proc_name, used=_used_columns(mapping),
                                    allow_identifiers=allow_identifiers, row_numbers=proc_raw["_row"].to_numpy())]
     sources, hashes = {"procedures": proc_name}, {"procedures": proc_hash}
+    ass_raw = export = None
     if assessments is not None:
         ass_raw, ass_name, ass_hash = read_table(assessments, "assessments", mapping=mapping, notes=notes,
                                                  limits=limits)
@@ -562,12 +563,20 @@ def load_records(
 
     # function scores (ODI, RMDQ, EQ-5D VAS) are checked and counted in a table of their own
     ass, fn_rows = split_function_rows(ass, mapping)
+    if fn_rows.empty:
+        fn_rows = _empty_like(fn_rows)  # not a view that keeps the scores' columns alive
+    read = {"procedures": len(proc), "assessments": len(ass) + len(set_aside)}
     # the exclusion rules and remarks (outcomes/sql/procedures.sql, assessments.sql), run by DuckDB
-    # over the frames read (its connection closed before the results become pandas: memory)
+    # over Arrow tables of the frames read; the frames are dropped first, so that the text DuckDB
+    # reads by dictionary or trimmed (ids, codes, dates) is freed before DuckDB's own memory grows
+    # (its connection closed before the results become pandas: memory)
+    raw = RawTables(proc, ass)
+    del proc, ass, proc_raw, ass_raw, export
     procedures_ok, assessments_ok, proc_excl, ass_excl, proc_remarks = check_frames(
-        proc, ass, names={"procedures": proc_name, "assessments": ass_name}, mapping=mapping,
+        raw, names={"procedures": proc_name, "assessments": ass_name}, mapping=mapping,
         baseline_window_hours=definitions.baseline_window_hours, notes=notes,
     )
+    del raw
     # events and follow-up (last_contact_days / last_contact_date): outcomes.safety, sql/events.sql;
     # each opens a DuckDB connection only when there is something to check
     from .safety import validate_events
@@ -582,7 +591,6 @@ def load_records(
         fn_rows, procedures_ok, excluded_ids, source=ass_name, mapping=mapping,
         baseline_window_hours=definitions.baseline_window_hours, notes=notes)
     logs = [f for f in (proc_excl, set_aside, ass_excl, fn_excl, ev_excl) if not f.empty]
-    read = {"procedures": len(proc), "assessments": len(ass) + len(set_aside)}
     if len(fn_rows):
         read["function_scores"] = len(fn_rows)
         sources["function_scores"] = ass_name
@@ -615,6 +623,14 @@ def _without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         return frame.drop(columns=columns)
     gone = set(columns)
     return pd.DataFrame({c: frame[c] for c in frame.columns if c not in gone}, index=frame.index, copy=False)
+
+
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes of ``frame`` that shares no memory with it (an
+    empty slice of Arrow-backed or numpy columns keeps the whole columns alive)."""
+    out = pd.DataFrame({k: pd.Series([], dtype=dtype) for k, dtype in enumerate(frame.dtypes)})
+    out.columns = frame.columns
+    return out
 
 
 def _used_columns(mapping: Mapping) -> set[str]:
