@@ -379,6 +379,7 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
     mask = (1 << _FILE_BITS) - 1
     texts = [(k, name, clean) for k, (name, clean, kind) in enumerate(names) if kind.upper() == "VARCHAR"]
     parts = []
+    repeated = _repeated_columns(eng, view, [name for _, name, _ in texts])
     for k, name, clean in texts:
         column = _quote(name)
         # non-ASCII text (more bytes than characters in UTF-8) without a second regular
@@ -386,9 +387,13 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
         # pattern, so a cheaper pattern for "plain ids" saves nothing (and "123-45-6789" or
         # "Hauptweg12" are plain ids the rules find); 7.5M scores' ids: 1.05 s -> 0.58 s CPU
         needed = ("TRUE" if eng.dialect != "duckdb" or is_bare_name(clean) else
-                  f"strlen({column}) <> length({column}) OR regexp_matches({column}, {_literal(GATE)})")
-        parts.append(f"SELECT {k} AS c, {column} AS v FROM {view} WHERE {column} IS NOT NULL AND ({needed}) "
-                     f"GROUP BY {column}")
+                  f"strlen(v) <> length(v) OR regexp_matches(v, {_literal(GATE)})")
+        if name in repeated:  # the pattern once per distinct value: 7.5M scores' ids 0.62 -> 0.41 s CPU
+            parts.append(f"SELECT {k} AS c, v FROM (SELECT {column} AS v FROM {view} WHERE {column} IS NOT NULL "
+                         f"GROUP BY {column}) AS d WHERE {needed}")
+        else:  # (nearly) every value distinct: the pattern on each row is cheaper than grouping first
+            parts.append(f"SELECT {k} AS c, v FROM (SELECT {column} AS v FROM {view} WHERE {column} IS NOT NULL) "
+                         f"AS d WHERE {needed} GROUP BY v")
     candidates = _frame(eng.arrow(" UNION ALL ".join(parts))) if parts else pd.DataFrame({"c": [], "v": []})
     for k, name, clean in texts:
         column = _quote(name)
@@ -411,6 +416,17 @@ def _privacy(eng: Any, view: str, schema: list[tuple[str, str]], source: str, al
             findings.append(PrivacyFinding(clean, age_reason(found[0][1]), tuple(int(o & mask) + 2 for o, _ in found),
                                            "C"))
     return report_findings(findings, source=source, allow_identifiers=allow, stacklevel=5)
+
+
+def _repeated_columns(eng: Any, view: str, names: list[str], sample: int = 100_000) -> set[str]:
+    """The text columns whose values repeat (fewer distinct values than half the rows among the
+    first ``sample`` rows): DuckDB then groups before matching the privacy pattern. Only the speed
+    depends on it; the other engines match every distinct value anyway."""
+    if eng.dialect != "duckdb" or not names:
+        return set()
+    counts = eng.rows(f"SELECT count(*), {', '.join(f'approx_count_distinct({_quote(n)})' for n in names)} "
+                      f"FROM (SELECT * FROM {view} LIMIT {sample}) AS s")[0]
+    return {n for n, distinct in zip(names, counts[1:]) if 2 * int(distinct) < int(counts[0])}
 
 
 # ---- canonical columns ------------------------------------------------------------------------
