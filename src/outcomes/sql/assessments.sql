@@ -112,20 +112,29 @@ ruled AS MATERIALIZED (
 ),
 -- rule 13: among the rows no rule excluded, a row repeating an earlier row's (procedure, time)
 repeated AS (
-    -- (procedure, time) pairs that more than one analysed row shares, with the first row in file
-    -- order: an aggregate over the pairs instead of a window over every row
-    SELECT pid, hours_after, min(_order) AS first_order
+    -- (procedure, time) pairs that more than one analysed row shares: an aggregate over the pairs
+    -- instead of a window over every row, with nothing but a count per pair (the pairs are as many
+    -- as the scores)
+    SELECT pid, hours_after
     FROM ruled
     WHERE _rule IS NULL
     GROUP BY pid, hours_after
     HAVING count(*) > 1
+),
+firsts AS (
+    -- the first row in file order of each repeated pair, from the rows of those pairs only (few)
+    SELECT r.pid, r.hours_after, min(r._order) AS first_order
+    FROM ruled AS r
+    JOIN repeated AS d ON r.pid = d.pid AND r.hours_after = d.hours_after
+    WHERE r._rule IS NULL
+    GROUP BY r.pid, r.hours_after
 )
 SELECT
     r._order, r.pid, r.hours_after, r.pain, r.instrument_id,
     COALESCE(r._rule, CASE WHEN d.first_order IS NOT NULL AND r._order <> d.first_order
                            THEN CAST(13 AS TINYINT) END) AS _rule
 FROM ruled AS r
-LEFT JOIN repeated AS d ON r._rule IS NULL AND r.pid = d.pid AND r.hours_after = d.hours_after;
+LEFT JOIN firsts AS d ON r._rule IS NULL AND r.pid = d.pid AND r.hours_after = d.hours_after;
 
 -- log: the excluded rows, each with the column it concerns and its raw value as text (the
 -- time as read for the last two rules)

@@ -8,8 +8,8 @@
 --        Definitions.relief_threshold of each distinct baseline score, computed in Python.
 -- Output endpoint_base (baseline, threshold, the procedure's own fields) and endpoint_post (each
 --        follow-up score as pid, hours, relieved), read by endpoint_values: pid and every derived
---        column; endpoints: ENDPOINT_COLUMNS, poor_general_health, multiple_levels and the
---        procedure fields carried along.
+--        column; endpoint_rows: pid, ENDPOINT_COLUMNS, poor_general_health, multiple_levels and
+--        the procedure fields carried along.
 --
 -- Times are hours after the procedure (a month is 730.5 h wherever a label names months; the
 -- loaders convert). Scores after the procedure (hours > 0) are follow-up; a score at or before
@@ -177,9 +177,12 @@ SELECT
     e.multiple_levels
 FROM final AS e;
 
--- The procedure fields carried along beside the endpoints (registry engines).
-CREATE OR REPLACE TEMP TABLE endpoints AS
+-- The procedure fields carried along beside the endpoints (registry engines): read once, by the
+-- statement that adds the safety and function endpoints (joined on pid) and makes `endpoints`
+-- (outcomes.registry), so the registry engines run it as a view.
+CREATE OR REPLACE TEMP TABLE endpoint_rows AS
 SELECT
+    v.pid,
     p.procedure_id,
     p.patient_id,
     p.procedure,
