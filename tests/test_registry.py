@@ -437,8 +437,10 @@ def test_input_validation_registry(tmp_path):
         evaluate_registry(*files, engine="polars")
     with pytest.raises(InputError, match=r"`engine` must be one of 'duckdb', 'spark'; got 'pandas'\."):
         evaluate_registry(*files, engine="pandas")  # load_records -> evaluate_claims is the in-memory path
-    with pytest.raises(InputError, match=r"`procedures` and `assessments` must both be given \(or `omop`\); got no assessments"):
-        evaluate_registry(files[0])
+    with pytest.raises(InputError, match=r"procedures.parquet has no pain scores: pass an assessments table"):
+        evaluate_registry(files[0])  # alone, a procedures file needs wide pain columns (as load_records)
+    with pytest.raises(InputError, match=r"`procedures` must be given \(or `omop`\); got no procedures\."):
+        evaluate_registry(assessments=files[1])
     with pytest.raises(InputError, match=r"`omop` must be given instead of procedures and assessments; got both"):
         evaluate_registry(*files, omop="postgresql://nobody@localhost/none")
     with pytest.raises(InputError, match=r"Procedures file nothing.parquet was not found"):
