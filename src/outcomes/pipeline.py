@@ -75,14 +75,15 @@ def create_thresholds(eng: Any, d: Definitions) -> None:
 
 
 def endpoint_statements(d: Definitions) -> list[str]:
-    """The statements of ``endpoints.sql`` with their placeholders filled: ``endpoint_values``,
-    then ``endpoints``."""
+    """The statements of ``endpoints.sql`` with their placeholders filled: ``endpoint_base``,
+    ``endpoint_post``, ``endpoint_values``, then ``endpoint_rows``."""
     return sql_statements(sql_text("endpoints").format(**endpoint_fill(d)))
 
 
 def run_endpoints(eng: Any, d: Definitions) -> None:
-    """Make ``endpoint_values`` and ``endpoints`` on an engine holding ``proc_checked`` and
-    ``ass_checked`` (a DuckDBEngine, SparkEngine or PostgresEngine of :mod:`outcomes.engines`)."""
+    """Make the tables of ``endpoints.sql`` (``endpoint_values``, ``endpoint_rows``) on an engine
+    holding ``proc_checked`` and ``ass_checked`` (a DuckDBEngine, SparkEngine or PostgresEngine of
+    :mod:`outcomes.engines`); :func:`outcomes.evaluate_registry` makes the last two views instead."""
     create_thresholds(eng, d)
     for statement in endpoint_statements(d):
         eng.create(statement)
