@@ -1,4 +1,5 @@
-"""Shared fixtures: small hand-made records, written as files where a test needs a path."""
+"""Shared fixtures: small hand-made records, written as files where a test needs a path; CI's
+PostgreSQL database; one Spark session per test process."""
 
 from __future__ import annotations
 
@@ -43,6 +44,36 @@ def write_csv(tmp_path):
         frame.to_csv(path, index=False)
         return path
     return _write
+
+
+# Spark settings for registries of a few thousand rows: the JVM's quick compiler only, no
+# whole-stage code generation, two shuffle partitions (Spark's time there is compiling, not
+# computing, and these halve it). They tune speed only, not results.
+SMALL_DATA = {
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.codegen.wholeStage": "false",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession per test process (each xdist worker), stopped when it ends: the JVM
+    starts once, not once per module that uses Spark. Tests that change a session setting put it
+    back; a test must not stop it."""
+    from outcomes.engines import start_spark
+
+    session = start_spark(SMALL_DATA)
+    yield session
+    session.stop()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the ``spark`` fixture are marked ``spark`` (``-m 'not spark'`` leaves them out;
+    .ci/run's pandas 2 pass does)."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture

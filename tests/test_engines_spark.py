@@ -1,8 +1,9 @@
 """The registry SQL in Apache Spark (local mode): the claims table equals the in-memory one.
 
-One SparkSession for the module, started with small-data settings (the JVM's quick compiler only,
-no whole-stage code generation, two shuffle partitions): on these registries of a few thousand
-rows Spark's time is compiling, not computing, and these settings halve it. Registries are kept
+One SparkSession per test process (the ``spark`` fixture of tests/conftest.py), started with
+small-data settings (the JVM's quick compiler only, no whole-stage code generation, two shuffle
+partitions): on these registries of a few thousand rows Spark's time is compiling, not computing,
+and these settings halve it. Registries are kept
 small; every comparison is with ``evaluate_claims(load_records(...))`` (or ``load_omop``).
 """
 
@@ -20,20 +21,6 @@ from outcomes import InputError, evaluate_claims, evaluate_registry, load_record
 from outcomes.engines import SparkEngine, start_spark, transpile
 from outcomes.sources import load_omop, write_omop
 from outcomes.synthetic import simulate
-
-SMALL_DATA = {
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.shuffle.partitions": "2",
-}
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = start_spark(SMALL_DATA)
-    yield session
-    session.stop()
-
 
 def _assert_equals_in_memory(result, cohort, *, reasons: bool = True) -> None:
     """The registry result equals evaluate_claims(cohort): every number to 1e-9, text, rows read,

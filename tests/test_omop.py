@@ -553,23 +553,17 @@ def test_function_codes_from_the_mapping_file_in_load_omop_and_the_warehouse(tmp
         "claim_id == 'function_regained' and population == 'all'")["n"].tolist() == [0]
 
 
-def test_function_claim_on_spark_equals_load_omop(tmp_path):
+def test_function_claim_on_spark_equals_load_omop(spark, tmp_path):
     # the same sql/omop.sql on Spark (the CDM tables as global temporary views), linked by time
     from numpy.testing import assert_allclose
 
     from outcomes import evaluate_claims, evaluate_registry
-    from outcomes.engines import start_spark
-    from test_engines_spark import SMALL_DATA
 
     procedures, assessments, _ = _safety_records(150, seed=12, one_per_patient=True)
     db = tmp_path / "cdm.duckdb"
     write_omop(procedures, assessments, db, link_measurements=False)
-    spark = start_spark(SMALL_DATA)
-    try:
-        spark_global_views(db, spark)
-        got = evaluate_registry(omop=spark, schema="global_temp").to_frame()
-    finally:
-        spark.stop()
+    spark_global_views(db, spark)
+    got = evaluate_registry(omop=spark, schema="global_temp").to_frame()
     want = evaluate_claims(load_omop(db)).to_frame()
     fn = want[want["claim_id"] == "function_regained"]
     assert fn.loc[fn["population"] == "all", "n"].tolist() == [137]  # scores of 137 procedures: 2 weeks vs baseline

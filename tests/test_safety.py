@@ -381,22 +381,16 @@ def test_registry_engine_gives_the_endpoints_and_accounting_of_load_records(tmp_
     assert fast.flow().set_index("table").loc["events", "excluded"] == 3
 
 
-def test_registry_engine_with_events_in_spark(tmp_path):
-    from outcomes.engines import start_spark
-
+def test_registry_engine_with_events_in_spark(spark, tmp_path):
     procs, pain, events, _ = _records(200, seed=9)
     events = events.astype({"days_after": "string"})
     events.loc[2, "event"] = "stroke"
     files = [tmp_path / f"{name}.parquet" for name in ("procedures", "scores", "events")]
     for frame, path in zip((procs, pain, events), files):
         frame.to_parquet(path)
-    spark = start_spark()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fast = evaluate_registry(files[0], files[1], events=files[2], claims=_ONE_CLAIM, engine="spark", connection=spark)
-    finally:
-        spark.stop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = evaluate_registry(files[0], files[1], events=files[2], claims=_ONE_CLAIM, engine="spark", connection=spark)
     slow = evaluate_registry(files[0], files[1], events=files[2], claims=_ONE_CLAIM)
     pd.testing.assert_frame_equal(fast.flow(), slow.flow())
     pd.testing.assert_frame_equal(fast.exclusion_counts(), slow.exclusion_counts())
