@@ -228,3 +228,12 @@ def test_writing_into_the_endpoints_leaves_the_cohort_as_it_was():
     ep.loc[1, "patient_id"] = "Z"
     pd.testing.assert_frame_equal(cohort.procedures, before)
     assert ep["age"].tolist() == [-1.0, 80.0]
+
+
+def test_the_endpoints_can_be_written_into(procedures_frame, assessments_frame):
+    # the numeric endpoint columns came as read-only views on Arrow's memory: an analyst's
+    # "ep.loc[0, 'baseline_pain'] = 7" raised "assignment destination is read-only" on pandas 3
+    ep = derive_endpoints(load_records(procedures_frame, assessments_frame))
+    for j, column in enumerate(ep.columns):
+        ep.iloc[0, j] = ep.iloc[1, j]
+        assert ep.iloc[0, j] is ep.iloc[1, j] or ep.iloc[0, j] == ep.iloc[1, j] or pd.isna(ep.iloc[1, j])

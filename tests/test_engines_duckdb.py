@@ -141,3 +141,19 @@ def test_privacy_prefilter_groups_repeated_columns_first(tmp_path, monkeypatch):
     parts = {part.split(" AS v FROM ")[0].split("SELECT ")[-1]: part for part in queries[0].split(" UNION ALL ")}
     assert "GROUP BY \"reference\") AS d WHERE" in parts['"reference"']
     assert "GROUP BY \"procedure_id\") AS d WHERE" not in parts['"procedure_id"']
+
+
+def test_nan_in_a_parquet_file_with_statistics_is_nan(tmp_path):
+    # DuckDB 2.0 folds isnan(x) and "x = NaN" to false from a column's min/max (which leave NaN
+    # out) unless statistics propagation is off: the number rule would read NaN as a score
+    import numpy as np
+
+    path = tmp_path / "nan.parquet"
+    pq.write_table(pa.table({"x": pa.array([1.0, np.nan, 3.0])}), path)
+    assert pq.read_metadata(path).row_group(0).column(0).statistics.has_min_max
+    eng = DuckDBEngine()
+    try:
+        flags = eng.arrow(f"SELECT isnan(x) AS a, x = CAST('nan' AS DOUBLE) AS b FROM read_parquet('{path}')")
+    finally:
+        eng.close()
+    assert flags.column("a").to_pylist() == flags.column("b").to_pylist() == [False, True, False]

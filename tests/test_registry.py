@@ -285,11 +285,12 @@ def test_wide_cells_are_scores_when_filled_on_both_paths(tmp_path):
     columns["pain_baseline"] = pa.array(baseline, pa.float64(), mask=np.arange(len(baseline)) % 7 == 3)
     files = (tmp_path / "procedures.parquet", tmp_path / "assessments.parquet")
     procs.to_parquet(files[0])
-    # without column statistics: DuckDB 2.0.1 trusts a Parquet min/max (which leave NaN out) and
-    # folds "x = NaN" to false when they exist (found here; reported, not worked around yet)
-    pq.write_table(pa.table(columns), files[1], write_statistics=False)
+    # with column statistics (pyarrow's default): their min/max leave NaN out, which DuckDB 2.0
+    # trusted ("x = NaN" folded to false) until the engine turned statistics propagation off
+    pq.write_table(pa.table(columns), files[1])
     read = pq.read_table(files[1])
     assert pc.sum(pc.is_nan(read["pain_baseline"])).as_py() > 0 and read["pain_baseline"].null_count > 0
+    assert pq.read_metadata(files[1]).row_group(0).column(list(columns).index("pain_baseline")).statistics.has_min_max
     fast = evaluate_registry(*files)
     slow = _in_memory(*files)
     _assert_same_claims(fast, slow)

@@ -163,6 +163,10 @@ class DuckDBEngine:
         # timestamps with a time zone (Parquet's instants) are read as UTC, as load_records reads
         # them, whatever the machine's zone
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB 2.0 trusts a Parquet column's min/max, which leave NaN out, and so folds
+        # "x = NaN" and isnan(x) to false on a file written with NaN cells (pyarrow's, Spark's):
+        # NaN would then be read as a score. Without statistics propagation NaN is NaN.
+        self.con.execute("SET disabled_optimizers = 'statistics_propagation'")
         if memory_limit is not None:
             self.con.execute(f"SET memory_limit = {literal(str(memory_limit))}")
         if threads is not None:

@@ -182,5 +182,10 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
     order[table.column("pid").to_numpy()] = np.arange(table.num_rows, dtype=np.int64)
     table = table.drop_columns(["pid"]).take(order)
     out = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, split_blocks=True)  # no 2-D blocks
+    # numbers without nulls come as views on Arrow's memory, which is read-only: writing into the
+    # endpoints ("ep.loc[0, 'baseline_pain'] = 7") raised; each gets its own copy (8 bytes a row)
+    for name in out.columns:
+        if isinstance(out[name].dtype, np.dtype) and out[name].dtype.kind in "iuf":
+            out[name] = out[name].to_numpy(copy=True)
     out["success_worst_case"] = out["success_worst_case"].to_numpy(dtype=bool)
     return out
