@@ -9,20 +9,17 @@ small; every comparison is with ``evaluate_claims(load_records(...))`` (or ``loa
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
 from numpy.testing import assert_allclose
-from omop_support import spark_global_views
 from test_registry import NUMERIC, TEXT, _messy, _write
 
 from outcomes import InputError, evaluate_claims, evaluate_registry, load_records
 from outcomes.engines import SparkEngine, start_spark, transpile
-from outcomes.sources import load_omop, write_omop
 from outcomes.synthetic import simulate
 
-def _assert_equals_in_memory(result, cohort, *, reasons: bool = True) -> None:
+def assert_equals_in_memory(result, cohort, *, reasons: bool = True) -> None:
     """The registry result equals evaluate_claims(cohort): every number to 1e-9, text, rows read,
     excluded and analysed, and (``reasons``) the excluded rows by reason."""
     got, expected = result.to_frame(), evaluate_claims(cohort).to_frame()
@@ -42,7 +39,7 @@ def test_spark_claims_equal_load_records_on_a_simulated_registry(spark, tmp_path
     files = _write(tmp_path, procs, scores)
     fast = evaluate_registry(*files, engine="spark", connection=spark)
     assert fast.engine == "spark"
-    _assert_equals_in_memory(fast, load_records(*files))
+    assert_equals_in_memory(fast, load_records(*files))
 
 
 def test_spark_tables_of_messy_records_equal_load_records(spark, tmp_path):
@@ -56,26 +53,12 @@ def test_spark_tables_of_messy_records_equal_load_records(spark, tmp_path):
     assert fast.sources == {"procedures": "messy_procedures", "assessments": "messy_scores"}
     cohort = load_records(*files)
     assert cohort.exclusion_counts()["rows"].sum() > 0
-    _assert_equals_in_memory(fast, cohort)
+    assert_equals_in_memory(fast, cohort)
     # the engine's own temporary views are gone; the caller's remain
     names = {t.name for t in spark.catalog.listTables()}
     assert {"messy_procedures", "messy_scores"} <= names
     assert not [n for n in names if n.startswith(("proc_", "ass_", "_map", "_thresholds", "endpoints"))]
 
-
-def test_spark_evaluates_an_omop_warehouse_in_place(spark, tmp_path):
-    # the CDM tables as Spark views (global_temp), one procedure per patient, scores linked by time
-    procs, scores, _ = simulate(150, seed=12)
-    procs = procs.assign(patient_id=procs["procedure_id"])
-    db = tmp_path / "cdm.duckdb"
-    write_omop(procs, scores, db, link_measurements=False)
-    spark_global_views(db, spark)
-    result = evaluate_registry(omop=spark, schema="global_temp")
-    cohort = load_omop(db)
-    assert result.engine == "spark"
-    # the OMOP tables' own exclusions (e.g. a session's second record, merged into levels_treated)
-    # are counted in flow() and named in exclusion_counts(), as load_omop names them
-    _assert_equals_in_memory(result, cohort)
 
 
 def test_spark_tables_are_materialised_and_codes_broadcast(spark):
@@ -126,7 +109,7 @@ def test_spark_function_sql_equals_duckdb(spark):
 
     from outcomes import Definitions
     from outcomes.engines import DuckDBEngine, SparkEngine
-    from outcomes.function import JOIN_FUNCTION_ENDPOINTS, register_function_labels, run_function_sql
+    from outcomes.function import register_function_labels, run_function_sql
     from outcomes.mapping import Mapping
 
     src = pd.DataFrame({"_order": np.arange(8, dtype=np.int64),
@@ -143,14 +126,12 @@ def test_spark_function_sql_equals_duckdb(spark):
                      "hours_after": "VARCHAR", "score": "VARCHAR", "instrument": "VARCHAR", "undated": "BOOLEAN"})
         eng.register("proc_checked", pa.Table.from_pandas(procs.astype({"_reason": object})),
                      {"_order": "BIGINT", "procedure_id": "VARCHAR", "_reason": "VARCHAR"})
-        eng.register("endpoints", pa.table({"procedure_id": ["P1", "P2", "P3"]}), {"procedure_id": "VARCHAR"})
         register_function_labels(eng, src["instrument"], "VARCHAR", Mapping())
         run_function_sql(eng, score_value=value.format("score"), score_present=f"({text.format('score')} IS NOT NULL)",
                          hours_value=value.format("hours_after"),
                          hours_present=f"({text.format('hours_after')} IS NOT NULL)", definitions=Definitions())
-        eng.create(JOIN_FUNCTION_ENDPOINTS)
         got.append((eng.arrow("SELECT * FROM fn_checked ORDER BY _order").to_pandas().astype(object),
-                    eng.arrow("SELECT * FROM endpoints_function ORDER BY procedure_id").to_pandas().astype(object)))
+                    eng.arrow("SELECT * FROM fn_endpoints ORDER BY pid").to_pandas().astype(object)))
         if isinstance(eng, DuckDBEngine):
             eng.close()
     (duck_rules, duck_ep), (spark_rules, spark_ep) = got
@@ -183,7 +164,7 @@ def test_spark_reads_wide_exports_zoned_times_and_messy_numbers_as_load_records(
         for files in (zoned, wide, (alone,)):
             fast = evaluate_registry(*files, engine="spark", connection=spark)
             cohort = load_records(*files)
-            _assert_equals_in_memory(fast, cohort)
+            assert_equals_in_memory(fast, cohort)
             remarks.append(fast.remark_counts())
             pd.testing.assert_frame_equal(remarks[-1], remark_counts(cohort))
         assert spark.conf.get("spark.sql.session.timeZone") == "America/New_York"
@@ -192,30 +173,3 @@ def test_spark_reads_wide_exports_zoned_times_and_messy_numbers_as_load_records(
     ages = remarks[0].set_index(["column", "remark"])["rows"]
     assert ages[("age", "not a number; set to missing")] == 3 and ages[("age", "outside 0-90; set to missing")] >= 1
     assert "function_scores" in set(fast.flow()["table"])  # the wide export's odi_* columns
-
-
-def test_spark_evaluates_the_safety_claims_of_an_omop_warehouse(spark, tmp_path):
-    # a CDM with adverse events (conditions, deaths, observation periods) and a record left out
-    # for every reason, as Spark views: the claims (the safety claims' rows too), flow and reasons
-    # equal load_omop's
-    from omop_support import CDM_TABLES, assert_same_claims, first_procedure_day, left_out_rows, write_safety_cdm
-
-    db = tmp_path / "warehouse.duckdb"
-    write_safety_cdm(db, None, n=200, seed=29, one_per_patient=False)
-    with duckdb.connect(str(db)) as con:
-        day = first_procedure_day(lambda q: con.sql(q).fetchall(), "")
-        for statement in left_out_rows("", day):
-            con.execute(statement)
-        for table in CDM_TABLES:
-            rows = con.sql(f"SELECT * FROM {table}").arrow()
-            rows = rows.read_all() if hasattr(rows, "read_all") else rows  # duckdb 2 gives a reader
-            spark.createDataFrame(rows).createOrReplaceGlobalTempView(table)
-    try:
-        result = evaluate_registry(omop=spark, schema="global_temp")
-    finally:
-        for table in CDM_TABLES:
-            spark.catalog.dropGlobalTempView(table)
-    cohort = load_omop(db)
-    assert result.engine == "spark" and cohort.has_events
-    assert_same_claims(result, cohort)
-

@@ -42,7 +42,7 @@ from .exceptions import InputError
 from .mapping import FUNCTION_RANGE, Mapping
 from .validation import MAX_HOURS_AFTER, parse_dates
 
-__all__ = ["FUNCTION_ENDPOINT_COLUMNS", "FUNCTION_SCORE_COLUMNS", "JOIN_FUNCTION_ENDPOINTS", "check_function_scores",
+__all__ = ["FUNCTION_ENDPOINT_COLUMNS", "FUNCTION_SCORE_COLUMNS", "check_function_scores",
            "function_accounting", "function_columns", "function_endpoints", "function_rules", "register_function_labels",
            "run_function_sql", "split_function_rows"]
 
@@ -188,16 +188,6 @@ def run_function_sql(eng: Any, *, score_value: str, score_present: str, hours_va
         window_high_hours=literal(d.function_window_high_hours),
         mcid_odi=literal(d.function_mcid_odi), mcid_rmdq=literal(d.function_mcid_rmdq))
     eng.create(endpoint)
-
-
-# The registry's endpoints with the function columns (fn_endpoints.pid is the procedure's _order).
-JOIN_FUNCTION_ENDPOINTS = (
-    "CREATE OR REPLACE TEMP TABLE endpoints_function AS SELECT e.*, f.function_instrument, f.function_baseline, "
-    "f.function_followup, f.function_hours, f.function_change, f.function_regained FROM endpoints AS e "
-    "LEFT JOIN (SELECT p.procedure_id, x.function_instrument, x.function_baseline, x.function_followup, "
-    "x.function_hours, x.function_change, x.function_regained FROM fn_endpoints AS x "
-    "JOIN proc_checked AS p ON p._order = x.pid) AS f ON f.procedure_id = e.procedure_id"
-)
 
 
 def function_accounting(eng: Any, baseline_window_hours: float) -> tuple[tuple[str, int, int] | None,

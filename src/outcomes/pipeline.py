@@ -6,7 +6,8 @@ Every endpoint of :func:`outcomes.derive_endpoints` is written once, in SQL. Two
   connection (queried in place, through Arrow) as ``proc_checked`` and ``ass_checked`` and
   calls :func:`derive_in_process`;
 - :func:`outcomes.evaluate_registry` builds the same two tables from files or a database (DuckDB,
-  Spark, PostgreSQL) and calls :func:`run_endpoints`.
+  Spark, PostgreSQL) and runs :func:`endpoint_statements` there (the last two as views, which
+  its one ``endpoints`` statement reads).
 
 Both fill the placeholders of the SQL from :class:`Definitions` here, in :func:`endpoint_fill`,
 and take the relief threshold of each distinct baseline score from
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 from .definitions import RELIEF_TOLERANCE, Definitions
 from .engines import DuckDBEngine, literal
 
-__all__ = ["create_thresholds", "derive_in_process", "endpoint_fill", "endpoint_statements", "run_endpoints",
+__all__ = ["create_thresholds", "derive_in_process", "endpoint_fill", "endpoint_statements",
            "sql_statements", "sql_text"]
 
 # The procedure columns endpoints.sql reads (besides _order and _reason), with their SQL types.
@@ -78,15 +79,6 @@ def endpoint_statements(d: Definitions) -> list[str]:
     """The statements of ``endpoints.sql`` with their placeholders filled: ``endpoint_base``,
     ``endpoint_post``, ``endpoint_values``, then ``endpoint_rows``."""
     return sql_statements(sql_text("endpoints").format(**endpoint_fill(d)))
-
-
-def run_endpoints(eng: Any, d: Definitions) -> None:
-    """Make the tables of ``endpoints.sql`` (``endpoint_values``, ``endpoint_rows``) on an engine
-    holding ``proc_checked`` and ``ass_checked`` (a DuckDBEngine, SparkEngine or PostgresEngine of
-    :mod:`outcomes.engines`); :func:`outcomes.evaluate_registry` makes the last two views instead."""
-    create_thresholds(eng, d)
-    for statement in endpoint_statements(d):
-        eng.create(statement)
 
 
 def _numbers(values: pd.Series) -> pa.Array:
