@@ -8,7 +8,7 @@ Called by ``benchmarks/run.py``; by hand::
 Kinds: ``pyarrow`` (``pyarrow.parquet.read_table`` of both files: the yardstick; timed as the first read in
 a fresh process, as the pipeline reads, and again warm), ``pandas``
 (load_records -> derive_endpoints -> evaluate_claims), ``duckdb`` (evaluate_registry with the
-DuckDB engine; ``--memory-limit`` caps DuckDB's memory), ``spark`` (evaluate_registry with the
+DuckDB engine; ``--memory-limit`` is evaluate_registry's memory_limit, the run's memory, of which DuckDB gets 80%), ``spark`` (evaluate_registry with the
 Spark engine in local mode, ``local[2]``; Spark start-up timed apart as ``startup``; peak memory is
 the Python process plus the JVM's, read from /proc), ``survival`` (Kaplan-Meier and log-rank
 of time to relief by procedure, from the endpoints of the pandas path, written for the lifelines

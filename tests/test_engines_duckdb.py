@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 import pyarrow as pa
@@ -157,3 +158,42 @@ def test_nan_in_a_parquet_file_with_statistics_is_nan(tmp_path):
     finally:
         eng.close()
     assert flags.column("a").to_pylist() == flags.column("b").to_pylist() == [False, True, False]
+
+
+@pytest.mark.parametrize("size", ["500MB", "4GB", "4 GB", "4GiB", "1.5GB", "3200000000B", "2 TiB", "1G", "0.5 gb"])
+def test_size_bytes_reads_a_memory_size_as_duckdb_does(size):
+    from outcomes.engines import size_bytes
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '{size}'")
+        theirs = con.sql("SELECT current_setting('memory_limit')").fetchall()
+        con.execute(f"SET memory_limit = '{size_bytes(size)}B'")
+        assert con.sql("SELECT current_setting('memory_limit')").fetchall() == theirs
+    finally:
+        con.close()
+
+
+def test_memory_limit_is_the_runs_and_duckdb_gets_its_share(monkeypatch, tmp_path):
+    # evaluate_registry(memory_limit="1GB") gives DuckDB 80% (its own allocations beyond its limit
+    # and the Python process take about the rest); a size without a unit is one clear line
+    from outcomes import InputError
+    from outcomes.engines import size_bytes
+    from outcomes.registry import DUCKDB_SHARE
+
+    given = []
+    init = DuckDBEngine.__init__
+
+    def record(self, memory_limit=None, threads=None, temp_directory=None):
+        given.append(memory_limit)
+        init(self, memory_limit, threads, temp_directory)
+
+    monkeypatch.setattr(DuckDBEngine, "__init__", record)
+    procs, scores, _ = simulate(60, seed=5)
+    procs.to_parquet(tmp_path / "p.parquet")
+    scores.to_parquet(tmp_path / "a.parquet")
+    evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet", memory_limit="1GB")
+    assert DUCKDB_SHARE == 0.8 and given[0] == "800000000B"
+    assert size_bytes(given[0]) == 800_000_000
+    with pytest.raises(InputError, match=r"`memory_limit` must be a size with its unit.*got '4000'"):
+        evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet", memory_limit="4000")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -24,7 +25,8 @@ import pyarrow as pa
 
 from .exceptions import InputError
 
-__all__ = ["NUMBER_PATTERN", "WHITESPACE", "DuckDBEngine", "PostgresEngine", "SparkEngine", "literal", "start_spark", "transpile"]
+__all__ = ["NUMBER_PATTERN", "WHITESPACE", "DuckDBEngine", "PostgresEngine", "SparkEngine", "literal", "size_bytes",
+           "start_spark", "transpile"]
 
 # The characters Python's str.strip() (and pandas' .str.strip()) remove: trimmed from ids in SQL.
 WHITESPACE = "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203),
@@ -148,6 +150,25 @@ def _select_of(statement: str) -> tuple[str, str]:
     if not isinstance(tree, exp.Create):
         raise InputError(f"`statement` must be CREATE ... TABLE name AS query; got {statement[:60]!r}.")
     return tree.this.name, tree.expression.sql(dialect="duckdb")
+
+
+_SIZE = re.compile(r"\s*((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "bytes": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+               "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(size: str) -> int:
+    """The bytes of a memory size as DuckDB reads it ("4GB" = 4 * 1000^3, "4GiB" = 4 * 1024^3,
+    "500MB", "1.5 GB"; a number needs its unit).
+
+    >>> size_bytes("4GB"), size_bytes("500 MiB")
+    (4000000000, 524288000)
+    """
+    found = _SIZE.fullmatch(str(size))
+    unit = found.group(2).lower() if found else ""
+    if found is None or unit not in _SIZE_UNITS:
+        raise InputError(f"`memory_limit` must be a size with its unit, such as '4GB', '500MB' or '4GiB'; got {size!r}.")
+    return int(float(found.group(1)) * _SIZE_UNITS[unit])
 
 
 class DuckDBEngine:
