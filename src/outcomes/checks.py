@@ -15,7 +15,6 @@ small ``_map_<column>`` tables of ``(raw, value)``.
 from __future__ import annotations
 
 import re
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from .columnar import arrow_values, release_memory, run_starts
 from .engines import NUMBER_PATTERN, WHITESPACE, literal
 from .exceptions import InputError
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
+from .pipeline import sql_text
 from .validation import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -69,7 +69,7 @@ Columns = dict[str, tuple[str, str]]  # canonical column -> (column in the sourc
 def sql_statements(name: str) -> list[str]:
     """The statements of ``outcomes/sql/<name>.sql`` (each ends with ";" at the end of a line),
     without their whole-line comments (which may name the placeholders)."""
-    sql = (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+    sql = sql_text(name)
     sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()]
 

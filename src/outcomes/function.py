@@ -26,7 +26,6 @@ References
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -40,6 +39,7 @@ from .definitions import Definitions
 from .engines import DuckDBEngine, literal
 from .exceptions import InputError
 from .mapping import FUNCTION_RANGE, Mapping
+from .pipeline import sql_text
 from .validation import MAX_HOURS_AFTER, parse_dates
 
 __all__ = ["FUNCTION_ENDPOINT_COLUMNS", "FUNCTION_SCORE_COLUMNS", "check_function_scores",
@@ -145,10 +145,6 @@ def _number_sql(column: str, frame: pd.DataFrame) -> tuple[str, str]:
     return number_sql(column, {column: (column, "DOUBLE" if numeric else "VARCHAR")}, ref=f"s.{column}")
 
 
-def _sql(name: str) -> str:
-    return (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
-
-
 def _arrow(frame: pd.DataFrame) -> Any:
     import pyarrow as pa
 
@@ -174,7 +170,7 @@ def run_function_sql(eng: Any, *, score_value: str, score_present: str, hours_va
     :mod:`outcomes.engines` (which carries the DuckDB dialect to its own); the value expressions
     read the columns of ``fn_src AS s``."""
     d = definitions
-    checks = _sql("function").format(
+    checks = sql_text("function").format(
         ws_trim="ws_trim", score_value=score_value, score_present=score_present, hours_value=hours_value,
         hours_present=hours_present, max_hours=literal(MAX_HOURS_AFTER),
         baseline_window_hours=literal(d.baseline_window_hours))
@@ -182,7 +178,7 @@ def run_function_sql(eng: Any, *, score_value: str, score_present: str, hours_va
     scores = ("CREATE OR REPLACE TEMP TABLE fn_scores AS SELECT pid, hours_after, instrument, score "
               "FROM fn_checked WHERE _rule IS NULL")
     eng.create(scores)
-    endpoint = _sql("function_endpoints").format(
+    endpoint = sql_text("function_endpoints").format(
         baseline_window_hours=literal(d.baseline_window_hours), target_hours=literal(d.function_target_hours),
         window_low_hours=literal(d.function_window_low_hours),
         window_high_hours=literal(d.function_window_high_hours),
@@ -410,7 +406,7 @@ def function_columns(procedure_ids: pd.Series, scores: pd.DataFrame,
     try:
         eng.register("fn_scores", _arrow(frame), {"pid": "BIGINT", "hours_after": "DOUBLE", "instrument": "VARCHAR",
                                                  "score": "DOUBLE"})
-        eng.create(_sql("function_endpoints").format(
+        eng.create(sql_text("function_endpoints").format(
             baseline_window_hours=literal(d.baseline_window_hours), target_hours=literal(d.function_target_hours),
             window_low_hours=literal(d.function_window_low_hours),
             window_high_hours=literal(d.function_window_high_hours),

@@ -28,13 +28,25 @@ import pyarrow.compute as pc
 from .definitions import RELIEF_TOLERANCE, Definitions
 from .engines import DuckDBEngine, literal
 
-__all__ = ["create_thresholds", "derive_in_process", "endpoint_fill", "endpoint_statements",
+__all__ = ["create_thresholds", "created_table", "derive_in_process", "endpoint_fill", "endpoint_statements",
            "sql_statements", "sql_text"]
 
 # The procedure columns endpoints.sql reads (besides _order and _reason), with their SQL types.
 _READ = {"baseline_pain": "DOUBLE", "fracture_age_days": "DOUBLE", "discharge": "VARCHAR", "asa_class": "DOUBLE",
          "levels_treated": "DOUBLE"}
-_CREATE = re.compile(r"^.*?CREATE OR REPLACE TEMP TABLE endpoint_values AS\s", re.DOTALL)
+_CREATE = re.compile(r"^(?:\s*--[^\n]*\n)*\s*CREATE OR REPLACE TEMP TABLE (\w+) AS\s")
+
+
+def created_table(statement: str) -> tuple[str, str] | None:
+    r"""(the table, its query) of a statement of the SQL files that makes a table
+    (``CREATE OR REPLACE TEMP TABLE name AS query``, after comment lines), else None: for running
+    the query as a view or fetching it without making the table.
+
+    >>> created_table("-- note\nCREATE OR REPLACE TEMP TABLE t AS SELECT 1")
+    ('t', 'SELECT 1')
+    """
+    made = _CREATE.match(statement)
+    return None if made is None else (made.group(1), statement[made.end():])
 
 
 def sql_text(name: str) -> str:
@@ -162,11 +174,12 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
                  "FROM _assessments_in")
         create_thresholds(eng, d)
         statements = endpoint_statements(d)
-        last = next(k for k, statement in enumerate(statements) if _CREATE.match(statement))
+        made = [created_table(statement) for statement in statements]
+        last = next(k for k, table in enumerate(made) if table is not None and table[0] == "endpoint_values")
         for statement in statements[:last]:  # the tables endpoint_values reads (endpoint_base, endpoint_post)
             eng.create(statement)
         # the query of endpoint_values, fetched without making the table
-        table = eng.arrow(_CREATE.sub("", statements[last], count=1))
+        table = eng.arrow(made[last][1])
     finally:
         eng.close()
     # every procedure has one row (pid = its position): put the rows back in the procedures' order

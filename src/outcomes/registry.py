@@ -42,7 +42,6 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,7 +61,7 @@ from .function import (
     run_function_sql,
 )
 from .mapping import EVENT_COLUMNS, Mapping
-from .pipeline import create_thresholds, endpoint_statements
+from .pipeline import create_thresholds, created_table, endpoint_statements, sql_statements, sql_text
 from .privacy import (
     GATE,
     PrivacyFinding,
@@ -535,7 +534,6 @@ def _build(eng: Any, names: dict[str, str], *, d: Definitions, mapping: Mapping,
 # the statements of sql/endpoints.sql whose tables are read once, by the statement that makes
 # `endpoints`: views, so that the 10M-row results are not written out before that statement
 _VIEWS = ("endpoint_values", "endpoint_rows")
-_CREATE = re.compile(r"^(?:\s*--[^\n]*\n)*\s*CREATE OR REPLACE TEMP TABLE (\w+) AS\s")
 
 
 def _endpoint_views(eng: Any, d: Definitions) -> None:
@@ -543,9 +541,9 @@ def _endpoint_views(eng: Any, d: Definitions) -> None:
     once), ``endpoint_values`` and ``endpoint_rows`` as views."""
     create_thresholds(eng, d)
     for statement in endpoint_statements(d):
-        made = _CREATE.match(statement)
-        if made is not None and made.group(1) in _VIEWS:
-            eng.view(made.group(1), statement[made.end():])
+        made = created_table(statement)
+        if made is not None and made[0] in _VIEWS:
+            eng.view(*made)
         else:
             eng.create(statement)
 
@@ -643,10 +641,6 @@ def _endpoints_frame(procedures: Source, assessments: Source, *, definitions: De
         return _frame(eng.arrow("SELECT * FROM endpoints"))
     finally:
         eng.close()
-
-
-def _sql(name: str) -> str:
-    return (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
 
@@ -756,7 +750,7 @@ def _evaluate_omop(omop: Any, *, schema: str | None, settings: Any, d: Definitio
                 "horizon_hours": _literal(settings.follow_up_days * 24.0), "window_hours": _literal(window),
                 "discharge_from_hours": discharge_sql("hours"),
                 "text_number": number_sql("text", {"text": ("text", "VARCHAR")}, ref="r.text")[0]}
-        for statement in _statements(_sql("omop").format(**fill)):
+        for statement in sql_statements(sql_text("omop").format(**fill)):
             eng.create(statement)
         counts = {t: (int(r), int(r) - int(u)) for t, r, u in eng.rows("SELECT tbl, n_read, n_used FROM _omop_flow")}
         followed = bool(eng.rows("SELECT followed FROM _omop_followed")[0][0])
@@ -794,12 +788,6 @@ def _omop_accounting(eng: Any, result: RegistryResult) -> RegistryResult:
         exclusions = pd.concat([exclusions, left_out], ignore_index=True) if len(exclusions) else left_out
         exclusions = exclusions.sort_values(["table", "rows"], ascending=[False, False], kind="stable")
     return dataclasses.replace(result, flow_table=flow, exclusion_table=exclusions.reset_index(drop=True))
-
-
-def _statements(sql: str) -> list[str]:
-    """The statements of a SQL file (each ends with ";" at the end of a line)."""
-    return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()
-            and not all(line.strip().startswith("--") for line in part.strip().splitlines())]
 
 
 def _omop_names(eng: Any, schema: str | None) -> dict[str, str]:

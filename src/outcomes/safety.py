@@ -25,7 +25,6 @@ C-F major; see :data:`outcomes.mapping.SEVERITY_SYNONYMS` for the labels read).
 from __future__ import annotations
 
 import re
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from .definitions import Definitions
 from .engines import DuckDBEngine, literal
 from .exceptions import InputError
 from .mapping import EVENT_CODES, Mapping, normalise_label
+from .pipeline import sql_text
 from .validation import parse_dates
 
 __all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values",
@@ -63,7 +63,7 @@ def safety_sql(name: str) -> str:
     """The text of ``outcomes/sql/<name>.sql`` ("events" or "safety")."""
     if name not in ("events", "safety"):
         raise InputError(f"`name` must be 'events' or 'safety'; got {name!r}.")
-    return (resources.files("outcomes") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+    return sql_text(name)
 
 
 def sql_statements(sql: str) -> list[str]:
