@@ -224,6 +224,10 @@ class DuckDBEngine:
     def columns(self, name: str) -> list[tuple[str, str]]:
         return [(str(r[0]), str(r[1])) for r in self.con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()]
 
+    def drop(self, name: str) -> None:
+        """Drop a table no longer read (its memory, or its pages spilled to disk, freed)."""
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
     def read_parquet(self, view: str, files: list[str], file_bits: int) -> None:
         """The files as they are, with _order (file order) and _row (the row a spreadsheet shows).
 
@@ -356,6 +360,15 @@ class SparkEngine:
     def columns(self, name: str) -> list[tuple[str, str]]:
         return [(f.name, _duckdb_type(f.dataType.simpleString())) for f in self.spark.table(name).schema.fields]
 
+    def drop(self, name: str) -> None:
+        """Drop a table no longer read (its checkpointed rows unpersisted)."""
+        frame = self.frames.pop(name, None)
+        if frame is not None:
+            frame.unpersist()
+        if name in self.views:
+            self.spark.catalog.dropTempView(name)
+            self.views.discard(name)
+
     def read_parquet(self, view: str, files: list[str], file_bits: int) -> None:
         from pyspark.sql import functions as F
 
@@ -454,6 +467,10 @@ class PostgresEngine:
             "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
             [[d.type_code for d in cur.description]]).fetchall()}
         return [(d.name, _duckdb_type(types.get(d.type_code, "VARCHAR"))) for d in cur.description]
+
+    def drop(self, name: str) -> None:
+        """Drop a table no longer read."""
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def close(self) -> None:
         self.con.close()

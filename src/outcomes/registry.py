@@ -237,7 +237,8 @@ def evaluate_registry(
     PostgreSQL are generated from it by SQLGlot (:func:`outcomes.engines.transpile`). Each step
     is a scan, a hash join with a small table of codes, a per-procedure aggregate or a rank
     within a procedure, and the statistics need only the tallies ``SELECT procedure,
-    <columns>, count(*) FROM endpoints GROUP BY ...``.
+    <columns>, count(*) FROM endpoints GROUP BY ...``, all of them in one pass over the
+    endpoints (``GROUP BY GROUPING SETS``).
 
     Examples
     --------
@@ -479,14 +480,19 @@ def _evaluate_sql(eng: Any, names: dict[str, str], *, d: Definitions, registry: 
     flow, exclusions = _accounting(eng, d, extra_flow or [])
     if "events" in names:  # the events table's accounting, as Cohort.flow() (sql/events.sql)
         flow, exclusions = _event_accounting(eng, flow, exclusions)
+    # the checked scores are counted: the endpoints read endpoint_post from here on, and a 10M
+    # registry's 75M checked scores (2.5 GB) would otherwise stay in memory or spill
+    eng.drop("ass_checked")
     columns = {c for c, _ in eng.columns("endpoints")}
-    tallied: dict[tuple[str, ...], pd.DataFrame] = {}
+    # the tallies of every claim in one pass over the endpoints (GROUPING SETS); a claim whose
+    # tallies that pass could not give asks for its own (one claim never takes the others down)
+    tallied = _tally_sets(eng, [_tally_key(claim, columns) for claim in registry])
 
     def frame_for(claim: Claim) -> pd.DataFrame:
-        # claims that read the same columns share one pass over the endpoints (a job on Spark)
-        key = tuple(dict.fromkeys(c for c in claim_columns(claim) if c in columns))
+        # claims that read the same columns share one tally
+        key = _tally_key(claim, columns)
         if key not in tallied:
-            tallied[key] = _tallies(eng, claim, columns)
+            tallied[key] = _tallies(eng, key)
         return tallied[key].copy()
 
     result = evaluate_claim_frames(frame_for, registry, d, confidence_level)
@@ -549,14 +555,15 @@ def _endpoint_views(eng: Any, d: Definitions) -> None:
 
 
 def _join_endpoints(eng: Any) -> None:
-    """``endpoints``: the endpoint rows with the safety and function endpoints beside them, made in
-    one statement joined on the procedure's ``_order`` (each 10M-row copy of a wide table costs
-    as much as the statement that computed it)."""
+    """``endpoints``: the endpoint rows with the safety and function endpoints beside them, joined on
+    the procedure's ``_order``, as a view: the tallies read it once, in one pass
+    (:func:`_tally_sets`), so the 10M-row wide table is never written out (writing it cost as
+    much as computing it, and at 10M it spilled to disk)."""
     pain = ", ".join(f"e.{_quote(c)}" for c, _ in eng.columns("endpoint_rows") if c != "pid")
     safety = ", ".join(f"s.{c}" for c in SAFETY_COLUMNS)
     function = ", ".join(f"f.{c}" for c in FUNCTION_ENDPOINT_COLUMNS)
-    eng.create(f"CREATE OR REPLACE TEMP TABLE endpoints AS SELECT {pain}, {safety}, {function} FROM endpoint_rows AS e "
-               "LEFT JOIN safety AS s ON s._order = e.pid LEFT JOIN fn_endpoints AS f ON f.pid = e.pid")
+    eng.view("endpoints", f"SELECT {pain}, {safety}, {function} FROM endpoint_rows AS e "
+                          "LEFT JOIN safety AS s ON s._order = e.pid LEFT JOIN fn_endpoints AS f ON f.pid = e.pid")
 
 
 def _unpivot_wide(eng: Any, ass_cols: dict[str, tuple[str, str]], wide: dict[Any, float],
@@ -697,13 +704,47 @@ def _remark_counts(eng: Any, has_events: bool) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _tallies(eng: Any, claim: Claim, available: set[str]) -> pd.DataFrame:
-    """The endpoint columns a claim reads, one row per distinct combination with its count."""
-    columns = [c for c in dict.fromkeys(("procedure", *claim_columns(claim))) if c in available]
+def _tally_key(claim: Claim, available: set[str]) -> tuple[str, ...]:
+    """The endpoint columns a claim reads (the procedure first), those the endpoints have."""
+    return tuple(c for c in dict.fromkeys(("procedure", *claim_columns(claim))) if c in available)
+
+
+def _tallies(eng: Any, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The endpoint ``columns``, one row per distinct combination with its count."""
     listed = ", ".join(_quote(c) for c in columns)
-    # sorted, so that sums over the tallies add up in the same order on every run
-    order = ", ".join(f"{_quote(c)} NULLS LAST" for c in columns)
-    return _frame(eng.arrow(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY {listed} ORDER BY {order}"))
+    return _sorted(_frame(eng.arrow(f"SELECT {listed}, count(*) AS {WEIGHT} FROM endpoints GROUP BY {listed}")),
+                   columns)
+
+
+def _sorted(tally: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    # sorted (missing values last), so that sums over the tallies add up in the same order on
+    # every run and every engine
+    return tally.sort_values(list(columns), na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _tally_sets(eng: Any, keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], pd.DataFrame]:
+    """The tallies of several sets of endpoint columns in one pass over the endpoints (GROUPING
+    SETS: the endpoints table is read once, not once per set); empty when that query fails (each
+    claim then asks for its own)."""
+    sets = list(dict.fromkeys(k for k in keys if k))
+    if len(sets) < 2:
+        return {}
+    union = list(dict.fromkeys(c for key in sets for c in key))
+    flags = ", ".join(f"GROUPING({_quote(c)}) AS _g{k}" for k, c in enumerate(union))
+    groups = ", ".join(f"({', '.join(_quote(c) for c in key)})" for key in sets)
+    try:
+        table = _frame(eng.arrow(f"SELECT {', '.join(_quote(c) for c in union)}, {flags}, count(*) AS {WEIGHT} "
+                                 f"FROM endpoints GROUP BY GROUPING SETS ({groups})"))
+    except Exception:  # noqa: BLE001 -- the claims then ask for their tallies one by one
+        return {}
+    # GROUPING(c) is 0 where c is one of the set's columns, 1 where it is aggregated away
+    flag = np.column_stack([table[f"_g{k}"].to_numpy(dtype=np.int64) for k in range(len(union))])
+    tallied = {}
+    for key in sets:
+        wanted = np.array([0 if c in key else 1 for c in union])
+        rows = np.flatnonzero((flag == wanted).all(axis=1))
+        tallied[key] = _sorted(table.iloc[rows][[*key, WEIGHT]], key)
+    return tallied
 
 
 # ---- OMOP CDM in place --------------------------------------------------------------------------
