@@ -597,6 +597,7 @@ def _safety_endpoints(eng: Any, names: dict[str, str], proc_cols: dict[str, tupl
                                                            for c, t in types.items()})), types)
     kind = proc_cols.get("last_contact_days", ("", "VARCHAR"))[1]
     build_safety(eng, definitions=d, mapping=mapping, has_events=has_events,
+                 followed=has_events or bool({"last_contact_days", "last_contact_date"} & set(proc_cols)),
                  last_contact_days=number_sql("last_contact_days", {"last_contact_days": ("", kind)},
                                               ref="s.last_contact_days"),
                  last_contact_date="CAST(s.last_contact_date AS VARCHAR)",

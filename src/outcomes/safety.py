@@ -82,13 +82,17 @@ def _text_number(column: str, given: bool = True) -> tuple[str, str]:
 
 
 def events_fill(*, days_after: tuple[str, str], last_contact_days: tuple[str, str], last_contact_date: str,
-                last_contact_days_raw: str) -> dict[str, str]:
+                last_contact_days_raw: str, followed: bool, has_events: bool) -> dict[str, str]:
     """The placeholders of events.sql: the number SQL of days_after and last_contact_days
-    (:func:`outcomes.checks.number_sql`), the raw last_contact columns (or ``NULL``)."""
+    (:func:`outcomes.checks.number_sql`), the raw last_contact columns (or ``NULL``); ``followed``:
+    whether the follow-up of the procedures is read at all (an events table or a last-contact
+    column; else proc_followup has no rows, and the safety endpoints, which would all be NULL, are
+    NULL by the join that finds no row); ``has_events``: whether there are event rows to check."""
     return {"ws_trim": "ws_trim", "days_after": days_after[0], "days_after_present": days_after[1],
             "last_contact_days": last_contact_days[0], "last_contact_days_present": last_contact_days[1],
             "last_contact_date": last_contact_date, "last_contact_days_raw": last_contact_days_raw,
-            "max_days": literal(MAX_DAYS)}
+            "max_days": literal(MAX_DAYS), "followed": "TRUE" if followed else "FALSE",
+            "has_events": "TRUE" if has_events else "FALSE"}
 
 
 def safety_fill(definitions: Definitions, has_events: bool) -> dict[str, str]:
@@ -254,7 +258,7 @@ def validate_events(
         fill = events_fill(
             days_after=_text_number("days_after", has_days),
             last_contact_days=_text_number("last_contact_days"), last_contact_date="s.last_contact_date",
-            last_contact_days_raw="s.last_contact_days")
+            last_contact_days_raw="s.last_contact_days", followed=True, has_events=events is not None)
         for statement in sql_statements(safety_sql("events").format(**fill)):
             eng.create(statement)
         followup = _frame(eng.arrow("SELECT * FROM proc_followup ORDER BY _order"))
@@ -496,7 +500,7 @@ EVENT_REMARKS = (
 )
 
 
-def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_events: bool,
+def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_events: bool, followed: bool,
                  last_contact_days: tuple[str, str], last_contact_date: str, last_contact_days_raw: str,
                  notes: list[str] | None = None) -> None:
     """Run ``events.sql`` and ``safety.sql`` in an engine (DuckDB, Spark, PostgreSQL) that holds
@@ -513,6 +517,9 @@ def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_ev
         The complication window; the labels and date formats.
     has_events : bool
         Whether an events table was given (else the endpoints are NULL).
+    followed : bool
+        Whether the procedures' follow-up is read: an events table or a last-contact column
+        (else no procedure has a follow-up row, and no work is done for NULLs).
     last_contact_days, last_contact_date, last_contact_days_raw : str
         The SQL of proc_src's follow-up columns: :func:`outcomes.checks.number_sql` of ``last_contact_days``,
         the date column as text (``CAST(s.last_contact_date AS VARCHAR)``, or ``NULL``), the raw
@@ -531,7 +538,8 @@ def build_safety(eng: Any, *, definitions: Definitions, mapping: Mapping, has_ev
                   if len(raw) else pd.Series([], dtype="datetime64[ns]"))
         _map_table(eng, name, raw, values, "TIMESTAMP")
     fill = events_fill(days_after=_text_number("days_after"), last_contact_days=last_contact_days,
-                       last_contact_date=last_contact_date, last_contact_days_raw=last_contact_days_raw)
+                       last_contact_date=last_contact_date, last_contact_days_raw=last_contact_days_raw,
+                       followed=followed, has_events=has_events)
     for statement in sql_statements(safety_sql("events").format(**fill)):
         eng.create(statement)
     for statement in sql_statements(safety_sql("safety").format(**safety_fill(definitions, has_events))):

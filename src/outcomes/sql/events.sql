@@ -40,7 +40,7 @@ WITH given AS (
     FROM proc_checked AS c
     JOIN proc_src AS s ON c._order = s._order
     LEFT JOIN _map_last_contact_date AS m ON {last_contact_date} = m.raw
-    WHERE c._reason IS NULL
+    WHERE c._reason IS NULL AND {followed}
 ),
 counted AS (
     SELECT
@@ -78,7 +78,7 @@ CREATE OR REPLACE TEMP TABLE events_checked AS
 WITH known AS (
     SELECT procedure_id, max(CASE WHEN _reason IS NULL THEN 1 ELSE 0 END) AS analysed
     FROM proc_checked
-    WHERE procedure_id IS NOT NULL
+    WHERE procedure_id IS NOT NULL AND {has_events}
     GROUP BY procedure_id
 ),
 cleaned AS (
