@@ -151,9 +151,10 @@ def _arrow(frame: pd.DataFrame) -> Any:
     return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
 
 
-def register_function_labels(eng: Any, raw: pd.Series, raw_type: str, mapping: Mapping) -> None:
+def register_function_labels(eng: Any, raw: pd.Series, raw_type: str, mapping: Mapping) -> bool:
     """``_map_function(raw, instrument, low, high)``: each distinct raw instrument label with the
-    function instrument it names (NULL for a pain scale) and its scale's range."""
+    function instrument it names (NULL for a pain scale) and its scale's range. Returns whether
+    any label names a function instrument."""
     labels = pd.Series(raw, dtype=object).dropna().drop_duplicates().reset_index(drop=True)
     canon = [mapping.function_instrument(v) for v in labels]
     known = pd.DataFrame({"raw": labels, "instrument": pd.Series(canon, dtype=object)})
@@ -161,6 +162,7 @@ def register_function_labels(eng: Any, raw: pd.Series, raw_type: str, mapping: M
     known["high"] = [FUNCTION_RANGE[c][1] if c else np.nan for c in canon]
     eng.register("_map_function", _arrow(known), {"raw": raw_type, "instrument": "VARCHAR", "low": "DOUBLE",
                                                   "high": "DOUBLE"})
+    return any(c is not None for c in canon)
 
 
 def run_function_sql(eng: Any, *, score_value: str, score_present: str, hours_value: str, hours_present: str,
