@@ -745,13 +745,15 @@ def _tally_sets(eng: Any, keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], 
                                  f"FROM endpoints GROUP BY GROUPING SETS ({groups})"))
     except Exception:  # noqa: BLE001 -- the claims then ask for their tallies one by one
         return {}
-    # GROUPING(c) is 0 where c is one of the set's columns, 1 where it is aggregated away
-    flag = np.column_stack([table[f"_g{k}"].to_numpy(dtype=np.int64) for k in range(len(union))])
+    # GROUPING(c) is 0 where c is one of the set's columns, 1 where it is aggregated away: each
+    # row's set, as the bits of the columns aggregated away
+    code = np.zeros(len(table), dtype=np.int64)
+    for k in range(len(union)):
+        code |= table.pop(f"_g{k}").to_numpy(dtype=np.int64) << k
     tallied = {}
     for key in sets:
-        wanted = np.array([0 if c in key else 1 for c in union])
-        rows = np.flatnonzero((flag == wanted).all(axis=1))
-        tallied[key] = _sorted(table.iloc[rows][[*key, WEIGHT]], key)
+        rows = np.flatnonzero(code == sum(1 << k for k, c in enumerate(union) if c not in key))
+        tallied[key] = _sorted(table[[*key, WEIGHT]].take(rows), key)
     return tallied
 
 
