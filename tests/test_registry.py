@@ -138,6 +138,55 @@ def test_duckdb_claims_equal_pandas_on_a_simulated_registry(tmp_path):
     assert fast.input_hashes == slow.input_hashes
 
 
+def test_tallies_in_one_pass_equal_one_query_per_set(tmp_path):
+    # the GROUPING SETS pass gives each set of columns exactly the tally of its own GROUP BY
+    # (NULLs in the set's own columns kept apart from the columns a set aggregates away)
+    from outcomes.claims import resolve_claims
+    from outcomes.engines import DuckDBEngine
+    from outcomes.registry import _FILE_BITS, _build, _tallies, _tally_key, _tally_sets
+
+    procs, scores, _ = simulate(3000, seed=31, data_errors=20)
+    files = _write(tmp_path, procs, scores)
+    eng = DuckDBEngine()
+    try:
+        eng.read_parquet("proc_raw", [str(files[0])], _FILE_BITS)
+        eng.read_parquet("ass_raw", [str(files[1])], _FILE_BITS)
+        _build(eng, {"procedures": "procedures", "assessments": "assessments"}, d=Definitions(),
+               mapping=Mapping(), allow_identifiers=False)
+        available = {c for c, _ in eng.columns("endpoints")}
+        keys = [_tally_key(claim, available) for claim in resolve_claims(None)]
+        assert len(set(keys)) > 5 and all(key[0] == "procedure" for key in keys)
+        analysed = eng.rows("SELECT count(*) FROM endpoints")[0][0]
+        together = _tally_sets(eng, keys)
+        assert set(together) == set(keys)
+        for key in set(keys):
+            alone = _tallies(eng, key)
+            pd.testing.assert_frame_equal(together[key], alone)
+            # every analysed procedure counted once in each set, missing values included
+            assert together[key][WEIGHT].sum() == analysed
+        assert any(together[key][list(key)].isna().any().any() for key in together)
+    finally:
+        eng.close()
+
+
+def test_claims_ask_for_their_own_tallies_when_the_one_pass_fails(tmp_path, monkeypatch):
+    from outcomes.engines import DuckDBEngine
+
+    procs, scores, _ = simulate(1500, seed=32)
+    files = _write(tmp_path, procs, scores)
+    expected = evaluate_registry(*files)
+    original = DuckDBEngine.arrow
+
+    def no_grouping_sets(self, query):
+        if "GROUPING SETS" in query:
+            raise RuntimeError("no grouping sets here")
+        return original(self, query)
+
+    monkeypatch.setattr(DuckDBEngine, "arrow", no_grouping_sets)
+    fallback = evaluate_registry(*files)
+    pd.testing.assert_frame_equal(fallback.to_frame(), expected.to_frame())
+
+
 def test_duckdb_equals_pandas_on_messy_records(tmp_path):
     procs, scores = _messy()
     files = _write(tmp_path, procs, scores)

@@ -381,6 +381,46 @@ def test_registry_engine_gives_the_endpoints_and_accounting_of_load_records(tmp_
     assert fast.flow().set_index("table").loc["events", "excluded"] == 3
 
 
+@pytest.mark.parametrize("follow_up", [True, False])
+def test_registry_engine_without_events_reads_follow_up_only_when_given(tmp_path, follow_up):
+    # no events table: with a last-contact column its values and remarks are read (and the
+    # endpoints that need events stay NULL); without one no follow-up row is made at all
+    procs, pain, _, _ = _records(600, seed=10)
+    procs = procs.astype({"last_contact_days": "string"})
+    procs.loc[3, "last_contact_days"] = "later"
+    procs.loc[4, "last_contact_days"] = "-5"
+    if not follow_up:
+        procs = procs.drop(columns=["last_contact_days"])
+    from outcomes import Definitions, Mapping
+    from outcomes.engines import DuckDBEngine
+    from outcomes.registry import _FILE_BITS, _build
+    from test_registry import remark_counts
+    files = [tmp_path / f"{name}.parquet" for name in ("procedures", "scores")]
+    for frame, path in zip((procs, pain), files):
+        frame.to_parquet(path)
+    sql = _endpoints_frame(*files).set_index("procedure_id").sort_index()
+    pandas_ = derive_endpoints(load_records(*files)).set_index("procedure_id").sort_index()
+    for column in SAFETY_COLUMNS:
+        pd.testing.assert_series_equal(sql[column].astype(pandas_[column].dtype), pandas_[column], check_names=False,
+                                       check_index_type=False, obj=column)
+    assert pandas_["last_contact_days"].notna().any() == follow_up
+    fast = evaluate_registry(*files, claims=_ONE_CLAIM)
+    slow = load_records(*files)
+    pd.testing.assert_frame_equal(fast.flow(), slow.flow())
+    pd.testing.assert_frame_equal(fast.remark_counts(), remark_counts(slow))
+    assert fast.remark_counts()["column"].eq("last_contact_days").sum() == (2 if follow_up else 0)
+    eng = DuckDBEngine()
+    try:
+        for view, path in zip(("proc_raw", "ass_raw"), files):
+            eng.read_parquet(view, [str(path)], _FILE_BITS)
+        _build(eng, {"procedures": "procedures", "assessments": "scores"}, d=Definitions(), mapping=Mapping(),
+               allow_identifiers=False)
+        followed = eng.rows("SELECT count(*) FROM proc_followup")[0][0]
+    finally:
+        eng.close()
+    assert followed == (fast.flow().set_index("table").loc["procedures", "analysed"] if follow_up else 0)
+
+
 def test_registry_engine_with_events_in_spark(spark, tmp_path):
     procs, pain, events, _ = _records(200, seed=9)
     events = events.astype({"days_after": "string"})
