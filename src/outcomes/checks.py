@@ -14,7 +14,6 @@ small ``_map_<column>`` tables of ``(raw, value)``.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from .columnar import arrow_values, release_memory, run_starts
 from .engines import NUMBER_PATTERN, WHITESPACE, literal
 from .exceptions import InputError
 from .mapping import ASSESSMENT_COLUMNS, INSTRUMENT_SCALE, PROCEDURE_COLUMNS, Mapping
-from .pipeline import sql_text
+from .pipeline import sql_statements, sql_text
 from .validation import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -43,7 +42,7 @@ from .validation import (
 )
 
 __all__ = ["CODED_COLUMNS", "NUMERIC_TYPES", "RawTables", "build_checked", "check_frames", "number_sql",
-           "number_values", "numeric_type", "sql_statements", "to_arrow"]
+           "number_values", "numeric_type", "to_arrow"]
 
 # Coded procedure columns, read once per distinct raw value (validation.coded_values).
 CODED_COLUMNS = ("procedure", "etiology", "sex", "discharge", "complication", "physician_id", "site_id")
@@ -64,14 +63,6 @@ _TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S
 _LOG_TABLES = ("proc_remarks", "ass_excluded")
 
 Columns = dict[str, tuple[str, str]]  # canonical column -> (column in the source, its DuckDB type)
-
-
-def sql_statements(name: str) -> list[str]:
-    """The statements of ``outcomes/sql/<name>.sql`` (each ends with ";" at the end of a line),
-    without their whole-line comments (which may name the placeholders)."""
-    sql = sql_text(name)
-    sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()]
 
 
 def _quote(name: str) -> str:
@@ -355,7 +346,7 @@ def _text_sql(column: str, trimmed: bool) -> str:
 
 
 def _run(eng: Any, name: str, fill: dict[str, str], log: bool | tuple[str, ...]) -> None:
-    for statement in sql_statements(name):
+    for statement in sql_statements(sql_text(name)):
         if log is not True and any(f"TABLE {table} AS" in statement and table not in (log or ())
                                    for table in _LOG_TABLES):
             continue

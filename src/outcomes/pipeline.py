@@ -55,10 +55,15 @@ def sql_text(name: str) -> str:
 
 
 def sql_statements(sql: str) -> list[str]:
-    """The statements of a SQL text (each ends with ";" at the end of a line), comments-only parts
-    dropped."""
-    return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()
-            and not all(line.strip().startswith("--") for line in part.strip().splitlines())]
+    """The statements of a SQL text (each ends with ";" at the end of a line), without their
+    whole-line comments (which may name placeholders of the text before it is filled): the one
+    reader of the statements of every SQL file.
+
+    >>> sql_statements("-- {x} a note\nSELECT 1;\n-- the end\n")
+    ['SELECT 1']
+    """
+    sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in re.split(r";[ \t]*(?:\n|$)", sql + "\n") if part.strip()]
 
 
 def endpoint_fill(d: Definitions) -> dict[str, str]:

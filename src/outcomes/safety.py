@@ -24,7 +24,6 @@ C-F major; see :data:`outcomes.mapping.SEVERITY_SYNONYMS` for the labels read).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -37,12 +36,11 @@ from .definitions import Definitions
 from .engines import DuckDBEngine, literal
 from .exceptions import InputError
 from .mapping import EVENT_CODES, Mapping, normalise_label
-from .pipeline import sql_text
+from .pipeline import sql_statements, sql_text
 from .validation import parse_dates
 
 __all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values",
            "events_fill", "flag_values", "safety_columns", "safety_endpoints", "safety_fill", "safety_sql",
-           "sql_statements",
            "validate_events"]
 
 # The endpoint columns safety.sql adds to derive_endpoints' table.
@@ -64,15 +62,6 @@ def safety_sql(name: str) -> str:
     if name not in ("events", "safety"):
         raise InputError(f"`name` must be 'events' or 'safety'; got {name!r}.")
     return sql_text(name)
-
-
-def sql_statements(sql: str) -> list[str]:
-    """The statements of a SQL file (separated by a semicolon at the end of a line)."""
-    return [s.strip() for s in re.split(r";\s*(?:\n|$)", sql) if s.strip() and not _only_comments(s)]
-
-
-def _only_comments(sql: str) -> bool:
-    return all(not line.strip() or line.strip().startswith("--") for line in sql.splitlines())
 
 
 def _text_number(column: str, given: bool = True) -> tuple[str, str]:
