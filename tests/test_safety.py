@@ -31,9 +31,9 @@ from outcomes.safety import (
     safety_endpoints,
     safety_fill,
     safety_sql,
-    sql_statements,
     validate_events,
 )
+from outcomes.pipeline import sql_statements
 from outcomes.stats import proportion
 from outcomes.synthetic import simulate_safety
 
@@ -343,7 +343,7 @@ def _statements():
     fill = events_fill(days_after=number_sql("days_after", text),
                        last_contact_days=number_sql("last_contact_days", text),
                        last_contact_date="CAST(s.last_contact_date AS VARCHAR)",
-                       last_contact_days_raw="s.last_contact_days")
+                       last_contact_days_raw="s.last_contact_days", followed=True, has_events=True)
     return (sql_statements(safety_sql("events").format(**fill))
             + sql_statements(safety_sql("safety").format(**safety_fill(Definitions(), True))))
 
@@ -720,7 +720,7 @@ def _engine_case(eng):
                    "severity": ["major", "major", None, None, None, "mild"], "level": [None] * 6,
                    "adjacent": [None, None, None, None, "yes", None]})
     eng.register("events_src", ev, {c: ("BIGINT" if c in ("_order", "_row") else "VARCHAR") for c in ev.column_names})
-    build_safety(eng, definitions=Definitions(), mapping=Mapping(), has_events=True,
+    build_safety(eng, definitions=Definitions(), mapping=Mapping(), has_events=True, followed=True,
                  last_contact_days=number_sql("last_contact_days", {"last_contact_days": ("", "VARCHAR")}),
                  last_contact_date="CAST(s.last_contact_date AS VARCHAR)", last_contact_days_raw="s.last_contact_days")
     checked = eng.arrow("SELECT procedure_id, event, days_after, severity, _reason FROM events_checked "

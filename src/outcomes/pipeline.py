@@ -55,7 +55,7 @@ def sql_text(name: str) -> str:
 
 
 def sql_statements(sql: str) -> list[str]:
-    """The statements of a SQL text (each ends with ";" at the end of a line), without their
+    r"""The statements of a SQL text (each ends with ";" at the end of a line), without their
     whole-line comments (which may name placeholders of the text before it is filled): the one
     reader of the statements of every SQL file.
 
