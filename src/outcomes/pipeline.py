@@ -63,7 +63,7 @@ def sql_statements(sql: str) -> list[str]:
     ['SELECT 1']
     """
     sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [part.strip() for part in re.split(r";[ \t]*(?:\n|$)", sql + "\n") if part.strip()]
+    return [part.strip() for part in re.split(r";[ \t]*\n", sql + "\n") if part.strip()]
 
 
 def endpoint_fill(d: Definitions) -> dict[str, str]:

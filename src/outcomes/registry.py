@@ -74,7 +74,7 @@ from .privacy import (
 )
 from .checks import build_checked, discharge_sql, number_sql
 from .checks import to_arrow as _to_arrow
-from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety
+from .safety import EVENT_REMARKS, SAFETY_COLUMNS, build_safety, follow_up_read
 from .validation import column_list
 from .wide import no_scores_message, unpivot_sql
 
@@ -601,7 +601,7 @@ def _safety_endpoints(eng: Any, names: dict[str, str], proc_cols: dict[str, tupl
                                                            for c, t in types.items()})), types)
     kind = proc_cols.get("last_contact_days", ("", "VARCHAR"))[1]
     build_safety(eng, definitions=d, mapping=mapping, has_events=has_events,
-                 followed=has_events or bool({"last_contact_days", "last_contact_date"} & set(proc_cols)),
+                 followed=follow_up_read(proc_cols, has_events=has_events),
                  last_contact_days=number_sql("last_contact_days", {"last_contact_days": ("", kind)},
                                               ref="s.last_contact_days"),
                  last_contact_date="CAST(s.last_contact_date AS VARCHAR)",

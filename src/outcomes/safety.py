@@ -39,9 +39,9 @@ from .mapping import EVENT_CODES, Mapping, normalise_label
 from .pipeline import sql_statements, sql_text
 from .validation import parse_dates
 
-__all__ = ["EVENT_CODES", "EVENT_REMARKS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety", "code_values",
-           "events_fill", "flag_values", "safety_columns", "safety_endpoints", "safety_fill", "safety_sql",
-           "validate_events"]
+__all__ = ["EVENT_CODES", "EVENT_REMARKS", "FOLLOW_UP_COLUMNS", "SAFETY_COLUMNS", "add_safety_endpoints", "build_safety",
+           "code_values", "events_fill", "flag_values", "follow_up_read", "safety_columns", "safety_endpoints",
+           "safety_fill", "safety_sql", "validate_events"]
 
 # The endpoint columns safety.sql adds to derive_endpoints' table.
 SAFETY_COLUMNS = ("last_contact_days", "major_complication_30d", "minor_complication_30d", "death_30d",
@@ -49,6 +49,8 @@ SAFETY_COLUMNS = ("last_contact_days", "major_complication_30d", "minor_complica
 # A time further from the procedure than this is a typing error, not a record (as the 20 years of
 # validation.MAX_HOURS_AFTER for pain scores).
 MAX_DAYS = 20 * 365.25
+# The procedures' columns of follow-up (the last contact).
+FOLLOW_UP_COLUMNS = ("last_contact_days", "last_contact_date")
 # Codes that are not complications of the procedure itself: they need follow-up, and a severity
 # is not expected on them.
 _FOLLOW_UP_CODES = ("new_fracture", "death")
@@ -68,6 +70,12 @@ def _text_number(column: str, given: bool = True) -> tuple[str, str]:
     """:func:`outcomes.checks.number_sql` of a text column ``s.<column>`` of events_src or proc_src
     (absent when not ``given``)."""
     return number_sql(column, {column: (column, "VARCHAR")} if given else {})
+
+
+def follow_up_read(columns: Any, *, has_events: bool) -> bool:
+    """Whether the procedures' follow-up is read at all: with an events table, or a last-contact
+    column (``last_contact_days``, ``last_contact_date``) among the procedures' ``columns``."""
+    return has_events or any(column in FOLLOW_UP_COLUMNS for column in columns)
 
 
 def events_fill(*, days_after: tuple[str, str], last_contact_days: tuple[str, str], last_contact_date: str,
@@ -235,7 +243,7 @@ def validate_events(
     notes = [] if notes is None else notes
     if events is not None:
         _require(events, source)
-    elif "last_contact_days" not in procedures and "last_contact_date" not in procedures:
+    elif not follow_up_read(procedures.columns, has_events=False):
         # nothing to check: no events and no follow-up columns
         return (procedures, empty_events(), pd.DataFrame(columns=EXCLUSION_COLUMNS),
                 pd.DataFrame(columns=REMARK_COLUMNS))
