@@ -6,6 +6,7 @@ No timings are asserted here: benchmarks/ reports speed and memory; these tests 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -138,21 +139,31 @@ def test_duckdb_claims_equal_pandas_on_a_simulated_registry(tmp_path):
     assert fast.input_hashes == slow.input_hashes
 
 
+@contextlib.contextmanager
+def built(procedures, assessments):
+    """A DuckDB engine holding the registry's tables of two Parquet files, up to ``endpoints``."""
+    from outcomes.engines import DuckDBEngine
+    from outcomes.registry import _FILE_BITS, _build
+
+    eng = DuckDBEngine()
+    try:
+        eng.read_parquet("proc_raw", [str(procedures)], _FILE_BITS)
+        eng.read_parquet("ass_raw", [str(assessments)], _FILE_BITS)
+        _build(eng, {"procedures": "procedures", "assessments": "assessments"}, d=Definitions(),
+               mapping=Mapping(), allow_identifiers=False)
+        yield eng
+    finally:
+        eng.close()
+
+
 def test_tallies_in_one_pass_equal_one_query_per_set(tmp_path):
     # the GROUPING SETS pass gives each set of columns exactly the tally of its own GROUP BY
     # (NULLs in the set's own columns kept apart from the columns a set aggregates away)
     from outcomes.claims import resolve_claims
-    from outcomes.engines import DuckDBEngine
-    from outcomes.registry import _FILE_BITS, _build, _tallies, _tally_key, _tally_sets
+    from outcomes.registry import _tallies, _tally_key, _tally_sets
 
     procs, scores, _ = simulate(3000, seed=31, data_errors=20)
-    files = _write(tmp_path, procs, scores)
-    eng = DuckDBEngine()
-    try:
-        eng.read_parquet("proc_raw", [str(files[0])], _FILE_BITS)
-        eng.read_parquet("ass_raw", [str(files[1])], _FILE_BITS)
-        _build(eng, {"procedures": "procedures", "assessments": "assessments"}, d=Definitions(),
-               mapping=Mapping(), allow_identifiers=False)
+    with built(*_write(tmp_path, procs, scores)) as eng:
         available = {c for c, _ in eng.columns("endpoints")}
         keys = [_tally_key(claim, available) for claim in resolve_claims(None)]
         assert len(set(keys)) > 5 and all(key[0] == "procedure" for key in keys)
@@ -165,8 +176,6 @@ def test_tallies_in_one_pass_equal_one_query_per_set(tmp_path):
             # every analysed procedure counted once in each set, missing values included
             assert together[key][WEIGHT].sum() == analysed
         assert any(together[key][list(key)].isna().any().any() for key in together)
-    finally:
-        eng.close()
 
 
 def test_claims_ask_for_their_own_tallies_when_the_one_pass_fails(tmp_path, monkeypatch):

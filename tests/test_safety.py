@@ -391,10 +391,7 @@ def test_registry_engine_without_events_reads_follow_up_only_when_given(tmp_path
     procs.loc[4, "last_contact_days"] = "-5"
     if not follow_up:
         procs = procs.drop(columns=["last_contact_days"])
-    from outcomes import Definitions, Mapping
-    from outcomes.engines import DuckDBEngine
-    from outcomes.registry import _FILE_BITS, _build
-    from test_registry import remark_counts
+    from test_registry import built, remark_counts
     files = [tmp_path / f"{name}.parquet" for name in ("procedures", "scores")]
     for frame, path in zip((procs, pain), files):
         frame.to_parquet(path)
@@ -409,15 +406,8 @@ def test_registry_engine_without_events_reads_follow_up_only_when_given(tmp_path
     pd.testing.assert_frame_equal(fast.flow(), slow.flow())
     pd.testing.assert_frame_equal(fast.remark_counts(), remark_counts(slow))
     assert fast.remark_counts()["column"].eq("last_contact_days").sum() == (2 if follow_up else 0)
-    eng = DuckDBEngine()
-    try:
-        for view, path in zip(("proc_raw", "ass_raw"), files):
-            eng.read_parquet(view, [str(path)], _FILE_BITS)
-        _build(eng, {"procedures": "procedures", "assessments": "scores"}, d=Definitions(), mapping=Mapping(),
-               allow_identifiers=False)
+    with built(*files) as eng:
         followed = eng.rows("SELECT count(*) FROM proc_followup")[0][0]
-    finally:
-        eng.close()
     assert followed == (fast.flow().set_index("table").loc["procedures", "analysed"] if follow_up else 0)
 
 
