@@ -178,6 +178,45 @@ def test_tallies_in_one_pass_equal_one_query_per_set(tmp_path):
         assert any(together[key][list(key)].isna().any().any() for key in together)
 
 
+@pytest.mark.parametrize("repeats", [0, 3])
+def test_rule_13_marks_the_repeats_after_the_first_with_or_without_any(tmp_path, repeats):
+    # rule 13 is an UPDATE of the few repeated rows (none run without repeats): each repeated
+    # (procedure, time) keeps its first row in file order, as a window over every row says
+    procs, scores, _ = simulate(400, seed=33)
+    scores = pd.concat([scores, scores.iloc[[5, 9, 9][:repeats]]], ignore_index=True)
+    with built(*_write(tmp_path, procs, scores)) as eng:
+        got = eng.rows("SELECT _order, _rule FROM ass_checked ORDER BY _order")
+        kept = "COALESCE(_rule, 13) = 13"  # the rows rules 1-12 keep: analysed or rule 13
+        expected = eng.rows(
+            f"SELECT _order, CASE WHEN NOT {kept} THEN _rule WHEN row_number() OVER (PARTITION BY {kept}, pid, "
+            "hours_after ORDER BY _order) > 1 THEN 13 END FROM ass_checked ORDER BY _order")
+    assert got == expected
+    assert [rule for _, rule in got].count(13) == repeats
+
+
+def test_an_update_as_a_select_leaves_the_table_the_update_leaves():
+    # Spark's temp views cannot be updated: its engine re-makes the table by this SELECT
+    import duckdb
+
+    from outcomes.engines import update_as_select
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS _order, range % 7 AS pid, CAST(range % 5 AS DOUBLE) AS hours, "
+                "CAST(CASE WHEN range % 11 = 0 THEN 4 END AS TINYINT) AS _rule FROM range(200)")
+    con.execute("CREATE TABLE r AS SELECT pid, hours, min(_order) AS first_order FROM t WHERE _rule IS NULL "
+                "GROUP BY ALL HAVING count(*) > 1")
+    statement = ("UPDATE t SET _rule = CAST(13 AS TINYINT) FROM r AS d WHERE t._rule IS NULL AND t.pid = d.pid "
+                 "AND t.hours = d.hours AND t._order <> d.first_order")
+    name, query = update_as_select(statement, lambda table: [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()])
+    remade = con.execute(f"{query} ORDER BY _order").fetchall()
+    con.execute(statement)
+    assert name == "t"
+    assert remade == con.execute("SELECT * FROM t ORDER BY _order").fetchall()
+    assert sum(row[3] == 13 for row in remade) == 181 - 35  # 181 rows without a rule in 35 (pid, hours) pairs
+    with pytest.raises(InputError, match="UPDATE"):
+        update_as_select("SELECT 1", lambda table: [])
+
+
 def test_claims_ask_for_their_own_tallies_when_the_one_pass_fails(tmp_path, monkeypatch):
     from outcomes.engines import DuckDBEngine
 

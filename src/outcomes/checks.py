@@ -14,6 +14,8 @@ small ``_map_<column>`` tables of ``(raw, value)``.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import numpy as np
@@ -350,7 +352,18 @@ def _run(eng: Any, name: str, fill: dict[str, str], log: bool | tuple[str, ...])
         if log is not True and any(f"TABLE {table} AS" in statement and table not in (log or ())
                                    for table in _LOG_TABLES):
             continue
-        eng.create(statement.format(**fill))
+        if statement.lstrip().startswith("UPDATE "):
+            _update(eng, statement.format(**fill))
+        else:
+            eng.create(statement.format(**fill))
+
+
+def _update(eng: Any, statement: str) -> None:
+    """An ``UPDATE table SET ... FROM source ...`` of the rules, unless ``source`` has no row (it
+    would change nothing, and an engine without UPDATE would copy the whole table for it)."""
+    source = re.search(r"\bFROM\s+(\w+)", statement).group(1)
+    if eng.rows(f"SELECT count(*) FROM {source}")[0][0]:
+        eng.update(statement)
 
 
 # ---- in process: load_records ------------------------------------------------------------------

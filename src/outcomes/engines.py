@@ -152,6 +152,26 @@ def _select_of(statement: str) -> tuple[str, str]:
     return tree.this.name, tree.expression.sql(dialect="duckdb")
 
 
+def update_as_select(statement: str, columns: Any) -> tuple[str, str]:
+    """(table name, query) giving the table that ``UPDATE table SET c = v FROM source AS d WHERE w``
+    (DuckDB dialect) leaves, for an engine that cannot update (Spark's temp views): every row, with
+    c = v where a row of ``source`` meets ``w``. As for UPDATE ... FROM itself, at most one row of
+    ``source`` may meet each row. ``columns(name)`` lists the table's columns."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(statement, read="duckdb")
+    if not isinstance(tree, exp.Update) or tree.args.get("from_") is None or tree.args.get("where") is None:
+        raise InputError(f"`statement` must be UPDATE name SET ... FROM source WHERE ...; got {statement[:60]!r}.")
+    table, source = tree.this.name, tree.args["from_"].this
+    alias = source.alias_or_name
+    sets = {eq.this.name: eq.expression.sql(dialect="duckdb") for eq in tree.expressions}
+    listed = ", ".join(f"CASE WHEN {alias}._updated THEN {sets[c]} ELSE {table}.{c} END AS {c}" if c in sets
+                       else f"{table}.{c}" for c in columns(table))
+    return table, (f"SELECT {listed} FROM {table} LEFT JOIN (SELECT *, true AS _updated FROM {source.name}) AS {alias} "
+                   f"ON {tree.args['where'].this.sql(dialect='duckdb')}")
+
+
 _SIZE = re.compile(r"\s*((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "bytes": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
                "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -203,6 +223,9 @@ class DuckDBEngine:
                          f"contains({space}, right(x, 1)) THEN trim(x, {space}) ELSE x END")
 
     def create(self, statement: str) -> None:
+        self.con.execute(statement)
+
+    def update(self, statement: str) -> None:
         self.con.execute(statement)
 
     def view(self, name: str, query: str) -> None:
@@ -329,6 +352,11 @@ class SparkEngine:
         name, query = _select_of(statement)
         self._keep(name, self.spark.sql(transpile(query, "spark")))
 
+    def update(self, statement: str) -> None:
+        """An UPDATE ... FROM, as the table re-made with the rows it changes (temp views cannot be updated)."""
+        name, query = update_as_select(statement, lambda table: [c for c, _ in self.columns(table)])
+        self._keep(name, self.spark.sql(transpile(query, "spark")))
+
     def _view(self, name: str, frame: Any) -> None:
         frame.createOrReplaceTempView(name)
         self.views.add(name)
@@ -429,6 +457,9 @@ class PostgresEngine:
         self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self.con.execute(f"CREATE TEMP TABLE {name} AS {transpile(query, 'postgres')}")
         self.con.execute(f"ANALYZE {name}")
+
+    def update(self, statement: str) -> None:
+        self.con.execute(transpile(statement, "postgres"))
 
     def view(self, name: str, query: str) -> None:
         self.con.execute(f"DROP VIEW IF EXISTS {name}")

@@ -17,6 +17,8 @@
 -- matched once per distinct value beforehand (load_records), the procedure's _order on both sides
 -- (s._key, a column of ass_src, and _order). Non-missing ids are unique in proc_checked (checked before).
 -- Output ass_rules(_rule, _column, _reason): the rules, in order.
+--        ass_repeats(pid, hours_after, first_order): the repeated (procedure, time) pairs of
+--        rule 13 and the first row of each in file order.
 --        ass_checked(_order, pid, hours_after, pain, instrument_id, _rule): pid is the
 --        procedure's _order (an integer key for the joins and group-bys that follow), pain is on
 --        0-10 and _rule is NULL for an analysed score, else the number of the rule broken. Kept
@@ -46,6 +48,7 @@ SELECT CAST(_rule AS TINYINT) AS _rule, _column, _reason FROM (VALUES
     (13, 'hours_after', 'duplicate assessment (same procedure and time)')
 ) AS rules (_rule, _column, _reason);
 
+-- rules 1-12, each row once (rule 13 is added below)
 CREATE OR REPLACE TEMP TABLE ass_checked AS
 WITH cleaned AS (
     SELECT
@@ -86,55 +89,53 @@ timed AS (
         *,
         COALESCE(hours_value, date_diff('microsecond', procedure_date, stamp) / 3600000000.0) AS hours
     FROM joined
-),
-ruled AS MATERIALIZED (
-    SELECT
-        _order,
-        pid,
-        hours AS hours_after,
-        pain_value * scale AS pain,
-        instrument_id,
-        CAST(CASE
-            WHEN procedure_id IS NULL THEN 1
-            WHEN NOT known AND was_excluded THEN 2
-            WHEN NOT known THEN 3
-            WHEN instrument_unknown THEN 4
-            WHEN pain_value IS NULL AND NOT pain_present THEN 5
-            WHEN pain_value IS NULL THEN 6
-            WHEN pain_value * scale < 0 OR pain_value * scale > 10 THEN 7
-            WHEN hours IS NULL AND stamp IS NOT NULL AND procedure_date IS NULL THEN 8
-            WHEN hours IS NULL AND NOT (hours_present AND hours_value IS NULL) THEN 9
-            WHEN hours IS NULL THEN 10
-            WHEN NOT (abs(hours) <= {max_hours_after}) THEN 11
-            WHEN hours < -{baseline_window_hours} THEN 12
-        END AS TINYINT) AS _rule
-    FROM timed
-),
--- rule 13: among the rows no rule excluded, a row repeating an earlier row's (procedure, time)
-repeated AS (
-    -- (procedure, time) pairs that more than one analysed row shares: an aggregate over the pairs
-    -- instead of a window over every row, with nothing but a count per pair (the pairs are as many
-    -- as the scores)
+)
+SELECT
+    _order,
+    pid,
+    hours AS hours_after,
+    pain_value * scale AS pain,
+    instrument_id,
+    CAST(CASE
+        WHEN procedure_id IS NULL THEN 1
+        WHEN NOT known AND was_excluded THEN 2
+        WHEN NOT known THEN 3
+        WHEN instrument_unknown THEN 4
+        WHEN pain_value IS NULL AND NOT pain_present THEN 5
+        WHEN pain_value IS NULL THEN 6
+        WHEN pain_value * scale < 0 OR pain_value * scale > 10 THEN 7
+        WHEN hours IS NULL AND stamp IS NOT NULL AND procedure_date IS NULL THEN 8
+        WHEN hours IS NULL AND NOT (hours_present AND hours_value IS NULL) THEN 9
+        WHEN hours IS NULL THEN 10
+        WHEN NOT (abs(hours) <= {max_hours_after}) THEN 11
+        WHEN hours < -{baseline_window_hours} THEN 12
+    END AS TINYINT) AS _rule
+FROM timed;
+
+-- rule 13: among the rows no rule excluded, a row repeating an earlier row's (procedure, time).
+-- The repeated pairs by an aggregate over the pairs instead of a window over every row, with
+-- nothing but a count per pair (the pairs are as many as the scores); then the first row of each
+-- from the rows of those pairs only (few).
+CREATE OR REPLACE TEMP TABLE ass_repeats AS
+WITH repeated AS (
     SELECT pid, hours_after
-    FROM ruled
+    FROM ass_checked
     WHERE _rule IS NULL
     GROUP BY pid, hours_after
     HAVING count(*) > 1
-),
-firsts AS (
-    -- the first row in file order of each repeated pair, from the rows of those pairs only (few)
-    SELECT r.pid, r.hours_after, min(r._order) AS first_order
-    FROM ruled AS r
-    JOIN repeated AS d ON r.pid = d.pid AND r.hours_after = d.hours_after
-    WHERE r._rule IS NULL
-    GROUP BY r.pid, r.hours_after
 )
-SELECT
-    r._order, r.pid, r.hours_after, r.pain, r.instrument_id,
-    COALESCE(r._rule, CASE WHEN d.first_order IS NOT NULL AND r._order <> d.first_order
-                           THEN CAST(13 AS TINYINT) END) AS _rule
-FROM ruled AS r
-LEFT JOIN firsts AS d ON r._rule IS NULL AND r.pid = d.pid AND r.hours_after = d.hours_after;
+SELECT r.pid, r.hours_after, min(r._order) AS first_order
+FROM ass_checked AS r
+JOIN repeated AS d ON r.pid = d.pid AND r.hours_after = d.hours_after
+WHERE r._rule IS NULL
+GROUP BY r.pid, r.hours_after;
+
+-- the rows after the first of each repeated pair break rule 13: an update of those few rows,
+-- not a copy of every score (outcomes.checks skips it when ass_repeats is empty)
+UPDATE ass_checked SET _rule = CAST(13 AS TINYINT)
+FROM ass_repeats AS d
+WHERE ass_checked._rule IS NULL AND ass_checked.pid = d.pid AND ass_checked.hours_after = d.hours_after
+    AND ass_checked._order <> d.first_order;
 
 -- log: the excluded rows, each with the column it concerns and its raw value as text (the
 -- time as read for the last two rules)
