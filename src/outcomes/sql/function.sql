@@ -13,7 +13,7 @@
 --        analysed score, else the number of the rule (outcomes.function.FUNCTION_RULES has the
 --        reasons).
 --
--- Rules, in the order of the pain scores' (validation.validate_assessments): 1 procedure_id
+-- Rules, in the order of the pain scores' (assessments.sql): 1 procedure_id
 -- missing; 2 its procedure was excluded; 3 unknown procedure id; 4 score missing; 5 score is not a
 -- number; 6 score outside the instrument's range; 7 assessed_at without the procedure's date; 8
 -- time missing; 9 time is not a number; 10 time not finite or more than 20 years from the
