@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from numpy.testing import assert_allclose
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 from statsmodels.duration.hazard_regression import PHReg
 
 from outcomes.exceptions import InputError, StatisticalWarning
@@ -526,6 +526,36 @@ def test_firth_profile_limits_sit_at_the_chi_square_cut_off(data):
             # the deviance at the returned limit equals the cut-off to 1e-6 relative, by an
             # optimiser that shares no code with the package
             assert _independent_profile_deviance(x, y, j, math.log(limit)) == pytest.approx(cut, rel=1e-6)
+
+
+def test_firth_converges_with_a_level_of_one_patient():
+    # a level with a single patient (one event, no non-event: a rare etiology, say) next to a
+    # 0-10 score: the scoring step overshoots there, and accepting any step that left the
+    # penalised likelihood equal up to rounding made two points alternate for 200 iterations
+    # (converged False, the estimate off by 2e-4 here, the profile limits taking 30 s at n = 1,473)
+    rng = np.random.default_rng(0)
+    n = 100
+    pain = rng.integers(3, 11, n).astype(float)
+    early, multiple = rng.random(n) < 0.6, rng.random(n) < 0.3
+    y = (rng.random(n) < special.expit(1.2 + 0.1 * (pain - 7) + 0.4 * early)).astype(float)
+    rare = np.zeros(n)
+    rare[np.flatnonzero(y == 1)[0]] = 1
+    frame = pd.DataFrame({"early": early.astype(float), "pain": pain, "multiple": multiple.astype(float),
+                          "rare": rare})
+    res = odds_ratios(y, frame, firth=True)
+    assert res.method == "firth" and res.converged
+    x = np.column_stack([np.ones(n), frame.to_numpy()])
+    # the estimate maximises the penalised likelihood (an optimiser sharing no code with the
+    # package finds no higher value from it)
+    beta = np.r_[0.0, res.table["log_odds"].to_numpy()]
+    beta[0] = optimize.minimize_scalar(lambda b0: -_penalised_loglik(np.r_[b0, beta[1:]], x, y)).x
+    best = optimize.minimize(lambda v: -_penalised_loglik(v, x, y), beta, method="BFGS", options={"gtol": 1e-10})
+    assert -best.fun - _penalised_loglik(beta, x, y) < 1e-9
+    assert_allclose(best.x[1:], beta[1:], atol=1e-5)
+    cut = stats.chi2.ppf(0.95, 1)
+    row = res.table.iloc[3]  # the one patient's level: its limits sit at the cut-off
+    for limit in (row.ci_low, row.ci_high):
+        assert _independent_profile_deviance(x, y, 4, math.log(limit)) == pytest.approx(cut, rel=1e-6)
 
 
 def test_firth_limit_beyond_the_search_bound_is_infinite_with_a_warning(monkeypatch):
