@@ -193,3 +193,26 @@ def test_memory_limit_is_the_runs_and_duckdb_gets_its_share(monkeypatch, tmp_pat
     assert size_bytes(given[0]) == 800_000_000
     with pytest.raises(InputError, match=r"`memory_limit` must be a size with its unit.*got '4000'"):
         evaluate_registry(tmp_path / "p.parquet", tmp_path / "a.parquet", memory_limit="4000")
+
+
+def test_the_engine_draws_no_progress_bar(capfd, monkeypatch):
+    # DuckDB draws a progress bar (on the terminal, or a widget in a notebook) for any statement
+    # running longer than progress_bar_time, 2 s by default: a 10M registry's statements do. Here
+    # the connection is made to draw at once, before the engine sets its own options.
+    connect = duckdb.connect
+
+    def eager(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        con.execute("SET progress_bar_time = 0")
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", eager)
+    eng = DuckDBEngine()
+    capfd.readouterr()  # (the engine's own SET statements ran while the bar was still on)
+    try:
+        eng.create("CREATE TABLE t AS SELECT range AS a, hash(range) AS b FROM range(30000000)")
+        assert eng.rows("SELECT count(*) FROM t") == [(30_000_000,)]
+    finally:
+        eng.close()
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""

@@ -425,8 +425,11 @@ def _id_runs(ids: Any) -> tuple[np.ndarray, Any]:
             start = run_starts(chunk)
             starts.append(np.asarray(start.to_numpy(zero_copy_only=False), dtype=bool))
             heads.append(chunk.filter(start))
-    run = np.cumsum(np.concatenate(starts)) - 1 if starts else np.zeros(0, dtype=np.int64)
-    return run, (pa.concat_arrays(heads) if heads else pa.array([], type=ids.type))
+    if not starts:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=ids.type)
+    # summed as bytes: numpy's cumulative sum of booleans into int64 is 7x slower (0.15 s at 7.5M)
+    run = np.cumsum(np.concatenate(starts).view(np.uint8), dtype=np.int64) - 1
+    return run, pa.concat_arrays(heads)
 
 
 class _Keys:
