@@ -15,7 +15,6 @@ small ``_map_<column>`` tables of ``(raw, value)``.
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import numpy as np
