@@ -201,9 +201,13 @@ class DuckDBEngine:
         import duckdb
 
         self.con = duckdb.connect(config={"preserve_insertion_order": False})
-        # no progress bar on the caller's stderr or notebook (DuckDB draws one for any statement
-        # over 2 s: at 10M procedures, most of them)
-        self.con.execute("SET enable_progress_bar = false")
+        # no progress bar on the caller's terminal (DuckDB draws one for any statement over 2 s:
+        # at 10M procedures, most of them). In a notebook without ipywidgets DuckDB refuses any
+        # change of the setting, and draws no bar there either.
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:
+            pass
         # timestamps with a time zone (Parquet's instants) are read as UTC, as load_records reads
         # them, whatever the machine's zone
         self.con.execute("SET TimeZone = 'UTC'")
