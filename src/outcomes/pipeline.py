@@ -187,15 +187,20 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
         table = eng.arrow(made[last][1])
     finally:
         eng.close()
-    # every procedure has one row (pid = its position): put the rows back in the procedures' order
+    # every procedure has one row (pid = its position), in any order: each column is put back in
+    # the procedures' order as it becomes pandas (numpy's take of a column, which is also the
+    # column's own writable copy: Arrow's memory is read-only, and writing into the endpoints,
+    # "ep.loc[0, 'baseline_pain'] = 7", must work)
     order = np.empty(n, dtype=np.int64)
     order[table.column("pid").to_numpy()] = np.arange(table.num_rows, dtype=np.int64)
-    table = table.drop_columns(["pid"]).take(order)
-    out = table.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, split_blocks=True)  # no 2-D blocks
-    # numbers without nulls come as views on Arrow's memory, which is read-only: writing into the
-    # endpoints ("ep.loc[0, 'baseline_pain'] = 7") raised; each gets its own copy (8 bytes a row)
-    for name in out.columns:
-        if isinstance(out[name].dtype, np.dtype) and out[name].dtype.kind in "iuf":
-            out[name] = out[name].to_numpy(copy=True)
+    frame = table.drop_columns(["pid"]).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get,
+                                                  split_blocks=True)  # no 2-D blocks
+    del table
+    columns = {}
+    for name in frame.columns:
+        values = frame.pop(name)
+        columns[name] = pd.Series(values.array.take(order), name=name, copy=False) \
+            if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy().take(order)
+    out = pd.DataFrame(columns, copy=False)
     out["success_worst_case"] = out["success_worst_case"].to_numpy(dtype=bool)
     return out
