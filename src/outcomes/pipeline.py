@@ -197,8 +197,8 @@ def derive_in_process(procedures: pd.DataFrame, assessments: pd.DataFrame, d: De
                                                   split_blocks=True)  # no 2-D blocks
     del table
     columns = {}
-    for name in frame.columns:
-        values = frame.pop(name)
+    for name in list(frame.columns):
+        values = frame.pop(name)  # each converted column freed once taken
         columns[name] = pd.Series(values.array.take(order), name=name, copy=False) \
             if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy().take(order)
     out = pd.DataFrame(columns, copy=False)
