@@ -351,7 +351,7 @@ def _run(eng: Any, name: str, fill: dict[str, str], log: bool | tuple[str, ...])
         if log is not True and any(f"TABLE {table} AS" in statement and table not in (log or ())
                                    for table in _LOG_TABLES):
             continue
-        if statement.lstrip().startswith("UPDATE "):
+        if statement.startswith("UPDATE "):  # (sql_statements strips each statement)
             _update(eng, statement.format(**fill))
         else:
             eng.create(statement.format(**fill))
